@@ -1,0 +1,144 @@
+//! The resolved form of random expressions, shared by the exact and the
+//! sampled engines.
+//!
+//! Name resolution turns the syntax tree into this: parameters are folded to
+//! numbers, derived variables are inlined, file-defined functions are
+//! substituted and every derivative is expanded symbolically. What is left
+//! refers only to base variables, by index, so both engines see the same
+//! closed, self-contained expression and cannot disagree about what it means.
+
+use crate::lang::builtin::Builtin;
+
+/// Index of a base variable in [`crate::model::Scenario::bases`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VarId(pub usize);
+
+/// A random expression over base variables.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Rv {
+    Const(f64),
+    Base(VarId),
+    Neg(Box<Rv>),
+    Add(Box<Rv>, Box<Rv>),
+    Sub(Box<Rv>, Box<Rv>),
+    Mul(Box<Rv>, Box<Rv>),
+    Div(Box<Rv>, Box<Rv>),
+    Pow(Box<Rv>, Box<Rv>),
+    /// A built-in with its full argument list (defaults filled in).
+    Call(Builtin, Vec<Rv>),
+    /// The sum of `n` independent copies of the body: every base variable
+    /// the body mentions is drawn afresh for each copy, independently of
+    /// every other occurrence outside the sum.
+    Sum(u64, Box<Rv>),
+}
+
+/// A moment of random expressions: the leaves of a claim's sides.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Moment {
+    E(Rv),
+    Var(Rv),
+    Cov(Rv, Rv),
+}
+
+/// One side of a claim: a deterministic expression whose leaves are numbers
+/// and moments.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Side {
+    Const(f64),
+    Moment(usize),
+    Neg(Box<Side>),
+    Add(Box<Side>, Box<Side>),
+    Sub(Box<Side>, Box<Side>),
+    Mul(Box<Side>, Box<Side>),
+    Div(Box<Side>, Box<Side>),
+    Pow(Box<Side>, Box<Side>),
+    Call(Builtin, Vec<Side>),
+}
+
+impl Side {
+    /// Evaluates the side with `moments[i]` standing for `Side::Moment(i)`.
+    pub fn eval(&self, moments: &[f64]) -> f64 {
+        match self {
+            Side::Const(c) => *c,
+            Side::Moment(i) => moments[*i],
+            Side::Neg(a) => -a.eval(moments),
+            Side::Add(a, b) => a.eval(moments) + b.eval(moments),
+            Side::Sub(a, b) => a.eval(moments) - b.eval(moments),
+            Side::Mul(a, b) => a.eval(moments) * b.eval(moments),
+            Side::Div(a, b) => a.eval(moments) / b.eval(moments),
+            Side::Pow(a, b) => pow(a.eval(moments), b.eval(moments)),
+            Side::Call(f, args) => {
+                let vals: Vec<f64> = args.iter().map(|a| a.eval(moments)).collect();
+                f.eval(&vals)
+            }
+        }
+    }
+}
+
+/// `a^b` with integer exponents done by repeated multiplication, so that
+/// `(-2)^2` is 4 rather than NaN and small powers are exact.
+#[inline]
+pub fn pow(a: f64, b: f64) -> f64 {
+    if b == b.trunc() && b.abs() <= 64.0 {
+        a.powi(b as i32)
+    } else {
+        a.powf(b)
+    }
+}
+
+impl Rv {
+    /// Evaluates at one point, `vars[i]` being the value of base variable
+    /// `i`. A `Sum` cannot be evaluated pointwise: its copies are fresh
+    /// variables, so callers handle it before reaching here.
+    pub fn eval_at(&self, vars: &[f64]) -> f64 {
+        match self {
+            Rv::Const(c) => *c,
+            Rv::Base(v) => vars[v.0],
+            Rv::Neg(a) => -a.eval_at(vars),
+            Rv::Add(a, b) => a.eval_at(vars) + b.eval_at(vars),
+            Rv::Sub(a, b) => a.eval_at(vars) - b.eval_at(vars),
+            Rv::Mul(a, b) => a.eval_at(vars) * b.eval_at(vars),
+            Rv::Div(a, b) => a.eval_at(vars) / b.eval_at(vars),
+            Rv::Pow(a, b) => pow(a.eval_at(vars), b.eval_at(vars)),
+            Rv::Call(f, args) => {
+                let mut buf = [0.0; 2];
+                for (slot, a) in buf.iter_mut().zip(args) {
+                    *slot = a.eval_at(vars);
+                }
+                f.eval(&buf[..args.len()])
+            }
+            Rv::Sum(..) => f64::NAN,
+        }
+    }
+
+    /// The base variables this expression mentions outside any `Sum`
+    /// (a `Sum`'s copies are fresh, so they share nothing with the rest).
+    pub fn bases(&self, out: &mut Vec<VarId>) {
+        match self {
+            Rv::Const(_) | Rv::Sum(..) => {}
+            Rv::Base(v) => {
+                if !out.contains(v) {
+                    out.push(*v);
+                }
+            }
+            Rv::Neg(a) => a.bases(out),
+            Rv::Add(a, b) | Rv::Sub(a, b) | Rv::Mul(a, b) | Rv::Div(a, b) | Rv::Pow(a, b) => {
+                a.bases(out);
+                b.bases(out);
+            }
+            Rv::Call(_, args) => args.iter().for_each(|a| a.bases(out)),
+        }
+    }
+
+    pub fn contains_sum(&self) -> bool {
+        match self {
+            Rv::Sum(..) => true,
+            Rv::Const(_) | Rv::Base(_) => false,
+            Rv::Neg(a) => a.contains_sum(),
+            Rv::Add(a, b) | Rv::Sub(a, b) | Rv::Mul(a, b) | Rv::Div(a, b) | Rv::Pow(a, b) => {
+                a.contains_sum() || b.contains_sum()
+            }
+            Rv::Call(_, args) => args.iter().any(Rv::contains_sum),
+        }
+    }
+}
