@@ -2,9 +2,16 @@
 //!
 //! Claims written in a small language are evaluated exactly and by seeded
 //! Monte Carlo under named scenarios; verdicts say which hold under which
-//! assumptions. See ARCHITECTURE.md for the map.
+//! assumptions. Data flows one way: `lang` (parse) -> `model` (scenarios)
+//! -> `exact` / `sample` -> `requirement`, `verdict` -> `audit` -> `report`.
+//! See ARCHITECTURE.md for the map.
 
+pub mod audit;
+pub mod diag;
 pub mod exact;
 pub mod lang;
 pub mod model;
+pub mod report;
+pub mod requirement;
 pub mod sample;
+pub mod verdict;

@@ -1,1 +1,132 @@
-fn main() {}
+//! The command line: argument parsing and exit status only; everything
+//! else is the library's.
+
+use clap::{Args, Parser, Subcommand};
+use initaudit::audit::{self, File};
+use initaudit::report::{self, Format};
+use initaudit::verdict::Settings;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Checks the mathematics behind neural-network weight initialization.
+///
+/// With no command, audits every file in derivations/.
+#[derive(Parser)]
+#[command(name = "initaudit", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    opts: Opts,
+}
+
+#[derive(Args)]
+struct Opts {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table", global = true)]
+    format: Format,
+    /// Seed of every sampled stream.
+    #[arg(long, default_value_t = 0, global = true)]
+    seed: u64,
+    /// Smallest relative deviation a sampled "holds" must exclude, e.g. 0.5%.
+    #[arg(long, default_value = "0.5%", global = true, value_parser = parse_resolution)]
+    resolution: f64,
+    /// Most draws one sampled test may take.
+    #[arg(long, default_value_t = 1 << 24, global = true)]
+    max_samples: u64,
+    /// Worker threads (default: one per core). Output does not depend on it.
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Audit claim files (default: derivations/).
+    Audit {
+        /// Files, or folders of .toml files.
+        paths: Vec<PathBuf>,
+    },
+    /// Check one claim, e.g. 'E[relu(y)^2] = Var[y]/2' --given 'y ~ Laplace(0, 1)'.
+    Check {
+        claim: String,
+        /// Model statements separated by `;` or newlines.
+        #[arg(long, default_value = "")]
+        given: String,
+        /// Requirements to decide, e.g. 'symmetric(y)' (repeatable).
+        #[arg(long)]
+        requires: Vec<String>,
+        /// A function definition, e.g. 'swish2(x) = x * sigmoid(2*x)' (repeatable).
+        #[arg(long)]
+        define: Vec<String>,
+        /// The band of an approximate claim (`~=`): 2% or 0.01.
+        #[arg(long)]
+        within: Option<String>,
+    },
+}
+
+fn parse_resolution(s: &str) -> Result<f64, String> {
+    let (num, scale) = match s.trim().strip_suffix('%') {
+        Some(n) => (n, 0.01),
+        None => (s.trim(), 1.0),
+    };
+    match num.trim().parse::<f64>() {
+        Ok(x) if x * scale > 0.0 && x * scale < 1.0 => Ok(x * scale),
+        _ => Err(format!("`{s}` is not a resolution: give a percentage such as 0.5% or a fraction such as 0.005")),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(n) = cli.opts.threads
+        && let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(n).build_global()
+    {
+        eprintln!("error: cannot start {n} threads: {e}");
+        return ExitCode::from(2);
+    }
+    let settings = Settings {
+        seed: cli.opts.seed,
+        resolution: cli.opts.resolution,
+        max_samples: cli.opts.max_samples,
+    };
+    let files: Result<Vec<File>, String> = match cli.command {
+        None => load_all(&[PathBuf::from("derivations")]),
+        Some(Command::Audit { paths }) => {
+            let paths = if paths.is_empty() { vec![PathBuf::from("derivations")] } else { paths };
+            load_all(&paths)
+        }
+        Some(Command::Check {
+            claim,
+            given,
+            requires,
+            define,
+            within,
+        }) => audit::adhoc(&claim, &given, &requires, &define, within.as_deref())
+            .map(|f| vec![f])
+            .map_err(|e| e.render()),
+    };
+    let files = match files {
+        Ok(f) => f,
+        Err(e) => {
+            eprint!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    match audit::run(&files, &settings) {
+        Ok(report) => {
+            print!("{}", report::render(&report, cli.opts.format));
+            if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+        }
+        Err(e) => {
+            eprint!("{}", e.render());
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load_all(paths: &[PathBuf]) -> Result<Vec<File>, String> {
+    let found = audit::collect_files(paths).map_err(|e| format!("error: {e}\n"))?;
+    if found.is_empty() {
+        return Err("error: no .toml files found\n".to_string());
+    }
+    found.iter().map(|p| audit::load_path(p).map_err(|e| e.render())).collect()
+}

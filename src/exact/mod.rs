@@ -1,1 +1,1001 @@
-//! Exact evaluation.
+//! Exact evaluation: moments as numbers with an error bound, or a reason
+//! why there is none.
+//!
+//! The engine never guesses. It turns a moment into a sum of products of
+//! *atoms* (base variables, function calls, sums of copies), splits every
+//! product into groups that share no source of randomness, and evaluates
+//! each group by the most exact means that applies:
+//!
+//! 1. a base variable's power: the law's closed-form raw moment;
+//! 2. `sum(n, T)` to the first or second power: `n E[T]`,
+//!    `n E[T^2] + n(n-1) E[T]^2`;
+//! 3. a registered closed form (relu, leaky relu, step of an affine
+//!    function of a Normal);
+//! 4. anything else of one source: adaptive quadrature against the density,
+//!    split at the kinks; of two: nested quadrature;
+//! 5. otherwise: "no exact form", with the reason.
+//!
+//! Variances and covariances are computed as centred integrals when one or
+//! two sources are involved (no `E[X^2] - E[X]^2` cancellation), and as sums
+//! of covariances of independent pieces otherwise, using `Var[sum(n, T)] =
+//! n Var[T]`. Every number carries an error bound ([`Val`]) that accumulates
+//! quadrature estimates, closed-form rounding and the rounding of each
+//! arithmetic step, so that the verdict can compare two exact sides within
+//! their combined bounds.
+//!
+//! A moment that does not exist (a Cauchy mean, a Student-t moment at or
+//! above its degrees of freedom, or any function growing too fast for a
+//! heavy tail) is [`NoExact::Undefined`], never a number.
+
+pub mod closed;
+pub mod kinks;
+pub mod quad;
+
+use crate::lang::builtin::Builtin;
+use crate::model::law::{Law, NoMoment};
+use crate::model::rv::{Moment, Rv, Side, VarId, pow};
+use crate::model::{Scenario, Source};
+use quad::{QuadError, Quad, Tol};
+
+/// Unit roundoff; each arithmetic step may add this much relative error.
+const EPS: f64 = f64::EPSILON;
+
+/// How far apart in size a product's factors may be before expanding it
+/// would lose everything to rounding; past this many monomials the engine
+/// gives up on expansion.
+const MAX_MONOMIALS: usize = 4096;
+
+/// A number with an upper bound on its absolute error.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Val {
+    pub value: f64,
+    pub err: f64,
+}
+
+impl Val {
+    pub fn exact(value: f64) -> Val {
+        Val { value, err: 0.0 }
+    }
+
+    fn rounded(value: f64, err: f64) -> Val {
+        Val {
+            value,
+            err: err + 2.0 * EPS * value.abs(),
+        }
+    }
+
+    pub fn add(self, o: Val) -> Val {
+        Val::rounded(self.value + o.value, self.err + o.err)
+    }
+
+    pub fn sub(self, o: Val) -> Val {
+        Val::rounded(self.value - o.value, self.err + o.err)
+    }
+
+    pub fn mul(self, o: Val) -> Val {
+        Val::rounded(
+            self.value * o.value,
+            self.value.abs() * o.err + o.value.abs() * self.err + self.err * o.err,
+        )
+    }
+
+    pub fn scale(self, c: f64) -> Val {
+        Val::rounded(self.value * c, self.err * c.abs())
+    }
+
+    pub fn div(self, o: Val) -> Val {
+        let q = self.value / o.value;
+        let denom = (o.value.abs() - o.err).max(0.0);
+        let err = if denom == 0.0 {
+            f64::INFINITY
+        } else {
+            (self.err + q.abs() * o.err) / denom
+        };
+        Val::rounded(q, err)
+    }
+
+    /// `f(self)` with the error bound taken from the spread of `f` over
+    /// the interval `value ± err` (sampled at its ends and middle, which is
+    /// exact for monotone `f` and for the small intervals met here).
+    pub fn apply(self, f: impl Fn(f64) -> f64) -> Val {
+        let v = f(self.value);
+        let spread = if self.err == 0.0 {
+            0.0
+        } else {
+            (f(self.value - self.err) - v)
+                .abs()
+                .max((f(self.value + self.err) - v).abs())
+        };
+        Val::rounded(v, spread + 4.0 * EPS * v.abs())
+    }
+
+    pub fn is_finite(self) -> bool {
+        self.value.is_finite() && !self.err.is_nan()
+    }
+}
+
+/// The most numerical means used to reach an exact value, for the report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Method {
+    /// Constants and independence rules only.
+    Rules,
+    /// A law's raw moments or a registered closed form.
+    ClosedForm,
+    /// One-dimensional adaptive quadrature.
+    Quadrature,
+    /// Nested quadrature over two variables.
+    NestedQuadrature,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Rules => "rules",
+            Method::ClosedForm => "closed form",
+            Method::Quadrature => "quadrature",
+            Method::NestedQuadrature => "nested quadrature",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Exact {
+    pub val: Val,
+    pub method: Method,
+}
+
+impl Exact {
+    fn new(val: Val, method: Method) -> Exact {
+        Exact { val, method }
+    }
+
+    fn rules(value: f64) -> Exact {
+        Exact::new(Val::exact(value), Method::Rules)
+    }
+
+    fn combine(self, o: Exact, f: impl Fn(Val, Val) -> Val) -> Exact {
+        Exact::new(f(self.val, o.val), self.method.max(o.method))
+    }
+}
+
+/// Why there is no exact value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NoExact {
+    /// The moment does not exist: the integral diverges.
+    Undefined(String),
+    /// The engine has no exact means for it; sampling decides.
+    NoForm(String),
+    /// An evaluation produced NaN or infinity, or quadrature failed.
+    Failed(String),
+}
+
+impl NoExact {
+    pub fn reason(&self) -> &str {
+        match self {
+            NoExact::Undefined(r) | NoExact::NoForm(r) | NoExact::Failed(r) => r,
+        }
+    }
+}
+
+pub type Outcome = Result<Exact, NoExact>;
+
+/// Evaluates a side exactly: every moment exact, then the arithmetic with
+/// error propagation. The first moment without an exact value decides.
+pub fn side(side: &Side, moments: &[Outcome]) -> Outcome {
+    Ok(match side {
+        Side::Const(c) => Exact::rules(*c),
+        Side::Moment(i) => moments[*i].clone()?,
+        Side::Neg(a) => {
+            let a = self::side(a, moments)?;
+            Exact::new(a.val.scale(-1.0), a.method)
+        }
+        Side::Add(a, b) => self::side(a, moments)?.combine(self::side(b, moments)?, Val::add),
+        Side::Sub(a, b) => self::side(a, moments)?.combine(self::side(b, moments)?, Val::sub),
+        Side::Mul(a, b) => self::side(a, moments)?.combine(self::side(b, moments)?, Val::mul),
+        Side::Div(a, b) => self::side(a, moments)?.combine(self::side(b, moments)?, Val::div),
+        Side::Pow(a, b) => {
+            let a = self::side(a, moments)?;
+            let b = self::side(b, moments)?;
+            let val = if b.val.err == 0.0 {
+                a.val.apply(|x| pow(x, b.val.value))
+            } else {
+                // d/db a^b = a^b ln a: propagate the exponent's error too.
+                let v = a.val.apply(|x| pow(x, b.val.value));
+                let extra = (v.value * a.val.value.abs().ln()).abs() * b.val.err;
+                Val::rounded(v.value, v.err + extra)
+            };
+            Exact::new(val, a.method.max(b.method))
+        }
+        Side::Call(f, args) => {
+            let vals: Vec<Exact> = args
+                .iter()
+                .map(|a| self::side(a, moments))
+                .collect::<Result<_, _>>()?;
+            let method = vals.iter().map(|v| v.method).max().unwrap_or(Method::Rules);
+            // Only the first argument may carry error into a multi-argument
+            // call's bound here; the others are folded as their values.
+            let rest: Vec<f64> = vals.iter().skip(1).map(|v| v.val.value).collect();
+            let mut err_rest = 0.0;
+            for (i, v) in vals.iter().enumerate().skip(1) {
+                if v.val.err > 0.0 {
+                    let mut args: Vec<f64> = vals.iter().map(|v| v.val.value).collect();
+                    let base = f.eval(&args);
+                    args[i] += v.val.err;
+                    err_rest += (f.eval(&args) - base).abs();
+                }
+            }
+            let val = vals[0].val.apply(|x| {
+                let mut a = vec![x];
+                a.extend_from_slice(&rest);
+                f.eval(&a)
+            });
+            Exact::new(Val::rounded(val.value, val.err + err_rest), method)
+        }
+    })
+}
+
+/// An atom raised to a power inside a monomial.
+#[derive(Clone, Debug, PartialEq)]
+struct Factor {
+    atom: Rv,
+    power: u32,
+}
+
+/// `coef * prod(atom^power)`.
+#[derive(Clone, Debug, PartialEq)]
+struct Monomial {
+    coef: f64,
+    factors: Vec<Factor>,
+}
+
+impl Monomial {
+    fn constant(c: f64) -> Monomial {
+        Monomial {
+            coef: c,
+            factors: Vec::new(),
+        }
+    }
+
+    fn times(&self, o: &Monomial) -> Monomial {
+        let mut factors = self.factors.clone();
+        for f in &o.factors {
+            match factors.iter_mut().find(|g| g.atom == f.atom) {
+                Some(g) => g.power += f.power,
+                None => factors.push(f.clone()),
+            }
+        }
+        Monomial {
+            coef: self.coef * o.coef,
+            factors,
+        }
+    }
+}
+
+/// Expands `x` into monomials over atoms, or `None` past [`MAX_MONOMIALS`].
+fn expand(x: &Rv) -> Option<Vec<Monomial>> {
+    let atom = |a: &Rv| {
+        Some(vec![Monomial {
+            coef: 1.0,
+            factors: vec![Factor {
+                atom: a.clone(),
+                power: 1,
+            }],
+        }])
+    };
+    match x {
+        Rv::Const(c) => Some(vec![Monomial::constant(*c)]),
+        Rv::Neg(a) => Some(
+            expand(a)?
+                .into_iter()
+                .map(|m| Monomial {
+                    coef: -m.coef,
+                    ..m
+                })
+                .collect(),
+        ),
+        Rv::Add(a, b) => {
+            let mut v = expand(a)?;
+            v.extend(expand(b)?);
+            (v.len() <= MAX_MONOMIALS).then_some(v)
+        }
+        Rv::Sub(a, b) => {
+            let mut v = expand(a)?;
+            v.extend(expand(&Rv::Neg(b.clone()))?);
+            (v.len() <= MAX_MONOMIALS).then_some(v)
+        }
+        Rv::Mul(a, b) => product(&expand(a)?, &expand(b)?),
+        Rv::Div(a, b) => match **b {
+            Rv::Const(c) => expand(&Rv::Mul(a.clone(), Box::new(Rv::Const(1.0 / c)))),
+            _ => product(
+                &expand(a)?,
+                &atom(&Rv::Div(Box::new(Rv::Const(1.0)), b.clone()))?,
+            ),
+        },
+        Rv::Pow(a, b) => match **b {
+            Rv::Const(k) if k == k.trunc() && (0.0..=16.0).contains(&k) => {
+                let base = expand(a)?;
+                if base.len() == 1 {
+                    // One monomial: raise each factor, no blow-up.
+                    let m = &base[0];
+                    let k = k as u32;
+                    return Some(vec![Monomial {
+                        coef: m.coef.powi(k as i32),
+                        factors: m
+                            .factors
+                            .iter()
+                            .filter(|_| k > 0)
+                            .map(|f| Factor {
+                                atom: f.atom.clone(),
+                                power: f.power * k,
+                            })
+                            .collect(),
+                    }]);
+                }
+                let mut acc = vec![Monomial::constant(1.0)];
+                for _ in 0..k as u32 {
+                    acc = product(&acc, &base)?;
+                }
+                Some(acc)
+            }
+            _ => atom(x),
+        },
+        Rv::Base(_) | Rv::Call(..) | Rv::Sum(..) => atom(x),
+    }
+}
+
+fn product(a: &[Monomial], b: &[Monomial]) -> Option<Vec<Monomial>> {
+    if a.len() * b.len() > MAX_MONOMIALS {
+        return None;
+    }
+    Some(a.iter().flat_map(|m| b.iter().map(|n| m.times(n))).collect())
+}
+
+/// What a piece of an expression depends on: independent pieces share
+/// none of these.
+#[derive(Clone, Debug, PartialEq)]
+enum Key {
+    /// A source of base variables (a pair's two components share one).
+    Source(usize),
+    /// One `sum(n, T)`: its copies are fresh, so it depends only on itself.
+    Sum(Rv),
+}
+
+/// The engine for one scenario.
+pub struct Engine<'a> {
+    scenario: &'a Scenario,
+    tol: Tol,
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(scenario: &'a Scenario) -> Engine<'a> {
+        Engine {
+            scenario,
+            tol: Tol::default(),
+        }
+    }
+
+    pub fn moment(&self, m: &Moment) -> Outcome {
+        let out = match m {
+            Moment::E(x) => self.expect(x),
+            Moment::Var(x) => self.cov(x, x),
+            Moment::Cov(x, y) => self.cov(x, y),
+        }?;
+        if !out.val.is_finite() {
+            return Err(NoExact::Failed(format!(
+                "the exact value came out as {}",
+                out.val.value
+            )));
+        }
+        Ok(out)
+    }
+
+    fn keys(&self, x: &Rv, out: &mut Vec<Key>) {
+        match x {
+            Rv::Sum(..) => {
+                let k = Key::Sum(x.clone());
+                if !out.contains(&k) {
+                    out.push(k);
+                }
+            }
+            Rv::Base(v) => {
+                let k = Key::Source(self.scenario.bases[v.0].source);
+                if !out.contains(&k) {
+                    out.push(k);
+                }
+            }
+            Rv::Const(_) => {}
+            Rv::Neg(a) => self.keys(a, out),
+            Rv::Add(a, b) | Rv::Sub(a, b) | Rv::Mul(a, b) | Rv::Div(a, b) | Rv::Pow(a, b) => {
+                self.keys(a, out);
+                self.keys(b, out);
+            }
+            Rv::Call(_, args) => args.iter().for_each(|a| self.keys(a, out)),
+        }
+    }
+
+    fn keys_of(&self, x: &Rv) -> Vec<Key> {
+        let mut k = Vec::new();
+        self.keys(x, &mut k);
+        k
+    }
+
+    /// `E[x]`.
+    pub fn expect(&self, x: &Rv) -> Outcome {
+        let Some(monomials) = expand(x) else {
+            return self.expect_atom_group(&[Factor {
+                atom: x.clone(),
+                power: 1,
+            }]);
+        };
+        let mut total = Exact::rules(0.0);
+        for m in &monomials {
+            let e = self.expect_monomial(m)?;
+            total = total.combine(e, Val::add);
+        }
+        Ok(total)
+    }
+
+    fn expect_monomial(&self, m: &Monomial) -> Outcome {
+        let mut acc = Exact::rules(m.coef);
+        if m.coef == 0.0 {
+            return Ok(acc);
+        }
+        for group in self.independent_groups(&m.factors) {
+            let e = self.expect_atom_group(&group)?;
+            acc = acc.combine(e, Val::mul);
+        }
+        Ok(acc)
+    }
+
+    /// Splits factors into groups that share no key (so their expectations
+    /// multiply).
+    fn independent_groups(&self, factors: &[Factor]) -> Vec<Vec<Factor>> {
+        let mut groups: Vec<(Vec<Key>, Vec<Factor>)> = Vec::new();
+        for f in factors {
+            let keys = self.keys_of(&f.atom);
+            let mut merged = (keys, vec![f.clone()]);
+            let mut i = 0;
+            while i < groups.len() {
+                if groups[i].0.iter().any(|k| merged.0.contains(k)) {
+                    let (ks, fs) = groups.swap_remove(i);
+                    for k in ks {
+                        if !merged.0.contains(&k) {
+                            merged.0.push(k);
+                        }
+                    }
+                    merged.1.extend(fs);
+                } else {
+                    i += 1;
+                }
+            }
+            groups.push(merged);
+        }
+        groups.into_iter().map(|(_, f)| f).collect()
+    }
+
+    /// `E[prod atom^power]` for factors that all depend on one another.
+    fn expect_atom_group(&self, group: &[Factor]) -> Outcome {
+        if let [Factor { atom, power }] = group {
+            if let Some(e) = self.expect_single_atom(atom, *power)? {
+                return Ok(e);
+            }
+        }
+        let expr = product_rv(group);
+        if expr.contains_sum() {
+            return Err(NoExact::NoForm(
+                "a sum of copies appears inside a nonlinear function or to a power above 2"
+                    .to_string(),
+            ));
+        }
+        self.integrate(&expr, None)
+    }
+
+    /// The rules and closed forms for one atom to a power, if one applies.
+    fn expect_single_atom(&self, atom: &Rv, power: u32) -> Result<Option<Exact>, NoExact> {
+        match atom {
+            Rv::Base(v) => match &self.scenario.sources[self.scenario.bases[v.0].source] {
+                Source::Single(law) => match law.raw_moment(power) {
+                    Ok(m) => Ok(Some(Exact::new(
+                        Val::rounded(m, 8.0 * EPS * m.abs()),
+                        Method::ClosedForm,
+                    ))),
+                    Err(NoMoment::Undefined) => Err(NoExact::Undefined(format!(
+                        "E[{}^{power}] does not exist under {}",
+                        self.scenario.bases[v.0].name,
+                        law_name(law)
+                    ))),
+                },
+                Source::Bivariate(b) => {
+                    let sd = if self.scenario.bases[v.0].component == 0 {
+                        b.sd_u
+                    } else {
+                        b.sd_v
+                    };
+                    let m = Law::Normal { mean: 0.0, sd }
+                        .raw_moment(power)
+                        .unwrap_or(f64::NAN);
+                    Ok(Some(Exact::new(
+                        Val::rounded(m, 8.0 * EPS * m.abs()),
+                        Method::ClosedForm,
+                    )))
+                }
+            },
+            Rv::Sum(n, t) => {
+                let n = *n as f64;
+                match power {
+                    1 => Ok(Some(self.expect(t)?.combine(Exact::rules(n), Val::mul))),
+                    2 => {
+                        let m1 = self.expect(t)?;
+                        let m2 = self.expect(&Rv::Pow(t.clone(), Box::new(Rv::Const(2.0))))?;
+                        let a = m2.combine(Exact::rules(n), Val::mul);
+                        let b = m1
+                            .combine(m1, Val::mul)
+                            .combine(Exact::rules(n * (n - 1.0)), Val::mul);
+                        Ok(Some(a.combine(b, Val::add)))
+                    }
+                    _ => Err(NoExact::NoForm(format!(
+                        "E[S^{power}] for a sum of copies S: only the first two moments have rules"
+                    ))),
+                }
+            }
+            Rv::Call(f, args) if power <= 2 => Ok(self.closed_form(*f, args, power)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Registered closed forms of a function of an affine image of a Normal.
+    fn closed_form(&self, f: Builtin, args: &[Rv], power: u32) -> Option<Exact> {
+        let (v, a, b) = affine(&args[0])?;
+        let Source::Single(Law::Normal { mean, sd }) =
+            &self.scenario.sources[self.scenario.bases[v.0].source]
+        else {
+            return None;
+        };
+        let (mu, s) = (a * mean + b, a.abs() * sd);
+        if s == 0.0 {
+            return None;
+        }
+        let value = match f {
+            Builtin::Relu => closed::relu_normal(mu, s, power),
+            Builtin::LeakyRelu | Builtin::Prelu => match args[1] {
+                Rv::Const(slope) => closed::leaky_relu_normal(mu, s, slope, power),
+                _ => return None,
+            },
+            // step takes only the values 0 and 1, so every power is its mean.
+            Builtin::Step => closed::step_normal(mu, s),
+            _ => return None,
+        };
+        Some(Exact::new(
+            Val::rounded(value, closed::CLOSED_REL_ERR * value.abs()),
+            Method::ClosedForm,
+        ))
+    }
+
+    /// `Cov[x, y]` (and `Var[x]` as `Cov[x, x]`).
+    pub fn cov(&self, x: &Rv, y: &Rv) -> Outcome {
+        let kx = self.keys_of(x);
+        let ky = self.keys_of(y);
+        if !kx.iter().any(|k| ky.contains(k)) {
+            return Ok(Exact::rules(0.0));
+        }
+        let mut joint = kx.clone();
+        joint.extend(ky.iter().filter(|k| !kx.contains(k)).cloned());
+        let no_sums = joint.iter().all(|k| matches!(k, Key::Source(_)));
+        // One source: a centred integral, free of the cancellation in
+        // E[XY] - E[X]E[Y]. Two or more: split by bilinearity first, so that
+        // independent factors are integrated one at a time.
+        if no_sums && joint.len() == 1 {
+            if x == y
+                && let Some((v, a, _)) = affine(x)
+                && let Some(var) = self.base_variance(v)?
+            {
+                return Ok(Exact::new(var.scale(a * a), Method::ClosedForm));
+            }
+            let mx = self.expect(x)?;
+            let my = if x == y { mx } else { self.expect(y)? };
+            let centred = Rv::Mul(
+                Box::new(Rv::Sub(Box::new(x.clone()), Box::new(Rv::Const(mx.val.value)))),
+                Box::new(Rv::Sub(Box::new(y.clone()), Box::new(Rv::Const(my.val.value)))),
+            );
+            // The error of the centring constants enters at second order
+            // only (E[X - m] = 0), so the integral's own bound stands, plus
+            // the product of the two centring errors.
+            let c = self.integrate(&centred, Some((x, y)))?;
+            let val = Val::rounded(c.val.value, c.val.err + mx.val.err * my.val.err);
+            return Ok(Exact::new(val, c.method.max(mx.method).max(my.method)));
+        }
+        // Bilinearity over independent pieces.
+        let (Some(mx), Some(my)) = (expand(x), expand(y)) else {
+            return Err(NoExact::NoForm(
+                "the expression is too large to expand into independent pieces".to_string(),
+            ));
+        };
+        let mut total = Exact::rules(0.0);
+        for m in &mx {
+            for n in &my {
+                let c = self.cov_monomials(m, n)?;
+                total = total.combine(c, Val::add);
+            }
+        }
+        Ok(total)
+    }
+
+    fn cov_monomials(&self, m: &Monomial, n: &Monomial) -> Outcome {
+        let keys = |mono: &Monomial| {
+            let mut k = Vec::new();
+            mono.factors.iter().for_each(|f| self.keys(&f.atom, &mut k));
+            k
+        };
+        let (km, kn) = (keys(m), keys(n));
+        if m.coef == 0.0 || n.coef == 0.0 || !km.iter().any(|k| kn.contains(k)) {
+            return Ok(Exact::rules(0.0));
+        }
+        // Cov[a S, b S] for one sum S and nothing else: a b n Var[T].
+        if let ([f], [g]) = (m.factors.as_slice(), n.factors.as_slice())
+            && f == g
+            && f.power == 1
+            && let Rv::Sum(count, t) = &f.atom
+        {
+            let var_t = self.cov(t, t)?;
+            return Ok(var_t.combine(Exact::rules(m.coef * n.coef * *count as f64), Val::mul));
+        }
+        let exy = self.expect_monomial(&m.times(n))?;
+        let ex = self.expect_monomial(m)?;
+        let ey = self.expect_monomial(n)?;
+        Ok(exy.combine(ex.combine(ey, Val::mul), Val::sub))
+    }
+
+    /// The variance of a base variable in closed form.
+    fn base_variance(&self, v: VarId) -> Result<Option<Val>, NoExact> {
+        let var = match &self.scenario.sources[self.scenario.bases[v.0].source] {
+            Source::Single(law) => match central_variance(law) {
+                Some(Ok(var)) => var,
+                Some(Err(NoMoment::Undefined)) => {
+                    return Err(NoExact::Undefined(format!(
+                        "Var[{}] does not exist under {}",
+                        self.scenario.bases[v.0].name,
+                        law_name(law)
+                    )));
+                }
+                None => return Ok(None),
+            },
+            Source::Bivariate(b) => {
+                let sd = if self.scenario.bases[v.0].component == 0 {
+                    b.sd_u
+                } else {
+                    b.sd_v
+                };
+                sd * sd
+            }
+        };
+        Ok(Some(Val::rounded(var, 8.0 * EPS * var)))
+    }
+
+    /// `E[expr]` by quadrature over the one or two sources it depends on.
+    /// `moment_of` names the expressions whose existence is at stake, for
+    /// the heavy-tail check (a covariance needs both second moments).
+    fn integrate(&self, expr: &Rv, moment_of: Option<(&Rv, &Rv)>) -> Outcome {
+        let mut vars = Vec::new();
+        expr.bases(&mut vars);
+        vars.sort();
+        let mut sources: Vec<usize> = vars
+            .iter()
+            .map(|v| self.scenario.bases[v.0].source)
+            .collect();
+        sources.dedup();
+        let n = self.scenario.bases.len();
+        match (sources.as_slice(), vars.as_slice()) {
+            ([], _) => {
+                let v = expr.eval_at(&vec![f64::NAN; n]);
+                finite(v, expr).map(Exact::rules)
+            }
+            ([s], [v]) => {
+                let law = match &self.scenario.sources[*s] {
+                    Source::Single(law) => law.clone(),
+                    Source::Bivariate(b) => {
+                        let sd = if self.scenario.bases[v.0].component == 0 {
+                            b.sd_u
+                        } else {
+                            b.sd_v
+                        };
+                        Law::Normal { mean: 0.0, sd }
+                    }
+                };
+                self.check_tails(&law, *v, expr, moment_of)?;
+                let (lo, hi) = law.support();
+                let breaks = kinks::kinks(expr, *v, &vec![0.0; n], lo, hi, law.scale_hint());
+                let f = |x: f64| {
+                    let mut env = vec![0.0; n];
+                    env[v.0] = x;
+                    expr.eval_at(&env)
+                };
+                let q = quad::expect_1d(&law, &f, &breaks, self.tol);
+                quad_outcome(q, Method::Quadrature, expr)
+            }
+            ([s], [u, v]) => {
+                let Source::Bivariate(b) = &self.scenario.sources[*s] else {
+                    unreachable!("two variables of one source are a pair")
+                };
+                let (u, v) = if self.scenario.bases[u.0].component == 0 {
+                    (*u, *v)
+                } else {
+                    (*v, *u)
+                };
+                let f = |a: f64, c: f64| {
+                    let mut env = vec![0.0; n];
+                    env[u.0] = a;
+                    env[v.0] = c;
+                    expr.eval_at(&env)
+                };
+                let breaks_u = kinks::kinks(expr, u, &vec![0.0; n], f64::NEG_INFINITY, f64::INFINITY, (0.0, b.sd_u));
+                let breaks_v = |a: f64| {
+                    let mut env = vec![0.0; n];
+                    env[u.0] = a;
+                    let (m, s) = b.conditional(a);
+                    kinks::kinks(expr, v, &env, f64::NEG_INFINITY, f64::INFINITY, (m, s.max(1e-300)))
+                };
+                let q = quad::expect_bivariate(b, &f, &breaks_u, &breaks_v, self.tol);
+                quad_outcome(q, Method::NestedQuadrature, expr)
+            }
+            ([s, t], [u, v]) => {
+                let (Source::Single(lu), Source::Single(lv)) =
+                    (&self.scenario.sources[*s], &self.scenario.sources[*t])
+                else {
+                    unreachable!("distinct sources with one variable each are single laws")
+                };
+                let (u, v) = if self.scenario.bases[u.0].source == *s {
+                    (*u, *v)
+                } else {
+                    (*v, *u)
+                };
+                self.check_tails(lu, u, expr, moment_of)?;
+                self.check_tails(lv, v, expr, moment_of)?;
+                let f = |a: f64, c: f64| {
+                    let mut env = vec![0.0; n];
+                    env[u.0] = a;
+                    env[v.0] = c;
+                    expr.eval_at(&env)
+                };
+                let (ulo, uhi) = lu.support();
+                let (vlo, vhi) = lv.support();
+                // Kinks in u can move with v; take those at v's centre and
+                // let the adaptive rule find the rest (they are reported in
+                // the error estimate if missed).
+                let mut env_u = vec![0.0; n];
+                env_u[v.0] = lv.scale_hint().0;
+                let breaks_u = kinks::kinks(expr, u, &env_u, ulo, uhi, lu.scale_hint());
+                let breaks_v = |a: f64| {
+                    let mut env = vec![0.0; n];
+                    env[u.0] = a;
+                    kinks::kinks(expr, v, &env, vlo, vhi, lv.scale_hint())
+                };
+                let q = quad::expect_2d(lu, lv, &f, &breaks_u, &breaks_v, self.tol);
+                quad_outcome(q, Method::NestedQuadrature, expr)
+            }
+            _ => {
+                let names: Vec<&str> = vars
+                    .iter()
+                    .map(|v| self.scenario.bases[v.0].name.as_str())
+                    .collect();
+                Err(NoExact::NoForm(format!(
+                    "it depends jointly on {} base variables ({}) and no independence splits it",
+                    names.len(),
+                    names.join(", ")
+                )))
+            }
+        }
+    }
+
+    /// Refuses to integrate a function whose expectation diverges under a
+    /// heavy-tailed law: quadrature would return a finite-looking number.
+    fn check_tails(
+        &self,
+        law: &Law,
+        v: VarId,
+        expr: &Rv,
+        moment_of: Option<(&Rv, &Rv)>,
+    ) -> Result<(), NoExact> {
+        let alpha = law.tail_index();
+        if alpha.is_infinite() {
+            return Ok(());
+        }
+        let grows = match moment_of {
+            Some((x, y)) => growth(x, v) + growth(y, v),
+            None => growth(expr, v),
+        };
+        if grows >= alpha {
+            let name = &self.scenario.bases[v.0].name;
+            return Err(NoExact::Undefined(format!(
+                "the integrand grows like |{name}|^{} and {} has moments only of order below {}",
+                fmt_growth(grows),
+                law_name(law),
+                alpha
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn fmt_growth(g: f64) -> String {
+    if g.is_infinite() {
+        "inf (exponentially)".to_string()
+    } else {
+        format!("{g}")
+    }
+}
+
+fn quad_outcome(q: Result<Quad, QuadError>, method: Method, expr: &Rv) -> Outcome {
+    match q {
+        Ok(q) => Ok(Exact::new(Val::rounded(q.value, q.err), method)),
+        Err(QuadError::NotConverged { value, err }) => Err(NoExact::Failed(format!(
+            "quadrature did not reach the tolerance (best {value:e} ± {err:.1e})"
+        ))),
+        Err(QuadError::NonFinite { at }) => Err(NoExact::Failed(format!(
+            "{} is not finite at {at}",
+            debug_rv(expr)
+        ))),
+    }
+}
+
+fn finite(v: f64, expr: &Rv) -> Result<f64, NoExact> {
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(NoExact::Failed(format!("{} evaluates to {v}", debug_rv(expr))))
+    }
+}
+
+fn debug_rv(expr: &Rv) -> String {
+    format!("{expr:?}")
+}
+
+fn product_rv(group: &[Factor]) -> Rv {
+    group
+        .iter()
+        .map(|f| {
+            if f.power == 1 {
+                f.atom.clone()
+            } else {
+                Rv::Pow(Box::new(f.atom.clone()), Box::new(Rv::Const(f.power as f64)))
+            }
+        })
+        .reduce(|a, b| Rv::Mul(Box::new(a), Box::new(b)))
+        .unwrap_or(Rv::Const(1.0))
+}
+
+/// `x = a * v + b` for a base variable `v`, if `x` has that shape.
+pub fn affine(x: &Rv) -> Option<(VarId, f64, f64)> {
+    match x {
+        Rv::Base(v) => Some((*v, 1.0, 0.0)),
+        Rv::Neg(a) => affine(a).map(|(v, a, b)| (v, -a, -b)),
+        Rv::Mul(a, b) => match (&**a, &**b) {
+            (Rv::Const(c), e) | (e, Rv::Const(c)) => affine(e).map(|(v, a, b)| (v, a * c, b * c)),
+            _ => None,
+        },
+        Rv::Div(a, b) => match &**b {
+            Rv::Const(c) => affine(a).map(|(v, a, b)| (v, a / c, b / c)),
+            _ => None,
+        },
+        Rv::Add(a, b) | Rv::Sub(a, b) => {
+            let sign = if matches!(x, Rv::Sub(..)) { -1.0 } else { 1.0 };
+            match (&**a, &**b) {
+                (e, Rv::Const(c)) => affine(e).map(|(v, a, b)| (v, a, b + sign * c)),
+                (Rv::Const(c), e) => affine(e).map(|(v, a, b)| (v, sign * a, sign * b + c)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// How fast `|x|` grows in `|v|` as `|v| -> inf`: a polynomial degree, or
+/// infinity for exponential growth. Conservative: it may overstate, never
+/// understate.
+pub fn growth(x: &Rv, v: VarId) -> f64 {
+    match x {
+        Rv::Const(_) => 0.0,
+        // The copies are drawn from the same laws, so they have the same tails.
+        Rv::Sum(_, t) => growth(t, v),
+        Rv::Base(w) => {
+            if *w == v {
+                1.0
+            } else {
+                0.0
+            }
+        }
+        Rv::Neg(a) => growth(a, v),
+        Rv::Add(a, b) | Rv::Sub(a, b) => growth(a, v).max(growth(b, v)),
+        Rv::Mul(a, b) => growth(a, v) + growth(b, v),
+        // A random denominator can only shrink growth at infinity, but it
+        // can blow up near its zeros; those are quadrature's problem.
+        Rv::Div(a, _) => growth(a, v),
+        Rv::Pow(a, b) => match **b {
+            Rv::Const(k) if k >= 0.0 => k * growth(a, v),
+            Rv::Const(_) => 0.0,
+            _ => f64::INFINITY,
+        },
+        Rv::Call(f, args) => {
+            let g = growth(&args[0], v);
+            match f {
+                Builtin::Tanh
+                | Builtin::Sigmoid
+                | Builtin::Erf
+                | Builtin::Erfc
+                | Builtin::NormCdf
+                | Builtin::NormPdf
+                | Builtin::Sin
+                | Builtin::Cos
+                | Builtin::Atan
+                | Builtin::Asin
+                | Builtin::Acos
+                | Builtin::Step
+                | Builtin::Sign
+                | Builtin::Hardtanh => 0.0,
+                Builtin::Sqrt => g / 2.0,
+                // log grows slower than any power: a small positive degree
+                // keeps "finite for every k < alpha" strict.
+                Builtin::Log => {
+                    if g > 0.0 {
+                        1e-9
+                    } else {
+                        0.0
+                    }
+                }
+                Builtin::Exp => {
+                    if g > 0.0 {
+                        f64::INFINITY
+                    } else {
+                        0.0
+                    }
+                }
+                Builtin::Min | Builtin::Max => g.max(growth(&args[1], v)),
+                _ => g,
+            }
+        }
+    }
+}
+
+/// The variance of a law in closed form, where it has one.
+fn central_variance(law: &Law) -> Option<Result<f64, NoMoment>> {
+    Some(Ok(match *law {
+        Law::Normal { sd, .. } => sd * sd,
+        Law::Uniform { lo, hi } => (hi - lo) * (hi - lo) / 12.0,
+        Law::Laplace { scale, .. } => 2.0 * scale * scale,
+        Law::StudentsT { scale, dof, .. } => {
+            if dof <= 2.0 {
+                return Some(Err(NoMoment::Undefined));
+            }
+            scale * scale * dof / (dof - 2.0)
+        }
+        Law::Cauchy { .. } => return Some(Err(NoMoment::Undefined)),
+        Law::Exponential { rate } => 1.0 / (rate * rate),
+        Law::Gamma { shape, rate } => shape / (rate * rate),
+        Law::Beta { a, b } => a * b / ((a + b) * (a + b) * (a + b + 1.0)),
+        Law::LogNormal { mu, sigma } => (sigma * sigma).exp_m1() * (2.0 * mu + sigma * sigma).exp(),
+        Law::Triangular { lo, hi, mode } => {
+            (lo * lo + hi * hi + mode * mode - lo * hi - lo * mode - hi * mode) / 18.0
+        }
+        Law::Bernoulli { p } => p * (1.0 - p),
+        Law::TruncatedNormal { .. } => return None,
+    }))
+}
+
+/// The law as the user wrote it, for messages.
+pub fn law_name(law: &Law) -> String {
+    match *law {
+        Law::Normal { mean, sd } => format!("Normal({mean}, {sd})"),
+        Law::Uniform { lo, hi } => format!("Uniform({lo}, {hi})"),
+        Law::Laplace { loc, scale } => format!("Laplace({loc}, {scale})"),
+        Law::StudentsT { loc, scale, dof } => format!("StudentsT({loc}, {scale}, {dof})"),
+        Law::Cauchy { loc, scale } => format!("Cauchy({loc}, {scale})"),
+        Law::Exponential { rate } => format!("Exponential({rate})"),
+        Law::Gamma { shape, rate } => format!("Gamma({shape}, {rate})"),
+        Law::Beta { a, b } => format!("Beta({a}, {b})"),
+        Law::LogNormal { mu, sigma } => format!("LogNormal({mu}, {sigma})"),
+        Law::Triangular { lo, hi, mode } => format!("Triangular({lo}, {hi}, {mode})"),
+        Law::Bernoulli { p } => format!("Bernoulli({p})"),
+        Law::TruncatedNormal { mean, sd, lo, hi } => {
+            format!("TruncatedNormal({mean}, {sd}, {lo}, {hi})")
+        }
+    }
+}

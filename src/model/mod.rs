@@ -30,3 +30,4 @@ pub struct Scenario {
     pub bases: Vec<BaseVar>,
     pub sources: Vec<Source>,
 }
+pub mod resolve;

@@ -1,0 +1,863 @@
+//! Audit files: loading, planning and running the claims of `derivations/`.
+//!
+//! A file is read in three passes, each of which can only fail on input:
+//!
+//! 1. **load**: TOML into raw tables that remember where every string was,
+//!    then every expression parsed, with errors shifted to file positions;
+//! 2. **plan**: each claim, and each link of each derivation, is resolved in
+//!    every scenario it applies to, its requirements decided, and its
+//!    moments evaluated exactly; the number of statistical tests is counted
+//!    here, over the whole run, so that the family-wise rate can be shared;
+//! 3. **run**: every planned trial is evaluated (in parallel, collected in
+//!    order, so the output does not depend on the thread count), and its
+//!    verdict compared with what the file expects.
+//!
+//! A claim is expected to hold in every scenario where its requirements are
+//! met; an `expect` entry pins a verdict for a scenario. The attribution of
+//! each requirement looks at scenarios that violate only that requirement.
+
+use crate::diag::{Diag, InputError};
+use crate::exact::Outcome;
+use crate::lang::ast::{ClaimExpr, Expr, ExprKind, Relation, Span};
+use crate::lang::{FunctionDef, Functions, parse_claim, parse_expr, parse_function, parse_model};
+use crate::model::resolve::{Model, build};
+use crate::model::rv::{Moment, Side};
+use crate::requirement::{Decision, Requirement, decide};
+use crate::sample::StreamKey;
+use crate::verdict::{Budget, Evaluation, Settings, Trial, Verdict};
+use rayon::prelude::*;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// Functions defined in a file's `[functions]` table.
+#[derive(Clone, Debug, Default)]
+pub struct FunctionTable(Vec<(String, FunctionDef)>);
+
+impl FunctionTable {
+    pub fn insert(&mut self, name: String, def: FunctionDef) {
+        self.0.push((name, def));
+    }
+}
+
+impl Functions for FunctionTable {
+    fn get(&self, name: &str) -> Option<&FunctionDef> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, d)| d)
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.0.iter().map(|(n, _)| n.as_str()).collect()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    functions: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    scenario: BTreeMap<String, Spanned<RawScenario>>,
+    #[serde(default)]
+    claim: Vec<Spanned<RawClaim>>,
+    #[serde(default)]
+    derivation: Vec<Spanned<RawDerivation>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    model: Spanned<String>,
+    #[serde(default)]
+    about: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClaim {
+    id: Spanned<String>,
+    #[serde(default)]
+    cite: Option<String>,
+    says: Spanned<String>,
+    #[serde(default)]
+    requires: Vec<Spanned<String>>,
+    #[serde(default)]
+    within: Option<Spanned<String>>,
+    #[serde(default)]
+    expect: BTreeMap<String, Spanned<String>>,
+    #[serde(default, rename = "in")]
+    scenarios: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDerivation {
+    id: Spanned<String>,
+    #[serde(default)]
+    cite: Option<String>,
+    start: Spanned<String>,
+    #[serde(default)]
+    expect: BTreeMap<String, Spanned<String>>,
+    #[serde(default, rename = "in")]
+    scenarios: Option<Vec<Spanned<String>>>,
+    step: Vec<RawStep>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    to: Spanned<String>,
+    #[serde(default)]
+    why: Option<String>,
+    #[serde(default)]
+    requires: Vec<Spanned<String>>,
+    #[serde(default)]
+    within: Option<Spanned<String>>,
+    #[serde(default)]
+    expect: BTreeMap<String, Spanned<String>>,
+}
+
+/// A claim ready to plan: its sides, requirements and expectations.
+#[derive(Clone, Debug)]
+pub struct ClaimDef {
+    pub id: String,
+    pub cite: String,
+    /// The derivation step's reason, if this is a link.
+    pub why: String,
+    pub claim: ClaimExpr,
+    /// Each requirement with the file offset its text starts at.
+    pub requires: Vec<(Requirement, usize)>,
+    pub within: Option<(f64, bool)>,
+    /// Pinned verdicts by scenario name.
+    pub expect: Vec<(String, Verdict)>,
+    /// Scenario names, or None for "every scenario that defines its names".
+    pub scenarios: Option<Vec<String>>,
+    /// Where to point errors about the claim as a whole.
+    pub span: Span,
+    /// File offsets of the texts the two sides were parsed from (they differ
+    /// for a derivation's links).
+    pub lhs_at: usize,
+    pub rhs_at: usize,
+}
+
+#[derive(Clone, Debug)]
+pub enum Item {
+    Claim(ClaimDef),
+    /// A chain: its links, then the first-to-last claim.
+    Derivation {
+        id: String,
+        cite: String,
+        links: Vec<ClaimDef>,
+        overall: ClaimDef,
+    },
+}
+
+/// A loaded file.
+pub struct File {
+    pub origin: String,
+    pub text: String,
+    pub functions: FunctionTable,
+    pub scenarios: Vec<(String, String, Model)>,
+    pub items: Vec<Item>,
+}
+
+/// Where a TOML string's contents start, given the span of the token.
+fn content_offset(text: &str, span: &Span) -> usize {
+    let tok = &text[span.start.min(text.len())..];
+    let mut off = span.start;
+    if tok.starts_with("\"\"\"") || tok.starts_with("'''") {
+        off += 3;
+        if text[off..].starts_with("\r\n") {
+            off += 2;
+        } else if text[off..].starts_with('\n') {
+            off += 1;
+        }
+    } else if tok.starts_with('"') || tok.starts_with('\'') {
+        off += 1;
+    }
+    off
+}
+
+struct Loader<'a> {
+    origin: &'a str,
+    text: &'a str,
+}
+
+impl Loader<'_> {
+    fn err(&self, diag: Diag) -> InputError {
+        InputError::new(self.origin, self.text, diag)
+    }
+
+    /// Shifts a diagnostic about the contents of a string value to the file.
+    fn at(&self, value: &Spanned<String>, diag: Diag) -> InputError {
+        self.err(diag.shifted(content_offset(self.text, &value.span())))
+    }
+
+    fn expr(&self, v: &Spanned<String>) -> Result<Expr, InputError> {
+        parse_expr(v.get_ref()).map_err(|e| self.at(v, e.into()))
+    }
+
+    fn requirement(&self, v: &Spanned<String>) -> Result<(Requirement, usize), InputError> {
+        let e = self.expr(v)?;
+        let r = Requirement::from_expr(v.get_ref(), &e).map_err(|d| self.at(v, d))?;
+        Ok((r, content_offset(self.text, &v.span())))
+    }
+
+    fn within(&self, v: &Option<Spanned<String>>, claim: &ClaimExpr, at: &Spanned<String>) -> Result<Option<(f64, bool)>, InputError> {
+        let band = match v {
+            None => None,
+            Some(w) => Some(parse_within(w.get_ref()).map_err(|m| {
+                self.err(Diag::new(w.span(), m, "a percentage such as \"2%\" or an absolute number such as \"0.01\""))
+            })?),
+        };
+        match (claim.relation, band) {
+            (Relation::Approx, None) => Err(self.at(
+                at,
+                Diag::new(
+                    claim.relation_span.clone(),
+                    "`~=` needs a `within` band",
+                    "add within = \"2%\" (relative to the right side) or within = \"0.01\" (absolute)",
+                ),
+            )),
+            (r, Some(_)) if r != Relation::Approx => Err(self.err(Diag::new(
+                v.as_ref().map_or(at.span(), |w| w.span()),
+                "`within` applies only to an approximate claim",
+                "write the relation as `~=`, or remove `within`",
+            ))),
+            (_, b) => Ok(b),
+        }
+    }
+
+    fn expect(&self, raw: &BTreeMap<String, Spanned<String>>, scenarios: &[String]) -> Result<Vec<(String, Verdict)>, InputError> {
+        let mut out = Vec::new();
+        for (name, v) in raw {
+            if !scenarios.contains(name) {
+                return Err(self.err(Diag::new(
+                    v.span(),
+                    format!("`expect` names `{name}`, which is not a scenario of this file"),
+                    format!("scenarios: {}", scenarios.join(", ")),
+                )));
+            }
+            let verdict = match v.get_ref().as_str() {
+                "holds" => Verdict::Holds,
+                "fails" => Verdict::Fails,
+                "undefined" => Verdict::Undefined,
+                other => {
+                    return Err(self.err(Diag::new(
+                        v.span(),
+                        format!("unknown verdict `{other}`"),
+                        "\"holds\", \"fails\" or \"undefined\"",
+                    )));
+                }
+            };
+            out.push((name.clone(), verdict));
+        }
+        Ok(out)
+    }
+
+    fn scenario_list(&self, raw: &Option<Vec<Spanned<String>>>, scenarios: &[String]) -> Result<Option<Vec<String>>, InputError> {
+        let Some(list) = raw else { return Ok(None) };
+        list.iter()
+            .map(|v| {
+                if scenarios.contains(v.get_ref()) {
+                    Ok(v.get_ref().clone())
+                } else {
+                    Err(self.err(Diag::new(
+                        v.span(),
+                        format!("no scenario `{}` in this file", v.get_ref()),
+                        format!("scenarios: {}", scenarios.join(", ")),
+                    )))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+}
+
+/// Parses `"2%"` as (0.02, relative) and `"0.01"` as (0.01, absolute).
+pub fn parse_within(s: &str) -> Result<(f64, bool), String> {
+    let s = s.trim();
+    let (num, rel) = match s.strip_suffix('%') {
+        Some(n) => (n.trim(), true),
+        None => (s, false),
+    };
+    match num.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(if rel { (x / 100.0, true) } else { (x, false) }),
+        _ => Err(format!("`{s}` is not a band")),
+    }
+}
+
+/// Loads one file.
+pub fn load(origin: &str, text: &str) -> Result<File, InputError> {
+    let l = Loader { origin, text };
+    let raw: RawFile = toml::from_str(text).map_err(|e| {
+        l.err(Diag::new(
+            e.span().unwrap_or(0..0),
+            e.message().trim().to_string(),
+            "top-level tables: [functions], [scenario.NAME] (model = \"...\"), [[claim]], [[derivation]] with [[derivation.step]]",
+        ))
+    })?;
+    let mut functions = FunctionTable::default();
+    for (name, v) in &raw.functions {
+        let def = parse_function(v.get_ref()).map_err(|e| l.at(v, e.into()))?;
+        functions.insert(name.clone(), def);
+    }
+    let mut raw_scenarios: Vec<(&String, &Spanned<RawScenario>)> = raw.scenario.iter().collect();
+    raw_scenarios.sort_by_key(|(_, s)| s.span().start);
+    let mut scenarios = Vec::new();
+    for (name, s) in raw_scenarios {
+        let m = &s.get_ref().model;
+        let stmts = parse_model(m.get_ref()).map_err(|e| l.at(m, e.into()))?;
+        let model = build(name, &stmts, &functions).map_err(|d| l.at(m, d))?;
+        scenarios.push((name.clone(), s.get_ref().about.clone().unwrap_or_default(), model));
+    }
+    let names: Vec<String> = scenarios.iter().map(|(n, _, _)| n.clone()).collect();
+
+    let mut items: Vec<(usize, Item)> = Vec::new();
+    let mut ids: Vec<String> = Vec::new();
+    let mut check_id = |id: &Spanned<String>| {
+        if ids.contains(id.get_ref()) {
+            return Err(l.err(Diag::new(id.span(), format!("the id `{}` is used twice", id.get_ref()), "ids are unique within a file")));
+        }
+        ids.push(id.get_ref().clone());
+        Ok(())
+    };
+    for c in &raw.claim {
+        let r = c.get_ref();
+        check_id(&r.id)?;
+        let claim = parse_claim(r.says.get_ref()).map_err(|e| l.at(&r.says, e.into()))?;
+        let within = l.within(&r.within, &claim, &r.says)?;
+        items.push((
+            c.span().start,
+            Item::Claim(ClaimDef {
+                id: r.id.get_ref().clone(),
+                cite: r.cite.clone().unwrap_or_default(),
+                why: String::new(),
+                requires: r.requires.iter().map(|q| l.requirement(q)).collect::<Result<_, _>>()?,
+                within,
+                expect: l.expect(&r.expect, &names)?,
+                scenarios: l.scenario_list(&r.scenarios, &names)?,
+                span: content_offset(text, &r.says.span())..r.says.span().end,
+                lhs_at: content_offset(text, &r.says.span()),
+                rhs_at: content_offset(text, &r.says.span()),
+                claim,
+            }),
+        ));
+    }
+    for d in &raw.derivation {
+        let r = d.get_ref();
+        check_id(&r.id)?;
+        if r.step.is_empty() {
+            return Err(l.err(Diag::new(r.id.span(), "a derivation needs at least one [[derivation.step]]", "add a step with `to = \"...\"`")));
+        }
+        let scenario_list = l.scenario_list(&r.scenarios, &names)?;
+        let mut prev = (l.expr(&r.start)?, &r.start);
+        let first = prev.0.clone();
+        let mut links = Vec::new();
+        let mut all_requires: Vec<(Requirement, usize)> = Vec::new();
+        for (i, s) in r.step.iter().enumerate() {
+            let to = l.expr(&s.to)?;
+            let relation = if s.within.is_some() { Relation::Approx } else { Relation::Eq };
+            let claim = ClaimExpr {
+                lhs: prev.0.clone(),
+                relation,
+                rhs: to.clone(),
+                relation_span: 0..0,
+            };
+            let requires: Vec<(Requirement, usize)> = s.requires.iter().map(|q| l.requirement(q)).collect::<Result<_, _>>()?;
+            for q in &requires {
+                if !all_requires.iter().any(|a| a.0.text == q.0.text) {
+                    all_requires.push(q.clone());
+                }
+            }
+            links.push(ClaimDef {
+                id: format!("{}#{}", r.id.get_ref(), i + 1),
+                cite: r.cite.clone().unwrap_or_default(),
+                why: s.why.clone().unwrap_or_default(),
+                within: l.within(&s.within, &claim, &s.to)?,
+                claim,
+                requires,
+                expect: l.expect(&s.expect, &names)?,
+                scenarios: scenario_list.clone(),
+                span: content_offset(text, &s.to.span())..s.to.span().end,
+                lhs_at: content_offset(text, &prev.1.span()),
+                rhs_at: content_offset(text, &s.to.span()),
+            });
+            prev = (to, &s.to);
+        }
+        let overall = ClaimDef {
+            id: r.id.get_ref().clone(),
+            cite: r.cite.clone().unwrap_or_default(),
+            why: "first = last".to_string(),
+            claim: ClaimExpr {
+                lhs: first,
+                relation: Relation::Eq,
+                rhs: prev.0.clone(),
+                relation_span: 0..0,
+            },
+            requires: all_requires,
+            within: None,
+            expect: l.expect(&r.expect, &names)?,
+            scenarios: scenario_list,
+            span: content_offset(text, &r.start.span())..r.start.span().end,
+            lhs_at: content_offset(text, &r.start.span()),
+            rhs_at: content_offset(text, &prev.1.span()),
+        };
+        items.push((
+            d.span().start,
+            Item::Derivation {
+                id: r.id.get_ref().clone(),
+                cite: r.cite.clone().unwrap_or_default(),
+                links,
+                overall,
+            },
+        ));
+    }
+    items.sort_by_key(|(at, _)| *at);
+    Ok(File {
+        origin: origin.to_string(),
+        text: text.to_string(),
+        functions,
+        scenarios,
+        items: items.into_iter().map(|(_, i)| i).collect(),
+    })
+}
+
+/// Every `.toml` file under the paths, sorted, so runs are reproducible.
+pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| format!("{}: {e}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            entries.sort();
+            out.extend(entries);
+        } else if p.is_file() {
+            out.push(p.clone());
+        } else {
+            return Err(format!("{}: no such file or directory", p.display()));
+        }
+    }
+    Ok(out)
+}
+
+/// Reads and loads a file from disk.
+pub fn load_path(path: &Path) -> Result<File, InputError> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError::new(&origin, "", Diag::new(0..0, format!("cannot read the file: {e}"), "")))?;
+    load(&origin, &text)
+}
+
+/// One claim (or link) in one scenario, after evaluation.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub scenario: String,
+    pub requirements: Vec<(String, Decision)>,
+    pub evaluation: Evaluation,
+    pub expected: Option<Verdict>,
+    /// The expectation was pinned by `expect` rather than implied.
+    pub pinned: bool,
+    pub as_expected: bool,
+}
+
+/// How much a requirement mattered.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Attribution {
+    /// A scenario that violates only this requirement makes the claim fail.
+    LoadBearing(String),
+    /// Scenarios that violate only it still hold.
+    NotNeeded(String),
+    /// Such scenarios were tried but gave no decided verdict.
+    Inconclusive,
+    /// No scenario violates only this requirement.
+    NeverTried,
+}
+
+/// A checked claim: its rows and its attribution.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    pub id: String,
+    pub cite: String,
+    pub why: String,
+    pub says: String,
+    pub relation: Relation,
+    pub rows: Vec<Row>,
+    pub attribution: Vec<(String, Attribution)>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Entry {
+    Claim(Checked),
+    Derivation {
+        id: String,
+        cite: String,
+        links: Vec<Checked>,
+        overall: Checked,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct FileReport {
+    pub origin: String,
+    pub entries: Vec<Entry>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub files: Vec<FileReport>,
+    pub settings: Settings,
+    pub tests: u64,
+    pub critical: f64,
+}
+
+impl Report {
+    pub fn checked(&self) -> impl Iterator<Item = (&str, &Checked)> {
+        self.files.iter().flat_map(|f| {
+            f.entries.iter().flat_map(move |e| {
+                let v: Vec<&Checked> = match e {
+                    Entry::Claim(c) => vec![c],
+                    Entry::Derivation { links, overall, .. } => links.iter().chain(std::iter::once(overall)).collect(),
+                };
+                v.into_iter().map(move |c| (f.origin.as_str(), c))
+            })
+        })
+    }
+
+    /// Every expectation met and no defect.
+    pub fn passed(&self) -> bool {
+        self.checked()
+            .all(|(_, c)| c.rows.iter().all(|r| r.as_expected && r.evaluation.defects.is_empty()))
+    }
+}
+
+/// One planned trial: everything needed to evaluate, owned.
+struct Planned {
+    scenario: crate::model::Scenario,
+    moments: Vec<Moment>,
+    lhs: Side,
+    rhs: Side,
+    relation: Relation,
+    within: Option<(f64, bool)>,
+    key: StreamKey,
+    exact: Vec<Outcome>,
+    requirements: Vec<(String, Decision)>,
+    expected: Option<Verdict>,
+    pinned: bool,
+}
+
+/// Free names of an expression (not functions, not constants).
+fn free_names(e: &Expr, out: &mut Vec<String>) {
+    match &e.kind {
+        ExprKind::Name(n) => {
+            if n != "pi" && n != "e" && !out.contains(n) {
+                out.push(n.clone());
+            }
+        }
+        ExprKind::Num(_) => {}
+        ExprKind::Neg(a) => free_names(a, out),
+        ExprKind::Binary(_, a, b) | ExprKind::Sum(a, b) => {
+            free_names(a, out);
+            free_names(b, out);
+        }
+        ExprKind::Call { args, .. } | ExprKind::Moment(_, args) => args.iter().for_each(|a| free_names(a, out)),
+    }
+}
+
+fn plan_claim(file: &File, def: &ClaimDef, seed: u64) -> Result<Vec<(String, Planned)>, InputError> {
+    let err = |d: Diag| InputError::new(&file.origin, &file.text, d);
+    let mut names = Vec::new();
+    free_names(&def.claim.lhs, &mut names);
+    free_names(&def.claim.rhs, &mut names);
+    for (r, _) in &def.requires {
+        r.args.iter().for_each(|a| free_names(a, &mut names));
+    }
+    let chosen: Vec<&(String, String, Model)> = match &def.scenarios {
+        Some(list) => file.scenarios.iter().filter(|(n, _, _)| list.contains(n)).collect(),
+        None => file
+            .scenarios
+            .iter()
+            .filter(|(_, _, m)| names.iter().all(|n| m.defines(n)))
+            .collect(),
+    };
+    if chosen.is_empty() {
+        let missing = names
+            .iter()
+            .find(|n| !file.scenarios.iter().any(|(_, _, m)| m.defines(n)))
+            .cloned()
+            .unwrap_or_default();
+        if !names.is_empty() || !file.scenarios.is_empty() {
+            return Err(err(Diag::new(
+                def.span.clone(),
+                format!("no scenario of this file defines every name `{}` uses{}", def.id, if missing.is_empty() { String::new() } else { format!(" (`{missing}` is defined nowhere)") }),
+                "define the names in a [scenario.NAME] model, or list scenarios with `in`",
+            )));
+        }
+    }
+    let mut out = Vec::new();
+    for (name, _, model) in chosen {
+        let in_scenario = |d: Diag, at: usize| {
+            let d = d.shifted(at);
+            err(Diag::new(d.span, format!("in scenario `{name}`: {}", d.message), d.help))
+        };
+        let mut moments = Vec::new();
+        let lhs = model
+            .side(&def.claim.lhs, &file.functions, &mut moments)
+            .map_err(|d| in_scenario(d, def.lhs_at))?;
+        let rhs = model
+            .side(&def.claim.rhs, &file.functions, &mut moments)
+            .map_err(|d| in_scenario(d, def.rhs_at))?;
+        let mut requirements = Vec::new();
+        for (r, at) in &def.requires {
+            let d = decide(r, model, &file.functions).map_err(|d| in_scenario(d, *at))?;
+            requirements.push((r.text.clone(), d));
+        }
+        let pinned = def.expect.iter().find(|(s, _)| s == name).map(|(_, v)| *v);
+        let expected = pinned.or_else(|| requirements.iter().all(|(_, d)| d.met).then_some(Verdict::Holds));
+        out.push((
+            name.clone(),
+            Planned {
+                scenario: model.scenario.clone(),
+                moments,
+                lhs,
+                rhs,
+                relation: def.claim.relation,
+                within: def.within,
+                key: StreamKey::new(seed, &[&file.origin, &def.id, name]),
+                exact: Vec::new(),
+                requirements,
+                expected,
+                pinned: pinned.is_some(),
+            },
+        ));
+    }
+    if out.is_empty() {
+        // No names at all and no scenarios: a claim about numbers.
+        let model = build("-", &[], &file.functions).map_err(err)?;
+        let mut moments = Vec::new();
+        let lhs = model
+            .side(&def.claim.lhs, &file.functions, &mut moments)
+            .map_err(|d| err(d.shifted(def.lhs_at)))?;
+        let rhs = model
+            .side(&def.claim.rhs, &file.functions, &mut moments)
+            .map_err(|d| err(d.shifted(def.rhs_at)))?;
+        let pinned = def.expect.first().map(|(_, v)| *v);
+        out.push((
+            "-".to_string(),
+            Planned {
+                scenario: model.scenario,
+                moments,
+                lhs,
+                rhs,
+                relation: def.claim.relation,
+                within: def.within,
+                key: StreamKey::new(seed, &[&file.origin, &def.id, "-"]),
+                exact: Vec::new(),
+                requirements: Vec::new(),
+                expected: pinned.or(Some(Verdict::Holds)),
+                pinned: pinned.is_some(),
+            },
+        ));
+    }
+    Ok(out)
+}
+
+fn attribution(rows: &[Row]) -> Vec<(String, Attribution)> {
+    let Some(first) = rows.first() else { return Vec::new() };
+    first
+        .requirements
+        .iter()
+        .enumerate()
+        .map(|(i, (text, _))| {
+            let only: Vec<&Row> = rows
+                .iter()
+                .filter(|r| !r.requirements[i].1.met && r.requirements.iter().enumerate().all(|(j, (_, d))| j == i || d.met))
+                .collect();
+            let a = if let Some(r) = only.iter().find(|r| r.evaluation.verdict == Verdict::Fails) {
+                Attribution::LoadBearing(r.scenario.clone())
+            } else if let Some(r) = only.iter().find(|r| r.evaluation.verdict == Verdict::Holds) {
+                Attribution::NotNeeded(r.scenario.clone())
+            } else if only.is_empty() {
+                Attribution::NeverTried
+            } else {
+                Attribution::Inconclusive
+            };
+            (text.clone(), a)
+        })
+        .collect()
+}
+
+/// Plans and runs every claim of the files.
+pub fn run(files: &[File], settings: &Settings) -> Result<Report, InputError> {
+    // Plan: resolve everything first, so bad input is reported before any
+    // time is spent.
+    let mut plans: Vec<Vec<Vec<Vec<(String, Planned)>>>> = Vec::new();
+    for f in files {
+        let mut per_item = Vec::new();
+        for item in &f.items {
+            let defs: Vec<&ClaimDef> = match item {
+                Item::Claim(c) => vec![c],
+                Item::Derivation { links, overall, .. } => links.iter().chain(std::iter::once(overall)).collect(),
+            };
+            per_item.push(defs.iter().map(|d| plan_claim(f, d, settings.seed)).collect::<Result<Vec<_>, _>>()?);
+        }
+        plans.push(per_item);
+    }
+    let mut flat: Vec<&mut Planned> = plans
+        .iter_mut()
+        .flatten()
+        .flatten()
+        .flatten()
+        .map(|(_, p)| p)
+        .collect();
+    flat.par_iter_mut().for_each(|p| {
+        let trial = trial_of(p);
+        p.exact = trial.exact_moments();
+    });
+    let tests: u64 = flat
+        .iter()
+        .map(|p| Budget::tests_for(p.moments.len(), Trial::needs_sampling(&p.exact)))
+        .sum();
+    let budget = Budget::new(tests);
+    let evaluations: Vec<Evaluation> = flat
+        .par_iter()
+        .map(|p| trial_of(p).evaluate(&p.exact, settings, &budget))
+        .collect();
+
+    let mut evals = evaluations.into_iter();
+    let mut files_out = Vec::new();
+    for (f, per_item) in files.iter().zip(plans) {
+        let mut entries = Vec::new();
+        for (item, defs_plans) in f.items.iter().zip(per_item) {
+            let defs: Vec<&ClaimDef> = match item {
+                Item::Claim(c) => vec![c],
+                Item::Derivation { links, overall, .. } => links.iter().chain(std::iter::once(overall)).collect(),
+            };
+            let mut checked: Vec<Checked> = defs
+                .iter()
+                .zip(defs_plans)
+                .map(|(def, planned)| {
+                    let rows: Vec<Row> = planned
+                        .into_iter()
+                        .map(|(scenario, p)| {
+                            let evaluation = evals.next().expect("one evaluation per plan");
+                            let as_expected = p.expected.is_none_or(|v| v == evaluation.verdict);
+                            Row {
+                                scenario,
+                                requirements: p.requirements,
+                                evaluation,
+                                expected: p.expected,
+                                pinned: p.pinned,
+                                as_expected,
+                            }
+                        })
+                        .collect();
+                    Checked {
+                        id: def.id.clone(),
+                        cite: def.cite.clone(),
+                        why: def.why.clone(),
+                        says: format!("{}", def.claim),
+                        relation: def.claim.relation,
+                        attribution: attribution(&rows),
+                        rows,
+                    }
+                })
+                .collect();
+            entries.push(match item {
+                Item::Claim(_) => Entry::Claim(checked.remove(0)),
+                Item::Derivation { id, cite, .. } => {
+                    let overall = checked.pop().expect("a derivation has its overall claim");
+                    Entry::Derivation {
+                        id: id.clone(),
+                        cite: cite.clone(),
+                        links: checked,
+                        overall,
+                    }
+                }
+            });
+        }
+        files_out.push(FileReport {
+            origin: f.origin.clone(),
+            entries,
+        });
+    }
+    Ok(Report {
+        files: files_out,
+        settings: *settings,
+        tests: budget.tests,
+        critical: budget.critical,
+    })
+}
+
+fn trial_of(p: &Planned) -> Trial<'_> {
+    Trial {
+        scenario: &p.scenario,
+        moments: &p.moments,
+        lhs: &p.lhs,
+        rhs: &p.rhs,
+        relation: p.relation,
+        within: p.within,
+        key: p.key,
+    }
+}
+
+/// The ad hoc file behind `initaudit check CLAIM --given STATEMENTS`.
+pub fn adhoc(
+    claim: &str,
+    given: &str,
+    requires: &[String],
+    functions: &[String],
+    within: Option<&str>,
+) -> Result<File, InputError> {
+    let mut table = FunctionTable::default();
+    for (i, f) in functions.iter().enumerate() {
+        let origin = format!("--define #{}", i + 1);
+        let def = parse_function(f).map_err(|e| InputError::new(&origin, f, e.into()))?;
+        let Some(name) = def.name.clone() else {
+            return Err(InputError::new(&origin, f, Diag::new(0..f.len(), "a definition needs a name", "write it as f(x) = ...")));
+        };
+        table.insert(name, def);
+    }
+    let stmts = parse_model(given).map_err(|e| InputError::new("--given", given, e.into()))?;
+    let model = build("given", &stmts, &table).map_err(|d| InputError::new("--given", given, d))?;
+    let parsed = parse_claim(claim).map_err(|e| InputError::new("<claim>", claim, e.into()))?;
+    let band = within
+        .map(|w| parse_within(w).map_err(|m| InputError::new("--within", w, Diag::new(0..w.len(), m, "a percentage such as 2% or an absolute number"))))
+        .transpose()?;
+    if (parsed.relation == Relation::Approx) != band.is_some() {
+        return Err(InputError::new(
+            "<claim>",
+            claim,
+            Diag::new(parsed.relation_span.clone(), "`~=` goes with --within, and --within with `~=`", "e.g. 'E[tanh(y)^2] ~= 0.39' --within 1%"),
+        ));
+    }
+    let reqs = requires
+        .iter()
+        .map(|r| {
+            let e = parse_expr(r).map_err(|e| InputError::new("--requires", r, e.into()))?;
+            Requirement::from_expr(r, &e).map_err(|d| InputError::new("--requires", r, d))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(File {
+        origin: "<claim>".to_string(),
+        text: claim.to_string(),
+        functions: table,
+        scenarios: vec![("given".to_string(), String::new(), model)],
+        items: vec![Item::Claim(ClaimDef {
+            id: "check".to_string(),
+            cite: String::new(),
+            why: String::new(),
+            span: 0..claim.len(),
+            claim: parsed,
+            requires: reqs.into_iter().map(|r| (r, 0)).collect(),
+            within: band,
+            expect: Vec::new(),
+            scenarios: Some(vec!["given".to_string()]),
+            lhs_at: 0,
+            rhs_at: 0,
+        })],
+    })
+}

@@ -1,0 +1,384 @@
+//! Reports: the audit's results as terminal tables, markdown or json.
+//!
+//! Rendering is a pure function of the [`Report`]: no evaluation happens
+//! here, and nothing here depends on timing or thread count, so the same
+//! seed gives the same bytes. Tables are for people (one per claim or
+//! derivation, then the attribution and a summary per file); json is for
+//! machines and carries every number the tables round.
+
+use crate::audit::{Attribution, Checked, Entry, Report, Row};
+use crate::requirement::By;
+use crate::verdict::{SideValue, Verdict};
+use prettytable::{Cell, Table, format};
+use serde_json::{Value, json};
+use std::fmt::Write as _;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Markdown,
+    Json,
+}
+
+pub fn render(report: &Report, fmt: Format) -> String {
+    match fmt {
+        Format::Table => text(report, false),
+        Format::Markdown => text(report, true),
+        Format::Json => serde_json::to_string_pretty(&to_json(report)).expect("json of plain values") + "\n",
+    }
+}
+
+/// Seven significant digits, enough to see a 0.05% deviation.
+pub fn num(x: f64) -> String {
+    if x.is_nan() {
+        return "—".to_string();
+    }
+    if x == 0.0 {
+        return "0".to_string();
+    }
+    let mag = x.abs().log10().floor() as i32;
+    if (-4..7).contains(&mag) {
+        let decimals = (6 - mag).max(0) as usize;
+        format!("{x:.decimals$}")
+    } else {
+        format!("{x:.6e}")
+    }
+}
+
+fn short(x: f64) -> String {
+    if x.is_finite() { format!("{x:.1e}") } else { "∞".to_string() }
+}
+
+fn side_cell(s: &Option<SideValue>) -> String {
+    match s {
+        None => "—".to_string(),
+        Some(v) if v.exact => num(v.value),
+        Some(v) => format!("{} ± {}", num(v.value), short(v.err)),
+    }
+}
+
+fn method_cell(row: &Row) -> String {
+    let ev = &row.evaluation;
+    let mut parts: Vec<String> = Vec::new();
+    for s in [&ev.lhs, &ev.rhs].into_iter().flatten() {
+        let m = if s.exact {
+            s.method.trim_start_matches("exact (").trim_end_matches(')').to_string()
+        } else {
+            "sampled".to_string()
+        };
+        if !parts.contains(&m) {
+            parts.push(m);
+        }
+    }
+    let mut out = if parts.is_empty() { "—".to_string() } else { parts.join(" / ") };
+    let sampled = [&ev.lhs, &ev.rhs].into_iter().flatten().any(|s| !s.exact);
+    if sampled {
+        let _ = write!(out, ", n={}", ev.draws);
+        if ev.capped {
+            out.push_str(" (cap)");
+        }
+    }
+    out
+}
+
+fn mark(met: bool, by: By) -> &'static str {
+    match (met, by) {
+        (_, By::Undecided) => "?",
+        (true, _) => "✓",
+        (false, _) => "✗",
+    }
+}
+
+fn verdict_cell(row: &Row) -> String {
+    let v = row.evaluation.verdict.name();
+    let mut s = if row.evaluation.verdict == Verdict::Fails { v.to_uppercase() } else { v.to_string() };
+    if !row.evaluation.defects.is_empty() {
+        s.push_str(" DEFECT");
+    }
+    s
+}
+
+fn expected_cell(row: &Row) -> String {
+    match row.expected {
+        None => "—".to_string(),
+        Some(v) => {
+            let mut s = v.name().to_string();
+            if row.pinned {
+                s.push_str(" (pinned)");
+            }
+            if !row.as_expected {
+                s = format!("✗ {s}: CONTRADICTED");
+            }
+            s
+        }
+    }
+}
+
+fn deviation_cell(row: &Row) -> String {
+    let d = row.evaluation.deviation;
+    if d.is_nan() { "—".to_string() } else { format!("{:+.2e}", d) }
+}
+
+fn new_table(markdown: bool) -> Table {
+    let mut t = Table::new();
+    if markdown {
+        t.set_format(
+            format::FormatBuilder::new()
+                .column_separator('|')
+                .borders('|')
+                .separators(&[format::LinePosition::Title], format::LineSeparator::new('-', '|', '|', '|'))
+                .padding(1, 1)
+                .build(),
+        );
+    } else {
+        t.set_format(*format::consts::FORMAT_BOX_CHARS);
+    }
+    t
+}
+
+fn claim_table(c: &Checked, markdown: bool) -> String {
+    let mut t = new_table(markdown);
+    let mut header = vec!["scenario", "lhs", "rhs", "rel. dev.", "method"];
+    let reqs: Vec<&str> = c.rows.first().map_or(Vec::new(), |r| r.requirements.iter().map(|(t, _)| t.as_str()).collect());
+    header.extend(reqs.iter().copied());
+    header.extend(["verdict", "expected"]);
+    t.set_titles(header.into_iter().map(Cell::new).collect());
+    for row in &c.rows {
+        let mut cells = vec![
+            row.scenario.clone(),
+            side_cell(&row.evaluation.lhs),
+            side_cell(&row.evaluation.rhs),
+            deviation_cell(row),
+            method_cell(row),
+        ];
+        cells.extend(row.requirements.iter().map(|(_, d)| format!("{} {}", mark(d.met, d.by), d.by.name())));
+        cells.push(verdict_cell(row));
+        cells.push(expected_cell(row));
+        t.add_row(cells.iter().map(|s| Cell::new(s)).collect());
+    }
+    t.to_string()
+}
+
+fn notes(c: &Checked) -> String {
+    let mut out = String::new();
+    for row in &c.rows {
+        for n in &row.evaluation.notes {
+            let _ = writeln!(out, "  note [{}]: {n}", row.scenario);
+        }
+        for d in &row.evaluation.defects {
+            let _ = writeln!(
+                out,
+                "  DEFECT [{}]: {} exact {} but sampled {} ± {} — the engines disagree",
+                row.scenario,
+                d.moment,
+                num(d.exact),
+                num(d.sampled),
+                short(d.se)
+            );
+        }
+    }
+    out
+}
+
+fn attribution(c: &Checked) -> String {
+    let mut out = String::new();
+    for (req, a) in &c.attribution {
+        let s = match a {
+            Attribution::LoadBearing(s) => format!("load-bearing: fails in `{s}`, which violates only it"),
+            Attribution::NotNeeded(s) => format!("not needed in what was tried: holds in `{s}`, which violates only it"),
+            Attribution::Inconclusive => "tried, but inconclusive".to_string(),
+            Attribution::NeverTried => "never tried: no scenario violates only it".to_string(),
+        };
+        let _ = writeln!(out, "  {req}: {s}");
+    }
+    out
+}
+
+fn heading(id: &str, says: &str, cite: &str, markdown: bool) -> String {
+    let mut out = String::new();
+    if markdown {
+        let _ = writeln!(out, "### `{id}`: `{says}`\n");
+        if !cite.is_empty() {
+            let _ = writeln!(out, "*{cite}*\n");
+        }
+    } else {
+        let _ = writeln!(out, "{id}: {says}");
+        if !cite.is_empty() {
+            let _ = writeln!(out, "  {cite}");
+        }
+    }
+    out
+}
+
+fn text(report: &Report, markdown: bool) -> String {
+    let mut out = String::new();
+    for f in &report.files {
+        if markdown {
+            let _ = writeln!(out, "## {}\n", f.origin);
+        } else {
+            let _ = writeln!(out, "=== {} ===\n", f.origin);
+        }
+        let (mut results, mut contradicted, mut defects, mut claims) = (0, 0, 0, 0);
+        for e in &f.entries {
+            let all: Vec<&Checked> = match e {
+                Entry::Claim(c) => {
+                    out.push_str(&heading(&c.id, &c.says, &c.cite, markdown));
+                    out.push_str(&claim_table(c, markdown));
+                    out.push_str(&notes(c));
+                    if !c.attribution.is_empty() {
+                        out.push_str("  attribution:\n");
+                        out.push_str(&attribution(c));
+                    }
+                    vec![c]
+                }
+                Entry::Derivation { id, cite, links, overall } => {
+                    out.push_str(&heading(id, &overall.says, cite, markdown));
+                    out.push_str(&derivation_table(links, overall, markdown));
+                    for (i, l) in links.iter().enumerate() {
+                        let _ = writeln!(out, "  step {}: {}   — {}", i + 1, l.says, l.why);
+                        out.push_str(&notes(l));
+                        for line in attribution(l).lines() {
+                            let _ = writeln!(out, "    {}", line.trim_start());
+                        }
+                    }
+                    out.push_str(&notes(overall));
+                    links.iter().chain(std::iter::once(overall)).collect()
+                }
+            };
+            out.push('\n');
+            claims += 1;
+            for c in all {
+                for r in &c.rows {
+                    results += 1;
+                    contradicted += usize::from(!r.as_expected);
+                    defects += r.evaluation.defects.len();
+                }
+            }
+        }
+        let _ = writeln!(
+            out,
+            "{}: {claims} claims and derivations, {results} results, {} as expected, {contradicted} contradicted, {defects} defects\n",
+            f.origin,
+            results - contradicted
+        );
+    }
+    let _ = writeln!(
+        out,
+        "seed {}, resolution {}%, {} statistical tests at family-wise false-failure rate 1e-6 (critical t = {:.2}); {}",
+        report.settings.seed,
+        report.settings.resolution * 100.0,
+        report.tests,
+        report.critical,
+        if report.passed() { "AUDIT PASSED" } else { "AUDIT FAILED" }
+    );
+    out
+}
+
+fn derivation_table(links: &[Checked], overall: &Checked, markdown: bool) -> String {
+    let mut t = new_table(markdown);
+    let mut header = vec!["scenario".to_string()];
+    header.extend((1..=links.len()).map(|i| format!("step {i}")));
+    header.push("first = last".to_string());
+    t.set_titles(header.iter().map(|s| Cell::new(s)).collect());
+    for (i, row) in overall.rows.iter().enumerate() {
+        let mut cells = vec![row.scenario.clone()];
+        for l in links.iter().chain(std::iter::once(overall)) {
+            let r = l.rows.get(i).filter(|r| r.scenario == row.scenario);
+            cells.push(r.map_or("—".to_string(), step_mark));
+        }
+        t.add_row(cells.iter().map(|s| Cell::new(s)).collect());
+    }
+    let mut s = t.to_string();
+    s.push_str("  ✓ holds  ✗ fails  ? inconclusive  U undefined; (!) contradicts the expectation\n");
+    s
+}
+
+fn step_mark(r: &Row) -> String {
+    let m = match r.evaluation.verdict {
+        Verdict::Holds => "✓",
+        Verdict::Fails => "✗",
+        Verdict::Inconclusive => "?",
+        Verdict::Undefined => "U",
+    };
+    let dev = if r.evaluation.deviation.is_nan() || r.evaluation.verdict == Verdict::Holds {
+        String::new()
+    } else {
+        format!(" {:+.1e}", r.evaluation.deviation)
+    };
+    let flag = if r.as_expected && r.evaluation.defects.is_empty() { "" } else { " (!)" };
+    format!("{m}{dev}{flag}")
+}
+
+fn side_json(s: &Option<SideValue>) -> Value {
+    match s {
+        None => Value::Null,
+        Some(v) => json!({
+            "value": finite(v.value),
+            "se": if v.exact { Value::Null } else { finite(v.err) },
+            "err": if v.exact { finite(v.err) } else { Value::Null },
+            "method": v.method,
+            "sampled": v.sampled.map(|(m, se)| json!({"value": finite(m), "se": finite(se)})),
+        }),
+    }
+}
+
+fn finite(x: f64) -> Value {
+    if x.is_finite() { json!(x) } else { Value::Null }
+}
+
+fn to_json(report: &Report) -> Value {
+    let results: Vec<Value> = report
+        .checked()
+        .flat_map(|(file, c)| {
+            c.rows.iter().map(move |r| {
+                json!({
+                    "id": c.id,
+                    "file": file,
+                    "cite": c.cite,
+                    "says": c.says,
+                    "scenario": r.scenario,
+                    "relation": c.relation.symbol(),
+                    "lhs": side_json(&r.evaluation.lhs),
+                    "rhs": side_json(&r.evaluation.rhs),
+                    "deviation": finite(r.evaluation.deviation),
+                    "verdict": r.evaluation.verdict.name(),
+                    "draws": r.evaluation.draws,
+                    "capped": r.evaluation.capped,
+                    "requirements": r.requirements.iter().map(|(p, d)| json!({
+                        "predicate": p, "met": d.met, "by": d.by.name(), "why": d.why,
+                    })).collect::<Vec<_>>(),
+                    "expected": r.expected.map(|v| v.name()),
+                    "pinned": r.pinned,
+                    "as_expected": r.as_expected,
+                    "defects": r.evaluation.defects.iter().map(|d| json!({
+                        "moment": d.moment, "exact": finite(d.exact), "sampled": finite(d.sampled), "se": finite(d.se),
+                    })).collect::<Vec<_>>(),
+                    "notes": r.evaluation.notes,
+                })
+            })
+        })
+        .collect();
+    let attributions: Vec<Value> = report
+        .checked()
+        .flat_map(|(file, c)| {
+            c.attribution.iter().map(move |(req, a)| {
+                let (status, scenario) = match a {
+                    Attribution::LoadBearing(s) => ("load-bearing", Some(s)),
+                    Attribution::NotNeeded(s) => ("not-needed", Some(s)),
+                    Attribution::Inconclusive => ("inconclusive", None),
+                    Attribution::NeverTried => ("never-tried", None),
+                };
+                json!({"id": c.id, "file": file, "requirement": req, "status": status, "scenario": scenario})
+            })
+        })
+        .collect();
+    json!({
+        "seed": report.settings.seed,
+        "resolution": report.settings.resolution,
+        "tests": report.tests,
+        "critical_t": report.critical,
+        "passed": report.passed(),
+        "results": results,
+        "attribution": attributions,
+    })
+}

@@ -1,0 +1,502 @@
+//! Requirements: the assumptions a claim names, decided in each scenario.
+//!
+//! A scenario's assumptions are never taken on trust: `symmetric(y)` is
+//! decided from what `y` is. Structure comes first, because it is a proof:
+//! a base law symmetric about zero, an odd function of symmetric variables,
+//! a product with an independent symmetric factor, a sum of independent
+//! symmetric terms, variables that share no source. When structure is
+//! silent the exact engine tests a consequence (a nonzero mean, third
+//! moment, covariance or excess kurtosis refutes the predicate). What
+//! neither settles is reported as undecided and counted as not met, so an
+//! expectation is never built on an unproved assumption.
+
+use crate::diag::Diag;
+use crate::exact::{Engine, NoExact, growth};
+use crate::lang::Functions;
+use crate::lang::ast::{Expr, ExprKind};
+use crate::lang::builtin::Builtin;
+use crate::model::law::Law;
+use crate::model::resolve::Model;
+use crate::model::rv::{Rv, VarId};
+use crate::model::{Scenario, Source};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Predicate {
+    ZeroMean,
+    Symmetric,
+    Independent,
+    Gaussian,
+    FiniteMoment,
+}
+
+impl Predicate {
+    const ALL: [(Predicate, &'static str, usize); 5] = [
+        (Predicate::ZeroMean, "zero_mean", 1),
+        (Predicate::Symmetric, "symmetric", 1),
+        (Predicate::Independent, "independent", 2),
+        (Predicate::Gaussian, "gaussian", 1),
+        (Predicate::FiniteMoment, "finite_moment", 2),
+    ];
+}
+
+/// A parsed requirement such as `independent(w, x)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Requirement {
+    /// As written, for reports.
+    pub text: String,
+    pub predicate: Predicate,
+    pub args: Vec<Expr>,
+}
+
+impl Requirement {
+    /// Reads a requirement from its parsed expression.
+    pub fn from_expr(text: &str, e: &Expr) -> Result<Requirement, Diag> {
+        let valid = "zero_mean(X), symmetric(X), independent(X, Y), gaussian(X), finite_moment(X, k)";
+        let ExprKind::Call {
+            func,
+            func_span,
+            primes: 0,
+            args,
+        } = &e.kind
+        else {
+            return Err(Diag::new(
+                e.span.clone(),
+                "a requirement is a predicate applied to expressions",
+                valid,
+            ));
+        };
+        let Some((predicate, _, arity)) = Predicate::ALL.iter().find(|(_, n, _)| n == func) else {
+            return Err(Diag::new(
+                func_span.clone(),
+                format!("unknown predicate `{func}`"),
+                valid,
+            ));
+        };
+        if args.len() != *arity {
+            return Err(Diag::new(
+                e.span.clone(),
+                format!("{func} takes {arity} argument(s), got {}", args.len()),
+                valid,
+            ));
+        }
+        Ok(Requirement {
+            text: text.trim().to_string(),
+            predicate: *predicate,
+            args: args.clone(),
+        })
+    }
+}
+
+/// How a requirement was decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum By {
+    /// Proved or refuted from the model's structure.
+    Structure,
+    /// Refuted or confirmed by an exact value.
+    Exact,
+    /// Neither settled it; counted as not met.
+    Undecided,
+}
+
+impl By {
+    pub fn name(self) -> &'static str {
+        match self {
+            By::Structure => "structure",
+            By::Exact => "exact",
+            By::Undecided => "undecided",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    pub met: bool,
+    pub by: By,
+    /// The evidence, in words.
+    pub why: String,
+}
+
+impl Decision {
+    fn structure(met: bool, why: impl Into<String>) -> Decision {
+        Decision {
+            met,
+            by: By::Structure,
+            why: why.into(),
+        }
+    }
+
+    fn exact(met: bool, why: impl Into<String>) -> Decision {
+        Decision {
+            met,
+            by: By::Exact,
+            why: why.into(),
+        }
+    }
+
+    fn undecided(why: impl Into<String>) -> Decision {
+        Decision {
+            met: false,
+            by: By::Undecided,
+            why: why.into(),
+        }
+    }
+}
+
+/// Decides a requirement in a scenario.
+pub fn decide(req: &Requirement, model: &Model, funcs: &dyn Functions) -> Result<Decision, Diag> {
+    let x = model.rv(&req.args[0], funcs)?;
+    let s = &model.scenario;
+    let engine = Engine::new(s);
+    Ok(match req.predicate {
+        Predicate::Symmetric => symmetric(s, &engine, &x),
+        Predicate::ZeroMean => zero_mean(s, &engine, &x),
+        Predicate::Independent => {
+            let y = model.rv(&req.args[1], funcs)?;
+            independent(s, &engine, &x, &y)
+        }
+        Predicate::Gaussian => gaussian(s, &engine, &x),
+        Predicate::FiniteMoment => {
+            let k = match model.rv(&req.args[1], funcs)? {
+                Rv::Const(k) if k > 0.0 => k,
+                _ => {
+                    return Err(Diag::new(
+                        req.args[1].span.clone(),
+                        "the order of finite_moment must be a positive number",
+                        "finite_moment(X, 2)",
+                    ));
+                }
+            };
+            finite_moment(s, &x, k)
+        }
+    })
+}
+
+/// Whether `x` is symmetric about zero, if structure proves it.
+fn proved_symmetric(s: &Scenario, x: &Rv) -> bool {
+    let indep = |a: &Rv, b: &Rv| disjoint(s, a, b);
+    match x {
+        Rv::Const(c) => *c == 0.0,
+        Rv::Base(v) => base_symmetric(s, *v),
+        Rv::Neg(a) => proved_symmetric(s, a),
+        Rv::Mul(a, b) | Rv::Div(a, b) => {
+            (indep(a, b) && (proved_symmetric(s, a) || proved_symmetric(s, b))) || odd(s, x)
+        }
+        Rv::Add(a, b) | Rv::Sub(a, b) => {
+            (indep(a, b) && proved_symmetric(s, a) && proved_symmetric(s, b)) || odd(s, x)
+        }
+        Rv::Sum(_, t) => proved_symmetric(s, t),
+        Rv::Call(f, args) => (is_odd(*f) && proved_symmetric(s, &args[0])) || odd(s, x),
+        Rv::Pow(..) => odd(s, x),
+    }
+}
+
+fn base_symmetric(s: &Scenario, v: VarId) -> bool {
+    match &s.sources[s.bases[v.0].source] {
+        Source::Single(law) => law.is_symmetric_about() == Some(0.0),
+        Source::Bivariate(_) => true,
+    }
+}
+
+/// `x` is an odd function of base variables whose joint law is unchanged by
+/// flipping all their signs at once.
+fn odd(s: &Scenario, x: &Rv) -> bool {
+    let mut vars = Vec::new();
+    x.bases(&mut vars);
+    vars.iter().all(|v| base_symmetric(s, *v)) && parity(x) == Some(Parity::Odd)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Parity {
+    Even,
+    Odd,
+}
+
+fn parity(x: &Rv) -> Option<Parity> {
+    use Parity::*;
+    let mul = |a: Parity, b: Parity| if a == b { Even } else { Odd };
+    match x {
+        Rv::Const(c) if *c == 0.0 => Some(Odd),
+        Rv::Const(_) => Some(Even),
+        Rv::Base(_) => Some(Odd),
+        Rv::Neg(a) => parity(a),
+        Rv::Add(a, b) | Rv::Sub(a, b) => match (parity(a)?, parity(b)?) {
+            (p, q) if p == q => Some(p),
+            _ => {
+                // zero is both: 0 + odd is odd.
+                if matches!(**a, Rv::Const(c) if c == 0.0) {
+                    parity(b)
+                } else if matches!(**b, Rv::Const(c) if c == 0.0) {
+                    parity(a)
+                } else {
+                    None
+                }
+            }
+        },
+        Rv::Mul(a, b) | Rv::Div(a, b) => Some(mul(parity(a)?, parity(b)?)),
+        Rv::Pow(a, b) => match **b {
+            Rv::Const(k) if k == k.trunc() => {
+                let p = parity(a)?;
+                if (k as i64) % 2 == 0 { Some(Even) } else { Some(p) }
+            }
+            _ => None,
+        },
+        Rv::Call(f, args) => {
+            let p = parity(&args[0])?;
+            let rest_const = args[1..].iter().all(|a| matches!(a, Rv::Const(_)));
+            if !rest_const {
+                None
+            } else if p == Even {
+                Some(Even)
+            } else if is_odd(*f) {
+                Some(Odd)
+            } else if is_even(*f) {
+                Some(Even)
+            } else {
+                None
+            }
+        }
+        // A sum's copies are fresh variables; its parity as a function of
+        // the outer variables is irrelevant, and flipping its own copies
+        // is covered by `proved_symmetric`.
+        Rv::Sum(..) => None,
+    }
+}
+
+fn is_odd(f: Builtin) -> bool {
+    matches!(
+        f,
+        Builtin::Tanh
+            | Builtin::Sin
+            | Builtin::Atan
+            | Builtin::Asin
+            | Builtin::Erf
+            | Builtin::Sign
+            | Builtin::Identity
+            | Builtin::Hardtanh
+    )
+}
+
+fn is_even(f: Builtin) -> bool {
+    matches!(f, Builtin::Abs | Builtin::Cos | Builtin::NormPdf)
+}
+
+/// Whether two expressions share no source of randomness.
+fn disjoint(s: &Scenario, a: &Rv, b: &Rv) -> bool {
+    let sources = |x: &Rv| {
+        let mut v = Vec::new();
+        x.bases(&mut v);
+        v.into_iter().map(|v| s.bases[v.0].source).collect::<Vec<_>>()
+    };
+    let (sa, sb) = (sources(a), sources(b));
+    let shared_sum = shared_sums(a, b);
+    !shared_sum && !sa.iter().any(|x| sb.contains(x))
+}
+
+fn shared_sums(a: &Rv, b: &Rv) -> bool {
+    let mut sa = Vec::new();
+    collect_sums(a, &mut sa);
+    let mut sb = Vec::new();
+    collect_sums(b, &mut sb);
+    sa.iter().any(|x| sb.contains(x))
+}
+
+fn collect_sums<'a>(x: &'a Rv, out: &mut Vec<&'a Rv>) {
+    match x {
+        Rv::Sum(..) => out.push(x),
+        Rv::Const(_) | Rv::Base(_) => {}
+        Rv::Neg(a) => collect_sums(a, out),
+        Rv::Add(a, b) | Rv::Sub(a, b) | Rv::Mul(a, b) | Rv::Div(a, b) | Rv::Pow(a, b) => {
+            collect_sums(a, out);
+            collect_sums(b, out);
+        }
+        Rv::Call(_, args) => args.iter().for_each(|a| collect_sums(a, out)),
+    }
+}
+
+/// `x` is exactly zero up to its error bound and rounding relative to its
+/// root mean square.
+fn vanishes(engine: &Engine, x: &Rv) -> Result<(bool, f64), NoExact> {
+    let m = engine.expect(x)?;
+    let rms = engine
+        .expect(&Rv::Pow(Box::new(x.clone()), Box::new(Rv::Const(2.0))))
+        .map(|e| e.val.value.abs().sqrt())
+        .unwrap_or(0.0);
+    Ok((m.val.value.abs() <= m.val.err + 1e-12 * rms, m.val.value))
+}
+
+fn symmetric(s: &Scenario, engine: &Engine, x: &Rv) -> Decision {
+    if proved_symmetric(s, x) {
+        return Decision::structure(true, "built from laws symmetric about 0 by odd maps and independent products");
+    }
+    // A variable symmetric about 0 has every odd moment zero; refute by
+    // finding one that is not.
+    for k in [1.0, 3.0] {
+        let xk = Rv::Pow(Box::new(x.clone()), Box::new(Rv::Const(k)));
+        match vanishes(engine, &xk) {
+            Ok((false, v)) => {
+                let what = if k == 1.0 { "E[X]".to_string() } else { format!("E[X^{k}]") };
+                return Decision::exact(false, format!("{what} = {v:.6} is not 0"));
+            }
+            Ok((true, _)) => {}
+            Err(NoExact::Undefined(_)) => {}
+            Err(e) => return Decision::undecided(format!("no exact odd moment: {}", e.reason())),
+        }
+    }
+    // Odd moments vanish; a bounded odd test function settles laws whose
+    // odd moments are not enough (and those without moments).
+    let t = Rv::Call(Builtin::Tanh, vec![x.clone()]);
+    match vanishes(engine, &t) {
+        Ok((false, v)) => Decision::exact(false, format!("E[tanh(X)] = {v:.6} is not 0")),
+        Ok((true, _)) => Decision::undecided("odd moments vanish, but symmetry is not proved"),
+        Err(e) => Decision::undecided(format!("no exact test: {}", e.reason())),
+    }
+}
+
+fn zero_mean(s: &Scenario, engine: &Engine, x: &Rv) -> Decision {
+    match engine.expect(x) {
+        Err(NoExact::Undefined(r)) => Decision::exact(false, format!("E[X] does not exist: {r}")),
+        Err(e) => {
+            if proved_symmetric(s, x) && finite_moment(s, x, 1.0).met {
+                Decision::structure(true, "symmetric about 0 with a finite mean")
+            } else {
+                Decision::undecided(format!("no exact mean: {}", e.reason()))
+            }
+        }
+        Ok(_) => match vanishes(engine, x) {
+            Ok((true, _)) => Decision::exact(true, "E[X] = 0"),
+            Ok((false, v)) => Decision::exact(false, format!("E[X] = {v:.6}")),
+            Err(e) => Decision::undecided(e.reason().to_string()),
+        },
+    }
+}
+
+fn independent(s: &Scenario, engine: &Engine, x: &Rv, y: &Rv) -> Decision {
+    if disjoint(s, x, y) {
+        return Decision::structure(true, "they share no base variable");
+    }
+    if let Some(d) = uncorrelated_pair(s, x, y) {
+        return d;
+    }
+    for (a, b, what) in [
+        (x.clone(), y.clone(), "Cov[X, Y]"),
+        (square(x), square(y), "Cov[X^2, Y^2]"),
+    ] {
+        match engine.cov(&a, &b) {
+            Ok(c) if c.val.value.abs() > c.val.err + 1e-12 => {
+                return Decision::exact(false, format!("{what} = {:.6} is not 0", c.val.value));
+            }
+            Ok(_) => {}
+            Err(e) => return Decision::undecided(format!("they share base variables; {}", e.reason())),
+        }
+    }
+    Decision::undecided("they share base variables and independence is not proved")
+}
+
+/// The two components of a BivariateNormal with rho = 0, used one on each
+/// side, are independent.
+fn uncorrelated_pair(s: &Scenario, x: &Rv, y: &Rv) -> Option<Decision> {
+    let vars = |r: &Rv| {
+        let mut v = Vec::new();
+        r.bases(&mut v);
+        v
+    };
+    let (vx, vy) = (vars(x), vars(y));
+    if shared_sums(x, y) || vx.iter().any(|v| vy.contains(v)) {
+        return None;
+    }
+    let shared: Vec<usize> = vx
+        .iter()
+        .map(|v| s.bases[v.0].source)
+        .filter(|src| vy.iter().any(|w| s.bases[w.0].source == *src))
+        .collect();
+    shared
+        .iter()
+        .all(|src| matches!(&s.sources[*src], Source::Bivariate(b) if b.rho == 0.0))
+        .then(|| Decision::structure(true, "uncorrelated components of a bivariate normal"))
+}
+
+fn square(x: &Rv) -> Rv {
+    Rv::Pow(Box::new(x.clone()), Box::new(Rv::Const(2.0)))
+}
+
+/// Affine in jointly Gaussian base variables.
+fn linear_gaussian(s: &Scenario, x: &Rv) -> bool {
+    match x {
+        Rv::Const(_) => true,
+        Rv::Base(v) => match &s.sources[s.bases[v.0].source] {
+            Source::Single(law) => law.is_gaussian(),
+            Source::Bivariate(_) => true,
+        },
+        Rv::Neg(a) => linear_gaussian(s, a),
+        Rv::Add(a, b) | Rv::Sub(a, b) => linear_gaussian(s, a) && linear_gaussian(s, b),
+        Rv::Mul(a, b) => match (&**a, &**b) {
+            (Rv::Const(_), e) | (e, Rv::Const(_)) => linear_gaussian(s, e),
+            _ => false,
+        },
+        Rv::Div(a, b) => matches!(**b, Rv::Const(_)) && linear_gaussian(s, a),
+        Rv::Sum(_, t) => linear_gaussian(s, t),
+        Rv::Call(Builtin::Identity, args) => linear_gaussian(s, &args[0]),
+        _ => false,
+    }
+}
+
+fn gaussian(s: &Scenario, engine: &Engine, x: &Rv) -> Decision {
+    if linear_gaussian(s, x) {
+        return Decision::structure(true, "affine in jointly Gaussian variables");
+    }
+    if let Rv::Base(v) = x
+        && let Source::Single(law) = &s.sources[s.bases[v.0].source]
+    {
+        return Decision::structure(false, format!("{} is not Gaussian", crate::exact::law_name(law)));
+    }
+    // A Gaussian has zero skewness and zero excess kurtosis.
+    let central = |k: f64| -> Result<f64, NoExact> {
+        let m = engine.expect(x)?.val.value;
+        let c = Rv::Pow(
+            Box::new(Rv::Sub(Box::new(x.clone()), Box::new(Rv::Const(m)))),
+            Box::new(Rv::Const(k)),
+        );
+        Ok(engine.expect(&c)?.val.value)
+    };
+    match (central(2.0), central(3.0), central(4.0)) {
+        (Ok(v), Ok(m3), Ok(m4)) if v > 0.0 => {
+            let skew = m3 / v.powf(1.5);
+            let kurt = m4 / (v * v) - 3.0;
+            if skew.abs() > 1e-9 {
+                Decision::exact(false, format!("skewness {skew:.4} is not 0"))
+            } else if kurt.abs() > 1e-9 {
+                Decision::exact(false, format!("excess kurtosis {kurt:.4} is not 0"))
+            } else {
+                Decision::undecided("its first four moments match a Gaussian's")
+            }
+        }
+        (Err(NoExact::Undefined(r)), ..) | (_, _, Err(NoExact::Undefined(r))) => {
+            Decision::exact(false, format!("a Gaussian has all moments; {r}"))
+        }
+        _ => Decision::undecided("no exact moments to test"),
+    }
+}
+
+fn finite_moment(s: &Scenario, x: &Rv, k: f64) -> Decision {
+    for (i, b) in s.bases.iter().enumerate() {
+        let g = growth(x, VarId(i));
+        let (alpha, normal) = match &s.sources[b.source] {
+            Source::Single(law) => (law.tail_index(), matches!(law, Law::Normal { .. })),
+            Source::Bivariate(_) => (f64::INFINITY, true),
+        };
+        if normal || g == 0.0 {
+            continue;
+        }
+        if g * k >= alpha {
+            return Decision::structure(
+                false,
+                format!(
+                    "grows like |{}|^{}; its law has moments only below order {alpha}",
+                    b.name,
+                    if g.is_infinite() { "inf".to_string() } else { g.to_string() }
+                ),
+            );
+        }
+    }
+    Decision::structure(true, "polynomial growth within the laws' tails")
+}

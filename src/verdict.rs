@@ -1,0 +1,543 @@
+//! Verdicts: does a claim hold in a scenario, and how do we know?
+//!
+//! Both sides are evaluated exactly where the exact engine can, and every
+//! moment is also estimated by sampling. The decision then goes one of two
+//! ways:
+//!
+//! * **both sides exact**: the claim holds when the sides agree within the
+//!   sum of their error bounds plus 1e-9 relative; no statistics involved.
+//! * **otherwise**: a test on the paired difference of the sides over
+//!   independent batches (batch means), using exact values for the moments
+//!   that have them and sampled ones for the rest. Because both sides are
+//!   estimated from the *same* draws, their common noise cancels in the
+//!   difference. The test's level is set so that the whole run's chance of
+//!   one false "fails" is at most 1e-6 (Bonferroni over every test and every
+//!   look of the sequential doubling, see [`Budget`]). "Holds" needs more
+//!   than "not rejected": the confidence interval must also fit inside
+//!   ±resolution, otherwise the sample doubles, up to a cap, and then the
+//!   verdict is "inconclusive".
+//!
+//! The self-check compares each exact moment with its sampled estimate. A
+//! disagreement beyond the same critical value means one engine is wrong:
+//! it is reported as a defect of the tool and fails the audit. A moment
+//! whose estimator has infinite variance (heavy tails) is not self-checked,
+//! because its standard error means nothing; the report says so.
+
+use crate::exact::{self, Exact, NoExact, Outcome};
+use crate::lang::ast::Relation;
+use crate::model::law::Law;
+use crate::model::rv::{Moment, Rv, Side, VarId};
+use crate::model::{Scenario, Source};
+use crate::sample::{SampleError, Sampler, StreamKey};
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+/// Number of independent batches for batch means. Enough for the t
+/// quantile at tiny levels to be close to the normal one, few enough that
+/// each batch has thousands of draws.
+pub const BATCHES: usize = 128;
+
+/// Draws per batch in the first look.
+const FIRST_DRAWS: u64 = 1024;
+
+/// Lane operations one look may spend before the sample stops growing:
+/// about a second of work.
+const WORK_CAP: u64 = 1 << 32;
+
+/// The whole run's false-failure rate.
+pub const FAMILY_RATE: f64 = 1e-6;
+
+/// Largest number of doublings a sequential test may take.
+pub const MAX_LOOKS: u32 = 12;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Verdict {
+    Holds,
+    Fails,
+    Inconclusive,
+    Undefined,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Holds => "holds",
+            Verdict::Fails => "fails",
+            Verdict::Inconclusive => "inconclusive",
+            Verdict::Undefined => "undefined",
+        }
+    }
+}
+
+/// The test settings of a run.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    pub seed: u64,
+    /// Relative deviation a sampled "holds" must be able to exclude.
+    pub resolution: f64,
+    /// Most draws one sampled test may take, over all batches.
+    pub max_samples: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            seed: 0,
+            resolution: 0.005,
+            max_samples: 1 << 24,
+        }
+    }
+}
+
+/// The per-test level: the family rate shared over every test and look.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    /// Two-sided critical value of the t statistic with BATCHES - 1 degrees
+    /// of freedom.
+    pub critical: f64,
+    pub tests: u64,
+}
+
+impl Budget {
+    pub fn new(tests: u64) -> Budget {
+        let alpha = FAMILY_RATE / tests.max(1) as f64;
+        let t = StudentsT::new(0.0, 1.0, (BATCHES - 1) as f64).expect("valid t law");
+        // inverse_cdf near 1 loses digits; the lower tail is exact.
+        let critical = -t.inverse_cdf(alpha / 2.0);
+        Budget { critical, tests }
+    }
+
+    /// How many tests one claim in one scenario spends: one per self-checked
+    /// moment, and one per look when sampling decides.
+    pub fn tests_for(moments: usize, sampled_decision: bool) -> u64 {
+        moments as u64 + if sampled_decision { MAX_LOOKS as u64 } else { 0 }
+    }
+}
+
+/// A side's value as reported.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SideValue {
+    pub value: f64,
+    /// The error bound (exact) or the standard error (sampled).
+    pub err: f64,
+    /// "exact (quadrature)", "sampled", ... as shown to the user.
+    pub method: String,
+    pub exact: bool,
+    /// The sampled estimate of the same side, with its standard error.
+    pub sampled: Option<(f64, f64)>,
+}
+
+/// A moment whose exact and sampled values disagree.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Defect {
+    pub moment: String,
+    pub exact: f64,
+    pub sampled: f64,
+    pub se: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    pub lhs: Option<SideValue>,
+    pub rhs: Option<SideValue>,
+    pub verdict: Verdict,
+    /// (lhs - rhs) / scale.
+    pub deviation: f64,
+    /// Total draws used (0 when nothing was sampled).
+    pub draws: u64,
+    /// The sample size hit its cap before the verdict was decided.
+    pub capped: bool,
+    pub defects: Vec<Defect>,
+    /// Why a verdict is undefined or a method was unavailable.
+    pub notes: Vec<String>,
+}
+
+/// One claim in one scenario, ready to evaluate.
+pub struct Trial<'a> {
+    pub scenario: &'a Scenario,
+    pub moments: &'a [Moment],
+    pub lhs: &'a Side,
+    pub rhs: &'a Side,
+    pub relation: Relation,
+    /// The band of `~=`: (value, relative?).
+    pub within: Option<(f64, bool)>,
+    pub key: StreamKey,
+}
+
+impl Trial<'_> {
+    pub fn exact_moments(&self) -> Vec<Outcome> {
+        let engine = exact::Engine::new(self.scenario);
+        self.moments.iter().map(|m| engine.moment(m)).collect()
+    }
+
+    /// Whether sampling decides (some moment without an exact value).
+    pub fn needs_sampling(exact: &[Outcome]) -> bool {
+        exact.iter().any(|o| matches!(o, Err(NoExact::NoForm(_) | NoExact::Failed(_))))
+    }
+
+    pub fn evaluate(&self, exact: &[Outcome], settings: &Settings, budget: &Budget) -> Evaluation {
+        let mut ev = Evaluation {
+            lhs: None,
+            rhs: None,
+            verdict: Verdict::Undefined,
+            deviation: f64::NAN,
+            draws: 0,
+            capped: false,
+            defects: Vec::new(),
+            notes: Vec::new(),
+        };
+        if let Some(reason) = exact.iter().find_map(|o| match o {
+            Err(NoExact::Undefined(r)) => Some(r.clone()),
+            _ => None,
+        }) {
+            ev.notes.push(reason);
+            return ev;
+        }
+        for o in exact {
+            if let Err(NoExact::NoForm(r) | NoExact::Failed(r)) = o {
+                ev.notes.push(format!("no exact value: {r}"));
+            }
+        }
+        let lhs_exact = exact::side(self.lhs, exact);
+        let rhs_exact = exact::side(self.rhs, exact);
+
+        // Sampling: the moments, plus their magnitudes (for the scale of
+        // relative deviations of quantities that are zero).
+        let (plan, magnitudes) = magnitude_plan(self.moments);
+        let valid: Vec<bool> = self
+            .moments
+            .iter()
+            .map(|m| finite_estimator_variance(self.scenario, m))
+            .collect();
+        let mut sampler = Sampler::new(self.scenario, &plan, self.key, BATCHES);
+        let sampling_decides = Trial::needs_sampling(exact);
+        let cost = sampler.cost_per_draw().max(1);
+        let per_batch_cap = (settings.max_samples / BATCHES as u64)
+            .min(WORK_CAP / (cost * BATCHES as u64))
+            .max(64);
+        let mut draws = FIRST_DRAWS.min(per_batch_cap);
+        let mut looks = 0;
+        loop {
+            let add = draws - sampler.draws_per_batch();
+            if let Err(SampleError::NonFinite { moment, value }) = sampler.extend(add) {
+                ev.notes.push(format!(
+                    "sampling met {value} in {}",
+                    describe_moment(&plan[moment])
+                ));
+                ev.verdict = Verdict::Inconclusive;
+                return ev;
+            }
+            looks += 1;
+            ev.draws = sampler.draws_per_batch() * BATCHES as u64;
+            if !sampling_decides {
+                break;
+            }
+            let verdict = self.sampled_verdict(&sampler, exact, &magnitudes, settings, budget, &mut ev);
+            if verdict != Verdict::Inconclusive {
+                ev.verdict = verdict;
+                break;
+            }
+            if looks >= MAX_LOOKS || draws >= per_batch_cap {
+                ev.verdict = Verdict::Inconclusive;
+                ev.capped = true;
+                break;
+            }
+            draws = (draws * 2).min(per_batch_cap);
+        }
+
+        // Self-check of every exact moment with a meaningful standard error.
+        let batches = sampler.batch_estimates();
+        let pooled = sampler.pooled();
+        for (i, o) in exact.iter().enumerate() {
+            let Ok(e) = o else { continue };
+            if !valid[i] {
+                ev.notes.push(format!(
+                    "{}: not self-checked, its estimator has infinite variance",
+                    describe_moment(&self.moments[i])
+                ));
+                continue;
+            }
+            let se = standard_error(batches.iter().map(|b| b[i]));
+            let diff = (pooled[i] - e.val.value).abs();
+            if diff > budget.critical * se + e.val.err && diff > 1e-12 * e.val.value.abs() {
+                ev.defects.push(Defect {
+                    moment: describe_moment(&self.moments[i]),
+                    exact: e.val.value,
+                    sampled: pooled[i],
+                    se,
+                });
+            }
+        }
+
+        let sampled_side = |side: &Side| {
+            let per_batch: Vec<f64> = batches.iter().map(|b| side.eval(&b[..self.moments.len()])).collect();
+            (side.eval(&pooled[..self.moments.len()]), standard_error(per_batch.into_iter()))
+        };
+        let lhs_sampled = sampled_side(self.lhs);
+        let rhs_sampled = sampled_side(self.rhs);
+
+        match (&lhs_exact, &rhs_exact) {
+            (Ok(l), Ok(r)) => {
+                ev.lhs = Some(exact_value(l, lhs_sampled));
+                ev.rhs = Some(exact_value(r, rhs_sampled));
+                let (verdict, deviation) = self.exact_verdict(l, r);
+                ev.verdict = verdict;
+                ev.deviation = deviation;
+            }
+            _ => {
+                // The sampled verdict has been set; report the sides with
+                // exact moments substituted where they exist.
+                let mixed = mixed_batches(&batches, &pooled, exact, self.moments.len());
+                for (side, slot, exact_side) in [
+                    (self.lhs, &mut ev.lhs, &lhs_exact),
+                    (self.rhs, &mut ev.rhs, &rhs_exact),
+                ] {
+                    *slot = Some(match exact_side {
+                        Ok(e) => exact_value(e, sampled_side(side)),
+                        Err(_) => {
+                            let per: Vec<f64> = mixed.0.iter().map(|b| side.eval(b)).collect();
+                            SideValue {
+                                value: side.eval(&mixed.1),
+                                err: standard_error(per.into_iter()),
+                                method: "sampled".to_string(),
+                                exact: false,
+                                sampled: Some(sampled_side(side)),
+                            }
+                        }
+                    });
+                }
+            }
+        }
+        ev
+    }
+
+    fn exact_verdict(&self, l: &Exact, r: &Exact) -> (Verdict, f64) {
+        let (lv, rv) = (l.val.value, r.val.value);
+        let d = lv - rv;
+        let scale = lv.abs().max(rv.abs());
+        let tol = l.val.err + r.val.err + 1e-9 * scale;
+        let deviation = if scale > 0.0 { d / scale } else { 0.0 };
+        let verdict = match self.relation {
+            Relation::Eq => verdict_if(d.abs() <= tol),
+            Relation::Le => verdict_if(d <= tol),
+            Relation::Ge => verdict_if(-d <= tol),
+            Relation::Approx => {
+                let band = self.band(rv);
+                if d.abs() + tol <= band {
+                    Verdict::Holds
+                } else if d.abs() - tol > band {
+                    Verdict::Fails
+                } else {
+                    Verdict::Inconclusive
+                }
+            }
+        };
+        (verdict, deviation)
+    }
+
+    fn band(&self, rhs: f64) -> f64 {
+        match self.within {
+            Some((p, true)) => p * rhs.abs(),
+            Some((a, false)) => a,
+            None => 0.0,
+        }
+    }
+
+    fn sampled_verdict(
+        &self,
+        sampler: &Sampler,
+        exact: &[Outcome],
+        magnitudes: &[Magnitude],
+        settings: &Settings,
+        budget: &Budget,
+        ev: &mut Evaluation,
+    ) -> Verdict {
+        let n = self.moments.len();
+        let batches = sampler.batch_estimates();
+        let pooled = sampler.pooled();
+        let (mixed, mixed_pooled) = mixed_batches(&batches, &pooled, exact, n);
+        let diffs: Vec<f64> = mixed
+            .iter()
+            .map(|b| self.lhs.eval(b) - self.rhs.eval(b))
+            .collect();
+        let (l, r) = (self.lhs.eval(&mixed_pooled), self.rhs.eval(&mixed_pooled));
+        let d = l - r;
+        let h = budget.critical * standard_error(diffs.into_iter());
+        let mags = magnitude_values(magnitudes, &pooled);
+        let scale = l
+            .abs()
+            .max(r.abs())
+            .max(side_magnitude(self.lhs, &mags))
+            .max(side_magnitude(self.rhs, &mags));
+        ev.deviation = if scale > 0.0 { d / scale } else { 0.0 };
+        let res = settings.resolution * scale;
+        match self.relation {
+            Relation::Eq => {
+                if d.abs() > h {
+                    Verdict::Fails
+                } else if d.abs() + h <= res {
+                    Verdict::Holds
+                } else {
+                    Verdict::Inconclusive
+                }
+            }
+            Relation::Le | Relation::Ge => {
+                let d = if self.relation == Relation::Le { d } else { -d };
+                if d - h > 0.0 {
+                    Verdict::Fails
+                } else if d + h <= res {
+                    Verdict::Holds
+                } else {
+                    Verdict::Inconclusive
+                }
+            }
+            Relation::Approx => {
+                let band = self.band(r);
+                if d.abs() + h <= band {
+                    Verdict::Holds
+                } else if d.abs() - h > band {
+                    Verdict::Fails
+                } else {
+                    Verdict::Inconclusive
+                }
+            }
+        }
+    }
+}
+
+fn verdict_if(holds: bool) -> Verdict {
+    if holds { Verdict::Holds } else { Verdict::Fails }
+}
+
+fn exact_value(e: &Exact, sampled: (f64, f64)) -> SideValue {
+    SideValue {
+        value: e.val.value,
+        err: e.val.err,
+        method: format!("exact ({})", e.method.name()),
+        exact: true,
+        sampled: Some(sampled),
+    }
+}
+
+/// Batch estimates with exact values substituted where the moment has one,
+/// and the same for the pooled estimate.
+fn mixed_batches(
+    batches: &[Vec<f64>],
+    pooled: &[f64],
+    exact: &[Outcome],
+    n: usize,
+) -> (Vec<Vec<f64>>, Vec<f64>) {
+    let pick = |i: usize, sampled: f64| match &exact[i] {
+        Ok(e) => e.val.value,
+        Err(_) => sampled,
+    };
+    let mixed = batches
+        .iter()
+        .map(|b| (0..n).map(|i| pick(i, b[i])).collect())
+        .collect();
+    let pooled = (0..n).map(|i| pick(i, pooled[i])).collect();
+    (mixed, pooled)
+}
+
+/// The standard error of a mean over batches: sd of the batch values over
+/// sqrt(B).
+pub fn standard_error(values: impl Iterator<Item = f64>) -> f64 {
+    let v: Vec<f64> = values.collect();
+    let b = v.len() as f64;
+    if v.len() < 2 {
+        return f64::INFINITY;
+    }
+    let mean = v.iter().sum::<f64>() / b;
+    let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (b - 1.0);
+    (var / b).sqrt()
+}
+
+/// How the natural size of a moment is read off the auxiliary moments.
+#[derive(Clone, Copy, Debug)]
+enum Magnitude {
+    /// E[X]: sqrt(Var[X] + E[X]^2), the root mean square; `(e, var)`.
+    Rms(usize, usize),
+    /// Var[X]: itself.
+    Itself(usize),
+    /// Cov[X, Y]: sqrt(Var[X] Var[Y]).
+    Geometric(usize, usize),
+}
+
+/// The moments to sample: the claim's own first (same indices), then the
+/// variances that give each moment its natural size.
+fn magnitude_plan(moments: &[Moment]) -> (Vec<Moment>, Vec<Magnitude>) {
+    let mut plan = moments.to_vec();
+    let mut index_of = |m: Moment, plan: &mut Vec<Moment>| {
+        plan.iter().position(|p| *p == m).unwrap_or_else(|| {
+            plan.push(m);
+            plan.len() - 1
+        })
+    };
+    let mut mags = Vec::new();
+    for (i, m) in moments.iter().enumerate() {
+        mags.push(match m {
+            Moment::E(x) => Magnitude::Rms(i, index_of(Moment::Var(x.clone()), &mut plan)),
+            Moment::Var(_) => Magnitude::Itself(i),
+            Moment::Cov(x, y) => Magnitude::Geometric(
+                index_of(Moment::Var(x.clone()), &mut plan),
+                index_of(Moment::Var(y.clone()), &mut plan),
+            ),
+        });
+    }
+    (plan, mags)
+}
+
+fn magnitude_values(mags: &[Magnitude], pooled: &[f64]) -> Vec<f64> {
+    mags.iter()
+        .map(|m| match *m {
+            Magnitude::Rms(e, v) => (pooled[v].max(0.0) + pooled[e] * pooled[e]).sqrt(),
+            Magnitude::Itself(i) => pooled[i].abs(),
+            Magnitude::Geometric(a, b) => (pooled[a].max(0.0) * pooled[b].max(0.0)).sqrt(),
+        })
+        .collect()
+}
+
+/// A side evaluated in absolute arithmetic over moment magnitudes: the
+/// size its terms have before they cancel.
+fn side_magnitude(side: &Side, mags: &[f64]) -> f64 {
+    match side {
+        Side::Const(c) => c.abs(),
+        Side::Moment(i) => mags[*i],
+        Side::Neg(a) => side_magnitude(a, mags),
+        Side::Add(a, b) | Side::Sub(a, b) => side_magnitude(a, mags) + side_magnitude(b, mags),
+        Side::Mul(a, b) => side_magnitude(a, mags) * side_magnitude(b, mags),
+        Side::Div(a, b) => side_magnitude(a, mags) / side_magnitude(b, mags),
+        Side::Pow(a, b) => crate::model::rv::pow(side_magnitude(a, mags), side_magnitude(b, mags)),
+        Side::Call(f, args) => {
+            let v: Vec<f64> = args.iter().map(|a| side_magnitude(a, mags)).collect();
+            f.eval(&v).abs()
+        }
+    }
+}
+
+/// Whether the sampled estimate of a moment has a finite variance, so that
+/// its standard error means something: E[X] needs E[X^2], Var and Cov need
+/// fourth moments.
+fn finite_estimator_variance(scenario: &Scenario, m: &Moment) -> bool {
+    let (exprs, order): (Vec<&Rv>, f64) = match m {
+        Moment::E(x) => (vec![x], 2.0),
+        Moment::Var(x) => (vec![x], 4.0),
+        Moment::Cov(x, y) => (vec![x, y], 2.0),
+    };
+    scenario.bases.iter().enumerate().all(|(i, b)| {
+        let g: f64 = exprs.iter().map(|x| exact::growth(x, VarId(i))).sum();
+        match &scenario.sources[b.source] {
+            // Every power and every exponential of a Normal is integrable.
+            Source::Single(Law::Normal { .. }) | Source::Bivariate(_) => true,
+            Source::Single(law) => g * order < law.tail_index(),
+        }
+    })
+}
+
+/// A short text for a moment, for notes and defects.
+pub fn describe_moment(m: &Moment) -> String {
+    match m {
+        Moment::E(_) => "E[...]".to_string(),
+        Moment::Var(_) => "Var[...]".to_string(),
+        Moment::Cov(..) => "Cov[..., ...]".to_string(),
+    }
+}

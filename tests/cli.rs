@@ -1,0 +1,123 @@
+//! The command line, end to end: the verdicts the claim engine must reach,
+//! bad input, and reproducibility across thread counts.
+
+use serde_json::Value;
+use std::process::Command;
+
+fn initaudit(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_initaudit"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).expect("utf-8 output"),
+        String::from_utf8(out.stderr).expect("utf-8 errors"),
+    )
+}
+
+/// The verdict of `check CLAIM --given GIVEN`, from the json output.
+fn check(claim: &str, given: &str) -> String {
+    let (code, out, err) = initaudit(&["check", claim, "--given", given, "--format", "json"]);
+    assert!(code == 0 || code == 1, "exit {code}: {err}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    let r = &v["results"][0];
+    assert_eq!(r["defects"].as_array().map(Vec::len), Some(0), "{r}");
+    r["verdict"].as_str().expect("a verdict").to_string()
+}
+
+#[test]
+fn relu_second_moment_needs_symmetry() {
+    let claim = "E[relu(y)^2] = Var[y]/2";
+    assert_eq!(check(claim, "y ~ Laplace(0, 1)"), "holds");
+    assert_eq!(check(claim, "y ~ Normal(0.5, 1)"), "fails");
+    assert_eq!(check(claim, "u ~ Exponential(1); y = u - 1"), "fails");
+    assert_eq!(check(claim, "y ~ Cauchy(0, 1)"), "undefined");
+}
+
+#[test]
+fn variance_of_a_product_needs_the_second_moment() {
+    let given = "w ~ Normal(0, 0.3); y ~ Normal(0, 1)";
+    assert_eq!(check("Var[w*relu(y)] = Var[w]*E[relu(y)^2]", given), "holds");
+    assert_eq!(check("Var[w*relu(y)] = Var[w]*Var[relu(y)]", given), "fails");
+}
+
+#[test]
+fn only_an_exact_engine_sees_a_five_hundredths_percent_error() {
+    // E[tanh(Z)^2] = 0.39429449039784117 (REFERENCES.md, high precision).
+    let given = "y ~ Normal(0, 1)";
+    assert_eq!(check("E[tanh(y)^2] = 0.3945", given), "fails");
+    assert_eq!(check("E[tanh(y)^2] = 0.39429449039784117", given), "holds");
+}
+
+#[test]
+fn he_initialisation_preserves_variance_through_a_sum() {
+    let given = "w ~ Normal(0, sqrt(2/128)); y ~ Normal(0, 1)";
+    assert_eq!(check("Var[sum(128, w*relu(y))] = 1", given), "holds");
+}
+
+#[test]
+fn sampling_decides_what_has_no_exact_form() {
+    // Three base variables inside one nonlinearity: no factorisation, no
+    // quadrature in three dimensions; the sampled test must decide, and
+    // E[relu(a+b+c)] for three independent N(0,1) is sqrt(3)/sqrt(2 pi).
+    let (code, out, err) = initaudit(&[
+        "check",
+        "E[relu(a + b + c)] = sqrt(3) / sqrt(2*pi)",
+        "--given",
+        "a ~ Normal(0, 1); b ~ Normal(0, 1); c ~ Normal(0, 1)",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}{out}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["results"][0]["verdict"], "holds");
+    assert_eq!(v["results"][0]["lhs"]["method"], "sampled");
+    assert!(v["results"][0]["draws"].as_u64().unwrap() > 100_000);
+    // 1% off is far beyond the 0.5% resolution: the test must see it.
+    let (code, out, _) = initaudit(&[
+        "check",
+        "E[relu(a + b + c)] = 1.01 * sqrt(3) / sqrt(2*pi)",
+        "--given",
+        "a ~ Normal(0, 1); b ~ Normal(0, 1); c ~ Normal(0, 1)",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["results"][0]["verdict"], "fails");
+}
+
+#[test]
+fn a_negative_sd_points_at_the_parameter() {
+    let (code, out, err) = initaudit(&["check", "E[y] = 0", "--given", "y ~ Normal(0, -1)"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(err.contains("sd"), "{err}");
+    assert!(err.contains("--given:1:15"), "{err}");
+    assert!(err.contains("1 | y ~ Normal(0, -1)\n  |               ^^"), "{err}");
+}
+
+#[test]
+fn an_unbalanced_bracket_gets_a_caret() {
+    let (code, _, err) = initaudit(&["check", "E[relu(y)^2 = 1", "--given", "y ~ Normal(0, 1)"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("<claim>:1:2"), "{err}");
+    assert!(err.contains("^"), "{err}");
+}
+
+#[test]
+fn unknown_names_say_what_is_defined() {
+    let (code, _, err) = initaudit(&["check", "E[z] = 0", "--given", "y ~ Normal(0, 1)"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown name `z`") && err.contains("defined here: y"), "{err}");
+}
+
+#[test]
+fn the_audit_is_byte_identical_at_any_thread_count() {
+    let (c1, one, e1) = initaudit(&["audit", "--format", "json", "--threads", "1"]);
+    let (c2, two, e2) = initaudit(&["audit", "--format", "json", "--threads", "2"]);
+    assert_eq!(c1, 0, "{e1}");
+    assert_eq!(c2, 0, "{e2}");
+    assert_eq!(one, two);
+}
