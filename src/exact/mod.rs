@@ -1,1 +1,5 @@
 //! Exact evaluation.
+
+pub mod closed;
+pub mod kinks;
+pub mod quad;
