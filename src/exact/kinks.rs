@@ -44,9 +44,14 @@ const DENSE_SPREADS: f64 = 8.0;
 /// `arg0(x) − arg1(x) = 0`. Sorted, deduplicated. `hint` is the law's
 /// `(centre, spread)`, used to bound the scan of non-affine arguments.
 pub fn kinks(rv: &Rv, var: VarId, env: &[f64], lo: f64, hi: f64, hint: (f64, f64)) -> Vec<f64> {
+    // A variable the caller gave no value for reads as NaN: it yields no
+    // kinks rather than an out-of-bounds panic.
+    let mut mentioned = vec![var];
+    rv.bases(&mut mentioned);
+    let needed = mentioned.iter().map(|v| v.0 + 1).max().unwrap_or(0);
     let mut env = env.to_vec();
-    if env.len() <= var.0 {
-        env.resize(var.0 + 1, 0.0);
+    if env.len() < needed {
+        env.resize(needed, f64::NAN);
     }
     let scan = Scan::new(lo, hi, hint);
     let mut cx = Solver {
@@ -331,6 +336,12 @@ mod tests {
         assert!(kinks(&rv, VarId(1), &[0.3, 0.0], -INF, INF, (0.0, 1.0)) == vec![0.3]);
         let only_y = call(Builtin::Relu, vec![Rv::Base(VarId(1))]);
         assert!(all(&only_y).is_empty());
+        // A variable missing from env gives nothing, not a panic.
+        let far = call(
+            Builtin::Relu,
+            vec![Rv::Sub(bx(x()), bx(Rv::Base(VarId(7))))],
+        );
+        assert!(all(&far).is_empty());
     }
 
     #[test]
