@@ -555,18 +555,29 @@ impl<'a> Engine<'a> {
         if s == 0.0 {
             return None;
         }
-        let value = match f {
-            Builtin::Relu => closed::relu_normal(mu, s, power),
+        // The leaky mean can cross zero, so its error is bounded against
+        // E|f|^k rather than against the value itself.
+        let (value, size) = match f {
+            Builtin::Relu => {
+                let v = closed::relu_normal(mu, s, power);
+                (v, v.abs())
+            }
             Builtin::LeakyRelu | Builtin::Prelu => match args[1] {
-                Rv::Const(slope) => closed::leaky_relu_normal(mu, s, slope, power),
+                Rv::Const(slope) => (
+                    closed::leaky_relu_normal(mu, s, slope, power),
+                    closed::leaky_relu_normal_abs(mu, s, slope, power),
+                ),
                 _ => return None,
             },
             // step takes only the values 0 and 1, so every power is its mean.
-            Builtin::Step => closed::step_normal(mu, s),
+            Builtin::Step => {
+                let v = closed::step_normal(mu, s);
+                (v, v)
+            }
             _ => return None,
         };
         Some(Exact::new(
-            Val::rounded(value, closed::CLOSED_REL_ERR * value.abs()),
+            Val::rounded(value, closed::CLOSED_REL_ERR * size),
             Method::ClosedForm,
         ))
     }

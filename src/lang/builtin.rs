@@ -9,7 +9,6 @@
 //! `relu'(0) = 0`, as in PyTorch. A set of measure zero never changes an
 //! expectation of a continuous law, but it must be the same everywhere.
 
-use statrs::function::erf;
 
 /// SELU's constants (Klambauer et al. 2017), to the digits of the paper.
 pub const SELU_LAMBDA: f64 = 1.050_700_987_355_480_5;
@@ -212,8 +211,8 @@ impl Builtin {
             Builtin::Sin => x.sin(),
             Builtin::Cos => x.cos(),
             Builtin::Tanh => x.tanh(),
-            Builtin::Erf => erf::erf(x),
-            Builtin::Erfc => erf::erfc(x),
+            Builtin::Erf => libm::erf(x),
+            Builtin::Erfc => libm::erfc(x),
             Builtin::NormCdf => norm_cdf(x),
             Builtin::NormPdf => norm_pdf(x),
             Builtin::Asin => x.asin(),
@@ -250,10 +249,12 @@ fn elu(x: f64, a: f64) -> f64 {
     if x > 0.0 { x } else { a * x.exp_m1() }
 }
 
-/// Standard normal cdf, accurate in both tails (erfc, not 1 - erf).
+/// Standard normal cdf, accurate in both tails (erfc, not 1 - erf). libm's
+/// erfc (musl's) is within an ulp; statrs 0.19's is off by ~1e-10 relative
+/// above 1/2, which an exact engine cannot afford.
 #[inline]
 pub fn norm_cdf(x: f64) -> f64 {
-    0.5 * erf::erfc(-x / std::f64::consts::SQRT_2)
+    0.5 * libm::erfc(-x / std::f64::consts::SQRT_2)
 }
 
 #[inline]
