@@ -30,13 +30,17 @@
 //! at two standard deviations, but a user may truncate far in a tail, where
 //! `1 - Phi(a)` is zero in floating point. Everything about it is therefore
 //! computed from the standardized bounds with erfc-based tail masses.
+//! statrs's erf/erfc carry relative errors near 1e-10 (erfc(0.5) is off in
+//! the 11th digit), too coarse for closed forms meant to hold to 1e-14, so
+//! erf/erfc come from `libm` (the musl/FreeBSD implementations, < 1 ulp);
+//! statrs's erfc_inv only seeds a Newton step taken against libm's erfc.
 
 use rand::distr::Open01;
 use rand::{Rng, RngExt};
 use rand_distr::{Distribution, Exp1, StandardNormal, StudentT};
-use statrs::function::erf::{erf, erfc, erfc_inv};
+use statrs::function::erf::erfc_inv;
 use statrs::function::gamma::ln_gamma;
-use std::f64::consts::{FRAC_1_SQRT_2, PI, SQRT_2};
+use std::f64::consts::{FRAC_1_SQRT_2, FRAC_2_SQRT_PI, PI, SQRT_2};
 
 /// A univariate law of a base variable.
 #[derive(Clone, Debug, PartialEq)]
@@ -780,14 +784,44 @@ fn ordered_span(name: &str, p: &[f64]) -> Result<(), ParamError> {
     Ok(())
 }
 
+/// The low part of 1/sqrt(2): 1/sqrt(2) - FRAC_1_SQRT_2.
+const FRAC_1_SQRT_2_LO: f64 = -4.833_646_656_726_457e-17;
+
+/// The standard normal density. exp(-z^2/2) loses 0.5 z^2 ulps to the
+/// rounding of z^2 (4e-14 at z = 30, where tail truncations live), so z is
+/// split into a 26-bit head, whose square is exact, and a tail.
 fn std_pdf(z: f64) -> f64 {
-    FRAC_1_SQRT_2PI * (-0.5 * z * z).exp()
+    if !z.is_finite() {
+        return if z.is_nan() { z } else { 0.0 };
+    }
+    let head = f64::from_bits(z.to_bits() & 0xFFFF_FFFF_F800_0000);
+    let tail = z - head;
+    FRAC_1_SQRT_2PI * (-0.5 * head * head).exp() * (-0.5 * tail * (2.0 * head + tail)).exp()
 }
 
 /// P(Z > z) from erfc, which keeps its relative precision deep in the tail
-/// where 1 - Phi(z) would round to zero.
+/// where 1 - Phi(z) would round to zero. The argument z/sqrt(2) is rounded,
+/// which alone would cost z^2 ulps; the rounding error is recovered with an
+/// fma and corrected to first order.
 fn std_upper(z: f64) -> f64 {
-    0.5 * erfc(z * FRAC_1_SQRT_2)
+    let x = z * FRAC_1_SQRT_2;
+    if !x.is_finite() {
+        return libm::erfc(x) * 0.5;
+    }
+    let dx = z.mul_add(FRAC_1_SQRT_2, -x) + z * FRAC_1_SQRT_2_LO;
+    0.5 * (libm::erfc(x) - dx * FRAC_2_SQRT_PI * (-x * x).exp())
+}
+
+/// The z with P(Z > z) = q, for 0 < q < 1: statrs's erfc_inv (about 1e-11
+/// off) polished by one Newton step on the accurate upper tail.
+fn std_upper_inv(q: f64) -> f64 {
+    let z = SQRT_2 * erfc_inv(2.0 * q);
+    let density = std_pdf(z);
+    if density > 0.0 {
+        z + (std_upper(z) - q) / density
+    } else {
+        z
+    }
 }
 
 /// E[Z^m] for a standard normal: (m-1)!! for even m.
@@ -943,7 +977,7 @@ impl StdTrunc {
         } else if b <= 0.0 {
             std_upper(-b) - std_upper(-a)
         } else {
-            0.5 * (erf(b * FRAC_1_SQRT_2) - erf(a * FRAC_1_SQRT_2))
+            0.5 * (libm::erf(b * FRAC_1_SQRT_2) - libm::erf(a * FRAC_1_SQRT_2))
         };
         StdTrunc {
             a,
@@ -1025,7 +1059,7 @@ fn fill_truncated_normal<R: Rng>(
     for x in out {
         let u: f64 = rng.sample(Open01);
         let q = q_far + u * (q_near - q_far);
-        let z = SQRT_2 * erfc_inv(2.0 * q);
+        let z = std_upper_inv(q);
         *x = place(sign * z.clamp(near, far));
     }
 }
@@ -1194,7 +1228,9 @@ mod tests {
     fn truncated_pdf_is_renormalized_normal() {
         let l = law("TruncatedNormal", &[0.5, 1.2, -1.0, 2.5]);
         let n = statrs::distribution::Normal::new(0.5, 1.2).unwrap();
-        let mass = n.cdf(2.5) - n.cdf(-1.0);
+        // statrs's cdf is only good to ~1e-10 (its erf); libm's erf is not.
+        let (a, b) = ((-1.0 - 0.5) / 1.2, (2.5 - 0.5) / 1.2);
+        let mass = 0.5 * (libm::erf(b / SQRT_2) - libm::erf(a / SQRT_2));
         for x in [-1.0, -0.3, 0.5, 1.9, 2.5] {
             assert!(close(l.pdf(x), n.pdf(x) / mass, 1e-13));
         }
@@ -1324,6 +1360,530 @@ mod tests {
         assert!(close(s, 1e-9 / 12f64.sqrt(), 1e-2), "{s}");
     }
 
+    #[test]
+    fn normal_tail_helpers_keep_their_digits() {
+        // P(Z > z) and phi(z) to 30 digits (mpmath), where 1 - Phi rounds to 0.
+        let truth = [
+            (8.0, 6.220_960_574_271_784e-16, 5.052_271_083_536_892e-15),
+            (20.0, 2.753_624_118_606_234e-89, 5.520_948_362_159_763e-88),
+            (25.0, 3.056_696_706_382_561e-138, 7.653_929_736_419_393e-137),
+            (
+                30.0,
+                4.906_713_927_148_187e-198,
+                1.473_646_134_878_547_5e-196,
+            ),
+        ];
+        for (z, q, density) in truth {
+            assert!(close(std_upper(z), q, 4e-16), "Q({z}) = {}", std_upper(z));
+            assert!(
+                close(std_pdf(z), density, 4e-16),
+                "phi({z}) = {}",
+                std_pdf(z)
+            );
+            assert!(close(std_upper(-z), 1.0 - q, 1e-16));
+            assert!(close(std_upper_inv(q), z, 1e-15), "{}", std_upper_inv(q));
+        }
+        for q in [0.5, 0.1, 1e-3, 0.97] {
+            assert!(close(std_upper(std_upper_inv(q)), q, 1e-15), "{q}");
+        }
+    }
+
+    // ---- raw moments ----
+
+    #[test]
+    fn moments_match_statrs_mean_and_variance() {
+        use statrs::distribution as sd;
+        let pairs: Vec<(Law, Option<f64>, Option<f64>)> = {
+            let mv = |d: &dyn statrs::statistics::Distribution<f64>| (d.mean(), d.variance());
+            vec![
+                (
+                    law("Normal", &[0.7, 1.3]),
+                    mv(&sd::Normal::new(0.7, 1.3).unwrap()),
+                ),
+                (
+                    law("Uniform", &[-0.5, 2.0]),
+                    mv(&sd::Uniform::new(-0.5, 2.0).unwrap()),
+                ),
+                (
+                    law("Laplace", &[0.3, 0.8]),
+                    mv(&sd::Laplace::new(0.3, 0.8).unwrap()),
+                ),
+                (
+                    law("StudentsT", &[0.2, 1.1, 9.0]),
+                    mv(&sd::StudentsT::new(0.2, 1.1, 9.0).unwrap()),
+                ),
+                (law("Exponential", &[1.7]), mv(&sd::Exp::new(1.7).unwrap())),
+                (
+                    law("Gamma", &[2.5, 1.5]),
+                    mv(&sd::Gamma::new(2.5, 1.5).unwrap()),
+                ),
+                (
+                    law("Beta", &[2.0, 3.5]),
+                    mv(&sd::Beta::new(2.0, 3.5).unwrap()),
+                ),
+                (
+                    law("LogNormal", &[0.1, 0.4]),
+                    mv(&sd::LogNormal::new(0.1, 0.4).unwrap()),
+                ),
+                (
+                    law("Triangular", &[-1.0, 2.0, 0.5]),
+                    mv(&sd::Triangular::new(-1.0, 2.0, 0.5).unwrap()),
+                ),
+                (
+                    law("Bernoulli", &[0.3]),
+                    mv(&sd::Bernoulli::new(0.3).unwrap()),
+                ),
+            ]
+            .into_iter()
+            .map(|(l, (m, v))| (l, m, v))
+            .collect()
+        };
+        for (l, mean, var) in pairs {
+            let (mean, var) = (mean.unwrap(), var.unwrap());
+            let m1 = l.raw_moment(1).unwrap();
+            let m2 = l.raw_moment(2).unwrap();
+            assert!(close(m1, mean, 1e-14), "{l:?}: mean {m1} vs {mean}");
+            assert!(
+                close(m2 - m1 * m1, var, 1e-13),
+                "{l:?}: var {} vs {var}",
+                m2 - m1 * m1
+            );
+        }
+    }
+
+    #[test]
+    fn moments_match_simpson_integration() {
+        let mut laws = zoo();
+        laws.retain(|l| l.atoms().is_none() && !matches!(l, Law::Cauchy { .. }));
+        laws.extend([
+            law("Normal", &[-2.0, 0.5]),
+            law("Uniform", &[1.0, 3.0]),
+            law("Uniform", &[-3.0, -1.0]),
+            law("Laplace", &[-1.5, 2.0]),
+            law("StudentsT", &[-0.3, 0.9, 14.5]),
+            law("Beta", &[3.0, 3.0]),
+            law("Triangular", &[0.0, 1.0, 1.0]),
+            law("Triangular", &[-2.0, -1.0, -1.8]),
+            law("TruncatedNormal", &[1.0, 2.0, f64::NEG_INFINITY, 1.5]),
+            law("TruncatedNormal", &[-1.0, 0.5, -0.2, f64::INFINITY]),
+        ]);
+        for l in &laws {
+            let breaks = grid(l);
+            for k in 1..=6u32 {
+                if f64::from(k) >= l.tail_index() {
+                    continue;
+                }
+                let want = integrate(|x| l.pdf(x) * x.powi(k as i32), &breaks);
+                // Odd moments may vanish: measure error against E|X|^k.
+                let size = integrate(|x| l.pdf(x) * x.abs().powi(k as i32), &breaks);
+                let got = l.raw_moment(k).unwrap();
+                assert!(
+                    (got - want).abs() <= 1e-10 * size,
+                    "{l:?} k = {k}: {got} vs Simpson {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn gamma_and_beta_moments_against_special_functions() {
+        use statrs::function::beta::beta;
+        use statrs::function::gamma::gamma;
+        // Shapes below 1 too, where the density is unbounded at 0 and
+        // Simpson cannot be used: Gamma(shape + k) / (Gamma(shape) rate^k)
+        // and B(a + k, b) / B(a, b).
+        for (shape, rate) in [(0.7, 3.0), (2.5, 1.5), (0.2, 0.5)] {
+            let l = law("Gamma", &[shape, rate]);
+            for k in 1..=6u32 {
+                let want = gamma(shape + f64::from(k)) / (gamma(shape) * rate.powi(k as i32));
+                let got = l.raw_moment(k).unwrap();
+                assert!(close(got, want, 1e-12), "{l:?} k = {k}: {got} vs {want}");
+            }
+        }
+        for (a, b) in [(0.5, 0.5), (2.0, 3.5), (0.3, 4.0)] {
+            let l = law("Beta", &[a, b]);
+            for k in 1..=6u32 {
+                let want = beta(a + f64::from(k), b) / beta(a, b);
+                let got = l.raw_moment(k).unwrap();
+                assert!(close(got, want, 1e-12), "{l:?} k = {k}: {got} vs {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn lognormal_moments_by_integration_in_log_space() {
+        // E[X^k] = integral of e^(k y) over the normal law of y = ln X,
+        // integrated through the LogNormal density (dx = e^y dy).
+        let (mu, sigma) = (0.1, 0.4);
+        let l = law("LogNormal", &[mu, sigma]);
+        for k in 1..=6 {
+            let peak = mu + f64::from(k) * sigma * sigma;
+            let want = simpson(
+                |y: f64| l.pdf(y.exp()) * y.exp() * (f64::from(k) * y).exp(),
+                peak - 40.0 * sigma,
+                peak + 40.0 * sigma,
+                200_000,
+            );
+            let got = l.raw_moment(k).unwrap();
+            assert!(close(got, want, 1e-12), "k = {k}: {got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn moments_of_small_order_in_closed_form() {
+        let m = |name: &str, p: &[f64], k| law(name, p).raw_moment(k).unwrap();
+        // Standard normal: (k-1)!!; Laplace: k!; Exponential: k!/rate^k.
+        assert_eq!(m("Normal", &[0.0, 1.0], 8), 105.0);
+        assert_eq!(m("Normal", &[0.0, 1.0], 7), 0.0);
+        assert_eq!(m("Laplace", &[0.0, 1.0], 6), 720.0);
+        assert_eq!(m("Exponential", &[1.0], 5), 120.0);
+        assert!(close(m("Exponential", &[2.0], 3), 6.0 / 8.0, 1e-15));
+        // Student t: E[T^4] = 3 dof^2 / ((dof-2)(dof-4)).
+        assert!(close(
+            m("StudentsT", &[0.0, 1.0, 7.0], 4),
+            3.0 * 49.0 / 15.0,
+            1e-15
+        ));
+        // Gamma: shape (shape+1) / rate^2; Beta: a (a+1) / ((a+b)(a+b+1)).
+        assert!(close(m("Gamma", &[2.5, 2.0], 2), 2.5 * 3.5 / 4.0, 1e-15));
+        assert!(close(m("Beta", &[2.0, 3.0], 2), 6.0 / 30.0, 1e-15));
+        // Bernoulli: every moment is p.
+        assert_eq!(m("Bernoulli", &[0.3], 5), 0.3);
+        // k = 0 is 1 for every law, including those without moments.
+        for l in zoo().iter().chain([&law("Cauchy", &[0.0, 1.0])]) {
+            assert_eq!(l.raw_moment(0), Ok(1.0));
+        }
+    }
+
+    #[test]
+    fn moments_that_do_not_exist_are_undefined() {
+        let c = law("Cauchy", &[0.0, 1.0]);
+        assert_eq!(c.raw_moment(1), Err(NoMoment::Undefined));
+        assert_eq!(c.raw_moment(2), Err(NoMoment::Undefined));
+        let t = law("StudentsT", &[0.0, 1.0, 3.0]);
+        assert!(t.raw_moment(2).is_ok());
+        assert_eq!(t.raw_moment(3), Err(NoMoment::Undefined));
+        assert_eq!(t.raw_moment(4), Err(NoMoment::Undefined));
+        let t = law("StudentsT", &[1.0, 1.0, 2.5]);
+        assert!(t.raw_moment(2).is_ok());
+        assert_eq!(t.raw_moment(3), Err(NoMoment::Undefined));
+    }
+
+    #[test]
+    fn truncated_normal_moments_against_high_precision_values() {
+        // 50-digit quadrature (mpmath, in the variable t = x - bound with the
+        // factor phi(bound) taken out), rounded to f64.
+        let inf = f64::INFINITY;
+        let cases: [([f64; 4], [f64; 4], f64); 4] = [
+            (
+                [0.0, 1.0, 8.0, inf],
+                [
+                    8.121368112236112,
+                    65.9709448978889,
+                    536.0102954075834,
+                    4356.053308158556,
+                ],
+                1e-15,
+            ),
+            (
+                [0.0, 1.0, 30.0, inf],
+                [
+                    30.033259667433676,
+                    901.9977900230103,
+                    27090.000220025177,
+                    813604.0043907783,
+                ],
+                1e-15,
+            ),
+            (
+                [0.0, 1.0, -inf, -5.0],
+                [
+                    -5.186503967125842,
+                    26.93251983562921,
+                    -140.03560711239774,
+                    729.1105553976179,
+                ],
+                1e-15,
+            ),
+            // An interval narrow against its distance from zero: its mass is a
+            // difference of tail masses 700 times larger than itself, and
+            // the recursion divides by it (formula-limited, ~1e-13).
+            (
+                [0.0, 1.0, 1.0, 1.001],
+                [
+                    1.0004999166250041,
+                    1.0010001664999666,
+                    1.0015007498748123,
+                    1.0020016669996663,
+                ],
+                1e-12,
+            ),
+        ];
+        for (p, want, tol) in cases {
+            let l = law("TruncatedNormal", &p);
+            for (k, w) in (1..=4).zip(want) {
+                let got = l.raw_moment(k).unwrap();
+                assert!(close(got, w, tol), "{p:?} k = {k}: {got} vs {w}");
+            }
+        }
+        // REFERENCES: the sd of N(0, 1) truncated to (-2, 2), by which
+        // variance_scaling's truncated_normal divides.
+        let sd = law("TruncatedNormal", &[0.0, 1.0, -2.0, 2.0])
+            .raw_moment(2)
+            .unwrap()
+            .sqrt();
+        assert!(close(sd, 0.879_625_661_034_239_8, 1e-15), "{sd}");
+    }
+
+    #[test]
+    fn uniform_moments_avoid_cancellation() {
+        // (hi^(k+1) - lo^(k+1)) / ((k+1)(hi-lo)) at hi = 1.000001, lo = -1,
+        // to 50 digits (mpmath): the naive form loses ~6 digits.
+        let u = law("Uniform", &[-1.0, 1.000001]);
+        assert!(close(u.raw_moment(3).unwrap(), 5.000004999591166e-7, 1e-14));
+        assert!(close(u.raw_moment(5).unwrap(), 5.000009999600332e-7, 1e-14));
+        assert_eq!(law("Uniform", &[-0.3, 0.3]).raw_moment(5), Ok(0.0));
+        assert_eq!(law("Triangular", &[-0.3, 0.3, 0.0]).raw_moment(3), Ok(0.0));
+    }
+
+    #[test]
+    fn untruncated_normal_is_the_normal() {
+        let inf = f64::INFINITY;
+        let t = law("TruncatedNormal", &[0.4, 1.7, -inf, inf]);
+        let n = law("Normal", &[0.4, 1.7]);
+        for k in 0..=8 {
+            assert!(close(
+                t.raw_moment(k).unwrap(),
+                n.raw_moment(k).unwrap(),
+                1e-14
+            ));
+        }
+        assert!(close(t.pdf(0.9), n.pdf(0.9), 1e-15));
+        assert!(t.is_gaussian());
+        assert_eq!(t.is_symmetric_about(), Some(0.4));
+    }
+
+    proptest::proptest! {
+        /// Stein's identity E[X^k] = mean E[X^(k-1)] + (k-1) sd^2 E[X^(k-2)]
+        /// holds for the binomial-expansion normal moments.
+        #[test]
+        fn normal_moments_satisfy_stein(mean in -3.0..3.0f64, sd in 0.1..3.0f64, k in 2..16u32) {
+            let l = law("Normal", &[mean, sd]);
+            let m = |j| l.raw_moment(j).unwrap();
+            let rhs = mean * m(k - 1) + f64::from(k - 1) * sd * sd * m(k - 2);
+            let size = (mean.abs() + sd).powi(k as i32) * 2f64.powi(k as i32);
+            proptest::prop_assert!((m(k) - rhs).abs() <= 1e-13 * size);
+        }
+
+        /// Same-sign uniform bounds: the textbook form has no cancellation.
+        #[test]
+        fn uniform_moments_match_textbook(lo in 0.0..2.0f64, w in 0.01..3.0f64, k in 1..20u32, neg in proptest::bool::ANY) {
+            let (lo, hi) = if neg { (-lo - w, -lo) } else { (lo, lo + w) };
+            let k1 = f64::from(k) + 1.0;
+            let want = (hi.powf(k1) - lo.powf(k1)) / (k1 * (hi - lo));
+            let got = law("Uniform", &[lo, hi]).raw_moment(k).unwrap();
+            proptest::prop_assert!(close(got, want, 1e-12 * k1 * (hi.abs() + lo.abs()) / w));
+        }
+
+        /// Shifting the law shifts its moments binomially:
+        /// E[(X + c)^2] = E[X^2] + 2c E[X] + c^2, for every family with a location.
+        #[test]
+        fn moments_follow_a_shift(c in -2.0..2.0f64) {
+            let pairs = [
+                (law("Laplace", &[0.3, 0.8]), law("Laplace", &[0.3 + c, 0.8])),
+                (law("StudentsT", &[0.2, 1.1, 9.0]), law("StudentsT", &[0.2 + c, 1.1, 9.0])),
+                (law("Triangular", &[-1.0, 2.0, 0.5]), law("Triangular", &[-1.0 + c, 2.0 + c, 0.5 + c])),
+                (law("TruncatedNormal", &[0.5, 1.2, -1.0, 2.5]), law("TruncatedNormal", &[0.5 + c, 1.2, -1.0 + c, 2.5 + c])),
+            ];
+            for (x, shifted) in pairs {
+                let m = |j| x.raw_moment(j).unwrap();
+                let want = m(2) + 2.0 * c * m(1) + c * c;
+                let got = shifted.raw_moment(2).unwrap();
+                proptest::prop_assert!((got - want).abs() <= 1e-13 * (m(2) + c * c + 1.0), "{:?}", x);
+            }
+        }
+    }
+
+    // ---- validation ----
+
+    fn rejects(name: &str, p: &[f64]) -> (usize, String) {
+        let e = Law::new(name, p).unwrap_err();
+        (e.index, e.message)
+    }
+
+    #[test]
+    fn parameter_errors_name_the_parameter() {
+        let inf = f64::INFINITY;
+        assert_eq!(
+            rejects("Normal", &[0.0, -1.0]),
+            (1, "sd must be > 0 (got -1)".into())
+        );
+        assert_eq!(
+            rejects("Uniform", &[2.0, 1.0]),
+            (1, "Uniform needs lo < hi (got lo = 2, hi = 1)".into())
+        );
+        assert_eq!(
+            rejects("Normal", &[0.0, 1.0, 2.0]),
+            (2, "Normal takes 2 parameters (mean, sd), got 3".into())
+        );
+        assert_eq!(
+            rejects("Normal", &[0.0]),
+            (1, "Normal takes 2 parameters (mean, sd), got 1".into())
+        );
+        assert_eq!(
+            rejects("Exponential", &[]),
+            (0, "Exponential takes 1 parameter (rate), got 0".into())
+        );
+        assert_eq!(
+            rejects("Normal", &[f64::NAN, 1.0]),
+            (0, "mean must be finite (got NaN)".into())
+        );
+        assert_eq!(
+            rejects("Gamma", &[inf, 1.0]),
+            (0, "shape must be finite (got inf)".into())
+        );
+        assert_eq!(
+            rejects("Gamma", &[1.0, 0.0]),
+            (1, "rate must be > 0 (got 0)".into())
+        );
+        assert_eq!(
+            rejects("StudentsT", &[0.0, 1.0, 0.0]),
+            (2, "dof must be > 0 (got 0)".into())
+        );
+        assert_eq!(
+            rejects("Beta", &[-0.5, 1.0]),
+            (0, "a must be > 0 (got -0.5)".into())
+        );
+        assert_eq!(
+            rejects("Bernoulli", &[1.5]),
+            (0, "p must be in [0, 1] (got 1.5)".into())
+        );
+        assert_eq!(
+            rejects("Triangular", &[0.0, 1.0, 2.0]),
+            (
+                2,
+                "Triangular needs lo <= mode <= hi (got lo = 0, hi = 1, mode = 2)".into()
+            )
+        );
+        assert_eq!(rejects("Uniform", &[-1e308, 1e308]).0, 1);
+        // The truncated normal's bounds alone may be infinite, outward only.
+        assert!(Law::new("TruncatedNormal", &[0.0, 1.0, -inf, inf]).is_ok());
+        assert_eq!(
+            rejects("TruncatedNormal", &[0.0, 1.0, inf, inf]),
+            (2, "lo must be finite or -inf (got inf)".into())
+        );
+        assert_eq!(
+            rejects("TruncatedNormal", &[0.0, 1.0, 0.0, -inf]),
+            (3, "hi must be finite or inf (got -inf)".into())
+        );
+        assert_eq!(
+            rejects("TruncatedNormal", &[0.0, 1.0, 2.0, 1.0]),
+            (
+                3,
+                "TruncatedNormal needs lo < hi (got lo = 2, hi = 1)".into()
+            )
+        );
+        assert_eq!(rejects("TruncatedNormal", &[0.0, 1.0, f64::NAN, 1.0]).0, 2);
+        // 40 sd out, the normal's mass is below what f64 ratios can carry.
+        let (i, msg) = rejects("TruncatedNormal", &[0.0, 1.0, 40.0, inf]);
+        assert_eq!(i, 2);
+        assert!(msg.contains("mass"), "{msg}");
+        assert!(Law::new("TruncatedNormal", &[0.0, 1.0, 35.0, inf]).is_ok());
+    }
+
+    #[test]
+    fn unknown_laws_list_the_known_ones() {
+        let (i, msg) = rejects("Gaussian", &[0.0, 1.0]);
+        assert_eq!(i, 0);
+        for (name, _) in Law::SIGNATURES {
+            assert!(msg.contains(name), "{msg}");
+        }
+        let (_, msg) = rejects("normal", &[0.0, 1.0]);
+        assert!(msg.contains("did you mean `Normal`?"), "{msg}");
+    }
+
+    #[test]
+    fn every_signature_constructs_and_counts() {
+        for (name, pnames) in Law::SIGNATURES {
+            // A parameter list valid for every law: increasing, in (0, 1).
+            let mut ok: Vec<f64> = (1..=pnames.len()).map(|i| i as f64 / 10.0).collect();
+            if *name == "Triangular" {
+                ok.swap(1, 2); // (lo, hi, mode) = (0.1, 0.3, 0.2)
+            }
+            if *name == "BivariateNormal" {
+                assert!(Bivariate::new(&ok).is_ok());
+                continue;
+            }
+            let l = Law::new(name, &ok).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            // The law's generic facts hold for it.
+            let (c, s) = l.scale_hint();
+            assert!(c.is_finite() && s > 0.0, "{name}");
+            let mut extra = ok.clone();
+            extra.push(0.5);
+            let e = Law::new(name, &extra).unwrap_err();
+            assert_eq!(e.index, pnames.len());
+            assert!(
+                e.message
+                    .starts_with(&format!("{name} takes {}", pnames.len()))
+            );
+        }
+    }
+
+    // ---- structural facts ----
+
+    #[test]
+    fn symmetry_gaussianity_and_tails() {
+        let inf = f64::INFINITY;
+        let sym = |name: &str, p: &[f64]| law(name, p).is_symmetric_about();
+        assert_eq!(sym("Normal", &[0.7, 1.3]), Some(0.7));
+        assert_eq!(sym("Uniform", &[-0.5, 2.0]), Some(0.75));
+        assert_eq!(sym("Laplace", &[0.3, 0.8]), Some(0.3));
+        assert_eq!(sym("StudentsT", &[0.2, 1.1, 2.0]), Some(0.2));
+        assert_eq!(sym("Cauchy", &[-0.4, 0.6]), Some(-0.4));
+        assert_eq!(sym("Triangular", &[-1.0, 1.0, 0.0]), Some(0.0));
+        assert_eq!(sym("Triangular", &[0.1, 0.5, 0.3]), Some(0.3));
+        assert_eq!(sym("Triangular", &[-1.0, 2.0, 0.0]), None);
+        assert_eq!(sym("Beta", &[2.0, 2.0]), Some(0.5));
+        assert_eq!(sym("Beta", &[2.0, 3.5]), None);
+        assert_eq!(sym("TruncatedNormal", &[0.0, 1.0, -2.0, 2.0]), Some(0.0));
+        assert_eq!(sym("TruncatedNormal", &[1.0, 1.0, -1.0, 3.0]), Some(1.0));
+        assert_eq!(sym("TruncatedNormal", &[0.0, 1.0, -2.0, 2.5]), None);
+        assert_eq!(sym("TruncatedNormal", &[0.0, 1.0, -inf, 2.0]), None);
+        assert_eq!(sym("Bernoulli", &[0.5]), Some(0.5));
+        assert_eq!(sym("Bernoulli", &[0.3]), None);
+        assert_eq!(sym("Exponential", &[1.0]), None);
+        assert_eq!(sym("Gamma", &[2.0, 1.0]), None);
+        assert_eq!(sym("LogNormal", &[0.0, 0.1]), None);
+        // A claimed centre must make the odd central moments vanish.
+        for l in zoo() {
+            if let Some(c) = l.is_symmetric_about()
+                && l.tail_index() > 3.0
+            {
+                let m = |k| l.raw_moment(k).unwrap();
+                let third = m(3) - 3.0 * c * m(2) + 3.0 * c * c * m(1) - c.powi(3);
+                let size = m(2) * (m(1).abs() + m(2).sqrt()) + c.abs().powi(3);
+                assert!(third.abs() <= 1e-13 * size, "{l:?}: {third}");
+                assert!(close(m(1), c, 1e-14) || (m(1) - c).abs() < 1e-15, "{l:?}");
+            }
+        }
+        for l in zoo() {
+            assert_eq!(l.is_gaussian(), matches!(l, Law::Normal { .. }), "{l:?}");
+            let want = match l {
+                Law::StudentsT { dof, .. } => dof,
+                Law::Cauchy { .. } => 1.0,
+                _ => inf,
+            };
+            assert_eq!(l.tail_index(), want);
+            // Below the tail index every moment is defined, at it none is.
+            if want.is_finite() {
+                assert!(l.raw_moment(want.ceil() as u32 - 1).is_ok());
+                assert!(l.raw_moment(want.ceil() as u32).is_err());
+            } else {
+                assert!(l.raw_moment(12).is_ok());
+            }
+        }
+    }
+
     // ---- sampling ----
 
     /// Mean and variance of `n` draws within 6 standard errors of the
@@ -1413,11 +1973,12 @@ mod tests {
             let cdf = |x: f64| {
                 let z = ((x - mean) / sd).clamp(a, b);
                 if a >= 0.0 {
-                    let ea = erfc(a / SQRT_2);
-                    (ea - erfc(z / SQRT_2)) / (ea - erfc(b / SQRT_2))
+                    let ea = libm::erfc(a / SQRT_2);
+                    (ea - libm::erfc(z / SQRT_2)) / (ea - libm::erfc(b / SQRT_2))
                 } else {
-                    let eb = erfc(-b / SQRT_2);
-                    (erfc(-z / SQRT_2) - erfc(-a / SQRT_2)) / (eb - erfc(-a / SQRT_2))
+                    let eb = libm::erfc(-b / SQRT_2);
+                    (libm::erfc(-z / SQRT_2) - libm::erfc(-a / SQRT_2))
+                        / (eb - libm::erfc(-a / SQRT_2))
                 }
             };
             check_ks(&l, cdf, 2000 + seed as u64);
