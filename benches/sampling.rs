@@ -1,0 +1,108 @@
+//! Throughput of the sampling kernel against a hand-written loop.
+//!
+//! The kernel compiles claims into a register program so that sampling a
+//! moment costs little more than drawing its variables. This measures that
+//! promise on the He et al. second moment, E[relu(z)^2] with z ~ N(0, 1):
+//! the same generator (Xoshiro256++ with rand_distr's ziggurat normal) in a
+//! loop written for this one expression is the bound to approach. Runs are
+//! interleaved and the median is reported, so a noisy neighbour on a shared
+//! machine shifts both sides alike. Plain `Instant`, no harness: the number
+//! wanted is a throughput ratio, not a confidence interval.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use initaudit::lang::builtin::Builtin;
+use initaudit::model::law::Law;
+use initaudit::model::rv::{Moment, Rv, VarId};
+use initaudit::model::{BaseVar, Scenario, Source};
+use initaudit::sample::{Sampler, StreamKey};
+use rand::{RngExt, SeedableRng};
+use rand_distr::StandardNormal;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+const BATCHES: usize = 8;
+const DRAWS_PER_BATCH: u64 = 1 << 20;
+const ROUNDS: usize = 7;
+
+fn scenario() -> Scenario {
+    Scenario {
+        name: "bench".into(),
+        bases: vec![BaseVar {
+            name: "z".into(),
+            source: 0,
+            component: 0,
+        }],
+        sources: vec![Source::Single(Law::Normal { mean: 0.0, sd: 1.0 })],
+    }
+}
+
+fn relu_second_moment() -> Moment {
+    Moment::E(Rv::Pow(
+        Box::new(Rv::Call(Builtin::Relu, vec![Rv::Base(VarId(0))])),
+        Box::new(Rv::Const(2.0)),
+    ))
+}
+
+/// Seconds for the sampler to make every draw in a pool of `threads`.
+fn time_sampler(threads: usize, scenario: &Scenario, moments: &[Moment]) -> f64 {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a thread pool");
+    pool.install(|| {
+        let start = Instant::now();
+        let mut s = Sampler::new(scenario, moments, StreamKey::new(1, &["bench"]), BATCHES);
+        s.extend(DRAWS_PER_BATCH).expect("finite draws");
+        black_box(s.pooled());
+        start.elapsed().as_secs_f64()
+    })
+}
+
+/// Seconds for the same number of draws in a loop written by hand.
+fn time_hand_loop() -> f64 {
+    let start = Instant::now();
+    let mut total = 0.0;
+    for b in 0..BATCHES as u64 {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(b);
+        let mut acc = 0.0;
+        for _ in 0..DRAWS_PER_BATCH {
+            let z: f64 = rng.sample(StandardNormal);
+            let r = z.max(0.0);
+            acc += r * r;
+        }
+        total += acc / DRAWS_PER_BATCH as f64;
+    }
+    black_box(total / BATCHES as f64);
+    start.elapsed().as_secs_f64()
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+fn main() {
+    let scenario = scenario();
+    let moments = [relu_second_moment()];
+    let draws = (BATCHES as u64 * DRAWS_PER_BATCH) as f64;
+    let (mut kernel, mut hand, mut two) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        kernel.push(time_sampler(1, &scenario, &moments));
+        hand.push(time_hand_loop());
+        two.push(time_sampler(2, &scenario, &moments));
+    }
+    let (kernel, hand, two) = (median(kernel), median(hand), median(two));
+    println!("E[relu(z)^2], z ~ N(0,1): {draws} draws, median of {ROUNDS} interleaved rounds");
+    println!(
+        "  sampler, 1 thread : {:8.1} Mdraws/s",
+        draws / kernel / 1e6
+    );
+    println!("  hand-written loop : {:8.1} Mdraws/s", draws / hand / 1e6);
+    println!(
+        "  ratio sampler/hand: {:8.2}   (target >= 0.5)",
+        hand / kernel
+    );
+    println!("  sampler, 2 threads: {:8.1} Mdraws/s", draws / two / 1e6);
+    println!("  2-thread speedup  : {:8.2}", kernel / two);
+}
