@@ -116,6 +116,12 @@ impl std::fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
+impl From<crate::lang::ParseError> for Diag {
+    fn from(e: crate::lang::ParseError) -> Diag {
+        Diag::new(e.span, e.message, format!("expected {}", e.expected))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
