@@ -5,9 +5,13 @@
 //! itself; the exact engine asks it where a function is not smooth, so that
 //! quadrature can split there; the sampling kernels call `eval` once per lane.
 //!
-//! Conventions at kinks are one-sided from the left: `step(0) = 0`, so
-//! `relu'(0) = 0`, as in PyTorch. A set of measure zero never changes an
-//! expectation of a continuous law, but it must be the same everywhere.
+//! Conventions at kinks are PyTorch's: a derivative at a kink is the value
+//! PyTorch's backward pass gives there, because the audit is about what
+//! training computes. So `step(0) = 0` and `relu'(0) = 0`,
+//! `hardtanh'(-1) = hardtanh'(1) = 0`, `leaky_relu'(0, a) = a` and
+//! `elu'(0, a) = a`. A set of measure zero never changes an expectation of
+//! a continuous law, but it can under a discrete one (`Bernoulli`), and it
+//! must be the same everywhere.
 
 
 /// SELU's constants (Klambauer et al. 2017), to the digits of the paper.
