@@ -203,11 +203,20 @@ impl Loader<'_> {
         Ok((r, content_offset(self.text, &v.span())))
     }
 
-    fn within(&self, v: &Option<Spanned<String>>, claim: &ClaimExpr, at: &Spanned<String>) -> Result<Option<(f64, bool)>, InputError> {
+    fn within(
+        &self,
+        v: &Option<Spanned<String>>,
+        claim: &ClaimExpr,
+        at: &Spanned<String>,
+    ) -> Result<Option<(f64, bool)>, InputError> {
         let band = match v {
             None => None,
             Some(w) => Some(parse_within(w.get_ref()).map_err(|m| {
-                self.err(Diag::new(w.span(), m, "a percentage such as \"2%\" or an absolute number such as \"0.01\""))
+                self.err(Diag::new(
+                    w.span(),
+                    m,
+                    "a percentage such as \"2%\" or an absolute number such as \"0.01\"",
+                ))
             })?),
         };
         match (claim.relation, band) {
@@ -228,7 +237,11 @@ impl Loader<'_> {
         }
     }
 
-    fn expect(&self, raw: &BTreeMap<String, Spanned<String>>, scenarios: &[String]) -> Result<Vec<(String, Verdict)>, InputError> {
+    fn expect(
+        &self,
+        raw: &BTreeMap<String, Spanned<String>>,
+        scenarios: &[String],
+    ) -> Result<Vec<(String, Verdict)>, InputError> {
         let mut out = Vec::new();
         for (name, v) in raw {
             if !scenarios.contains(name) {
@@ -255,7 +268,11 @@ impl Loader<'_> {
         Ok(out)
     }
 
-    fn scenario_list(&self, raw: &Option<Vec<Spanned<String>>>, scenarios: &[String]) -> Result<Option<Vec<String>>, InputError> {
+    fn scenario_list(
+        &self,
+        raw: &Option<Vec<Spanned<String>>>,
+        scenarios: &[String],
+    ) -> Result<Option<Vec<String>>, InputError> {
         let Some(list) = raw else { return Ok(None) };
         list.iter()
             .map(|v| {
@@ -309,7 +326,11 @@ pub fn load(origin: &str, text: &str) -> Result<File, InputError> {
         let m = &s.get_ref().model;
         let stmts = parse_model(m.get_ref()).map_err(|e| l.at(m, e.into()))?;
         let model = build(name, &stmts, &functions).map_err(|d| l.at(m, d))?;
-        scenarios.push((name.clone(), s.get_ref().about.clone().unwrap_or_default(), model));
+        scenarios.push((
+            name.clone(),
+            s.get_ref().about.clone().unwrap_or_default(),
+            model,
+        ));
     }
     let names: Vec<String> = scenarios.iter().map(|(n, _, _)| n.clone()).collect();
 
@@ -317,7 +338,11 @@ pub fn load(origin: &str, text: &str) -> Result<File, InputError> {
     let mut ids: Vec<String> = Vec::new();
     let mut check_id = |id: &Spanned<String>| {
         if ids.contains(id.get_ref()) {
-            return Err(l.err(Diag::new(id.span(), format!("the id `{}` is used twice", id.get_ref()), "ids are unique within a file")));
+            return Err(l.err(Diag::new(
+                id.span(),
+                format!("the id `{}` is used twice", id.get_ref()),
+                "ids are unique within a file",
+            )));
         }
         ids.push(id.get_ref().clone());
         Ok(())
@@ -333,7 +358,11 @@ pub fn load(origin: &str, text: &str) -> Result<File, InputError> {
                 id: r.id.get_ref().clone(),
                 cite: r.cite.clone().unwrap_or_default(),
                 why: String::new(),
-                requires: r.requires.iter().map(|q| l.requirement(q)).collect::<Result<_, _>>()?,
+                requires: r
+                    .requires
+                    .iter()
+                    .map(|q| l.requirement(q))
+                    .collect::<Result<_, _>>()?,
                 within,
                 expect: l.expect(&r.expect, &names)?,
                 scenarios: l.scenario_list(&r.scenarios, &names)?,
@@ -348,7 +377,11 @@ pub fn load(origin: &str, text: &str) -> Result<File, InputError> {
         let r = d.get_ref();
         check_id(&r.id)?;
         if r.step.is_empty() {
-            return Err(l.err(Diag::new(r.id.span(), "a derivation needs at least one [[derivation.step]]", "add a step with `to = \"...\"`")));
+            return Err(l.err(Diag::new(
+                r.id.span(),
+                "a derivation needs at least one [[derivation.step]]",
+                "add a step with `to = \"...\"`",
+            )));
         }
         let scenario_list = l.scenario_list(&r.scenarios, &names)?;
         let mut prev = (l.expr(&r.start)?, &r.start);
@@ -357,14 +390,22 @@ pub fn load(origin: &str, text: &str) -> Result<File, InputError> {
         let mut all_requires: Vec<(Requirement, usize)> = Vec::new();
         for (i, s) in r.step.iter().enumerate() {
             let to = l.expr(&s.to)?;
-            let relation = if s.within.is_some() { Relation::Approx } else { Relation::Eq };
+            let relation = if s.within.is_some() {
+                Relation::Approx
+            } else {
+                Relation::Eq
+            };
             let claim = ClaimExpr {
                 lhs: prev.0.clone(),
                 relation,
                 rhs: to.clone(),
                 relation_span: 0..0,
             };
-            let requires: Vec<(Requirement, usize)> = s.requires.iter().map(|q| l.requirement(q)).collect::<Result<_, _>>()?;
+            let requires: Vec<(Requirement, usize)> = s
+                .requires
+                .iter()
+                .map(|q| l.requirement(q))
+                .collect::<Result<_, _>>()?;
             for q in &requires {
                 if !all_requires.iter().any(|a| a.0.text == q.0.text) {
                     all_requires.push(q.clone());
@@ -447,8 +488,13 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 /// Reads and loads a file from disk.
 pub fn load_path(path: &Path) -> Result<File, InputError> {
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| InputError::new(&origin, "", Diag::new(0..0, format!("cannot read the file: {e}"), "")))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        InputError::new(
+            &origin,
+            "",
+            Diag::new(0..0, format!("cannot read the file: {e}"), ""),
+        )
+    })?;
     load(&origin, &text)
 }
 
@@ -520,7 +566,9 @@ impl Report {
             f.entries.iter().flat_map(move |e| {
                 let v: Vec<&Checked> = match e {
                     Entry::Claim(c) => vec![c],
-                    Entry::Derivation { links, overall, .. } => links.iter().chain(std::iter::once(overall)).collect(),
+                    Entry::Derivation { links, overall, .. } => {
+                        links.iter().chain(std::iter::once(overall)).collect()
+                    }
                 };
                 v.into_iter().map(move |c| (f.origin.as_str(), c))
             })
@@ -529,8 +577,11 @@ impl Report {
 
     /// Every expectation met and no defect.
     pub fn passed(&self) -> bool {
-        self.checked()
-            .all(|(_, c)| c.rows.iter().all(|r| r.as_expected && r.evaluation.defects.is_empty()))
+        self.checked().all(|(_, c)| {
+            c.rows
+                .iter()
+                .all(|r| r.as_expected && r.evaluation.defects.is_empty())
+        })
     }
 }
 
@@ -563,11 +614,17 @@ fn free_names(e: &Expr, out: &mut Vec<String>) {
             free_names(a, out);
             free_names(b, out);
         }
-        ExprKind::Call { args, .. } | ExprKind::Moment(_, args) => args.iter().for_each(|a| free_names(a, out)),
+        ExprKind::Call { args, .. } | ExprKind::Moment(_, args) => {
+            args.iter().for_each(|a| free_names(a, out))
+        }
     }
 }
 
-fn plan_claim(file: &File, def: &ClaimDef, seed: u64) -> Result<Vec<(String, Planned)>, InputError> {
+fn plan_claim(
+    file: &File,
+    def: &ClaimDef,
+    seed: u64,
+) -> Result<Vec<(String, Planned)>, InputError> {
     let err = |d: Diag| InputError::new(&file.origin, &file.text, d);
     let mut names = Vec::new();
     free_names(&def.claim.lhs, &mut names);
@@ -576,7 +633,11 @@ fn plan_claim(file: &File, def: &ClaimDef, seed: u64) -> Result<Vec<(String, Pla
         r.args.iter().for_each(|a| free_names(a, &mut names));
     }
     let chosen: Vec<&(String, String, Model)> = match &def.scenarios {
-        Some(list) => file.scenarios.iter().filter(|(n, _, _)| list.contains(n)).collect(),
+        Some(list) => file
+            .scenarios
+            .iter()
+            .filter(|(n, _, _)| list.contains(n))
+            .collect(),
         None => file
             .scenarios
             .iter()
@@ -592,7 +653,15 @@ fn plan_claim(file: &File, def: &ClaimDef, seed: u64) -> Result<Vec<(String, Pla
         if !names.is_empty() || !file.scenarios.is_empty() {
             return Err(err(Diag::new(
                 def.span.clone(),
-                format!("no scenario of this file defines every name `{}` uses{}", def.id, if missing.is_empty() { String::new() } else { format!(" (`{missing}` is defined nowhere)") }),
+                format!(
+                    "no scenario of this file defines every name `{}` uses{}",
+                    def.id,
+                    if missing.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (`{missing}` is defined nowhere)")
+                    }
+                ),
                 "define the names in a [scenario.NAME] model, or list scenarios with `in`",
             )));
         }
@@ -601,7 +670,11 @@ fn plan_claim(file: &File, def: &ClaimDef, seed: u64) -> Result<Vec<(String, Pla
     for (name, _, model) in chosen {
         let in_scenario = |d: Diag, at: usize| {
             let d = d.shifted(at);
-            err(Diag::new(d.span, format!("in scenario `{name}`: {}", d.message), d.help))
+            err(Diag::new(
+                d.span,
+                format!("in scenario `{name}`: {}", d.message),
+                d.help,
+            ))
         };
         let mut moments = Vec::new();
         let lhs = model
@@ -616,7 +689,12 @@ fn plan_claim(file: &File, def: &ClaimDef, seed: u64) -> Result<Vec<(String, Pla
             requirements.push((r.text.clone(), d));
         }
         let pinned = def.expect.iter().find(|(s, _)| s == name).map(|(_, v)| *v);
-        let expected = pinned.or_else(|| requirements.iter().all(|(_, d)| d.met).then_some(Verdict::Holds));
+        let expected = pinned.or_else(|| {
+            requirements
+                .iter()
+                .all(|(_, d)| d.met)
+                .then_some(Verdict::Holds)
+        });
         out.push((
             name.clone(),
             Planned {
@@ -666,7 +744,9 @@ fn plan_claim(file: &File, def: &ClaimDef, seed: u64) -> Result<Vec<(String, Pla
 }
 
 fn attribution(rows: &[Row]) -> Vec<(String, Attribution)> {
-    let Some(first) = rows.first() else { return Vec::new() };
+    let Some(first) = rows.first() else {
+        return Vec::new();
+    };
     first
         .requirements
         .iter()
@@ -674,7 +754,13 @@ fn attribution(rows: &[Row]) -> Vec<(String, Attribution)> {
         .map(|(i, (text, _))| {
             let only: Vec<&Row> = rows
                 .iter()
-                .filter(|r| !r.requirements[i].1.met && r.requirements.iter().enumerate().all(|(j, (_, d))| j == i || d.met))
+                .filter(|r| {
+                    !r.requirements[i].1.met
+                        && r.requirements
+                            .iter()
+                            .enumerate()
+                            .all(|(j, (_, d))| j == i || d.met)
+                })
                 .collect();
             let a = if let Some(r) = only.iter().find(|r| r.evaluation.verdict == Verdict::Fails) {
                 Attribution::LoadBearing(r.scenario.clone())
@@ -700,9 +786,15 @@ pub fn run(files: &[File], settings: &Settings) -> Result<Report, InputError> {
         for item in &f.items {
             let defs: Vec<&ClaimDef> = match item {
                 Item::Claim(c) => vec![c],
-                Item::Derivation { links, overall, .. } => links.iter().chain(std::iter::once(overall)).collect(),
+                Item::Derivation { links, overall, .. } => {
+                    links.iter().chain(std::iter::once(overall)).collect()
+                }
             };
-            per_item.push(defs.iter().map(|d| plan_claim(f, d, settings.seed)).collect::<Result<Vec<_>, _>>()?);
+            per_item.push(
+                defs.iter()
+                    .map(|d| plan_claim(f, d, settings.seed))
+                    .collect::<Result<Vec<_>, _>>()?,
+            );
         }
         plans.push(per_item);
     }
@@ -734,7 +826,9 @@ pub fn run(files: &[File], settings: &Settings) -> Result<Report, InputError> {
         for (item, defs_plans) in f.items.iter().zip(per_item) {
             let defs: Vec<&ClaimDef> = match item {
                 Item::Claim(c) => vec![c],
-                Item::Derivation { links, overall, .. } => links.iter().chain(std::iter::once(overall)).collect(),
+                Item::Derivation { links, overall, .. } => {
+                    links.iter().chain(std::iter::once(overall)).collect()
+                }
             };
             let mut checked: Vec<Checked> = defs
                 .iter()
@@ -817,7 +911,15 @@ pub fn adhoc(
         let origin = format!("--define #{}", i + 1);
         let def = parse_function(f).map_err(|e| InputError::new(&origin, f, e.into()))?;
         let Some(name) = def.name.clone() else {
-            return Err(InputError::new(&origin, f, Diag::new(0..f.len(), "a definition needs a name", "write it as f(x) = ...")));
+            return Err(InputError::new(
+                &origin,
+                f,
+                Diag::new(
+                    0..f.len(),
+                    "a definition needs a name",
+                    "write it as f(x) = ...",
+                ),
+            ));
         };
         table.insert(name, def);
     }
@@ -825,13 +927,29 @@ pub fn adhoc(
     let model = build("given", &stmts, &table).map_err(|d| InputError::new("--given", given, d))?;
     let parsed = parse_claim(claim).map_err(|e| InputError::new("<claim>", claim, e.into()))?;
     let band = within
-        .map(|w| parse_within(w).map_err(|m| InputError::new("--within", w, Diag::new(0..w.len(), m, "a percentage such as 2% or an absolute number"))))
+        .map(|w| {
+            parse_within(w).map_err(|m| {
+                InputError::new(
+                    "--within",
+                    w,
+                    Diag::new(
+                        0..w.len(),
+                        m,
+                        "a percentage such as 2% or an absolute number",
+                    ),
+                )
+            })
+        })
         .transpose()?;
     if (parsed.relation == Relation::Approx) != band.is_some() {
         return Err(InputError::new(
             "<claim>",
             claim,
-            Diag::new(parsed.relation_span.clone(), "`~=` goes with --within, and --within with `~=`", "e.g. 'E[tanh(y)^2] ~= 0.39' --within 1%"),
+            Diag::new(
+                parsed.relation_span.clone(),
+                "`~=` goes with --within, and --within with `~=`",
+                "e.g. 'E[tanh(y)^2] ~= 0.39' --within 1%",
+            ),
         ));
     }
     let reqs = requires

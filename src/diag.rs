@@ -130,7 +130,11 @@ mod tests {
     fn renders_line_column_and_caret() {
         let text = "a = 1\ny ~ Normal(0, -1)\n";
         let span = 17..19;
-        let e = InputError::new("f.toml", text, Diag::new(span, "sd must be > 0", "a positive number"));
+        let e = InputError::new(
+            "f.toml",
+            text,
+            Diag::new(span, "sd must be > 0", "a positive number"),
+        );
         assert_eq!(e.line_col(), (2, 12));
         assert_eq!(
             e.render(),

@@ -71,14 +71,18 @@ fn parse_resolution(s: &str) -> Result<f64, String> {
     };
     match num.trim().parse::<f64>() {
         Ok(x) if x * scale > 0.0 && x * scale < 1.0 => Ok(x * scale),
-        _ => Err(format!("`{s}` is not a resolution: give a percentage such as 0.5% or a fraction such as 0.005")),
+        _ => Err(format!(
+            "`{s}` is not a resolution: give a percentage such as 0.5% or a fraction such as 0.005"
+        )),
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(n) = cli.opts.threads
-        && let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(n).build_global()
+        && let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
     {
         eprintln!("error: cannot start {n} threads: {e}");
         return ExitCode::from(2);
@@ -91,7 +95,11 @@ fn main() -> ExitCode {
     let files: Result<Vec<File>, String> = match cli.command {
         None => load_all(&[PathBuf::from("derivations")]),
         Some(Command::Audit { paths }) => {
-            let paths = if paths.is_empty() { vec![PathBuf::from("derivations")] } else { paths };
+            let paths = if paths.is_empty() {
+                vec![PathBuf::from("derivations")]
+            } else {
+                paths
+            };
             load_all(&paths)
         }
         Some(Command::Check {
@@ -114,7 +122,11 @@ fn main() -> ExitCode {
     match audit::run(&files, &settings) {
         Ok(report) => {
             print!("{}", report::render(&report, cli.opts.format));
-            if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+            if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
         }
         Err(e) => {
             eprint!("{}", e.render());
@@ -128,5 +140,8 @@ fn load_all(paths: &[PathBuf]) -> Result<Vec<File>, String> {
     if found.is_empty() {
         return Err("error: no .toml files found\n".to_string());
     }
-    found.iter().map(|p| audit::load_path(p).map_err(|e| e.render())).collect()
+    found
+        .iter()
+        .map(|p| audit::load_path(p).map_err(|e| e.render()))
+        .collect()
 }

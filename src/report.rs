@@ -24,7 +24,9 @@ pub fn render(report: &Report, fmt: Format) -> String {
     match fmt {
         Format::Table => text(report, false),
         Format::Markdown => text(report, true),
-        Format::Json => serde_json::to_string_pretty(&to_json(report)).expect("json of plain values") + "\n",
+        Format::Json => {
+            serde_json::to_string_pretty(&to_json(report)).expect("json of plain values") + "\n"
+        }
     }
 }
 
@@ -46,7 +48,11 @@ pub fn num(x: f64) -> String {
 }
 
 fn short(x: f64) -> String {
-    if x.is_finite() { format!("{x:.1e}") } else { "∞".to_string() }
+    if x.is_finite() {
+        format!("{x:.1e}")
+    } else {
+        "∞".to_string()
+    }
 }
 
 fn side_cell(s: &Option<SideValue>) -> String {
@@ -62,7 +68,10 @@ fn method_cell(row: &Row) -> String {
     let mut parts: Vec<String> = Vec::new();
     for s in [&ev.lhs, &ev.rhs].into_iter().flatten() {
         let m = if s.exact {
-            s.method.trim_start_matches("exact (").trim_end_matches(')').to_string()
+            s.method
+                .trim_start_matches("exact (")
+                .trim_end_matches(')')
+                .to_string()
         } else {
             "sampled".to_string()
         };
@@ -70,7 +79,11 @@ fn method_cell(row: &Row) -> String {
             parts.push(m);
         }
     }
-    let mut out = if parts.is_empty() { "—".to_string() } else { parts.join(" / ") };
+    let mut out = if parts.is_empty() {
+        "—".to_string()
+    } else {
+        parts.join(" / ")
+    };
     let sampled = [&ev.lhs, &ev.rhs].into_iter().flatten().any(|s| !s.exact);
     if sampled {
         let _ = write!(out, ", n={}", ev.draws);
@@ -91,7 +104,11 @@ fn mark(met: bool, by: By) -> &'static str {
 
 fn verdict_cell(row: &Row) -> String {
     let v = row.evaluation.verdict.name();
-    let mut s = if row.evaluation.verdict == Verdict::Fails { v.to_uppercase() } else { v.to_string() };
+    let mut s = if row.evaluation.verdict == Verdict::Fails {
+        v.to_uppercase()
+    } else {
+        v.to_string()
+    };
     if !row.evaluation.defects.is_empty() {
         s.push_str(" DEFECT");
     }
@@ -116,7 +133,13 @@ fn expected_cell(row: &Row) -> String {
 
 fn deviation_cell(row: &Row) -> String {
     let d = row.evaluation.deviation;
-    if d.is_nan() { "—".to_string() } else { format!("{:+.2e}", d) }
+    if d.is_nan() {
+        "—".to_string()
+    } else if d == 0.0 {
+        "0".to_string()
+    } else {
+        format!("{d:+.2e}")
+    }
 }
 
 fn new_table(markdown: bool) -> Table {
@@ -126,12 +149,35 @@ fn new_table(markdown: bool) -> Table {
             format::FormatBuilder::new()
                 .column_separator('|')
                 .borders('|')
-                .separators(&[format::LinePosition::Title], format::LineSeparator::new('-', '|', '|', '|'))
+                .separators(
+                    &[format::LinePosition::Title],
+                    format::LineSeparator::new('-', '|', '|', '|'),
+                )
                 .padding(1, 1)
                 .build(),
         );
     } else {
-        t.set_format(*format::consts::FORMAT_BOX_CHARS);
+        // Box lines around the table and under the titles only: a line
+        // between every row doubles the height for nothing.
+        t.set_format(
+            format::FormatBuilder::new()
+                .column_separator('│')
+                .borders('│')
+                .separator(
+                    format::LinePosition::Top,
+                    format::LineSeparator::new('─', '┬', '┌', '┐'),
+                )
+                .separator(
+                    format::LinePosition::Title,
+                    format::LineSeparator::new('─', '┼', '├', '┤'),
+                )
+                .separator(
+                    format::LinePosition::Bottom,
+                    format::LineSeparator::new('─', '┴', '└', '┘'),
+                )
+                .padding(1, 1)
+                .build(),
+        );
     }
     t
 }
@@ -139,7 +185,9 @@ fn new_table(markdown: bool) -> Table {
 fn claim_table(c: &Checked, markdown: bool) -> String {
     let mut t = new_table(markdown);
     let mut header = vec!["scenario", "lhs", "rhs", "rel. dev.", "method"];
-    let reqs: Vec<&str> = c.rows.first().map_or(Vec::new(), |r| r.requirements.iter().map(|(t, _)| t.as_str()).collect());
+    let reqs: Vec<&str> = c.rows.first().map_or(Vec::new(), |r| {
+        r.requirements.iter().map(|(t, _)| t.as_str()).collect()
+    });
     header.extend(reqs.iter().copied());
     header.extend(["verdict", "expected"]);
     t.set_titles(header.into_iter().map(Cell::new).collect());
@@ -151,7 +199,11 @@ fn claim_table(c: &Checked, markdown: bool) -> String {
             deviation_cell(row),
             method_cell(row),
         ];
-        cells.extend(row.requirements.iter().map(|(_, d)| format!("{} {}", mark(d.met, d.by), d.by.name())));
+        cells.extend(
+            row.requirements
+                .iter()
+                .map(|(_, d)| format!("{} {}", mark(d.met, d.by), d.by.name())),
+        );
         cells.push(verdict_cell(row));
         cells.push(expected_cell(row));
         t.add_row(cells.iter().map(|s| Cell::new(s)).collect());
@@ -184,8 +236,12 @@ fn attribution(c: &Checked) -> String {
     let mut out = String::new();
     for (req, a) in &c.attribution {
         let s = match a {
-            Attribution::LoadBearing(s) => format!("load-bearing: fails in `{s}`, which violates only it"),
-            Attribution::NotNeeded(s) => format!("not needed in what was tried: holds in `{s}`, which violates only it"),
+            Attribution::LoadBearing(s) => {
+                format!("load-bearing: fails in `{s}`, which violates only it")
+            }
+            Attribution::NotNeeded(s) => {
+                format!("not needed in what was tried: holds in `{s}`, which violates only it")
+            }
             Attribution::Inconclusive => "tried, but inconclusive".to_string(),
             Attribution::NeverTried => "never tried: no scenario violates only it".to_string(),
         };
@@ -231,7 +287,12 @@ fn text(report: &Report, markdown: bool) -> String {
                     }
                     vec![c]
                 }
-                Entry::Derivation { id, cite, links, overall } => {
+                Entry::Derivation {
+                    id,
+                    cite,
+                    links,
+                    overall,
+                } => {
                     out.push_str(&heading(id, &overall.says, cite, markdown));
                     out.push_str(&derivation_table(links, overall, markdown));
                     for (i, l) in links.iter().enumerate() {
@@ -269,7 +330,11 @@ fn text(report: &Report, markdown: bool) -> String {
         report.settings.resolution * 100.0,
         report.tests,
         report.critical,
-        if report.passed() { "AUDIT PASSED" } else { "AUDIT FAILED" }
+        if report.passed() {
+            "AUDIT PASSED"
+        } else {
+            "AUDIT FAILED"
+        }
     );
     out
 }
@@ -289,7 +354,9 @@ fn derivation_table(links: &[Checked], overall: &Checked, markdown: bool) -> Str
         t.add_row(cells.iter().map(|s| Cell::new(s)).collect());
     }
     let mut s = t.to_string();
-    s.push_str("  ✓ holds  ✗ fails  ? inconclusive  U undefined; (!) contradicts the expectation\n");
+    s.push_str(
+        "  ✓ holds  ✗ fails  ? inconclusive  U undefined; (!) contradicts the expectation\n",
+    );
     s
 }
 
@@ -305,7 +372,11 @@ fn step_mark(r: &Row) -> String {
     } else {
         format!(" {:+.1e}", r.evaluation.deviation)
     };
-    let flag = if r.as_expected && r.evaluation.defects.is_empty() { "" } else { " (!)" };
+    let flag = if r.as_expected && r.evaluation.defects.is_empty() {
+        ""
+    } else {
+        " (!)"
+    };
     format!("{m}{dev}{flag}")
 }
 

@@ -51,7 +51,8 @@ pub struct Requirement {
 impl Requirement {
     /// Reads a requirement from its parsed expression.
     pub fn from_expr(text: &str, e: &Expr) -> Result<Requirement, Diag> {
-        let valid = "zero_mean(X), symmetric(X), independent(X, Y), gaussian(X), finite_moment(X, k)";
+        let valid =
+            "zero_mean(X), symmetric(X), independent(X, Y), gaussian(X), finite_moment(X, k)";
         let ExprKind::Call {
             func,
             func_span,
@@ -236,7 +237,11 @@ fn parity(x: &Rv) -> Option<Parity> {
         Rv::Pow(a, b) => match **b {
             Rv::Const(k) if k == k.trunc() => {
                 let p = parity(a)?;
-                if (k as i64) % 2 == 0 { Some(Even) } else { Some(p) }
+                if (k as i64) % 2 == 0 {
+                    Some(Even)
+                } else {
+                    Some(p)
+                }
             }
             _ => None,
         },
@@ -285,7 +290,9 @@ fn disjoint(s: &Scenario, a: &Rv, b: &Rv) -> bool {
     let sources = |x: &Rv| {
         let mut v = Vec::new();
         x.bases(&mut v);
-        v.into_iter().map(|v| s.bases[v.0].source).collect::<Vec<_>>()
+        v.into_iter()
+            .map(|v| s.bases[v.0].source)
+            .collect::<Vec<_>>()
     };
     let (sa, sb) = (sources(a), sources(b));
     let shared_sum = shared_sums(a, b);
@@ -326,7 +333,10 @@ fn vanishes(engine: &Engine, x: &Rv) -> Result<(bool, f64), NoExact> {
 
 fn symmetric(s: &Scenario, engine: &Engine, x: &Rv) -> Decision {
     if proved_symmetric(s, x) {
-        return Decision::structure(true, "built from laws symmetric about 0 by odd maps and independent products");
+        return Decision::structure(
+            true,
+            "built from laws symmetric about 0 by odd maps and independent products",
+        );
     }
     // A variable symmetric about 0 has every odd moment zero; refute by
     // finding one that is not.
@@ -334,7 +344,11 @@ fn symmetric(s: &Scenario, engine: &Engine, x: &Rv) -> Decision {
         let xk = Rv::Pow(Box::new(x.clone()), Box::new(Rv::Const(k)));
         match vanishes(engine, &xk) {
             Ok((false, v)) => {
-                let what = if k == 1.0 { "E[X]".to_string() } else { format!("E[X^{k}]") };
+                let what = if k == 1.0 {
+                    "E[X]".to_string()
+                } else {
+                    format!("E[X^{k}]")
+                };
                 return Decision::exact(false, format!("{what} = {v:.6} is not 0"));
             }
             Ok((true, _)) => {}
@@ -386,7 +400,9 @@ fn independent(s: &Scenario, engine: &Engine, x: &Rv, y: &Rv) -> Decision {
                 return Decision::exact(false, format!("{what} = {:.6} is not 0", c.val.value));
             }
             Ok(_) => {}
-            Err(e) => return Decision::undecided(format!("they share base variables; {}", e.reason())),
+            Err(e) => {
+                return Decision::undecided(format!("they share base variables; {}", e.reason()));
+            }
         }
     }
     Decision::undecided("they share base variables and independence is not proved")
@@ -447,7 +463,10 @@ fn gaussian(s: &Scenario, engine: &Engine, x: &Rv) -> Decision {
     if let Rv::Base(v) = x
         && let Source::Single(law) = &s.sources[s.bases[v.0].source]
     {
-        return Decision::structure(false, format!("{} is not Gaussian", crate::exact::law_name(law)));
+        return Decision::structure(
+            false,
+            format!("{} is not Gaussian", crate::exact::law_name(law)),
+        );
     }
     // A Gaussian has zero skewness and zero excess kurtosis.
     let central = |k: f64| -> Result<f64, NoExact> {
@@ -493,7 +512,11 @@ fn finite_moment(s: &Scenario, x: &Rv, k: f64) -> Decision {
                 format!(
                     "grows like |{}|^{}; its law has moments only below order {alpha}",
                     b.name,
-                    if g.is_infinite() { "inf".to_string() } else { g.to_string() }
+                    if g.is_infinite() {
+                        "inf".to_string()
+                    } else {
+                        g.to_string()
+                    }
                 ),
             );
         }

@@ -109,7 +109,12 @@ impl Budget {
     /// How many tests one claim in one scenario spends: one per self-checked
     /// moment, and one per look when sampling decides.
     pub fn tests_for(moments: usize, sampled_decision: bool) -> u64 {
-        moments as u64 + if sampled_decision { MAX_LOOKS as u64 } else { 0 }
+        moments as u64
+            + if sampled_decision {
+                MAX_LOOKS as u64
+            } else {
+                0
+            }
     }
 }
 
@@ -171,7 +176,9 @@ impl Trial<'_> {
 
     /// Whether sampling decides (some moment without an exact value).
     pub fn needs_sampling(exact: &[Outcome]) -> bool {
-        exact.iter().any(|o| matches!(o, Err(NoExact::NoForm(_) | NoExact::Failed(_))))
+        exact
+            .iter()
+            .any(|o| matches!(o, Err(NoExact::NoForm(_) | NoExact::Failed(_))))
     }
 
     pub fn evaluate(&self, exact: &[Outcome], settings: &Settings, budget: &Budget) -> Evaluation {
@@ -231,7 +238,8 @@ impl Trial<'_> {
             if !sampling_decides {
                 break;
             }
-            let verdict = self.sampled_verdict(&sampler, exact, &magnitudes, settings, budget, &mut ev);
+            let verdict =
+                self.sampled_verdict(&sampler, exact, &magnitudes, settings, budget, &mut ev);
             if verdict != Verdict::Inconclusive {
                 ev.verdict = verdict;
                 break;
@@ -269,8 +277,14 @@ impl Trial<'_> {
         }
 
         let sampled_side = |side: &Side| {
-            let per_batch: Vec<f64> = batches.iter().map(|b| side.eval(&b[..self.moments.len()])).collect();
-            (side.eval(&pooled[..self.moments.len()]), standard_error(per_batch.into_iter()))
+            let per_batch: Vec<f64> = batches
+                .iter()
+                .map(|b| side.eval(&b[..self.moments.len()]))
+                .collect();
+            (
+                side.eval(&pooled[..self.moments.len()]),
+                standard_error(per_batch.into_iter()),
+            )
         };
         let lhs_sampled = sampled_side(self.lhs);
         let rhs_sampled = sampled_side(self.rhs);
@@ -362,12 +376,17 @@ impl Trial<'_> {
         let (l, r) = (self.lhs.eval(&mixed_pooled), self.rhs.eval(&mixed_pooled));
         let d = l - r;
         let h = budget.critical * standard_error(diffs.into_iter());
+        // Deviations are relative to the sides themselves; a claim about a
+        // quantity that is (nearly) zero is judged against the natural size
+        // of what it is made of instead (root mean square for a mean).
         let mags = magnitude_values(magnitudes, &pooled);
-        let scale = l
-            .abs()
-            .max(r.abs())
-            .max(side_magnitude(self.lhs, &mags))
-            .max(side_magnitude(self.rhs, &mags));
+        let natural = side_magnitude(self.lhs, &mags).max(side_magnitude(self.rhs, &mags));
+        let direct = l.abs().max(r.abs());
+        let scale = if direct >= settings.resolution * natural {
+            direct
+        } else {
+            natural
+        };
         ev.deviation = if scale > 0.0 { d / scale } else { 0.0 };
         let res = settings.resolution * scale;
         match self.relation {
@@ -405,7 +424,11 @@ impl Trial<'_> {
 }
 
 fn verdict_if(holds: bool) -> Verdict {
-    if holds { Verdict::Holds } else { Verdict::Fails }
+    if holds {
+        Verdict::Holds
+    } else {
+        Verdict::Fails
+    }
 }
 
 fn exact_value(e: &Exact, sampled: (f64, f64)) -> SideValue {
@@ -466,7 +489,7 @@ enum Magnitude {
 /// variances that give each moment its natural size.
 fn magnitude_plan(moments: &[Moment]) -> (Vec<Moment>, Vec<Magnitude>) {
     let mut plan = moments.to_vec();
-    let mut index_of = |m: Moment, plan: &mut Vec<Moment>| {
+    let index_of = |m: Moment, plan: &mut Vec<Moment>| {
         plan.iter().position(|p| *p == m).unwrap_or_else(|| {
             plan.push(m);
             plan.len() - 1

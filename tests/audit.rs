@@ -32,8 +32,17 @@ fn main() -> ExitCode {
     let results = report.checked().map(|(_, c)| c.rows.len()).sum::<usize>();
     let failed = report
         .checked()
-        .map(|(_, c)| c.rows.iter().filter(|r| !r.as_expected || !r.evaluation.defects.is_empty()).count())
+        .map(|(_, c)| {
+            c.rows
+                .iter()
+                .filter(|r| !r.as_expected || !r.evaluation.defects.is_empty())
+                .count()
+        })
         .sum::<usize>();
     println!("audit: {} passed, {} failed", results - failed, failed);
-    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

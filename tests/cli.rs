@@ -39,8 +39,14 @@ fn relu_second_moment_needs_symmetry() {
 #[test]
 fn variance_of_a_product_needs_the_second_moment() {
     let given = "w ~ Normal(0, 0.3); y ~ Normal(0, 1)";
-    assert_eq!(check("Var[w*relu(y)] = Var[w]*E[relu(y)^2]", given), "holds");
-    assert_eq!(check("Var[w*relu(y)] = Var[w]*Var[relu(y)]", given), "fails");
+    assert_eq!(
+        check("Var[w*relu(y)] = Var[w]*E[relu(y)^2]", given),
+        "holds"
+    );
+    assert_eq!(
+        check("Var[w*relu(y)] = Var[w]*Var[relu(y)]", given),
+        "fails"
+    );
 }
 
 #[test]
@@ -95,7 +101,10 @@ fn a_negative_sd_points_at_the_parameter() {
     assert_eq!(code, 2, "{out}");
     assert!(err.contains("sd"), "{err}");
     assert!(err.contains("--given:1:15"), "{err}");
-    assert!(err.contains("1 | y ~ Normal(0, -1)\n  |               ^^"), "{err}");
+    assert!(
+        err.contains("1 | y ~ Normal(0, -1)\n  |               ^^"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -110,7 +119,10 @@ fn an_unbalanced_bracket_gets_a_caret() {
 fn unknown_names_say_what_is_defined() {
     let (code, _, err) = initaudit(&["check", "E[z] = 0", "--given", "y ~ Normal(0, 1)"]);
     assert_eq!(code, 2);
-    assert!(err.contains("unknown name `z`") && err.contains("defined here: y"), "{err}");
+    assert!(
+        err.contains("unknown name `z`") && err.contains("defined here: y"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -63,7 +63,13 @@ fn words(line: &str) -> Vec<String> {
 fn quoting_is_read_as_a_shell_would() {
     assert_eq!(
         words(r#"initaudit check "E[relu'(y)] = 1" --given 'y ~ N(0, 1)'"#),
-        ["initaudit", "check", "E[relu'(y)] = 1", "--given", "y ~ N(0, 1)"]
+        [
+            "initaudit",
+            "check",
+            "E[relu'(y)] = 1",
+            "--given",
+            "y ~ N(0, 1)"
+        ]
     );
 }
 
@@ -89,7 +95,12 @@ fn every_command_example_holds() {
         }
     }
     assert!(count >= 50, "only {count} examples found");
-    assert!(failures.is_empty(), "{} of {count} examples failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {count} examples failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

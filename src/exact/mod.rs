@@ -35,7 +35,7 @@ use crate::lang::builtin::Builtin;
 use crate::model::law::{Law, NoMoment};
 use crate::model::rv::{Moment, Rv, Side, VarId, pow};
 use crate::model::{Scenario, Source};
-use quad::{QuadError, Quad, Tol};
+use quad::{Quad, QuadError, Tol};
 
 /// Unit roundoff; each arithmetic step may add this much relative error.
 const EPS: f64 = f64::EPSILON;
@@ -287,10 +287,7 @@ fn expand(x: &Rv) -> Option<Vec<Monomial>> {
         Rv::Neg(a) => Some(
             expand(a)?
                 .into_iter()
-                .map(|m| Monomial {
-                    coef: -m.coef,
-                    ..m
-                })
+                .map(|m| Monomial { coef: -m.coef, ..m })
                 .collect(),
         ),
         Rv::Add(a, b) => {
@@ -347,7 +344,11 @@ fn product(a: &[Monomial], b: &[Monomial]) -> Option<Vec<Monomial>> {
     if a.len() * b.len() > MAX_MONOMIALS {
         return None;
     }
-    Some(a.iter().flat_map(|m| b.iter().map(|n| m.times(n))).collect())
+    Some(
+        a.iter()
+            .flat_map(|m| b.iter().map(|n| m.times(n)))
+            .collect(),
+    )
 }
 
 /// What a piece of an expression depends on: independent pieces share
@@ -605,8 +606,14 @@ impl<'a> Engine<'a> {
             let mx = self.expect(x)?;
             let my = if x == y { mx } else { self.expect(y)? };
             let centred = Rv::Mul(
-                Box::new(Rv::Sub(Box::new(x.clone()), Box::new(Rv::Const(mx.val.value)))),
-                Box::new(Rv::Sub(Box::new(y.clone()), Box::new(Rv::Const(my.val.value)))),
+                Box::new(Rv::Sub(
+                    Box::new(x.clone()),
+                    Box::new(Rv::Const(mx.val.value)),
+                )),
+                Box::new(Rv::Sub(
+                    Box::new(y.clone()),
+                    Box::new(Rv::Const(my.val.value)),
+                )),
             );
             // The error of the centring constants enters at second order
             // only (E[X - m] = 0), so the integral's own bound stands, plus
@@ -738,12 +745,26 @@ impl<'a> Engine<'a> {
                     env[v.0] = c;
                     expr.eval_at(&env)
                 };
-                let breaks_u = kinks::kinks(expr, u, &vec![0.0; n], f64::NEG_INFINITY, f64::INFINITY, (0.0, b.sd_u));
+                let breaks_u = kinks::kinks(
+                    expr,
+                    u,
+                    &vec![0.0; n],
+                    f64::NEG_INFINITY,
+                    f64::INFINITY,
+                    (0.0, b.sd_u),
+                );
                 let breaks_v = |a: f64| {
                     let mut env = vec![0.0; n];
                     env[u.0] = a;
                     let (m, s) = b.conditional(a);
-                    kinks::kinks(expr, v, &env, f64::NEG_INFINITY, f64::INFINITY, (m, s.max(1e-300)))
+                    kinks::kinks(
+                        expr,
+                        v,
+                        &env,
+                        f64::NEG_INFINITY,
+                        f64::INFINITY,
+                        (m, s.max(1e-300)),
+                    )
                 };
                 let q = quad::expect_bivariate(b, &f, &breaks_u, &breaks_v, self.tol);
                 quad_outcome(q, Method::NestedQuadrature, expr)
@@ -852,7 +873,10 @@ fn finite(v: f64, expr: &Rv) -> Result<f64, NoExact> {
     if v.is_finite() {
         Ok(v)
     } else {
-        Err(NoExact::Failed(format!("{} evaluates to {v}", debug_rv(expr))))
+        Err(NoExact::Failed(format!(
+            "{} evaluates to {v}",
+            debug_rv(expr)
+        )))
     }
 }
 
@@ -867,7 +891,10 @@ fn product_rv(group: &[Factor]) -> Rv {
             if f.power == 1 {
                 f.atom.clone()
             } else {
-                Rv::Pow(Box::new(f.atom.clone()), Box::new(Rv::Const(f.power as f64)))
+                Rv::Pow(
+                    Box::new(f.atom.clone()),
+                    Box::new(Rv::Const(f.power as f64)),
+                )
             }
         })
         .reduce(|a, b| Rv::Mul(Box::new(a), Box::new(b)))

@@ -13,10 +13,9 @@
 //! a continuous law, but it can under a discrete one (`Bernoulli`), and it
 //! must be the same everywhere.
 
-
 /// SELU's constants (Klambauer et al. 2017), to the digits of the paper.
 pub const SELU_LAMBDA: f64 = 1.050_700_987_355_480_5;
-pub const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
+pub const SELU_ALPHA: f64 = 1.673_263_242_354_377_2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Builtin {

@@ -35,11 +35,22 @@ use super::{FunctionDef, parse_expr};
 /// The functions a file defines, looked up by name.
 pub trait Functions {
     fn get(&self, name: &str) -> Option<&FunctionDef>;
+
+    /// Every defined name, for "what would be valid" in messages.
+    fn names(&self) -> Vec<&str> {
+        Vec::new()
+    }
 }
 
 impl Functions for HashMap<String, FunctionDef> {
     fn get(&self, name: &str) -> Option<&FunctionDef> {
         HashMap::get(self, name)
+    }
+
+    fn names(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.keys().map(String::as_str).collect();
+        v.sort_unstable();
+        v
     }
 }
 

@@ -139,8 +139,9 @@ pub fn build(name: &str, stmts: &[Stmt], funcs: &dyn Functions) -> Result<Model,
                         ));
                     }
                     Source::Single(
-                        Law::new(law, &values)
-                            .map_err(|e| Diag::new(param_span(e.index), e.message, signature(law)))?,
+                        Law::new(law, &values).map_err(|e| {
+                            Diag::new(param_span(e.index), e.message, signature(law))
+                        })?,
                     )
                 };
                 let source_id = model.scenario.sources.len();
@@ -197,10 +198,10 @@ fn valid_laws() -> String {
 }
 
 fn signature(law: &str) -> String {
-    Law::SIGNATURES
-        .iter()
-        .find(|(n, _)| *n == law)
-        .map_or_else(|| law.to_string(), |(n, ps)| format!("{n}({})", ps.join(", ")))
+    Law::SIGNATURES.iter().find(|(n, _)| *n == law).map_or_else(
+        || law.to_string(),
+        |(n, ps)| format!("{n}({})", ps.join(", ")),
+    )
 }
 
 impl Model {
@@ -239,7 +240,11 @@ impl Model {
     }
 
     fn lookup(&self, name: &str) -> Option<&Binding> {
-        self.names.iter().rev().find(|(n, _)| n == name).map(|(_, b)| b)
+        self.names
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, b)| b)
     }
 }
 
@@ -294,7 +299,10 @@ impl Lower<'_> {
             }
             ExprKind::Neg(a) => Rv::Neg(b(self.rv_in(a, scope, depth)?)),
             ExprKind::Binary(op, l, r) => {
-                let (l, r) = (b(self.rv_in(l, scope, depth)?), b(self.rv_in(r, scope, depth)?));
+                let (l, r) = (
+                    b(self.rv_in(l, scope, depth)?),
+                    b(self.rv_in(r, scope, depth)?),
+                );
                 match op {
                     BinOp::Add => Rv::Add(l, r),
                     BinOp::Sub => Rv::Sub(l, r),
@@ -371,7 +379,11 @@ impl Lower<'_> {
             if args.len() < lo || args.len() > hi {
                 return Err(Diag::new(
                     span.clone(),
-                    format!("{func} takes {} argument(s), got {}", arity_text(lo, hi), args.len()),
+                    format!(
+                        "{func} takes {} argument(s), got {}",
+                        arity_text(lo, hi),
+                        args.len()
+                    ),
                     format!("write {}", f.signature()),
                 ));
             }
@@ -405,9 +417,13 @@ impl Lower<'_> {
                 .map_err(|d| Diag::new(func_span.clone(), d.message, ""))?;
             // The body's own spans point into the function's definition, not
             // here: report any error in it at the call.
-            return self
-                .rv_in(&body, &scope, depth + 1)
-                .map_err(|d| Diag::new(func_span.clone(), format!("in {func}: {}", d.message), d.help));
+            return self.rv_in(&body, &scope, depth + 1).map_err(|d| {
+                Diag::new(
+                    func_span.clone(),
+                    format!("in {func}: {}", d.message),
+                    d.help,
+                )
+            });
         }
         let mut names: Vec<&str> = Builtin::ALL.iter().map(|b| b.name()).collect();
         names.extend(self.funcs.names());
@@ -470,7 +486,11 @@ impl Lower<'_> {
                     if lowered.len() < lo || lowered.len() > hi {
                         return Err(Diag::new(
                             e.span.clone(),
-                            format!("{func} takes {} argument(s), got {}", arity_text(lo, hi), lowered.len()),
+                            format!(
+                                "{func} takes {} argument(s), got {}",
+                                arity_text(lo, hi),
+                                lowered.len()
+                            ),
                             format!("write {}", f.signature()),
                         ));
                     }
