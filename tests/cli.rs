@@ -109,9 +109,21 @@ fn a_negative_sd_points_at_the_parameter() {
 
 #[test]
 fn an_unbalanced_bracket_gets_a_caret() {
+    // The relation cannot stand inside the brackets: the caret is on it.
     let (code, _, err) = initaudit(&["check", "E[relu(y)^2 = 1", "--given", "y ~ Normal(0, 1)"]);
     assert_eq!(code, 2);
-    assert!(err.contains("<claim>:1:2"), "{err}");
+    assert!(err.contains("<claim>:1:13"), "{err}");
+    assert!(
+        err.contains("1 | E[relu(y)^2 = 1\n  |             ^\n"),
+        "{err}"
+    );
+    // A bracket never closed: the caret is on the bracket.
+    let (code, _, err) = initaudit(&["check", "Var[y = 1", "--given", "y ~ Normal(0, 1)"]);
+    assert_eq!(code, 2);
+    let (code2, _, err2) = initaudit(&["check", "E[y] = Var[y", "--given", "y ~ Normal(0, 1)"]);
+    assert_eq!(code2, 2);
+    assert!(err2.contains("<claim>:1:11"), "{err2}");
+    assert!(err2.contains("1 | E[y] = Var[y\n  |           ^"), "{err2}");
     assert!(err.contains("^"), "{err}");
 }
 

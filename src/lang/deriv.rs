@@ -834,8 +834,8 @@ mod tests {
     use super::*;
     use crate::lang::builtin::{SELU_ALPHA, SELU_LAMBDA, norm_pdf};
     use crate::lang::{parse_function, sexpr};
+    use libm::erf;
     use proptest::prelude::*;
-    use statrs::function::erf::erf;
     use std::f64::consts::{E, PI, SQRT_2};
 
     /// Evaluates a prime-free expression with `x` and `a` bound (and the
