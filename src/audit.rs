@@ -585,6 +585,9 @@ impl Report {
     }
 }
 
+/// A claim's planned trials, one per scenario, by scenario name.
+type ScenarioPlans = Vec<(String, Planned)>;
+
 /// One planned trial: everything needed to evaluate, owned.
 struct Planned {
     scenario: crate::model::Scenario,
@@ -780,7 +783,7 @@ fn attribution(rows: &[Row]) -> Vec<(String, Attribution)> {
 pub fn run(files: &[File], settings: &Settings) -> Result<Report, InputError> {
     // Plan: resolve everything first, so bad input is reported before any
     // time is spent.
-    let mut plans: Vec<Vec<Vec<Vec<(String, Planned)>>>> = Vec::new();
+    let mut plans: Vec<Vec<Vec<ScenarioPlans>>> = Vec::new();
     for f in files {
         let mut per_item = Vec::new();
         for item in &f.items {

@@ -36,6 +36,7 @@ use crate::model::law::{Law, NoMoment};
 use crate::model::rv::{Moment, Rv, Side, VarId, pow};
 use crate::model::{Scenario, Source};
 use quad::{Quad, QuadError, Tol};
+use std::ops::{Add, Div, Mul, Sub};
 
 /// Unit roundoff; each arithmetic step may add this much relative error.
 const EPS: f64 = f64::EPSILON;
@@ -64,34 +65,8 @@ impl Val {
         }
     }
 
-    pub fn add(self, o: Val) -> Val {
-        Val::rounded(self.value + o.value, self.err + o.err)
-    }
-
-    pub fn sub(self, o: Val) -> Val {
-        Val::rounded(self.value - o.value, self.err + o.err)
-    }
-
-    pub fn mul(self, o: Val) -> Val {
-        Val::rounded(
-            self.value * o.value,
-            self.value.abs() * o.err + o.value.abs() * self.err + self.err * o.err,
-        )
-    }
-
     pub fn scale(self, c: f64) -> Val {
         Val::rounded(self.value * c, self.err * c.abs())
-    }
-
-    pub fn div(self, o: Val) -> Val {
-        let q = self.value / o.value;
-        let denom = (o.value.abs() - o.err).max(0.0);
-        let err = if denom == 0.0 {
-            f64::INFINITY
-        } else {
-            (self.err + q.abs() * o.err) / denom
-        };
-        Val::rounded(q, err)
     }
 
     /// `f(self)` with the error bound taken from the spread of `f` over
@@ -111,6 +86,44 @@ impl Val {
 
     pub fn is_finite(self) -> bool {
         self.value.is_finite() && !self.err.is_nan()
+    }
+}
+
+impl std::ops::Add for Val {
+    type Output = Val;
+    fn add(self, o: Val) -> Val {
+        Val::rounded(self.value + o.value, self.err + o.err)
+    }
+}
+
+impl std::ops::Sub for Val {
+    type Output = Val;
+    fn sub(self, o: Val) -> Val {
+        Val::rounded(self.value - o.value, self.err + o.err)
+    }
+}
+
+impl std::ops::Mul for Val {
+    type Output = Val;
+    fn mul(self, o: Val) -> Val {
+        Val::rounded(
+            self.value * o.value,
+            self.value.abs() * o.err + o.value.abs() * self.err + self.err * o.err,
+        )
+    }
+}
+
+impl std::ops::Div for Val {
+    type Output = Val;
+    fn div(self, o: Val) -> Val {
+        let q = self.value / o.value;
+        let denom = (o.value.abs() - o.err).max(0.0);
+        let err = if denom == 0.0 {
+            f64::INFINITY
+        } else {
+            (self.err + q.abs() * o.err) / denom
+        };
+        Val::rounded(q, err)
     }
 }
 
@@ -476,10 +489,10 @@ impl<'a> Engine<'a> {
 
     /// `E[prod atom^power]` for factors that all depend on one another.
     fn expect_atom_group(&self, group: &[Factor]) -> Outcome {
-        if let [Factor { atom, power }] = group {
-            if let Some(e) = self.expect_single_atom(atom, *power)? {
-                return Ok(e);
-            }
+        if let [Factor { atom, power }] = group
+            && let Some(e) = self.expect_single_atom(atom, *power)?
+        {
+            return Ok(e);
         }
         let expr = product_rv(group);
         if expr.contains_sum() {
