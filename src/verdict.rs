@@ -228,7 +228,7 @@ impl Trial<'_> {
             if let Err(SampleError::NonFinite { moment, value }) = sampler.extend(add) {
                 ev.notes.push(format!(
                     "sampling met {value} in {}",
-                    describe_moment(&plan[moment])
+                    describe_moment(&plan[moment], self.scenario)
                 ));
                 ev.verdict = Verdict::Inconclusive;
                 return ev;
@@ -260,7 +260,7 @@ impl Trial<'_> {
             if !valid[i] {
                 ev.notes.push(format!(
                     "{}: not self-checked, its estimator has infinite variance",
-                    describe_moment(&self.moments[i])
+                    describe_moment(&self.moments[i], self.scenario)
                 ));
                 continue;
             }
@@ -268,7 +268,7 @@ impl Trial<'_> {
             let diff = (pooled[i] - e.val.value).abs();
             if diff > budget.critical * se + e.val.err && diff > 1e-12 * e.val.value.abs() {
                 ev.defects.push(Defect {
-                    moment: describe_moment(&self.moments[i]),
+                    moment: describe_moment(&self.moments[i], self.scenario),
                     exact: e.val.value,
                     sampled: pooled[i],
                     se,
@@ -556,11 +556,12 @@ fn finite_estimator_variance(scenario: &Scenario, m: &Moment) -> bool {
     })
 }
 
-/// A short text for a moment, for notes and defects.
-pub fn describe_moment(m: &Moment) -> String {
+/// A moment as the user would write it, for notes and defects.
+pub fn describe_moment(m: &Moment, scenario: &Scenario) -> String {
+    let names = &scenario.bases;
     match m {
-        Moment::E(_) => "E[...]".to_string(),
-        Moment::Var(_) => "Var[...]".to_string(),
-        Moment::Cov(..) => "Cov[..., ...]".to_string(),
+        Moment::E(x) => format!("E[{}]", x.shown(names)),
+        Moment::Var(x) => format!("Var[{}]", x.shown(names)),
+        Moment::Cov(x, y) => format!("Cov[{}, {}]", x.shown(names), y.shown(names)),
     }
 }

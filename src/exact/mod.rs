@@ -513,11 +513,18 @@ impl<'a> Engine<'a> {
                         Val::rounded(m, 8.0 * EPS * m.abs()),
                         Method::ClosedForm,
                     ))),
-                    Err(NoMoment::Undefined) => Err(NoExact::Undefined(format!(
-                        "E[{}^{power}] does not exist under {}",
-                        self.scenario.bases[v.0].name,
-                        law_name(law)
-                    ))),
+                    Err(NoMoment::Undefined) => {
+                        let name = &self.scenario.bases[v.0].name;
+                        let what = if power == 1 {
+                            format!("E[{name}]")
+                        } else {
+                            format!("E[{name}^{power}]")
+                        };
+                        Err(NoExact::Undefined(format!(
+                            "{what} does not exist under {}",
+                            law_name(law)
+                        )))
+                    }
                 },
                 Source::Bivariate(b) => {
                     let sd = if self.scenario.bases[v.0].component == 0 {
@@ -715,10 +722,11 @@ impl<'a> Engine<'a> {
             .collect();
         sources.dedup();
         let n = self.scenario.bases.len();
+        let shown = expr.shown(&self.scenario.bases).to_string();
         match (sources.as_slice(), vars.as_slice()) {
             ([], _) => {
                 let v = expr.eval_at(&vec![f64::NAN; n]);
-                finite(v, expr).map(Exact::rules)
+                finite(v, &shown).map(Exact::rules)
             }
             ([s], [v]) => {
                 let law = match &self.scenario.sources[*s] {
@@ -741,7 +749,7 @@ impl<'a> Engine<'a> {
                     expr.eval_at(&env)
                 };
                 let q = quad::expect_1d(&law, &f, &breaks, self.tol);
-                quad_outcome(q, Method::Quadrature, expr)
+                quad_outcome(q, Method::Quadrature, &shown)
             }
             ([s], [u, v]) => {
                 let Source::Bivariate(b) = &self.scenario.sources[*s] else {
@@ -780,7 +788,7 @@ impl<'a> Engine<'a> {
                     )
                 };
                 let q = quad::expect_bivariate(b, &f, &breaks_u, &breaks_v, self.tol);
-                quad_outcome(q, Method::NestedQuadrature, expr)
+                quad_outcome(q, Method::NestedQuadrature, &shown)
             }
             ([s, t], [u, v]) => {
                 let (Source::Single(lu), Source::Single(lv)) =
@@ -815,7 +823,7 @@ impl<'a> Engine<'a> {
                     kinks::kinks(expr, v, &env, vlo, vhi, lv.scale_hint())
                 };
                 let q = quad::expect_2d(lu, lv, &f, &breaks_u, &breaks_v, self.tol);
-                quad_outcome(q, Method::NestedQuadrature, expr)
+                quad_outcome(q, Method::NestedQuadrature, &shown)
             }
             _ => {
                 let names: Vec<&str> = vars
@@ -869,32 +877,24 @@ fn fmt_growth(g: f64) -> String {
     }
 }
 
-fn quad_outcome(q: Result<Quad, QuadError>, method: Method, expr: &Rv) -> Outcome {
+fn quad_outcome(q: Result<Quad, QuadError>, method: Method, expr: &str) -> Outcome {
     match q {
         Ok(q) => Ok(Exact::new(Val::rounded(q.value, q.err), method)),
         Err(QuadError::NotConverged { value, err }) => Err(NoExact::Failed(format!(
             "quadrature did not reach the tolerance (best {value:e} ± {err:.1e})"
         ))),
-        Err(QuadError::NonFinite { at }) => Err(NoExact::Failed(format!(
-            "{} is not finite at {at}",
-            debug_rv(expr)
-        ))),
+        Err(QuadError::NonFinite { at }) => {
+            Err(NoExact::Failed(format!("{expr} is not finite at {at}")))
+        }
     }
 }
 
-fn finite(v: f64, expr: &Rv) -> Result<f64, NoExact> {
+fn finite(v: f64, expr: &str) -> Result<f64, NoExact> {
     if v.is_finite() {
         Ok(v)
     } else {
-        Err(NoExact::Failed(format!(
-            "{} evaluates to {v}",
-            debug_rv(expr)
-        )))
+        Err(NoExact::Failed(format!("{expr} evaluates to {v}")))
     }
-}
-
-fn debug_rv(expr: &Rv) -> String {
-    format!("{expr:?}")
 }
 
 fn product_rv(group: &[Factor]) -> Rv {

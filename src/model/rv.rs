@@ -142,3 +142,53 @@ impl Rv {
         }
     }
 }
+
+/// An `Rv` printed in the language, with base variables by name: for notes
+/// and defects, so a message names what the user wrote.
+pub struct Shown<'a> {
+    rv: &'a Rv,
+    names: &'a [crate::model::BaseVar],
+}
+
+impl Rv {
+    pub fn shown<'a>(&'a self, names: &'a [crate::model::BaseVar]) -> Shown<'a> {
+        Shown { rv: self, names }
+    }
+}
+
+impl<'a> Shown<'a> {
+    fn sub(&self, rv: &'a Rv) -> Shown<'a> {
+        Shown {
+            rv,
+            names: self.names,
+        }
+    }
+}
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Fully parenthesised below the top: unambiguous without a
+        // precedence table, and these strings are read, never parsed.
+        match self.rv {
+            Rv::Const(c) => write!(f, "{c}"),
+            Rv::Base(v) => f.write_str(self.names.get(v.0).map_or("?", |b| b.name.as_str())),
+            Rv::Neg(a) => write!(f, "-({})", self.sub(a)),
+            Rv::Add(a, b) => write!(f, "({} + {})", self.sub(a), self.sub(b)),
+            Rv::Sub(a, b) => write!(f, "({} - {})", self.sub(a), self.sub(b)),
+            Rv::Mul(a, b) => write!(f, "{}*{}", self.sub(a), self.sub(b)),
+            Rv::Div(a, b) => write!(f, "{}/{}", self.sub(a), self.sub(b)),
+            Rv::Pow(a, b) => write!(f, "{}^{}", self.sub(a), self.sub(b)),
+            Rv::Call(g, args) => {
+                write!(f, "{}(", g.name())?;
+                for (i, a) in args.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{}", self.sub(a))?;
+                }
+                f.write_str(")")
+            }
+            Rv::Sum(n, t) => write!(f, "sum({n}, {})", self.sub(t)),
+        }
+    }
+}
