@@ -329,7 +329,18 @@ impl Trial<'_> {
         let d = lv - rv;
         let scale = lv.abs().max(rv.abs());
         let tol = l.val.err + r.val.err + 1e-9 * scale;
-        let deviation = if scale > 0.0 { d / scale } else { 0.0 };
+        // A difference inside the error bounds is no deviation at all (two
+        // roundings of zero are not "100% apart"); a band of `~=` is
+        // relative to the right side, so its deviation is too.
+        let base = match (self.relation, self.within) {
+            (Relation::Approx, Some((_, true))) => rv.abs(),
+            _ => scale,
+        };
+        let deviation = if d.abs() <= l.val.err + r.val.err || base == 0.0 {
+            0.0
+        } else {
+            d / base
+        };
         let verdict = match self.relation {
             Relation::Eq => verdict_if(d.abs() <= tol),
             Relation::Le => verdict_if(d <= tol),
@@ -387,7 +398,11 @@ impl Trial<'_> {
         } else {
             natural
         };
-        ev.deviation = if scale > 0.0 { d / scale } else { 0.0 };
+        let base = match (self.relation, self.within) {
+            (Relation::Approx, Some((_, true))) => r.abs(),
+            _ => scale,
+        };
+        ev.deviation = if base > 0.0 { d / base } else { 0.0 };
         let res = settings.resolution * scale;
         match self.relation {
             Relation::Eq => {

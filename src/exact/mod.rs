@@ -38,6 +38,10 @@ use crate::model::{Scenario, Source};
 use quad::{Quad, QuadError, Tol};
 use std::ops::{Add, Div, Mul, Sub};
 
+/// The largest relative error bound a quadrature may return and still count
+/// as exact (DESIGN: 1e-10 or better).
+const QUAD_ACCEPT: f64 = 1e-10;
+
 /// Unit roundoff; each arithmetic step may add this much relative error.
 const EPS: f64 = f64::EPSILON;
 
@@ -880,6 +884,12 @@ fn fmt_growth(g: f64) -> String {
 fn quad_outcome(q: Result<Quad, QuadError>, method: Method, expr: &str) -> Outcome {
     match q {
         Ok(q) => Ok(Exact::new(Val::rounded(q.value, q.err), method)),
+        // The internal target is 1e-12; the project's promise is 1e-10 with
+        // an honest bound. A result between the two is still exact: its
+        // error bound says how exact, and the verdict uses it.
+        Err(QuadError::NotConverged { value, err }) if err <= QUAD_ACCEPT * value.abs() => {
+            Ok(Exact::new(Val::rounded(value, err), method))
+        }
         Err(QuadError::NotConverged { value, err }) => Err(NoExact::Failed(format!(
             "quadrature did not reach the tolerance (best {value:e} ± {err:.1e})"
         ))),
