@@ -207,3 +207,33 @@ fn same_bytes_every_run() {
     let b = run(&["gain", "mish", "--format", "json", "--threads", "1"]);
     assert_eq!(a.stdout, b.stdout);
 }
+
+/// The q* written in derivations/frameworks.toml on the line marked as
+/// coming from `initaudit gain NAME`.
+fn q_star_in_frameworks(name: &str) -> f64 {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/derivations/frameworks.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let marker = format!("from `initaudit gain {name} --format json`");
+    let line = text
+        .lines()
+        .find(|l| l.contains(&marker))
+        .unwrap_or_else(|| panic!("no line marked {marker}"));
+    let value = line.split('#').next().unwrap().trim();
+    let value = value.strip_prefix("q = ").expect("q = VALUE # ...");
+    value.parse().unwrap()
+}
+
+#[test]
+fn frameworks_file_holds_the_gain_commands_fixed_points() {
+    // Both copies must agree to the precision the exact verdict in the
+    // file needs (1e-9 relative), so neither can drift alone.
+    for name in ["tanh", "selu"] {
+        let v = json(&[name]);
+        let q = f(&gain_row(&v, "pytorch")["fixed_point"]["q_star"]);
+        let in_file = q_star_in_frameworks(name);
+        assert!(
+            close(in_file, q, 1e-12),
+            "{name}: file {in_file}, command {q}"
+        );
+    }
+}
