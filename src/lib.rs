@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod diag;
 pub mod exact;
+pub mod gain;
 pub mod lang;
 pub mod model;
 pub mod report;

@@ -3,6 +3,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use initaudit::audit::{self, File};
+use initaudit::gain;
 use initaudit::report::{self, Format};
 use initaudit::verdict::Settings;
 use std::path::PathBuf;
@@ -62,6 +63,27 @@ enum Command {
         #[arg(long)]
         within: Option<String>,
     },
+    /// The gains an activation needs, its mean-field fixed point and chi_1,
+    /// beside PyTorch's gain, e.g. `gain tanh` or `gain 'leaky_relu(x, 0.2)'`.
+    Gain {
+        /// A built-in activation, a defined function, or an expression in x.
+        activation: String,
+        /// Variance of the pre-activation fed to the layer.
+        #[arg(long, default_value_t = 1.0)]
+        q: f64,
+        /// Variance of the biases, sigma_b^2.
+        #[arg(long, default_value_t = 0.0)]
+        bias_var: f64,
+        /// Layers over which the per-layer factors are compounded.
+        #[arg(long, default_value_t = 30)]
+        depth: u32,
+        /// A function definition, e.g. 'swish2(x) = x * sigmoid(2*x)' (repeatable).
+        #[arg(long)]
+        define: Vec<String>,
+        /// A .toml file whose [functions] may be used (repeatable).
+        #[arg(long)]
+        functions: Vec<PathBuf>,
+    },
 }
 
 fn parse_resolution(s: &str) -> Result<f64, String> {
@@ -111,6 +133,28 @@ fn main() -> ExitCode {
         }) => audit::adhoc(&claim, &given, &requires, &define, within.as_deref())
             .map(|f| vec![f])
             .map_err(|e| e.render()),
+        Some(Command::Gain {
+            activation,
+            q,
+            bias_var,
+            depth,
+            define,
+            functions,
+        }) => {
+            let options = gain::Options { q, bias_var, depth };
+            return match gain::Activation::resolve(&activation, &define, &functions)
+                .and_then(|a| gain::analyse(&a, &options))
+            {
+                Ok(analysis) => {
+                    print!("{}", gain::render(&analysis, cli.opts.format));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprint!("{}", e.render());
+                    ExitCode::from(2)
+                }
+            };
+        }
     };
     let files = match files {
         Ok(f) => f,

@@ -1,0 +1,239 @@
+//! `initaudit gain` end to end: the values the issue names, the ReLU and
+//! tanh facts, a user-defined activation, bad input, and the numbers that
+//! derivations/frameworks.toml copies from the command (so they cannot
+//! drift apart).
+
+use serde_json::Value;
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_initaudit"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn json(args: &[&str]) -> Value {
+    let mut all = vec!["gain"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--format", "json"]);
+    let out = run(&all);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("valid json")
+}
+
+fn gain_row<'a>(v: &'a Value, label: &str) -> &'a Value {
+    v["gains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["label"] == label)
+        .unwrap_or_else(|| panic!("no {label} row in {v}"))
+}
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+fn close(a: f64, b: f64, rel: f64) -> bool {
+    (a - b).abs() <= rel * b.abs()
+}
+
+#[test]
+fn tanh_with_pytorch_gain_matches_the_reference_values() {
+    let v = json(&["tanh"]);
+    let p = gain_row(&v, "pytorch");
+    assert!(close(f(&p["gain"]), 5.0 / 3.0, 1e-15));
+    assert_eq!(p["fixed_point"]["kind"], "point");
+    assert_eq!(p["fixed_point"]["stable"], true);
+    // REFERENCES.md: q* = 1.17848, chi_1 = 1.2098 (the issue: 1.20983).
+    assert!(close(f(&p["fixed_point"]["q_star"]), 1.17848, 5e-6));
+    assert!(close(f(&p["chi_1"]), 1.20983, 5e-6));
+    assert_eq!(p["phase"], "chaotic");
+}
+
+#[test]
+fn tanh_gains_follow_from_its_high_precision_moments() {
+    // E[tanh^2] and E[tanh'^2] to 17 digits (REFERENCES.md), so the gains
+    // are 1/sqrt of them.
+    let v = json(&["tanh"]);
+    let fwd = 1.0 / 0.394_294_490_397_841_17_f64.sqrt();
+    let bwd = 1.0 / 0.464_402_902_448_268_24_f64.sqrt();
+    assert!(close(f(&v["forward_gain"]), fwd, 1e-10));
+    assert!(close(f(&v["backward_gain"]), bwd, 1e-10));
+    // The forward gain makes q = 1 the fixed point.
+    let fw = gain_row(&v, "forward");
+    assert!(close(f(&fw["fixed_point"]["q_star"]), 1.0, 1e-9));
+}
+
+#[test]
+fn tanh_has_no_single_gain_for_both_passes() {
+    let v = json(&["tanh"]);
+    assert_eq!(v["gains_coincide"], false);
+    let s = v["summary"].as_str().unwrap();
+    assert!(s.starts_with("no single gain"), "{s}");
+    // Neither gain is critical: both rows are chaotic at their q*.
+    for label in ["forward", "backward"] {
+        assert_eq!(gain_row(&v, label)["phase"], "chaotic");
+    }
+}
+
+#[test]
+fn relu_gains_coincide_at_sqrt_two_and_are_critical() {
+    let v = json(&["relu"]);
+    assert!(close(f(&v["forward_gain"]), 2f64.sqrt(), 1e-12));
+    assert!(close(f(&v["backward_gain"]), 2f64.sqrt(), 1e-12));
+    assert_eq!(v["gains_coincide"], true);
+    for label in ["pytorch", "forward", "backward"] {
+        let r = gain_row(&v, label);
+        assert_eq!(r["fixed_point"]["kind"], "every_q", "{label}");
+        assert!(close(f(&r["chi_1"]), 1.0, 1e-12), "{label}");
+        assert_eq!(r["phase"], "critical");
+    }
+    let table = run(&["gain", "relu"]);
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(text.contains("every q is fixed"), "{text}");
+    assert!(text.contains("coincide at 1.414214"), "{text}");
+}
+
+#[test]
+fn relu_below_and_above_the_critical_gain() {
+    // q' = g^2 q / 2 + sigma_b^2. An expression that is not a bare call
+    // gets no PyTorch gain, but the same gains as relu.
+    let v = json(&["identity(relu(x))"]);
+    assert_eq!(v["gains"].as_array().unwrap().len(), 2);
+    assert!(close(f(&v["forward_gain"]), 2f64.sqrt(), 1e-12));
+    // At sqrt(2) and no bias, any input q is carried unchanged.
+    let lin = json(&["relu", "--q", "4", "--depth", "10"]);
+    let r = gain_row(&lin, "pytorch");
+    assert!(close(f(&r["forward_at_depth"]), 1.0, 1e-12));
+    // Bias makes q grow by sigma_b^2 per layer at the critical gain: no
+    // fixed point, and q_D = q + D sigma_b^2.
+    let b = json(&["relu", "--bias-var", "0.1"]);
+    let r = gain_row(&b, "forward");
+    assert_eq!(r["fixed_point"]["kind"], "diverges");
+    assert!(close(f(&r["forward_at_depth"]), 1.0 + 30.0 * 0.1, 1e-10));
+}
+
+#[test]
+fn leaky_relu_takes_pytorchs_slope_from_the_call() {
+    let v = json(&["leaky_relu(x, 0.2)"]);
+    let g = (2.0 / (1.0 + 0.04f64)).sqrt();
+    assert!(close(f(&gain_row(&v, "pytorch")["gain"]), g, 1e-15));
+    assert!(close(f(&v["forward_gain"]), g, 1e-12));
+    assert_eq!(v["gains_coincide"], true);
+}
+
+#[test]
+fn a_defined_activation_uses_its_symbolic_derivative() {
+    let v = json(&["swish2", "--define", "swish2(x) = x * sigmoid(2*x)"]);
+    // No PyTorch gain for it.
+    assert!(
+        v["gains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["label"] != "pytorch")
+    );
+    // Stein's lemma cross-check through `check`: the backward moment the
+    // gain command used is the one a hand-written derivative gives.
+    let d = f(&v["derivative_second_moment"]);
+    let claim = format!("E[(sigmoid(2*y) + 2*y*sigmoid(2*y)*(1 - sigmoid(2*y)))^2] = {d:e}");
+    let out = run(&["check", &claim, "--given", "y ~ Normal(0, 1)"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // And the forward gain is 1/sqrt(E[f^2]).
+    assert!(close(
+        f(&v["forward_gain"]),
+        1.0 / f(&v["second_moment"]).sqrt(),
+        1e-14
+    ));
+}
+
+#[test]
+fn functions_come_from_a_file() {
+    let dir = std::env::temp_dir().join(format!("initaudit-gain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("f.toml");
+    std::fs::write(&path, "[functions]\nhalf_relu = \"relu(x) / 2\"\n").unwrap();
+    let v = json(&["half_relu", "--functions", path.to_str().unwrap()]);
+    // relu/2: E[f^2] = 1/8, so the forward gain is sqrt(8).
+    assert!(close(f(&v["forward_gain"]), 8f64.sqrt(), 1e-12));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn unknown_activation_is_bad_input_listing_the_valid_ones() {
+    let out = run(&["gain", "swish3"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("`swish3` is not an activation"), "{err}");
+    for name in ["relu", "tanh", "gelu", "selu", "mish", "--define"] {
+        assert!(err.contains(name), "{name} missing from: {err}");
+    }
+}
+
+#[test]
+fn other_bad_input_exits_2_without_panicking() {
+    for args in [
+        vec!["gain", "prelu"],
+        vec!["gain", "relu(x"],
+        vec!["gain", "relu", "--q", "0"],
+        vec!["gain", "relu", "--bias-var=-1"],
+        vec!["gain", "step(x)"],
+        vec!["gain", "exp(x^2)"],
+        vec!["gain", "f", "--define", "f(x) = g(x)"],
+        vec!["gain", "relu", "--functions", "no/such/file.toml"],
+    ] {
+        let out = run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("error"), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn same_bytes_every_run() {
+    let a = run(&["gain", "mish", "--format", "json"]);
+    let b = run(&["gain", "mish", "--format", "json", "--threads", "1"]);
+    assert_eq!(a.stdout, b.stdout);
+}
+
+/// The q* written in derivations/frameworks.toml on the line marked as
+/// coming from `initaudit gain NAME`.
+fn q_star_in_frameworks(name: &str) -> f64 {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/derivations/frameworks.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let marker = format!("from `initaudit gain {name} --format json`");
+    let line = text
+        .lines()
+        .find(|l| l.contains(&marker))
+        .unwrap_or_else(|| panic!("no line marked {marker}"));
+    let value = line.split('#').next().unwrap().trim();
+    let value = value.strip_prefix("q = ").expect("q = VALUE # ...");
+    value.parse().unwrap()
+}
+
+#[test]
+fn frameworks_file_holds_the_gain_commands_fixed_points() {
+    // Both copies must agree to the precision the exact verdict in the
+    // file needs (1e-9 relative), so neither can drift alone.
+    for name in ["tanh", "selu"] {
+        let v = json(&[name]);
+        let q = f(&gain_row(&v, "pytorch")["fixed_point"]["q_star"]);
+        let in_file = q_star_in_frameworks(name);
+        assert!(
+            close(in_file, q, 1e-12),
+            "{name}: file {in_file}, command {q}"
+        );
+    }
+}
