@@ -154,6 +154,9 @@ pub struct Evaluation {
     pub defects: Vec<Defect>,
     /// Why a verdict is undefined or a method was unavailable.
     pub notes: Vec<String>,
+    /// Evaluation produced NaN or infinity: the claim is not well posed in
+    /// this scenario (bad input, reported with its location).
+    pub non_finite: Option<String>,
 }
 
 /// One claim in one scenario, ready to evaluate.
@@ -191,6 +194,7 @@ impl Trial<'_> {
             capped: false,
             defects: Vec::new(),
             notes: Vec::new(),
+            non_finite: None,
         };
         if let Some(reason) = exact.iter().find_map(|o| match o {
             Err(NoExact::Undefined(r)) => Some(r.clone()),
@@ -226,8 +230,8 @@ impl Trial<'_> {
         loop {
             let add = draws - sampler.draws_per_batch();
             if let Err(SampleError::NonFinite { moment, value }) = sampler.extend(add) {
-                ev.notes.push(format!(
-                    "sampling met {value} in {}",
+                ev.non_finite = Some(format!(
+                    "{} evaluates to {value} for some draws",
                     describe_moment(&plan[moment], self.scenario)
                 ));
                 ev.verdict = Verdict::Inconclusive;
