@@ -732,8 +732,13 @@ mod tests {
             verdict("E[relu(y)] ~= 0.4", Some((0.001, false))),
             Verdict::Fails
         );
-        // The relative band is taken on the right side: 0.1% of 0.4 is
-        // 0.0004, of 0.398942 it would be 0.000399; both exclude 0.001058.
+        // A relative band is a share of the right side: 5.02% of 0.42 is
+        // 0.021084 and covers |0.398942 - 0.42| = 0.021058; 5.02% of the
+        // left side would be 0.020027 and would not.
+        assert_eq!(
+            verdict("E[relu(y)] ~= 0.42", Some((0.0502, true))),
+            Verdict::Holds
+        );
         // A deviation exactly on the band's edge cannot be told apart from
         // it within the slack of an exact comparison.
         assert_eq!(
