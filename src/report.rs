@@ -453,3 +453,148 @@ fn to_json(report: &Report) -> Value {
         "attribution": attributions,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    // Number formatting against its promise (seven significant digits,
+    // plain or scientific by magnitude), and the json of a small run against
+    // the fields DESIGN §6 lists.
+
+    use super::*;
+    use crate::audit::{load, run};
+    use crate::verdict::Settings;
+
+    #[test]
+    fn num_formats() {
+        assert_eq!(num(f64::NAN), "—");
+        assert_eq!(num(0.0), "0");
+        assert_eq!(num(1.0), "1.000000");
+        assert_eq!(num(0.5), "0.5000000");
+        assert_eq!(num(-0.398_942_280_401_432_7), "-0.3989423");
+        assert_eq!(num(123_456.7), "123456.7");
+        assert_eq!(num(1_234_567.0), "1234567");
+        assert_eq!(num(1e7), "1.000000e7");
+        assert_eq!(num(2.5e-4), "0.0002500000");
+        assert_eq!(num(9.99e-5), "9.990000e-5");
+        assert_eq!(num(f64::INFINITY), "inf");
+    }
+
+    #[test]
+    fn num_keeps_seven_significant_digits() {
+        // Over magnitudes from 1e-12 to 1e12, in both signs: the printed
+        // number parses back to within half a unit of the seventh digit.
+        let mut x = 1.234_567_891_234e-12_f64;
+        while x < 1e12 {
+            for v in [x, -x, x * 9.876_543_21] {
+                let s = num(v);
+                let back: f64 = s.parse().unwrap_or_else(|_| panic!("{s} parses"));
+                assert!(
+                    (back - v).abs() <= 5.000_001e-7 * v.abs(),
+                    "{v} printed as {s}"
+                );
+            }
+            x *= 3.7;
+        }
+    }
+
+    const FILE: &str = r#"
+[scenario.gaussian]
+model = """
+w ~ Normal(0, 0.5)
+y ~ Normal(0, 1)
+x = relu(y)
+"""
+
+[[claim]]
+id = "second-moment"
+says = "E[x^2] = Var[y] / 2"
+requires = ["symmetric(y)"]
+
+[[claim]]
+id = "naive"
+says = "Var[w * x] = Var[w] * Var[x]"
+expect = { gaussian = "fails" }
+"#;
+
+    #[test]
+    fn json_has_the_design_fields() {
+        let file = load("small.toml", FILE).expect("the file loads");
+        let report = run(&[file], &Settings::default()).expect("the file runs");
+        let out = render(&report, Format::Json);
+        let v: Value = serde_json::from_str(&out).expect("json");
+        assert_eq!(v["passed"], json!(true));
+        assert_eq!(v["seed"], json!(0));
+        assert!(v["critical_t"].as_f64().expect("a number") > 4.0);
+        let results = v["results"].as_array().expect("results");
+        assert_eq!(results.len(), 2);
+        for r in results {
+            for key in [
+                "id",
+                "file",
+                "scenario",
+                "relation",
+                "lhs",
+                "rhs",
+                "verdict",
+                "requirements",
+                "expected",
+                "as_expected",
+            ] {
+                assert!(r.get(key).is_some(), "{key} missing from {r}");
+            }
+            assert_eq!(r["file"], json!("small.toml"));
+            assert_eq!(r["scenario"], json!("gaussian"));
+            assert_eq!(r["relation"], json!("="));
+            for side in ["lhs", "rhs"] {
+                for key in ["value", "se", "method"] {
+                    assert!(r[side].get(key).is_some(), "{side}.{key} missing from {r}");
+                }
+                assert!(
+                    r[side]["method"]
+                        .as_str()
+                        .expect("text")
+                        .starts_with("exact")
+                );
+            }
+            assert_eq!(r["as_expected"], json!(true));
+        }
+        let first = &results[0];
+        assert_eq!(first["id"], json!("second-moment"));
+        assert_eq!(first["verdict"], json!("holds"));
+        assert_eq!(first["expected"], json!("holds"));
+        assert_eq!(first["lhs"]["value"].as_f64(), Some(0.5));
+        assert_eq!(
+            first["requirements"],
+            json!([{"predicate": "symmetric(y)", "met": true, "by": "structure",
+                    "why": first["requirements"][0]["why"]}])
+        );
+        let naive = &results[1];
+        assert_eq!(naive["verdict"], json!("fails"));
+        assert_eq!(naive["expected"], json!("fails"));
+        assert_eq!(naive["pinned"], json!(true));
+        // The same run renders to the same bytes.
+        let again = run(
+            &[load("small.toml", FILE).expect("loads")],
+            &Settings::default(),
+        )
+        .expect("runs");
+        assert_eq!(render(&again, Format::Json), out);
+    }
+
+    #[test]
+    fn table_shows_verdicts_and_summary() {
+        let file = load("small.toml", FILE).expect("the file loads");
+        let report = run(&[file], &Settings::default()).expect("the file runs");
+        let out = render(&report, Format::Table);
+        assert!(out.contains("second-moment: E[x^2] = Var[y]/2"), "{out}");
+        assert!(out.contains("FAILS"), "{out}");
+        assert!(out.contains("fails (pinned)"), "{out}");
+        assert!(
+            out.contains("2 results, 2 as expected, 0 contradicted, 0 defects"),
+            "{out}"
+        );
+        assert!(out.trim_end().ends_with("AUDIT PASSED"), "{out}");
+        let md = render(&report, Format::Markdown);
+        assert!(md.contains("### `naive`"), "{md}");
+    }
+}

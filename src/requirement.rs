@@ -523,3 +523,173 @@ fn finite_moment(s: &Scenario, x: &Rv, k: f64) -> Decision {
     }
     Decision::structure(true, "polynomial growth within the laws' tails")
 }
+
+#[cfg(test)]
+mod tests {
+    // Each predicate decided where structure proves it, refuted where an
+    // exact consequence fails, and left undecided where neither settles it,
+    // always with the means (`By`) that the report shows.
+
+    use super::*;
+    use crate::lang::{FunctionDef, parse_expr, parse_model};
+    use crate::model::resolve::build;
+    use std::collections::HashMap;
+
+    const MODEL: &str = "
+        z ~ Normal(0, 1)
+        y ~ Normal(0, 1)
+        w ~ Normal(0, 0.3)
+        a ~ Normal(0, 1)
+        b ~ Normal(0, 1)
+        l ~ Laplace(0, 1)
+        shifted ~ Normal(0.5, 1)
+        d ~ Exponential(1)
+        skewed = d - 1
+        c ~ Cauchy(0, 1)
+        t ~ StudentsT(0, 1, 3)
+        u, v ~ BivariateNormal(1, 2, 0)
+        p, q ~ BivariateNormal(1, 1, 0.5)
+        x = relu(y)
+    ";
+
+    fn decide_in(text: &str) -> Result<Decision, Diag> {
+        let funcs: HashMap<String, FunctionDef> = HashMap::new();
+        let stmts = parse_model(MODEL).expect("the model parses");
+        let model = build("test", &stmts, &funcs).expect("the model resolves");
+        let e = parse_expr(text).expect("the requirement parses");
+        let req = Requirement::from_expr(text, &e)?;
+        decide(&req, &model, &funcs)
+    }
+
+    /// Decides `text` and checks the outcome and the means.
+    fn decided(text: &str, met: bool, by: By) -> Decision {
+        let d = decide_in(text).unwrap_or_else(|e| panic!("{text}: {e:?}"));
+        assert_eq!((d.met, d.by), (met, by), "{text}: {}", d.why);
+        d
+    }
+
+    #[test]
+    fn symmetric_by_structure() {
+        for text in [
+            "symmetric(z)",
+            "symmetric(-l)",
+            "symmetric(w * x)",
+            "symmetric(tanh(z) + l)",
+            "symmetric(z^3)",
+            "symmetric(z * y^2)",
+            "symmetric(sum(4, w * x))",
+            "symmetric(u - v)",
+            "symmetric(c)",
+        ] {
+            decided(text, true, By::Structure);
+        }
+    }
+
+    #[test]
+    fn symmetric_refuted_exactly() {
+        // Zero mean but skewed: the third moment of Exponential(1) - 1 is 2.
+        let d = decided("symmetric(skewed)", false, By::Exact);
+        assert!(d.why.contains("E[X^3] = 2.000000"), "{}", d.why);
+        let d = decided("symmetric(shifted)", false, By::Exact);
+        assert!(d.why.contains("E[X] = 0.500000"), "{}", d.why);
+        decided("symmetric(x)", false, By::Exact);
+        // Odd moments of a Cauchy do not exist; tanh settles it: a shifted
+        // Cauchy is not symmetric about zero.
+        let text = "symmetric(c + 1)";
+        let d = decided(text, false, By::Exact);
+        assert!(d.why.contains("tanh"), "{}", d.why);
+    }
+
+    #[test]
+    fn symmetric_undecided() {
+        // relu(z) - relu(-z) is z, but nothing structural says so, and every
+        // odd test vanishes: not proved, so not met.
+        let d = decided("symmetric(relu(z) - relu(-z))", false, By::Undecided);
+        assert!(d.why.contains("odd moments vanish"), "{}", d.why);
+    }
+
+    #[test]
+    fn zero_mean() {
+        let d = decided("zero_mean(x)", false, By::Exact);
+        assert!(
+            d.why.contains("0.398942"),
+            "E[relu(y)] = 1/sqrt(2 pi): {}",
+            d.why
+        );
+        decided("zero_mean(skewed)", true, By::Exact);
+        decided("zero_mean(w * x)", true, By::Exact);
+        let d = decided("zero_mean(c)", false, By::Exact);
+        assert!(d.why.contains("does not exist"), "{}", d.why);
+        // No exact mean (three variables jointly), but w is an independent
+        // symmetric factor: symmetric with a finite mean, so zero-mean.
+        decided("zero_mean(w * relu(a + b + z))", true, By::Structure);
+        decided("zero_mean(relu(a + b + z))", false, By::Undecided);
+    }
+
+    #[test]
+    fn independent() {
+        decided("independent(w, x)", true, By::Structure);
+        decided("independent(w, sum(3, w))", true, By::Structure);
+        decided("independent(u, v)", true, By::Structure);
+        decided("independent(relu(u), v^2 + z)", true, By::Structure);
+        let d = decided("independent(w, w + y)", false, By::Exact);
+        assert!(d.why.contains("Cov[X, Y]"), "{}", d.why);
+        decided("independent(y, x)", false, By::Exact);
+        decided("independent(p, q)", false, By::Exact);
+        // Uncorrelated, but not independent: the squares are correlated.
+        let d = decided("independent(z, z^2)", false, By::Exact);
+        assert!(d.why.contains("Cov[X^2, Y^2]"), "{}", d.why);
+        decided("independent(relu(a + b + z), a)", false, By::Undecided);
+    }
+
+    #[test]
+    fn gaussian() {
+        decided("gaussian(z)", true, By::Structure);
+        decided("gaussian(2*z - 3*w + 1)", true, By::Structure);
+        decided("gaussian(sum(4, z))", true, By::Structure);
+        decided("gaussian(u + v)", true, By::Structure);
+        let d = decided("gaussian(l)", false, By::Structure);
+        assert!(d.why.contains("Laplace(0, 1) is not Gaussian"), "{}", d.why);
+        let d = decided("gaussian(x)", false, By::Exact);
+        assert!(d.why.contains("skewness"), "{}", d.why);
+        // Symmetric, so only the kurtosis tells: excess 12/9 for z + l.
+        let d = decided("gaussian(z + l)", false, By::Exact);
+        assert!(d.why.contains("excess kurtosis 1.3333"), "{}", d.why);
+        decided("gaussian(tanh(c))", false, By::Exact);
+        decided("gaussian(relu(a + b + z))", false, By::Undecided);
+    }
+
+    #[test]
+    fn finite_moment() {
+        let d = decided("finite_moment(c, 1)", false, By::Structure);
+        assert!(d.why.contains("below order 1"), "{}", d.why);
+        decided("finite_moment(t, 2)", true, By::Structure);
+        decided("finite_moment(t, 3)", false, By::Structure);
+        decided("finite_moment(relu(t)^2, 2)", false, By::Structure);
+        decided("finite_moment(tanh(c), 8)", true, By::Structure);
+        decided("finite_moment(exp(z), 4)", true, By::Structure);
+    }
+
+    #[test]
+    fn malformed_requirements() {
+        let err = |text: &str| decide_in(text).expect_err(text);
+        let text = "zero_man(z)";
+        let d = err(text);
+        assert_eq!(&text[d.span.clone()], "zero_man");
+        assert!(d.message.contains("unknown predicate"), "{d:?}");
+        assert!(d.help.contains("finite_moment(X, k)"), "{d:?}");
+        let d = err("independent(z)");
+        assert!(d.message.contains("takes 2 argument(s), got 1"), "{d:?}");
+        let d = err("1 + z");
+        assert!(
+            d.message.contains("a predicate applied to expressions"),
+            "{d:?}"
+        );
+        let text = "finite_moment(z, -1)";
+        let d = err(text);
+        assert_eq!(&text[d.span.clone()], "-1");
+        let text = "zero_mean(nope)";
+        let d = err(text);
+        assert_eq!(&text[d.span.clone()], "nope");
+    }
+}

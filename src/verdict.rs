@@ -584,3 +584,242 @@ pub fn describe_moment(m: &Moment, scenario: &Scenario) -> String {
         Moment::Cov(x, y) => format!("Cov[{}, {}]", x.shown(names), y.shown(names)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    // The test budget against a t quantile computed another way, the
+    // standard error against its formula, and the verdicts of each relation,
+    // exact and sampled, on claims whose truth is known in closed form.
+
+    use super::*;
+    use crate::lang::{FunctionDef, parse_claim, parse_model};
+    use crate::model::resolve::build;
+    use statrs::function::beta::beta_reg;
+    use std::collections::HashMap;
+    use std::f64::consts::PI;
+
+    /// P(T < -t) for Student's t with `dof` degrees of freedom, through the
+    /// regularized incomplete beta function: I_{dof/(dof+t^2)}(dof/2, 1/2)/2.
+    fn t_lower_tail(t: f64, dof: f64) -> f64 {
+        0.5 * beta_reg(dof / 2.0, 0.5, dof / (dof + t * t))
+    }
+
+    /// The two-sided critical value at level `alpha`, by bisection.
+    fn t_critical(alpha: f64, dof: f64) -> f64 {
+        let (mut lo, mut hi) = (0.0f64, 100.0f64);
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if t_lower_tail(mid, dof) > alpha / 2.0 {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        0.5 * (lo + hi)
+    }
+
+    #[test]
+    fn budget_critical_is_the_t_quantile() {
+        let dof = (BATCHES - 1) as f64;
+        let mut last = 0.0;
+        for tests in [1u64, 13, 1000, 123_456] {
+            let b = Budget::new(tests);
+            let truth = t_critical(FAMILY_RATE / tests as f64, dof);
+            assert!(
+                (b.critical - truth).abs() <= 1e-8 * truth,
+                "{tests} tests: {} against {truth}",
+                b.critical
+            );
+            assert!(b.critical > last, "more tests, a stricter test");
+            last = b.critical;
+            assert_eq!(b.tests, tests);
+        }
+        // The normal quantile at 1e-6 two-sided is 4.8916; t is wider.
+        let one = Budget::new(1).critical;
+        assert!(one > 4.8916 && one < 5.2, "{one}");
+        // Zero tests are one test, not a division by zero.
+        assert_eq!(Budget::new(0).critical, one);
+        assert_eq!(Budget::tests_for(3, false), 3);
+        assert_eq!(Budget::tests_for(2, true), 2 + u64::from(MAX_LOOKS));
+    }
+
+    #[test]
+    fn standard_error_of_batch_means() {
+        // sd of 1, 2, 3, 4 is sqrt(5/3); over sqrt(4).
+        let se = standard_error([1.0, 2.0, 3.0, 4.0].into_iter());
+        assert!((se - (5.0f64 / 12.0).sqrt()).abs() <= 1e-15, "{se}");
+        // Shifting changes nothing; scaling scales.
+        let shifted = standard_error([101.0, 102.0, 103.0, 104.0].into_iter());
+        assert!((shifted - se).abs() <= 1e-13, "{shifted}");
+        let scaled = standard_error([-3.0, -6.0, -9.0, -12.0].into_iter());
+        assert!((scaled - 3.0 * se).abs() <= 1e-14, "{scaled}");
+        assert_eq!(standard_error([2.5; 10].into_iter()), 0.0);
+        assert_eq!(standard_error([2.5].into_iter()), f64::INFINITY);
+        assert_eq!(standard_error(std::iter::empty()), f64::INFINITY);
+    }
+
+    fn evaluate(given: &str, claim: &str, within: Option<(f64, bool)>) -> Evaluation {
+        let funcs: HashMap<String, FunctionDef> = HashMap::new();
+        let stmts = parse_model(given).expect("the model parses");
+        let model = build("test", &stmts, &funcs).expect("the model resolves");
+        let c = parse_claim(claim).expect("the claim parses");
+        let mut moments = Vec::new();
+        let lhs = model.side(&c.lhs, &funcs, &mut moments).expect("lhs");
+        let rhs = model.side(&c.rhs, &funcs, &mut moments).expect("rhs");
+        let trial = Trial {
+            scenario: &model.scenario,
+            moments: &moments,
+            lhs: &lhs,
+            rhs: &rhs,
+            relation: c.relation,
+            within,
+            key: StreamKey::new(2015, &["verdict tests", claim]),
+        };
+        let exact = trial.exact_moments();
+        let budget = Budget::new(Budget::tests_for(
+            moments.len(),
+            Trial::needs_sampling(&exact),
+        ));
+        let ev = trial.evaluate(&exact, &Settings::default(), &budget);
+        assert!(ev.defects.is_empty(), "{claim}: {:?}", ev.defects);
+        ev
+    }
+
+    const Y: &str = "y ~ Normal(0, 1)";
+    /// E[relu(y)] for a standard normal.
+    const RELU_MEAN: f64 = 0.398_942_280_401_432_7;
+
+    fn verdict(claim: &str, within: Option<(f64, bool)>) -> Verdict {
+        evaluate(Y, claim, within).verdict
+    }
+
+    #[test]
+    fn exact_identities() {
+        let ev = evaluate(Y, "E[relu(y)^2] = Var[y] / 2", None);
+        assert_eq!(ev.verdict, Verdict::Holds);
+        let (l, r) = (ev.lhs.expect("lhs"), ev.rhs.expect("rhs"));
+        assert!(l.exact && r.exact, "{l:?} {r:?}");
+        assert_eq!(r.method, "exact (closed form)");
+        // One part in 5000 is far outside an exact engine's bound.
+        let ev = evaluate(Y, "E[relu(y)^2] = 0.5001", None);
+        assert_eq!(ev.verdict, Verdict::Fails);
+        let dev = (0.5 - 0.5001) / 0.5001;
+        assert!((ev.deviation - dev).abs() <= 1e-12, "{}", ev.deviation);
+        // 1e-9 relative is the slack of an exact comparison, not more.
+        assert_eq!(
+            verdict(
+                &format!("E[relu(y)] = {:.17}", RELU_MEAN * (1.0 + 1e-10)),
+                None
+            ),
+            Verdict::Holds
+        );
+        assert_eq!(
+            verdict(
+                &format!("E[relu(y)] = {:.17}", RELU_MEAN * (1.0 + 1e-8)),
+                None
+            ),
+            Verdict::Fails
+        );
+    }
+
+    #[test]
+    fn exact_inequalities() {
+        assert_eq!(verdict("E[relu(y)] <= 0.399", None), Verdict::Holds);
+        assert_eq!(verdict("E[relu(y)] <= 0.3989", None), Verdict::Fails);
+        assert_eq!(verdict("E[relu(y)] >= 0.3989", None), Verdict::Holds);
+        assert_eq!(verdict("E[relu(y)] >= 0.399", None), Verdict::Fails);
+        // Equality satisfies both.
+        assert_eq!(verdict("E[relu(y)^2] <= 1/2", None), Verdict::Holds);
+        assert_eq!(verdict("E[relu(y)^2] >= 1/2", None), Verdict::Holds);
+    }
+
+    #[test]
+    fn exact_approximations() {
+        // |0.398942 - 0.4| = 0.001058.
+        assert_eq!(
+            verdict("E[relu(y)] ~= 0.4", Some((0.01, true))),
+            Verdict::Holds
+        );
+        assert_eq!(
+            verdict("E[relu(y)] ~= 0.4", Some((0.001, true))),
+            Verdict::Fails
+        );
+        assert_eq!(
+            verdict("E[relu(y)] ~= 0.4", Some((0.002, false))),
+            Verdict::Holds
+        );
+        assert_eq!(
+            verdict("E[relu(y)] ~= 0.4", Some((0.001, false))),
+            Verdict::Fails
+        );
+        // A relative band is a share of the right side: 5.02% of 0.42 is
+        // 0.021084 and covers |0.398942 - 0.42| = 0.021058; 5.02% of the
+        // left side would be 0.020027 and would not.
+        assert_eq!(
+            verdict("E[relu(y)] ~= 0.42", Some((0.0502, true))),
+            Verdict::Holds
+        );
+        // A deviation exactly on the band's edge cannot be told apart from
+        // it within the slack of an exact comparison.
+        assert_eq!(
+            verdict("E[y] ~= 0.5", Some((0.5, false))),
+            Verdict::Inconclusive
+        );
+    }
+
+    const THREE: &str = "a ~ Normal(0, 1)\nb ~ Normal(0, 1)\nc ~ Normal(0, 1)";
+
+    #[test]
+    fn sampled_verdicts() {
+        // a + b + c ~ Normal(0, 3), so E[relu(a + b + c)] = sqrt(3 / (2 pi));
+        // the exact engine has no form for three variables jointly.
+        let truth = (3.0 / (2.0 * PI)).sqrt();
+        let ev = evaluate(THREE, &format!("E[relu(a + b + c)] = {truth:.17}"), None);
+        assert_eq!(ev.verdict, Verdict::Holds, "{ev:?}");
+        let lhs = ev.lhs.expect("lhs");
+        assert!(!lhs.exact && lhs.method == "sampled", "{lhs:?}");
+        assert!((lhs.value - truth).abs() <= 6.0 * lhs.err, "{lhs:?}");
+        assert!(ev.draws >= (BATCHES as u64) * FIRST_DRAWS, "{}", ev.draws);
+        assert!(
+            ev.notes.iter().any(|n| n.contains("no exact value")),
+            "{:?}",
+            ev.notes
+        );
+        // 5% off is found at once.
+        let ev = evaluate(
+            THREE,
+            &format!("E[relu(a + b + c)] = {:.17}", 0.95 * truth),
+            None,
+        );
+        assert_eq!(ev.verdict, Verdict::Fails, "{ev:?}");
+        assert!((ev.deviation - 0.05).abs() < 0.01, "{}", ev.deviation);
+        // An approximation with a band well outside the noise.
+        let ev = evaluate(
+            THREE,
+            &format!("E[relu(a + b + c)] ~= {:.17}", 1.01 * truth),
+            Some((0.03, true)),
+        );
+        assert_eq!(ev.verdict, Verdict::Holds, "{ev:?}");
+        let ev = evaluate(
+            THREE,
+            &format!("E[relu(a + b + c)] ~= {:.17}", 1.1 * truth),
+            Some((0.03, true)),
+        );
+        assert_eq!(ev.verdict, Verdict::Fails, "{ev:?}");
+        // An inequality that holds with room to spare.
+        let ev = evaluate(THREE, "E[relu(a + b + c)] <= 0.8", None);
+        assert_eq!(ev.verdict, Verdict::Holds, "{ev:?}");
+    }
+
+    #[test]
+    fn undefined_moments_give_no_verdict() {
+        let ev = evaluate("c ~ Cauchy(0, 1)", "E[c] = 0", None);
+        assert_eq!(ev.verdict, Verdict::Undefined);
+        assert!(ev.lhs.is_none() && ev.draws == 0, "{ev:?}");
+        assert!(
+            ev.notes.iter().any(|n| n.contains("Cauchy")),
+            "{:?}",
+            ev.notes
+        );
+    }
+}

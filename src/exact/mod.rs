@@ -1060,3 +1060,304 @@ pub fn law_name(law: &Law) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    // The rules of the engine against truths computed here by other means:
+    // statrs's normal cdf and pdf, textbook moments, and integrals done by
+    // hand. Every exact value must carry a bound that covers the truth and
+    // is tight (a bound of infinity would cover anything).
+
+    use super::*;
+    use crate::lang::{FunctionDef, parse_expr, parse_model};
+    use crate::model::resolve::{Model, build};
+    use statrs::distribution::{Continuous, ContinuousCDF, Normal};
+    use std::collections::HashMap;
+    use std::f64::consts::{E, PI};
+
+    /// The tightness asked of every bound, relative to the size of the
+    /// quantity: DESIGN §4 asks quadrature for 1e-10; this leaves a factor
+    /// of ten for what the arithmetic adds.
+    const TIGHT: f64 = 1e-9;
+
+    fn no_functions() -> HashMap<String, FunctionDef> {
+        HashMap::new()
+    }
+
+    fn model(text: &str) -> Model {
+        let stmts = parse_model(text).expect("the model parses");
+        build("test", &stmts, &no_functions()).expect("the model resolves")
+    }
+
+    fn rv(m: &Model, expr: &str) -> Rv {
+        m.rv(
+            &parse_expr(expr).expect("the expression parses"),
+            &no_functions(),
+        )
+        .expect("the expression resolves")
+    }
+
+    fn moment(m: &Model, mo: Moment) -> Outcome {
+        Engine::new(&m.scenario).moment(&mo)
+    }
+
+    fn e(m: &Model, x: &str) -> Outcome {
+        moment(m, Moment::E(rv(m, x)))
+    }
+
+    fn var(m: &Model, x: &str) -> Outcome {
+        moment(m, Moment::Var(rv(m, x)))
+    }
+
+    fn cov(m: &Model, x: &str, y: &str) -> Outcome {
+        moment(m, Moment::Cov(rv(m, x), rv(m, y)))
+    }
+
+    /// The value is within its bound of `truth`, and the bound is at most
+    /// `TIGHT` of `scale` (the natural size of the quantity, which for a
+    /// zero truth is not the truth itself).
+    fn covers_at(o: Outcome, truth: f64, scale: f64) -> Exact {
+        let ex = o.unwrap_or_else(|r| panic!("no exact value for truth {truth}: {r:?}"));
+        let tiny = 4.0 * EPS * truth.abs();
+        assert!(
+            (ex.val.value - truth).abs() <= ex.val.err + tiny,
+            "value {} ± {:e} does not cover the truth {truth} (off by {:e})",
+            ex.val.value,
+            ex.val.err,
+            ex.val.value - truth
+        );
+        assert!(
+            ex.val.err <= TIGHT * scale,
+            "the bound {:e} is loose for a quantity of size {scale}",
+            ex.val.err
+        );
+        ex
+    }
+
+    fn covers(o: Outcome, truth: f64) -> Exact {
+        covers_at(o, truth, truth.abs())
+    }
+
+    fn undefined(o: Outcome) -> String {
+        match o {
+            Err(NoExact::Undefined(r)) => r,
+            other => panic!("expected an undefined moment, got {other:?}"),
+        }
+    }
+
+    /// E[relu(N(mu, s^2))] and E[relu(N(mu, s^2))^2] from statrs's normal.
+    fn relu_normal_truth(mu: f64, s: f64) -> (f64, f64) {
+        let z = Normal::standard();
+        let (cdf, pdf) = (z.cdf(mu / s), z.pdf(mu / s));
+        (mu * cdf + s * pdf, (mu * mu + s * s) * cdf + mu * s * pdf)
+    }
+
+    const MIXED: &str =
+        "a ~ Normal(0.5, 1.5)\nb ~ Laplace(1, 2)\nc ~ Uniform(-1, 3)\ng ~ Normal(-1, 2)";
+
+    #[test]
+    fn expectation_is_linear() {
+        let m = model(MIXED);
+        // 3 E[a] - 2 E[b] + E[c] / 4 + 7 with E[c] = 1.
+        let ex = covers(e(&m, "3*a - 2*b + c/4 + 7"), 1.5 - 2.0 + 0.25 + 7.0);
+        assert!(ex.method <= Method::ClosedForm, "{:?}", ex.method);
+        // E[(a + b)^2] = E[a^2] + 2 E[a] E[b] + E[b^2], Var[b] = 2 scale^2.
+        covers(
+            e(&m, "(a + b)^2"),
+            (0.25 + 2.25) + 2.0 * 0.5 * 1.0 + (1.0 + 8.0),
+        );
+        // The mean of a difference of two nonlinear pieces.
+        let (r1, _) = relu_normal_truth(0.5, 1.5);
+        let tanh2 = (4.0 - 3f64.tanh() - 1f64.tanh()) / 4.0;
+        covers(e(&m, "2*relu(a) - tanh(c)^2"), 2.0 * r1 - tanh2);
+    }
+
+    #[test]
+    fn independent_factors_multiply() {
+        let m = model(MIXED);
+        let (r1, r2) = relu_normal_truth(0.5, 1.5);
+        // E[tanh(c)^2] for c ~ U(-1, 3): (1/4) [x - tanh x] from -1 to 3.
+        let tanh2 = (4.0 - 3f64.tanh() - 1f64.tanh()) / 4.0;
+        covers(e(&m, "relu(a) * tanh(c)^2"), r1 * tanh2);
+        covers(e(&m, "relu(a)^2 * b"), r2 * 1.0);
+        covers(e(&m, "a * b * c"), 0.5 * 1.0 * 1.0);
+        // Two factors of the same source stay together: E[a * a] is E[a^2].
+        covers(e(&m, "a * a * b"), 2.5 * 1.0);
+    }
+
+    #[test]
+    fn sum_of_copies_rules() {
+        let m = model("m ~ Normal(1.5, 2)\nz ~ Normal(0, 1)\ns = sum(4, m)\nt = sum(3, relu(z))");
+        covers(e(&m, "s"), 4.0 * 1.5);
+        // n E[T^2] + n(n-1) E[T]^2 = 4 (2.25 + 4) + 12 * 2.25.
+        covers(e(&m, "s^2"), 4.0 * 6.25 + 12.0 * 2.25);
+        covers(var(&m, "s"), 4.0 * 4.0);
+        let (r1, r2) = (1.0 / (2.0 * PI).sqrt(), 0.5);
+        covers(e(&m, "t"), 3.0 * r1);
+        covers(e(&m, "t^2"), 3.0 * r2 + 6.0 * r1 * r1);
+        covers(var(&m, "t"), 3.0 * (r2 - r1 * r1));
+        // The copies are fresh: a sum shares nothing with the variable
+        // outside it, even the one it is written with.
+        let ex = covers_at(cov(&m, "sum(3, z)", "z"), 0.0, 1.0);
+        assert_eq!(ex.method, Method::Rules);
+        // He's layer: Var[sum(n, w * relu(y))] = n Var[w] E[relu(y)^2] = 1.
+        let he =
+            model("n = 128\nw ~ Normal(0, sqrt(2/n))\ny ~ Normal(0, 1)\ns = sum(n, w * relu(y))");
+        covers(var(&he, "s"), 1.0);
+        covers_at(e(&he, "s"), 0.0, 1.0);
+    }
+
+    #[test]
+    fn variances_through_centred_integrals() {
+        let m = model("z ~ Normal(0, 1)\nl ~ Laplace(0, 1)\nu, v ~ BivariateNormal(2, 0.5, 0.3)");
+        let relu_var = 0.5 - 1.0 / (2.0 * PI);
+        covers(var(&m, "relu(z)"), relu_var);
+        // relu(z) - z/2 = |z|/2: Var = (1 - 2/pi)/4, with the cancellation
+        // of E[X^2] - E[X]^2 avoided.
+        covers(var(&m, "relu(z) - z/2"), (1.0 - 2.0 / PI) / 4.0);
+        // E|l| = 1 and E[l^2] = 2 for a unit Laplace.
+        covers(var(&m, "abs(l)"), 1.0);
+        // E[tanh(Z)^2], REFERENCES.md (high precision); E[tanh(Z)] = 0.
+        covers(var(&m, "tanh(z)"), 0.394_294_490_397_841_17);
+        covers(var(&m, "z^2"), 2.0);
+        // The variance of a lognormal: (e - 1) e.
+        covers(var(&m, "exp(z)"), (E - 1.0) * E);
+        // A bivariate component is a Normal(0, sd) on its own.
+        covers(var(&m, "relu(u)"), 4.0 * relu_var);
+        let affine = covers(var(&m, "3 - 2*u"), 4.0 * 4.0);
+        assert_eq!(affine.method, Method::ClosedForm);
+    }
+
+    #[test]
+    fn covariances() {
+        let m = model(&format!(
+            "{MIXED}\nu, v ~ BivariateNormal(1.5, 0.5, -0.6)\np, q ~ BivariateNormal(1, 1, 0.4)"
+        ));
+        // Independent pieces: zero by the rules, not by an integral.
+        let ex = covers_at(cov(&m, "relu(a)", "tanh(c)"), 0.0, 1.0);
+        assert_eq!(ex.method, Method::Rules);
+        // Bilinearity: Cov[a + c, c] = Var[c] = 16/12.
+        covers(cov(&m, "a + c", "c"), 16.0 / 12.0);
+        covers(cov(&m, "2*a + b", "a - b"), 2.0 * 2.25 - 8.0);
+        // One source, two variables: a nested centred integral.
+        covers(cov(&m, "u", "v"), -0.6 * 1.5 * 0.5);
+        // E[relu(p) relu(q)] for unit normals with correlation cos(theta):
+        // (sin(theta) + (pi - theta) cos(theta)) / (2 pi) (Cho & Saul 2009).
+        let theta = 0.4f64.acos();
+        let joint = (theta.sin() + (PI - theta) * 0.4) / (2.0 * PI);
+        covers(e(&m, "relu(p) * relu(q)"), joint);
+        covers(cov(&m, "relu(p)", "relu(q)"), joint - 1.0 / (2.0 * PI));
+    }
+
+    #[test]
+    fn two_independent_variables_by_nested_quadrature() {
+        let m = model(MIXED);
+        // a + g ~ Normal(-0.5, 2.5), but no rule sees that: the engine
+        // integrates over a and g.
+        let (r1, r2) = relu_normal_truth(-0.5, 2.5);
+        let ex = covers(e(&m, "relu(a + g)"), r1);
+        assert_eq!(ex.method, Method::NestedQuadrature);
+        covers(var(&m, "relu(a + g)"), r2 - r1 * r1);
+    }
+
+    #[test]
+    #[ignore = "bug: integrate() reaches unreachable!() for one component of a pair with an independent variable"]
+    fn pair_component_with_an_independent_variable() {
+        // u is a Normal(0, 1) on its own and a ~ Normal(0.5, 1.5) is
+        // independent of it: u + a ~ Normal(0.5, sqrt(3.25)). The engine
+        // panics ("distinct sources with one variable each are single
+        // laws") instead of integrating over the marginal of u.
+        let m = model(&format!("{MIXED}\nu, v ~ BivariateNormal(1, 2, 0.3)"));
+        let (r1, _) = relu_normal_truth(0.5, 3.25f64.sqrt());
+        covers(e(&m, "relu(u + a)"), r1);
+    }
+
+    #[test]
+    #[ignore = "bug: nested quadrature of an integral whose value is 0 misses its relative tolerance"]
+    fn nested_quadrature_of_a_zero_integral() {
+        // E[tanh(u + v)] = 0 by symmetry; the engine gets 0 ± 5.8e-14 and
+        // still reports Failed("quadrature did not reach the tolerance"),
+        // for these parameters (found by tests/engine_props.rs) and not for
+        // nearby ones.
+        let m = model(
+            "u, v ~ BivariateNormal(1.9188603559573798, 1.4160703083298518, -0.6239162947524112)",
+        );
+        covers_at(e(&m, "tanh(u + v)"), 0.0, 1.0);
+    }
+
+    #[test]
+    #[ignore = "bug: one inner integral missing its tolerance fails a nested result that meets it"]
+    fn nested_quadrature_with_an_inner_zero() {
+        // E[v gelu(u + v)]: the engine's own best is 0.5353555416854062 ±
+        // 4.2e-13 (8e-13 relative, inside the 1e-10 target), yet the result
+        // is Failed, because some inner integral over v given u (one whose
+        // value crosses 0) missed its relative tolerance.
+        let m = model(
+            "u, v ~ BivariateNormal(1.6745987524110157, 1.3110470626560975, -0.29521288002464047)",
+        );
+        let ex = e(&m, "v * gelu(u + v)").expect("an exact value");
+        assert!(ex.val.err <= TIGHT * ex.val.value.abs(), "{ex:?}");
+    }
+
+    #[test]
+    fn three_variables_jointly_have_no_form() {
+        let m = model(MIXED);
+        for x in ["relu(a + b + c)", "tanh(a * b + c)"] {
+            match e(&m, x) {
+                Err(NoExact::NoForm(r)) => assert!(r.contains("3 base variables"), "{r}"),
+                other => panic!("E[{x}]: expected no form, got {other:?}"),
+            }
+        }
+        // A sum inside a nonlinear function has no rule either.
+        assert!(matches!(e(&m, "tanh(sum(2, a))"), Err(NoExact::NoForm(_))));
+    }
+
+    #[test]
+    fn moments_that_do_not_exist_are_undefined() {
+        let m = model("c ~ Cauchy(0, 1)\nt ~ StudentsT(0, 1, 3)\nz ~ Normal(0, 1)");
+        undefined(e(&m, "c"));
+        undefined(var(&m, "c"));
+        undefined(e(&m, "relu(c)"));
+        undefined(e(&m, "z * c"));
+        // Student-t with 3 degrees of freedom: moments below order 3 only.
+        covers(e(&m, "t^2"), 3.0);
+        undefined(e(&m, "t^3"));
+        undefined(e(&m, "relu(t)^3"));
+        undefined(var(&m, "t^2"));
+        undefined(cov(&m, "t", "t^2"));
+        // A bounded function of a Cauchy has every moment; tanh is odd.
+        covers_at(e(&m, "tanh(c)"), 0.0, 1.0);
+    }
+
+    #[test]
+    fn affine_shapes() {
+        let m = model("z ~ Normal(0, 1)\ny ~ Normal(0, 1)");
+        let (z, y) = (VarId(0), VarId(1));
+        assert_eq!(affine(&rv(&m, "z")), Some((z, 1.0, 0.0)));
+        assert_eq!(affine(&rv(&m, "3 - 2*y")), Some((y, -2.0, 3.0)));
+        assert_eq!(affine(&rv(&m, "-(z/4 + 1)")), Some((z, -0.25, -1.0)));
+        assert_eq!(affine(&rv(&m, "(z - 1) * 2")), Some((z, 2.0, -2.0)));
+        for x in ["z * z", "z + y", "relu(z)", "1 + 2", "z^1"] {
+            assert_eq!(affine(&rv(&m, x)), None, "{x}");
+        }
+    }
+
+    #[test]
+    fn growth_degrees() {
+        let m = model("z ~ Normal(0, 1)\ny ~ Normal(0, 1)");
+        let z = VarId(0);
+        let g = |x: &str| growth(&rv(&m, x), z);
+        assert_eq!(g("z^3"), 3.0);
+        assert_eq!(g("z * relu(z) + y^5"), 2.0);
+        assert_eq!(g("tanh(z) * y"), 0.0);
+        assert_eq!(g("sqrt(abs(z))"), 0.5);
+        assert_eq!(g("z^(-1)"), 0.0);
+        assert_eq!(g("sum(3, z^2)"), 2.0);
+        assert_eq!(g("exp(z)"), f64::INFINITY);
+        assert_eq!(g("exp(y)"), 0.0);
+        assert_eq!(g("z^y"), f64::INFINITY);
+        // log grows slower than any power, but not at all is too little.
+        let log = g("log(abs(z))");
+        assert!(log > 0.0 && log < 1e-6, "{log}");
+    }
+}

@@ -559,3 +559,383 @@ fn fold(rv: Rv) -> Rv {
     };
     folded.map_or(rv, Rv::Const)
 }
+
+#[cfg(test)]
+mod tests {
+    // Every error a model block can make, each pinned to the text its span
+    // covers (the caret the user sees), and the lowering that both engines
+    // rely on: after it, only base variables and numbers are left.
+
+    use super::*;
+    use crate::lang::{FunctionDef, parse_expr, parse_function, parse_model};
+    use crate::model::rv::VarId;
+    use std::collections::HashMap;
+
+    fn no_functions() -> HashMap<String, FunctionDef> {
+        HashMap::new()
+    }
+
+    fn with_functions(defs: &[(&str, &str)]) -> HashMap<String, FunctionDef> {
+        defs.iter()
+            .map(|(name, text)| {
+                let def = parse_function(text).expect("the function parses");
+                (name.to_string(), def)
+            })
+            .collect()
+    }
+
+    fn build_in(text: &str, funcs: &dyn Functions) -> Result<Model, Diag> {
+        let stmts = parse_model(text).expect("the model parses");
+        build("test", &stmts, funcs)
+    }
+
+    /// The error for `text`, with the text under its caret.
+    fn error_in(text: &str, funcs: &dyn Functions) -> (Diag, String) {
+        match build_in(text, funcs) {
+            Ok(_) => panic!("`{text}` should not resolve"),
+            Err(d) => {
+                let under = text[d.span.clone()].to_string();
+                (d, under)
+            }
+        }
+    }
+
+    fn error(text: &str) -> (Diag, String) {
+        error_in(text, &no_functions())
+    }
+
+    /// The span starts at the `nth` (0-based) occurrence of `needle` as a
+    /// whole word.
+    fn at_occurrence(text: &str, d: &Diag, needle: &str, nth: usize) {
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let start = text
+            .match_indices(needle)
+            .map(|(i, _)| i)
+            .filter(|&i| {
+                !word(text[..i].chars().next_back())
+                    && !word(text[i + needle.len()..].chars().next())
+            })
+            .nth(nth)
+            .expect("the needle occurs");
+        assert_eq!(d.span.start, start, "{d:?} in {text:?}");
+    }
+
+    #[test]
+    fn use_before_definition() {
+        let text = "x = relu(y)\ny ~ Normal(0, 1)";
+        let (d, under) = error(text);
+        assert_eq!(under, "y");
+        at_occurrence(text, &d, "y", 0);
+        assert!(
+            d.message.contains("`y` is used before it is defined"),
+            "{d:?}"
+        );
+        assert!(d.help.contains("earlier line"), "{d:?}");
+    }
+
+    #[test]
+    fn defined_twice() {
+        let text = "a ~ Normal(0, 1)\nb = 2\na = relu(b)";
+        let (d, under) = error(text);
+        assert_eq!(under, "a");
+        at_occurrence(text, &d, "a", 1);
+        assert!(d.message.contains("`a` is defined twice"), "{d:?}");
+        // A pair's names count as definitions too.
+        let text = "u ~ Normal(0, 1)\nu, v ~ BivariateNormal(1, 1, 0)";
+        let (d, under) = error(text);
+        assert_eq!(under, "u");
+        at_occurrence(text, &d, "u", 1);
+        assert!(d.message.contains("defined twice"), "{d:?}");
+    }
+
+    #[test]
+    fn reserved_and_function_names() {
+        for (text, name) in [("pi = 3", "pi"), ("e ~ Normal(0, 1)", "e")] {
+            let (d, under) = error(text);
+            assert_eq!(under, name);
+            assert!(d.message.contains("reserved"), "{d:?}");
+        }
+        let (d, under) = error("relu = 2");
+        assert_eq!(under, "relu");
+        assert!(d.message.contains("`relu` is a function"), "{d:?}");
+        let funcs = with_functions(&[("swish", "x * sigmoid(x)")]);
+        let (d, under) = error_in("swish ~ Normal(0, 1)", &funcs);
+        assert_eq!(under, "swish");
+        assert!(d.message.contains("is a function"), "{d:?}");
+    }
+
+    #[test]
+    fn unknown_name_lists_what_is_defined() {
+        let text = "n = 4\na ~ Normal(0, 1)\nb = a + q";
+        let (d, under) = error(text);
+        assert_eq!(under, "q");
+        assert_eq!(d.message, "unknown name `q`");
+        assert!(d.help.contains("defined here: n, a"), "{d:?}");
+        assert!(d.help.contains("pi, e"), "{d:?}");
+        let (d, _) = error("b = q");
+        assert!(d.help.contains("nothing is defined yet"), "{d:?}");
+    }
+
+    #[test]
+    fn unknown_law_lists_the_laws() {
+        let text = "a ~ Normol(0, 1)";
+        let (d, under) = error(text);
+        assert_eq!(under, "Normol");
+        assert!(d.message.contains("unknown law `Normol`"), "{d:?}");
+        for valid in [
+            "Normal(mean, sd)",
+            "Cauchy(loc, scale)",
+            "TruncatedNormal(mean, sd, lo, hi)",
+            "BivariateNormal(sd_u, sd_v, rho)",
+        ] {
+            assert!(d.help.contains(valid), "{valid} missing from {}", d.help);
+        }
+    }
+
+    #[test]
+    fn law_parameters_out_of_range_point_at_the_parameter() {
+        for (text, under, message) in [
+            ("a ~ Normal(0, -1)", "-1", "sd must be > 0"),
+            ("a ~ Normal(0, 1 - 1)", "1 - 1", "sd must be > 0"),
+            ("a ~ Uniform(2, 1)", "1", "lo < hi"),
+            ("a ~ Bernoulli(1.5)", "1.5", "p must be in [0, 1]"),
+            ("a ~ StudentsT(0, 1, 0)", "0", "dof must be > 0"),
+            ("u, v ~ BivariateNormal(1, 1, 2)", "2", "rho"),
+        ] {
+            let (d, got) = error(text);
+            assert_eq!(got, under, "{text}: {d:?}");
+            assert!(d.message.contains(message), "{text}: {d:?}");
+        }
+        // The help is the law's signature.
+        let (d, _) = error("a ~ Laplace(0, 0)");
+        assert_eq!(d.help, "Laplace(loc, scale)");
+    }
+
+    #[test]
+    fn wrong_number_of_law_parameters() {
+        let text = "a ~ Normal(0, 1, 2)";
+        let (d, under) = error(text);
+        assert_eq!(under, "2", "the first extra parameter");
+        assert!(d.message.contains("Normal takes 2 parameters"), "{d:?}");
+        let (d, under) = error("a ~ Normal(0)");
+        assert!(
+            under.starts_with("Normal(0)"),
+            "the call, for a missing one: {under}"
+        );
+        assert!(d.message.contains("got 1"), "{d:?}");
+        let (d, _) = error("a, b ~ Normal(0, 1)");
+        assert!(
+            d.message.contains("only BivariateNormal draws a pair"),
+            "{d:?}"
+        );
+        let (d, _) = error("a ~ BivariateNormal(1, 1, 0)");
+        assert!(d.message.contains("name two variables"), "{d:?}");
+    }
+
+    #[test]
+    fn random_law_parameter() {
+        let text = "a ~ Normal(0, 1)\nb ~ Normal(a, 1)";
+        let (d, under) = error(text);
+        assert_eq!(under, "a");
+        at_occurrence(text, &d, "a", 1);
+        assert!(d.message.contains("random"), "{d:?}");
+    }
+
+    #[test]
+    fn wrong_arity() {
+        let text = "a ~ Normal(0, 1)\nb = relu(a, 2)";
+        let (d, under) = error(text);
+        assert_eq!(under, "relu(a, 2)");
+        assert_eq!(d.message, "relu takes 1 argument(s), got 2");
+        assert_eq!(d.help, "write relu(x)");
+        let (d, _) = error("a ~ Normal(0, 1)\nb = leaky_relu(a, 1, 2)");
+        assert!(
+            d.message.contains("takes 1 or 2 argument(s), got 3"),
+            "{d:?}"
+        );
+        let funcs = with_functions(&[("f", "f(x, k) = x^k")]);
+        let (d, under) = error_in("a ~ Normal(0, 1)\nb = f(a)", &funcs);
+        assert_eq!(under, "f(a)");
+        assert!(
+            d.message.contains("f takes 2 argument(s) (x, k), got 1"),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_function_lists_the_functions() {
+        let funcs = with_functions(&[("swish", "x * sigmoid(x)")]);
+        let text = "a ~ Normal(0, 1)\nb = relo(a)";
+        let (d, under) = error_in(text, &funcs);
+        assert_eq!(under, "relo");
+        assert_eq!(d.message, "unknown function `relo`");
+        for f in ["relu", "leaky_relu", "gelu", "Phi", "swish"] {
+            assert!(d.help.contains(f), "{f} missing from {}", d.help);
+        }
+    }
+
+    #[test]
+    fn sum_needs_a_whole_number_of_copies() {
+        let text = "a ~ Normal(0, 1)\ns = sum(2.5, a)";
+        let (d, under) = error(text);
+        assert_eq!(under, "2.5");
+        assert!(d.message.contains("whole number"), "{d:?}");
+        let (_, under) = error("a ~ Normal(0, 1)\ns = sum(0, a)");
+        assert_eq!(under, "0");
+        let (d, under) = error("a ~ Normal(0, 1)\ns = sum(a, a)");
+        assert_eq!(under, "a");
+        assert!(d.message.contains("not random"), "{d:?}");
+    }
+
+    #[test]
+    fn non_finite_parameters() {
+        let text = "n = 4\nm = sqrt(-1)";
+        let (d, under) = error(text);
+        assert_eq!(under, "sqrt(-1)");
+        assert!(d.message.contains("NaN"), "{d:?}");
+        let (d, under) = error("n = 0\nw ~ Normal(0, 1/n)");
+        assert_eq!(under, "1/n");
+        assert!(d.message.contains("inf"), "{d:?}");
+    }
+
+    #[test]
+    fn moments_inside_a_model_are_rejected() {
+        let (d, under) = error("a ~ Normal(0, 1)\nb = E[a]");
+        assert_eq!(under, "E[a]");
+        assert!(
+            d.message.contains("is a number, not a random expression"),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn derived_variables_are_inlined_and_parameters_folded() {
+        let m = build_in(
+            "n = 4\nw ~ Normal(0, sqrt(2/n))\ny ~ Normal(0, 1)\nx = relu(y)\nz = n * x",
+            &no_functions(),
+        )
+        .expect("resolves");
+        assert_eq!(
+            m.scenario.sources[0],
+            Source::Single(Law::Normal {
+                mean: 0.0,
+                sd: 0.5f64.sqrt()
+            })
+        );
+        assert_eq!(m.scenario.bases.len(), 2, "x and z are not base variables");
+        let z = m
+            .rv(&parse_expr("z").expect("parses"), &no_functions())
+            .expect("resolves");
+        let relu_y = Rv::Call(Builtin::Relu, vec![Rv::Base(VarId(1))]);
+        assert_eq!(z, Rv::Mul(Box::new(Rv::Const(4.0)), Box::new(relu_y)));
+        assert!(m.defines("x") && m.defines("n") && !m.defines("q"));
+        assert_eq!(m.names().collect::<Vec<_>>(), ["n", "w", "y", "x", "z"]);
+        // A default argument is filled in.
+        let leaky = m
+            .rv(
+                &parse_expr("leaky_relu(y)").expect("parses"),
+                &no_functions(),
+            )
+            .expect("resolves");
+        assert_eq!(
+            leaky,
+            Rv::Call(
+                Builtin::LeakyRelu,
+                vec![Rv::Base(VarId(1)), Rv::Const(0.01)]
+            )
+        );
+        // A sum keeps its count and body.
+        let s = m
+            .rv(&parse_expr("sum(n, w)").expect("parses"), &no_functions())
+            .expect("resolves");
+        assert_eq!(s, Rv::Sum(4, Box::new(Rv::Base(VarId(0)))));
+    }
+
+    #[test]
+    fn file_functions_are_substituted() {
+        let funcs = with_functions(&[("f", "f(x, a) = a * x"), ("g", "f(x, 2) + 1")]);
+        let m = build_in("y ~ Normal(0, 1)\nt = g(y)", &funcs).expect("resolves");
+        let t = m
+            .rv(&parse_expr("t").expect("parses"), &funcs)
+            .expect("resolves");
+        let expected = Rv::Add(
+            Box::new(Rv::Mul(
+                Box::new(Rv::Const(2.0)),
+                Box::new(Rv::Base(VarId(0))),
+            )),
+            Box::new(Rv::Const(1.0)),
+        );
+        assert_eq!(t, expected);
+        // A function calling itself is stopped, at the call.
+        let funcs = with_functions(&[("h", "h(x) + 1")]);
+        let text = "y ~ Normal(0, 1)\nt = h(y)";
+        let (d, under) = error_in(text, &funcs);
+        assert_eq!(under, "h");
+        assert!(d.message.contains("deep"), "{d:?}");
+    }
+
+    #[test]
+    fn primes_are_expanded() {
+        let funcs = with_functions(&[("sq", "x^2")]);
+        let m = build_in("y ~ Normal(0, 1)", &funcs).expect("resolves");
+        let lower = |s: &str| {
+            m.rv(&parse_expr(s).expect("parses"), &funcs)
+                .expect("resolves")
+        };
+        let at = |x: &Rv, y: f64| x.eval_at(&[y]);
+        let relu_d = lower("relu'(y)");
+        assert_eq!(
+            [-1.0, 0.0, 2.0].map(|y| at(&relu_d, y)),
+            [0.0, 0.0, 1.0],
+            "relu'(0) = 0 by the convention"
+        );
+        let tanh_d = lower("tanh'(y)");
+        for y in [-1.3, 0.0, 0.7] {
+            let truth = 1.0 - f64::tanh(y).powi(2);
+            assert!((at(&tanh_d, y) - truth).abs() <= 1e-15, "tanh'({y})");
+        }
+        // A file function's derivative comes from its body: (x^2)' = 2x.
+        let sq_d = lower("sq'(y)");
+        assert_eq!(at(&sq_d, 1.5), 3.0);
+        assert!(!format!("{relu_d:?}").contains("Relu"), "{relu_d:?}");
+    }
+
+    #[test]
+    fn claim_sides_share_moments_and_must_be_numbers() {
+        let funcs = no_functions();
+        let m = build_in("n = 3\ny ~ Normal(0, 1)\nx = relu(y)", &funcs).expect("resolves");
+        let mut moments = Vec::new();
+        let lhs = m
+            .side(
+                &parse_expr("E[x] + n * E[relu(y)]").expect("parses"),
+                &funcs,
+                &mut moments,
+            )
+            .expect("a side");
+        let rhs = m
+            .side(&parse_expr("Var[x]").expect("parses"), &funcs, &mut moments)
+            .expect("a side");
+        assert_eq!(
+            moments.len(),
+            2,
+            "E[x] and E[relu(y)] are one moment: {moments:?}"
+        );
+        assert_eq!(
+            lhs,
+            Side::Add(
+                Box::new(Side::Moment(0)),
+                Box::new(Side::Mul(
+                    Box::new(Side::Const(3.0)),
+                    Box::new(Side::Moment(0))
+                ))
+            )
+        );
+        assert_eq!(rhs, Side::Moment(1));
+        let text = "E[x] + y";
+        let d = m
+            .side(&parse_expr(text).expect("parses"), &funcs, &mut moments)
+            .expect_err("y is random");
+        assert_eq!(&text[d.span.clone()], "y");
+        assert!(d.message.contains("random"), "{d:?}");
+    }
+}
