@@ -268,9 +268,23 @@ impl Trial<'_> {
                 ));
                 continue;
             }
-            let se = standard_error(batches.iter().map(|b| b[i]));
+            // Batch means can miss a rare event in every batch at once and
+            // then agree on a standard error far below the truth; where the
+            // estimator's own variance is known exactly, it is a floor.
+            // The floor only ever widens the interval, so it is computed
+            // only when the batch-means interval alone would cry defect.
             let diff = (pooled[i] - e.val.value).abs();
-            if diff > budget.critical * se + e.val.err && diff > 1e-12 * e.val.value.abs() {
+            let disagree = |se: f64| {
+                diff > budget.critical * se + e.val.err && diff > 1e-12 * e.val.value.abs()
+            };
+            let mut se = standard_error(batches.iter().map(|b| b[i]));
+            if disagree(se) {
+                let total = (sampler.draws_per_batch() * BATCHES as u64) as f64;
+                if let Some(v) = estimator_variance(self.scenario, &self.moments[i], e.val.value) {
+                    se = se.max((v.max(0.0) / total).sqrt());
+                }
+            }
+            if disagree(se) {
                 ev.defects.push(Defect {
                     moment: describe_moment(&self.moments[i], self.scenario),
                     exact: e.val.value,
@@ -491,6 +505,28 @@ pub fn standard_error(values: impl Iterator<Item = f64>) -> f64 {
     let mean = v.iter().sum::<f64>() / b;
     let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (b - 1.0);
     (var / b).sqrt()
+}
+
+/// The exact variance of one draw's contribution to a moment's estimator
+/// (X for a mean, (X - E X)^2 for a variance, the centred product for a
+/// covariance), when the exact engine has it: the estimator's standard
+/// error is its square root over sqrt(draws).
+fn estimator_variance(scenario: &Scenario, m: &Moment, value: f64) -> Option<f64> {
+    let engine = exact::Engine::new(scenario);
+    let centred = |x: &Rv| -> Option<Rv> {
+        let mean = engine.expect(x).ok()?.val.value;
+        Some(Rv::Sub(Box::new(x.clone()), Box::new(Rv::Const(mean))))
+    };
+    let square = |x: Rv| Rv::Pow(Box::new(x), Box::new(Rv::Const(2.0)));
+    let summand_second_moment = match m {
+        Moment::E(x) => return engine.cov(x, x).ok().map(|v| v.val.value),
+        Moment::Var(x) => engine.expect(&square(square(centred(x)?))).ok()?,
+        Moment::Cov(x, y) => {
+            let product = Rv::Mul(Box::new(centred(x)?), Box::new(centred(y)?));
+            engine.expect(&square(product)).ok()?
+        }
+    };
+    Some(summand_second_moment.val.value - value * value)
 }
 
 /// How the natural size of a moment is read off the auxiliary moments.

@@ -306,7 +306,6 @@ fn most_generated_moments_are_exact() {
 /// (exact 4.0776e-6, checked by an independent integral; sampled
 /// 3.7937e-6). A self-check "defect" is then a false alarm.
 #[test]
-#[ignore = "bug: the self-check trusts a batch-means standard error that misses rare events"]
 fn rare_events_fool_the_self_check() {
     let funcs: HashMap<String, FunctionDef> = HashMap::new();
     let text = "u, v ~ BivariateNormal(0.389934585268179, 0.3, 0.0)";
