@@ -11,6 +11,7 @@ pub mod diag;
 pub mod exact;
 pub mod lang;
 pub mod model;
+pub mod net;
 pub mod report;
 pub mod requirement;
 pub mod sample;
