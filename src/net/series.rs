@@ -491,12 +491,7 @@ pub fn plan(def: &SeriesDef, networks: &[Network]) -> Result<Vec<Planned>, Diag>
             Some(r) => {
                 let env = Env { net, l: None };
                 let bound = |e: &Expr| -> Result<usize, Diag> {
-                    env.layer(e, 0, "the range")
-                        .map_err(|d| d.shifted(r.at))
-                        .map_err(|d| Diag {
-                            message: format!("in network `{name}`: {}", d.message),
-                            ..d
-                        })
+                    env.layer(e, 0, "the range").map_err(|d| d.shifted(r.at))
                 };
                 let (lo, hi) = (bound(&r.lo)?, bound(&r.hi)?);
                 if lo > hi {
