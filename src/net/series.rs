@@ -541,6 +541,8 @@ struct Tested {
     layer: Option<usize>,
     lhs: (f64, f64),
     rhs: (f64, f64),
+    /// Whether each side is a number (no statistic in it).
+    constant: (bool, bool),
     deviation: f64,
     /// (|d| + h) / (allowed), how close to failing: above 1 is not "holds".
     tightness: f64,
@@ -579,10 +581,16 @@ fn test_layer(
     };
     let h = critical * se;
     let deviation = if scale > 0.0 { d / scale } else { 0.0 };
+    let constant = |t: &Term| {
+        let mut a = Vec::new();
+        t.atoms(&mut a);
+        a.is_empty()
+    };
     let mut tested = Tested {
         layer: l,
         lhs: lv,
         rhs: rv,
+        constant: (constant(lhs), constant(rhs)),
         deviation,
         tightness: f64::INFINITY,
         verdict: Verdict::Inconclusive,
@@ -730,12 +738,18 @@ fn aggregate(tested: &[Tested], net: &Network, draws: usize) -> Evaluation {
             .max_by(|a, b| a.deviation.abs().total_cmp(&b.deviation.abs()))
             .expect("a failing layer")
     };
-    let side = |(v, se): (f64, f64)| SideValue {
+    // A side without statistics is a number, shown as exact.
+    let side = |(v, se): (f64, f64), constant: bool| SideValue {
         value: v,
         err: se,
-        method: "sampled".to_string(),
-        exact: false,
-        sampled: Some((v, se)),
+        method: if constant {
+            "exact (number)"
+        } else {
+            "sampled"
+        }
+        .to_string(),
+        exact: constant,
+        sampled: (!constant).then_some((v, se)),
     };
     let mut notes = vec![format!(
         "{draws} independent networks of widths {}, {} inputs each",
@@ -760,8 +774,8 @@ fn aggregate(tested: &[Tested], net: &Network, draws: usize) -> Evaluation {
         notes.push("a side is not finite on the simulated networks".to_string());
     }
     Evaluation {
-        lhs: Some(side(shown.lhs)),
-        rhs: Some(side(shown.rhs)),
+        lhs: Some(side(shown.lhs, shown.constant.0)),
+        rhs: Some(side(shown.rhs, shown.constant.1)),
         verdict,
         deviation: shown.deviation,
         draws: draws as u64,
