@@ -22,6 +22,7 @@ use crate::lang::ast::{ClaimExpr, Expr, ExprKind, Relation, Span};
 use crate::lang::{FunctionDef, Functions, parse_claim, parse_expr, parse_function, parse_model};
 use crate::model::resolve::{Model, build};
 use crate::model::rv::{Moment, Side};
+use crate::net;
 use crate::requirement::{Decision, Requirement, decide};
 use crate::sample::StreamKey;
 use crate::verdict::{Budget, Evaluation, Settings, Trial, Verdict};
@@ -62,6 +63,10 @@ struct RawFile {
     claim: Vec<Spanned<RawClaim>>,
     #[serde(default)]
     derivation: Vec<Spanned<RawDerivation>>,
+    #[serde(default)]
+    network: BTreeMap<String, Spanned<net::RawNetwork>>,
+    #[serde(default)]
+    series: Vec<Spanned<net::series::RawSeries>>,
 }
 
 #[derive(Deserialize)]
@@ -152,6 +157,18 @@ pub enum Item {
     },
 }
 
+impl Item {
+    /// The claims to evaluate: the claim, or every link then first = last.
+    fn claims(&self) -> Vec<&ClaimDef> {
+        match self {
+            Item::Claim(c) => vec![c],
+            Item::Derivation { links, overall, .. } => {
+                links.iter().chain(std::iter::once(overall)).collect()
+            }
+        }
+    }
+}
+
 /// A loaded file.
 pub struct File {
     pub origin: String,
@@ -159,10 +176,14 @@ pub struct File {
     pub functions: FunctionTable,
     pub scenarios: Vec<(String, String, Model)>,
     pub items: Vec<Item>,
+    /// `[network.NAME]` tables, in file order.
+    pub networks: Vec<net::Network>,
+    /// `[[series]]` claims about the networks.
+    pub series: Vec<net::series::SeriesDef>,
 }
 
 /// Where a TOML string's contents start, given the span of the token.
-fn content_offset(text: &str, span: &Span) -> usize {
+pub(crate) fn content_offset(text: &str, span: &Span) -> usize {
     let tok = &text[span.start.min(text.len())..];
     let mut off = span.start;
     if tok.starts_with("\"\"\"") || tok.starts_with("'''") {
@@ -311,7 +332,7 @@ pub fn load(origin: &str, text: &str) -> Result<File, InputError> {
         l.err(Diag::new(
             e.span().unwrap_or(0..0),
             e.message().trim().to_string(),
-            "top-level tables: [functions], [scenario.NAME] (model = \"...\"), [[claim]], [[derivation]] with [[derivation.step]]",
+            "top-level tables: [functions], [scenario.NAME] (model = \"...\"), [[claim]], [[derivation]] with [[derivation.step]], [network.NAME], [[series]]",
         ))
     })?;
     let mut functions = FunctionTable::default();
@@ -455,13 +476,40 @@ pub fn load(origin: &str, text: &str) -> Result<File, InputError> {
         ));
     }
     items.sort_by_key(|(at, _)| *at);
+    let (networks, series) = load_networks(&l, &raw, &functions, &mut check_id)?;
     Ok(File {
         origin: origin.to_string(),
         text: text.to_string(),
         functions,
         scenarios,
         items: items.into_iter().map(|(_, i)| i).collect(),
+        networks,
+        series,
     })
+}
+
+/// The `[network.NAME]` tables and `[[series]]` claims of a file (see
+/// `net`): networks in file order, claims in file order after them.
+fn load_networks(
+    l: &Loader,
+    raw: &RawFile,
+    functions: &FunctionTable,
+    check_id: &mut dyn FnMut(&Spanned<String>) -> Result<(), InputError>,
+) -> Result<(Vec<net::Network>, Vec<net::series::SeriesDef>), InputError> {
+    let at = |span: &Span| content_offset(l.text, span);
+    let mut raw_networks: Vec<_> = raw.network.iter().collect();
+    raw_networks.sort_by_key(|(_, n)| n.span().start);
+    let networks = raw_networks
+        .into_iter()
+        .map(|(name, n)| net::load(name, n, &at, functions).map_err(|d| l.err(d)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let names: Vec<String> = networks.iter().map(|n| n.name.clone()).collect();
+    let mut series = Vec::new();
+    for s in &raw.series {
+        check_id(&s.get_ref().id)?;
+        series.push(net::series::load(s, &at, &names).map_err(|d| l.err(d))?);
+    }
+    Ok((networks, series))
 }
 
 /// Every `.toml` file under the paths, sorted, so runs are reproducible.
@@ -787,12 +835,7 @@ pub fn run(files: &[File], settings: &Settings) -> Result<Report, InputError> {
     for f in files {
         let mut per_item = Vec::new();
         for item in &f.items {
-            let defs: Vec<&ClaimDef> = match item {
-                Item::Claim(c) => vec![c],
-                Item::Derivation { links, overall, .. } => {
-                    links.iter().chain(std::iter::once(overall)).collect()
-                }
-            };
+            let defs = item.claims();
             per_item.push(
                 defs.iter()
                     .map(|d| plan_claim(f, d, settings.seed))
@@ -812,27 +855,54 @@ pub fn run(files: &[File], settings: &Settings) -> Result<Report, InputError> {
         let trial = trial_of(p);
         p.exact = trial.exact_moments();
     });
+    let series_plans = plan_series(files)?;
     let tests: u64 = flat
         .iter()
         .map(|p| Budget::tests_for(p.moments.len(), Trial::needs_sampling(&p.exact)))
-        .sum();
+        .sum::<u64>()
+        + series_plans
+            .iter()
+            .flatten()
+            .flatten()
+            .map(net::series::Planned::tests)
+            .sum::<u64>();
     let budget = Budget::new(tests);
     let evaluations: Vec<Evaluation> = flat
         .par_iter()
         .map(|p| trial_of(p).evaluate(&p.exact, settings, &budget))
         .collect();
 
+    // A claim that produces NaN or infinity is not well posed where it was
+    // evaluated: that is bad input, reported at the claim.
+    let mut at = 0;
+    for (f, per_item) in files.iter().zip(&plans) {
+        for (item, defs_plans) in f.items.iter().zip(per_item) {
+            for (def, planned) in item.claims().into_iter().zip(defs_plans) {
+                for (scenario, _) in planned {
+                    if let Some(what) = &evaluations[at].non_finite {
+                        return Err(InputError::new(
+                            &f.origin,
+                            &f.text,
+                            Diag::new(
+                                def.span.clone(),
+                                format!("in scenario `{scenario}`: {what}"),
+                                "keep every function inside its domain for every value the \
+                                 variables can take (log and sqrt of positives, no division by zero)",
+                            ),
+                        ));
+                    }
+                    at += 1;
+                }
+            }
+        }
+    }
+
     let mut evals = evaluations.into_iter();
     let mut files_out = Vec::new();
     for (f, per_item) in files.iter().zip(plans) {
         let mut entries = Vec::new();
         for (item, defs_plans) in f.items.iter().zip(per_item) {
-            let defs: Vec<&ClaimDef> = match item {
-                Item::Claim(c) => vec![c],
-                Item::Derivation { links, overall, .. } => {
-                    links.iter().chain(std::iter::once(overall)).collect()
-                }
-            };
+            let defs = item.claims();
             let mut checked: Vec<Checked> = defs
                 .iter()
                 .zip(defs_plans)
@@ -876,6 +946,12 @@ pub fn run(files: &[File], settings: &Settings) -> Result<Report, InputError> {
                 }
             });
         }
+        entries.extend(check_series(
+            f,
+            &series_plans[files_out.len()],
+            settings,
+            tests,
+        ));
         files_out.push(FileReport {
             origin: f.origin.clone(),
             entries,
@@ -887,6 +963,57 @@ pub fn run(files: &[File], settings: &Settings) -> Result<Report, InputError> {
         tests: budget.tests,
         critical: budget.critical,
     })
+}
+
+/// Every series claim of every file compiled against its networks, so that
+/// bad input is reported before anything is simulated and the claims' tests
+/// are counted in the run's budget.
+fn plan_series(files: &[File]) -> Result<Vec<Vec<Vec<net::series::Planned>>>, InputError> {
+    files
+        .iter()
+        .map(|f| {
+            f.series
+                .iter()
+                .map(|s| {
+                    net::series::plan(s, &f.networks)
+                        .map_err(|d| InputError::new(&f.origin, &f.text, d))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Simulates the networks a file's series claims use (each once) and
+/// checks the claims on them.
+fn check_series(
+    f: &File,
+    plans: &[Vec<net::series::Planned>],
+    settings: &Settings,
+    tests: u64,
+) -> Vec<Entry> {
+    let used: Vec<bool> = (0..f.networks.len())
+        .map(|i| plans.iter().flatten().any(|p| p.network == i))
+        .collect();
+    let stats: Vec<Option<net::simulate::Stats>> = f
+        .networks
+        .par_iter()
+        .zip(used)
+        .map(|(n, used)| used.then(|| net::simulate::simulate(n, net::key(n, settings.seed))))
+        .collect();
+    f.series
+        .iter()
+        .zip(plans)
+        .map(|(s, p)| {
+            Entry::Claim(net::series::check(
+                s,
+                p,
+                &f.networks,
+                &stats,
+                settings,
+                tests,
+            ))
+        })
+        .collect()
 }
 
 fn trial_of(p: &Planned) -> Trial<'_> {
@@ -980,5 +1107,7 @@ pub fn adhoc(
             lhs_at: 0,
             rhs_at: 0,
         })],
+        networks: Vec::new(),
+        series: Vec::new(),
     })
 }

@@ -12,6 +12,7 @@ pub mod exact;
 pub mod gain;
 pub mod lang;
 pub mod model;
+pub mod net;
 pub mod report;
 pub mod requirement;
 pub mod sample;

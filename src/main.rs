@@ -84,6 +84,22 @@ enum Command {
         #[arg(long)]
         functions: Vec<PathBuf>,
     },
+    /// Simulate networks ([network.NAME] tables) and print their per-layer statistics.
+    Net {
+        /// Network names; several go into one plot.
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Draw the statistics against depth into this svg file.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+        /// Statistics to plot, comma-separated, e.g. 'Var[y],Var[dx]'
+        /// (default: E[x^2], Var[y], Var[dx], Var[dy], E[dW^2]).
+        #[arg(long, value_delimiter = ',')]
+        series: Vec<String>,
+        /// Files or folders to look for the networks in.
+        #[arg(long = "in", default_value = "derivations")]
+        paths: Vec<PathBuf>,
+    },
 }
 
 fn parse_resolution(s: &str) -> Result<f64, String> {
@@ -123,6 +139,32 @@ fn main() -> ExitCode {
                 paths
             };
             load_all(&paths)
+        }
+        Some(Command::Net {
+            names,
+            plot,
+            series,
+            paths,
+        }) => {
+            return match load_all(&paths).and_then(|files| {
+                initaudit::net::command(
+                    &files,
+                    &names,
+                    plot.as_deref(),
+                    &series,
+                    settings.seed,
+                    &mut |s| eprint!("{s}"),
+                )
+            }) {
+                Ok(out) => {
+                    print!("{out}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprint!("{e}");
+                    ExitCode::from(2)
+                }
+            };
         }
         Some(Command::Check {
             claim,

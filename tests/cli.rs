@@ -145,3 +145,11 @@ fn the_audit_is_byte_identical_at_any_thread_count() {
     assert_eq!(c2, 0, "{e2}");
     assert_eq!(one, two);
 }
+
+#[test]
+fn nan_during_evaluation_is_bad_input_at_the_claim() {
+    let (code, _, err) = initaudit(&["check", "E[log(y)] = 0", "--given", "y ~ Normal(0, 1)"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("E[log(y)] evaluates to NaN"), "{err}");
+    assert!(err.contains("<claim>:1:1"), "{err}");
+}

@@ -1,0 +1,675 @@
+//! Finite-width networks: the single-unit claims checked on actual random
+//! multilayer perceptrons.
+//!
+//! The papers' recurrences are statements about one unit in expectation,
+//! derived under independence assumptions that a real network of width n
+//! satisfies only approximately: the forward and backward signals share
+//! weights, and a layer's squared norm fluctuates by O(1/n) around its mean.
+//! So a `[network.NAME]` table describes a network to *draw*, not a model
+//! to integrate: widths n_0, ..., n_L, an activation, a weight law written in
+//! `fan_in` and `fan_out`, a bias law, an input law, how many inputs go
+//! through each drawn network and how many independent networks to draw.
+//!
+//! Indexing (the modern one, not He et al.'s shifted one): x_0 is the input,
+//! y_l = W_l x_{l-1} + b_l and x_l = f(y_l) for l = 1..L, with W_l of shape
+//! n_l x n_{l-1} (fan_in = n_{l-1}, fan_out = n_l). The cost is
+//! C = <g, x_L> with g ~ N(0, I) drawn afresh for each input, so dC/dx_L = g.
+//!
+//! Every statistic is a mean over draws of a per-draw value, and draws are
+//! independent, so a standard error is an honest sd / sqrt(draws); the units
+//! and inputs of one draw share its weights and are not counted as
+//! independent. [`series`] turns those per-draw values into claims,
+//! [`simulate`] produces them, and [`plot`] draws them against depth.
+
+pub mod plot;
+pub mod series;
+pub mod simulate;
+
+use crate::audit::File;
+use crate::diag::Diag;
+use crate::lang::ast::{Expr, ExprKind, Span, Stmt};
+use crate::lang::{FunctionDef, Functions, parse_expr};
+use crate::model::law::Law;
+use crate::model::resolve::build;
+use crate::model::rv::Rv;
+use crate::model::{BaseVar, Source};
+use crate::sample::StreamKey;
+use plot::Curve;
+use serde::Deserialize;
+use simulate::{Atom, Norm, Signal, Stats};
+use std::path::Path;
+use toml::Spanned;
+
+/// The most memory the draws that run at once may take. A network beyond
+/// it is refused before anything is allocated.
+pub const MEMORY_LIMIT: f64 = 4.0 * (1u64 << 30) as f64;
+
+/// Fewest independent draws: standard errors over draws need a few dozen
+/// for the t quantile (and the delta method) to mean something.
+pub const MIN_DRAWS: i64 = 32;
+
+/// A `[network.NAME]` table as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetwork {
+    #[serde(default)]
+    about: Option<String>,
+    #[serde(default)]
+    widths: Option<Spanned<Vec<i64>>>,
+    #[serde(default)]
+    depth: Option<Spanned<i64>>,
+    #[serde(default)]
+    width: Option<Spanned<i64>>,
+    activation: Spanned<String>,
+    weight: Spanned<String>,
+    #[serde(default)]
+    bias: Option<Spanned<String>>,
+    input: Spanned<String>,
+    inputs: Spanned<i64>,
+    draws: Spanned<i64>,
+    #[serde(default)]
+    seed: Option<Spanned<i64>>,
+}
+
+/// Where one array's entries come from: a law, or a constant.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fill {
+    Const(f64),
+    Law(Law),
+}
+
+/// The activation and its derivative, lowered through the language so that
+/// a file-defined function means what it means in claims.
+#[derive(Clone, Debug)]
+pub struct Activation {
+    /// As written in the file.
+    pub text: String,
+    f: Rv,
+    df: Rv,
+}
+
+impl Activation {
+    pub fn value(&self, v: f64) -> f64 {
+        apply(&self.f, v)
+    }
+
+    pub fn derivative(&self, v: f64) -> f64 {
+        apply(&self.df, v)
+    }
+}
+
+/// One built-in of the variable with constant further arguments is called
+/// directly (the common case: relu, tanh, leaky_relu(x, a)); anything else
+/// walks the tree, which is correct and merely slower.
+#[inline]
+fn apply(rv: &Rv, v: f64) -> f64 {
+    if let Rv::Call(f, args) = rv
+        && args.len() <= 2
+        && args[0] == Rv::Base(crate::model::rv::VarId(0))
+    {
+        match args.get(1) {
+            None => return f.eval(&[v]),
+            Some(Rv::Const(a)) => return f.eval(&[v, *a]),
+            Some(_) => {}
+        }
+    }
+    rv.eval_at(&[v])
+}
+
+/// A network ready to draw.
+#[derive(Clone, Debug)]
+pub struct Network {
+    pub name: String,
+    pub about: String,
+    /// n_0 (input) to n_L.
+    pub widths: Vec<usize>,
+    pub activation: Activation,
+    /// The weight law of layer l at index l - 1.
+    pub weights: Vec<Law>,
+    pub weight_text: String,
+    pub biases: Vec<Fill>,
+    pub input: Fill,
+    pub inputs: usize,
+    pub draws: usize,
+    pub seed: u64,
+}
+
+impl Network {
+    pub fn depth(&self) -> usize {
+        self.widths.len() - 1
+    }
+
+    /// Bytes one draw holds at its peak: every weight matrix, and the
+    /// forward and backward signals of every layer, which the backward pass
+    /// needs.
+    pub fn bytes_per_draw(&self) -> f64 {
+        cost(&self.widths, self.inputs).0
+    }
+
+    /// Seconds the whole run should take on one core, from the counts of
+    /// random numbers and multiply-adds; a rough guide, printed before a run.
+    pub fn seconds(&self) -> f64 {
+        let (_, normals, flops) = cost(&self.widths, self.inputs);
+        self.draws as f64 * (normals * 6e-9 + flops * 0.4e-9)
+    }
+}
+
+/// (bytes per draw, random numbers per draw, multiply-adds per draw).
+fn cost(widths: &[usize], inputs: usize) -> (f64, f64, f64) {
+    let k = inputs as f64;
+    let weights: f64 = widths.windows(2).map(|w| w[0] as f64 * w[1] as f64).sum();
+    let units: f64 = widths.iter().map(|&n| n as f64).sum();
+    let bytes = 8.0 * (weights + 4.0 * k * units);
+    let normals = weights + units + k * (widths[0] as f64 + *widths.last().unwrap_or(&0) as f64);
+    // Forward W x, backward W^T dy: two products per layer.
+    let flops = 2.0 * k * weights;
+    (bytes, normals, flops)
+}
+
+/// A size in the unit a person reads.
+pub fn human_bytes(b: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    format!("{v:.1} {}", UNITS[u])
+}
+
+/// The name under which the network's activation is lowered; it cannot
+/// collide with a user's function because the lexer does not accept `$`,
+/// and lowering looks names up without lexing them.
+const ACTIVATION: &str = "$activation";
+
+/// Resolves a `[network.NAME]` table. `at(span)` turns the span of a TOML
+/// string value into the file offset of its contents; every error carries
+/// a file span.
+pub fn load(
+    name: &str,
+    raw: &Spanned<RawNetwork>,
+    at: &dyn Fn(&Span) -> usize,
+    functions: &dyn Functions,
+) -> Result<Network, Diag> {
+    let r = raw.get_ref();
+    let whole = raw.span();
+    let positive = |v: &Spanned<i64>, what: &str, least: i64| -> Result<usize, Diag> {
+        let x = *v.get_ref();
+        if x < least {
+            return Err(Diag::new(
+                v.span(),
+                format!("{what} must be at least {least}, not {x}"),
+                format!("an integer >= {least}"),
+            ));
+        }
+        usize::try_from(x).map_err(|_| Diag::new(v.span(), format!("{what} is too large"), ""))
+    };
+    let widths: Vec<usize> = match (&r.widths, &r.depth, &r.width) {
+        (Some(w), None, None) => {
+            if w.get_ref().len() < 2 {
+                return Err(Diag::new(
+                    w.span(),
+                    "`widths` lists n_0 (the input) to n_L: at least two numbers",
+                    "e.g. widths = [64, 128, 256, 128]",
+                ));
+            }
+            let mut out = Vec::new();
+            for &x in w.get_ref() {
+                if x < 1 {
+                    return Err(Diag::new(
+                        w.span(),
+                        format!("a width must be at least 1, not {x}"),
+                        "positive integers",
+                    ));
+                }
+                out.push(usize::try_from(x).map_err(|_| {
+                    Diag::new(w.span(), "a width is too large", "a positive integer")
+                })?);
+            }
+            out
+        }
+        (None, Some(d), Some(n)) => {
+            let depth = positive(d, "`depth`", 1)?;
+            let width = positive(n, "`width`", 1)?;
+            if depth > 100_000 {
+                return Err(Diag::new(
+                    d.span(),
+                    "`depth` is too large",
+                    "at most 100000",
+                ));
+            }
+            vec![width; depth + 1]
+        }
+        _ => {
+            return Err(Diag::new(
+                whole,
+                format!("network `{name}` needs either `widths` or both `depth` and `width`"),
+                "widths = [n_0, n_1, ..., n_L], or depth = L and width = n (every n_l = n, the input too)",
+            ));
+        }
+    };
+    let inputs = positive(&r.inputs, "`inputs`", 1)?;
+    let draws = positive(&r.draws, "`draws`", MIN_DRAWS)?;
+    let seed = match &r.seed {
+        None => 0,
+        Some(s) => u64::try_from(*s.get_ref())
+            .map_err(|_| Diag::new(s.span(), "`seed` must not be negative", "an integer >= 0"))?,
+    };
+
+    let activation = activation(&r.activation, at, functions)?;
+    let mut weights = Vec::new();
+    let mut biases = Vec::new();
+    for w in widths.windows(2) {
+        let (fan_in, fan_out) = (w[0] as f64, w[1] as f64);
+        match fill(&r.weight, at, functions, fan_in, fan_out, "weight")? {
+            Fill::Law(l) => weights.push(l),
+            Fill::Const(_) => {
+                return Err(Diag::new(
+                    r.weight.span(),
+                    "the weight law must be random",
+                    "a law such as Normal(0, sqrt(2/fan_in))",
+                ));
+            }
+        }
+        biases.push(match &r.bias {
+            None => Fill::Const(0.0),
+            Some(b) => fill(b, at, functions, fan_in, fan_out, "bias")?,
+        });
+    }
+    let n0 = widths[0] as f64;
+    let input = fill(&r.input, at, functions, n0, n0, "input")?;
+
+    let net = Network {
+        name: name.to_string(),
+        about: r.about.clone().unwrap_or_default(),
+        widths,
+        activation,
+        weights,
+        weight_text: r.weight.get_ref().clone(),
+        biases,
+        input,
+        inputs,
+        draws,
+        seed,
+    };
+    let bytes = net.bytes_per_draw();
+    if bytes > MEMORY_LIMIT {
+        let span = r
+            .widths
+            .as_ref()
+            .map(|w| w.span())
+            .or_else(|| r.width.as_ref().map(|w| w.span()))
+            .unwrap_or(whole);
+        return Err(Diag::new(
+            span,
+            format!(
+                "network `{name}` would need {} for one draw ({} weights and {} signal values); the limit is {}",
+                human_bytes(bytes),
+                net.widths
+                    .windows(2)
+                    .map(|w| w[0] as f64 * w[1] as f64)
+                    .sum::<f64>(),
+                4.0 * net.inputs as f64 * net.widths.iter().map(|&n| n as f64).sum::<f64>(),
+                human_bytes(MEMORY_LIMIT)
+            ),
+            "use narrower layers, fewer layers or fewer `inputs` per draw",
+        ));
+    }
+    Ok(net)
+}
+
+/// The activation as a function of one variable: a function's name (`relu`,
+/// a `[functions]` entry) or an expression in `x` (`leaky_relu(x, 0.2)`).
+fn activation(
+    v: &Spanned<String>,
+    at: &dyn Fn(&Span) -> usize,
+    functions: &dyn Functions,
+) -> Result<Activation, Diag> {
+    let off = at(&v.span());
+    let text = v.get_ref();
+    let body = parse_expr(text).map_err(|e| Diag::from(e).shifted(off))?;
+    let x = Expr::new(ExprKind::Name("x".to_string()), body.span.clone());
+    let body = match &body.kind {
+        ExprKind::Name(n) if n != "x" => Expr::new(
+            ExprKind::Call {
+                func: n.clone(),
+                func_span: body.span.clone(),
+                primes: 0,
+                args: vec![x.clone()],
+            },
+            body.span.clone(),
+        ),
+        _ => body,
+    };
+    let table = WithActivation {
+        inner: functions,
+        def: FunctionDef {
+            name: Some(ACTIVATION.to_string()),
+            params: vec!["x".to_string()],
+            body,
+        },
+    };
+    let stmts = [Stmt::Draw {
+        names: vec![("x".to_string(), 0..0)],
+        law: "Normal".to_string(),
+        law_span: 0..0,
+        args: vec![num(0.0), num(1.0)],
+        span: 0..0,
+    }];
+    let model = build("activation", &stmts, &table).map_err(|d| d.shifted(off))?;
+    let call = |primes| {
+        Expr::new(
+            ExprKind::Call {
+                func: ACTIVATION.to_string(),
+                func_span: 0..text.len(),
+                primes,
+                args: vec![x.clone()],
+            },
+            0..text.len(),
+        )
+    };
+    let f = model.rv(&call(0), &table).map_err(|d| d.shifted(off))?;
+    let df = model.rv(&call(1), &table).map_err(|d| d.shifted(off))?;
+    Ok(Activation {
+        text: text.clone(),
+        f,
+        df,
+    })
+}
+
+fn num(v: f64) -> Expr {
+    Expr::new(ExprKind::Num(v), 0..0)
+}
+
+/// The file's functions plus the activation under its reserved name.
+struct WithActivation<'a> {
+    inner: &'a dyn Functions,
+    def: FunctionDef,
+}
+
+impl Functions for WithActivation<'_> {
+    fn get(&self, name: &str) -> Option<&FunctionDef> {
+        if name == ACTIVATION {
+            Some(&self.def)
+        } else {
+            self.inner.get(name)
+        }
+    }
+
+    fn names(&self) -> Vec<&str> {
+        let mut n = self.inner.names();
+        n.push(ACTIVATION);
+        n
+    }
+}
+
+/// A law (`Normal(0, sqrt(2/fan_in))`) or a number (`0`), with `fan_in` and
+/// `fan_out` bound, through the same resolution as a scenario's model so
+/// that its parameters are checked the same way.
+fn fill(
+    v: &Spanned<String>,
+    at: &dyn Fn(&Span) -> usize,
+    functions: &dyn Functions,
+    fan_in: f64,
+    fan_out: f64,
+    what: &str,
+) -> Result<Fill, Diag> {
+    let off = at(&v.span());
+    let e = parse_expr(v.get_ref()).map_err(|e| Diag::from(e).shifted(off))?;
+    let param = |name: &str, value: f64| Stmt::Define {
+        name: name.to_string(),
+        name_span: 0..0,
+        value: num(value),
+    };
+    let mut stmts = vec![param("fan_in", fan_in), param("fan_out", fan_out)];
+    if let ExprKind::Call {
+        func,
+        func_span,
+        primes: 0,
+        args,
+    } = &e.kind
+        && Law::SIGNATURES.iter().any(|(n, _)| n == func)
+    {
+        if func == "BivariateNormal" {
+            return Err(Diag::new(
+                func_span.clone(),
+                format!("a {what} law draws one number"),
+                "a law of one variable such as Normal(0, 1)",
+            )
+            .shifted(off));
+        }
+        stmts.push(Stmt::Draw {
+            names: vec![("w".to_string(), 0..0)],
+            law: func.clone(),
+            law_span: func_span.clone(),
+            args: args.clone(),
+            span: e.span.clone(),
+        });
+        let model = build(what, &stmts, functions).map_err(|d| d.shifted(off))?;
+        let BaseVar { source, .. } = &model.scenario.bases[0];
+        return match &model.scenario.sources[*source] {
+            Source::Single(l) => Ok(Fill::Law(l.clone())),
+            Source::Bivariate(_) => unreachable!("refused above"),
+        };
+    }
+    let model = build(what, &stmts, functions).map_err(|d| d.shifted(off))?;
+    match model.rv(&e, functions).map_err(|d| d.shifted(off))? {
+        Rv::Const(c) if c.is_finite() => Ok(Fill::Const(c)),
+        _ => Err(Diag::new(
+            e.span.clone(),
+            format!("the {what} must be a law or a number"),
+            format!(
+                "a law of fan_in and fan_out such as Normal(0, sqrt(2/fan_in)), or a number; laws: {}",
+                Law::SIGNATURES
+                    .iter()
+                    .filter(|(n, _)| *n != "BivariateNormal")
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .shifted(off)),
+    }
+}
+
+/// The stream family of a network's draws: the run's seed, the network's
+/// name and its own seed — not the file's path, so that `initaudit net` and
+/// the audit draw the same networks however the path is spelled.
+pub fn key(net: &Network, seed: u64) -> StreamKey {
+    StreamKey::new(seed, &["network", &net.name, &net.seed.to_string()])
+}
+
+/// How a per-layer column is read off the recorded means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Mean,
+    Square,
+    Var,
+}
+
+/// The per-layer columns of the table, in order; the plot may draw those
+/// that are positive.
+const COLUMNS: [(&str, Signal, Kind); 8] = [
+    ("E[x]", Signal::X, Kind::Mean),
+    ("E[x^2]", Signal::X, Kind::Square),
+    ("Var[y]", Signal::Y, Kind::Var),
+    ("Var[dx]", Signal::Dx, Kind::Var),
+    ("Var[dy]", Signal::Dy, Kind::Var),
+    ("E[dy^2]", Signal::Dy, Kind::Square),
+    ("E[dW]", Signal::Dw, Kind::Mean),
+    ("E[dW^2]", Signal::Dw, Kind::Square),
+];
+
+/// The columns drawn when the user does not choose.
+const DEFAULT_PLOT: [&str; 5] = ["E[x^2]", "Var[y]", "Var[dx]", "Var[dy]", "E[dW^2]"];
+
+fn column(stats: &Stats, s: Signal, l: usize, kind: Kind) -> (f64, f64) {
+    match kind {
+        Kind::Mean => stats.delta(&[Atom::Layer(s, l, 1)], &|m| m[0]),
+        Kind::Square => stats.delta(&[Atom::Layer(s, l, 2)], &|m| m[0]),
+        Kind::Var => stats.delta(&[Atom::Layer(s, l, 1), Atom::Layer(s, l, 2)], &|m| {
+            m[1] - m[0] * m[0]
+        }),
+    }
+}
+
+fn pm((v, se): (f64, f64)) -> String {
+    format!("{} ± {:.1e}", crate::report::num(v), se)
+}
+
+/// The per-layer table of a simulated network, then the law of ||x_L||^2.
+pub fn table(net: &Network, stats: &Stats) -> String {
+    let mut rows: Vec<Vec<String>> = vec![
+        ["l", "n_l"]
+            .into_iter()
+            .chain(COLUMNS.iter().map(|c| c.0))
+            .map(str::to_string)
+            .collect(),
+    ];
+    for l in 0..=net.depth() {
+        let mut row = vec![l.to_string(), net.widths[l].to_string()];
+        for (_, s, kind) in COLUMNS {
+            row.push(if l < s.first_layer() {
+                "—".to_string()
+            } else {
+                pm(column(stats, s, l, kind))
+            });
+        }
+        rows.push(row);
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = format!(
+        "network {}: {}\n  widths {}, activation {}, weights {}, {} draws of {} inputs\n\n",
+        net.name,
+        net.about,
+        series::widths_text(&net.widths),
+        net.activation.text,
+        net.weight_text,
+        stats.draws(),
+        net.inputs
+    );
+    for r in &rows {
+        let cells: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:>w$}", w = *w))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out.push('\n');
+    for norm in Norm::ALL {
+        let mean = stats.delta(&[Atom::Norm(norm, 1)], &|m| m[0]);
+        let rel = stats.delta(&[Atom::Norm(norm, 1), Atom::Norm(norm, 2)], &|m| {
+            (m[1] - m[0] * m[0]) / (m[0] * m[0])
+        });
+        out.push_str(&format!(
+            "  E[{n}] = {}   Var[{n}]/E[{n}]^2 = {}\n",
+            pm(mean),
+            pm(rel),
+            n = norm.name()
+        ));
+    }
+    out.push_str("  (± one standard error over independent draws; norm2 = ||x_L||^2, gain2 = ||x_L||^2/||x_0||^2)\n");
+    out
+}
+
+/// The curves of the chosen columns (by their table names) for a network.
+pub fn curves(net: &Network, stats: &Stats, chosen: &[String]) -> Result<Vec<Curve>, String> {
+    let chosen: Vec<String> = if chosen.is_empty() {
+        DEFAULT_PLOT.iter().map(|s| s.to_string()).collect()
+    } else {
+        chosen.to_vec()
+    };
+    let mut out = Vec::new();
+    for name in &chosen {
+        let Some((label, s, kind)) = COLUMNS
+            .iter()
+            .find(|c| c.0 == name.trim() && c.2 != Kind::Mean)
+        else {
+            return Err(format!(
+                "`{name}` is not a statistic that can be plotted on a log scale; choose from {}",
+                COLUMNS
+                    .iter()
+                    .filter(|c| c.2 != Kind::Mean)
+                    .map(|c| c.0)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        };
+        out.push(Curve {
+            label: format!("{}: {label}", net.name),
+            points: (s.first_layer()..=net.depth())
+                .map(|l| {
+                    let (v, se) = column(stats, *s, l, *kind);
+                    (l as f64, v, se)
+                })
+                .collect(),
+        });
+    }
+    Ok(out)
+}
+
+/// `initaudit net NAME... [--plot FILE]`: finds the networks in the files,
+/// reports what each will cost through `progress` before drawing it,
+/// simulates them, and returns the tables. The
+/// error is a message for the user (exit status 2).
+pub fn command(
+    files: &[File],
+    names: &[String],
+    plot: Option<&Path>,
+    chosen: &[String],
+    seed: u64,
+    progress: &mut dyn FnMut(&str),
+) -> Result<String, String> {
+    let mut found = Vec::new();
+    for name in names {
+        let Some(net) = files
+            .iter()
+            .flat_map(|f| f.networks.iter())
+            .find(|n| &n.name == name)
+        else {
+            let known: Vec<&str> = files
+                .iter()
+                .flat_map(|f| f.networks.iter().map(|n| n.name.as_str()))
+                .collect();
+            return Err(format!(
+                "error: no network `{name}` in the files read\n  networks: {}\n",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ));
+        };
+        found.push(net);
+    }
+    let mut out = String::new();
+    let mut all_curves = Vec::new();
+    for net in found {
+        progress(&format!(
+            "network {}: {} per draw, about {:.1} s of work on one core\n",
+            net.name,
+            human_bytes(net.bytes_per_draw()),
+            net.seconds()
+        ));
+        let stats = simulate::simulate(net, key(net, seed));
+        out.push_str(&table(net, &stats));
+        out.push('\n');
+        if plot.is_some() {
+            all_curves.extend(curves(net, &stats, chosen).map_err(|e| format!("error: {e}\n"))?);
+        }
+    }
+    if let Some(path) = plot {
+        let title = format!(
+            "{} against depth (± one standard error)",
+            names.join(" vs ")
+        );
+        plot::draw(path, &title, &all_curves).map_err(|e| format!("error: {e}\n"))?;
+        out.push_str(&format!("plot written to {}\n", path.display()));
+    }
+    Ok(out)
+}

@@ -1,0 +1,300 @@
+//! Drawing networks: the forward and backward pass, with nalgebra, and the
+//! per-draw statistics every series is built from.
+//!
+//! One draw is one network (weights, biases) with `inputs` inputs pushed
+//! through it and, for each input, its own cost vector g ~ N(0, I). From a
+//! draw we keep, per layer and signal, the mean over units and inputs of the
+//! signal and of its square: those are unbiased for E[q_l] and E[q_l^2],
+//! and the draws are independent, so the standard error of any smooth
+//! function of such means follows from their covariance over draws (the
+//! delta method, [`Stats::delta`]). Units and inputs of one draw are not
+//! independent — they share the weights — which is exactly why they are
+//! averaged inside a draw rather than counted as samples.
+//!
+//! Draw `d` takes its random numbers from stream `d` of the network's key,
+//! in a fixed order (input, then each layer's weights and bias, then g), so
+//! the statistics do not depend on the thread count. Draws run in waves
+//! small enough that the draws in flight fit in [`super::MEMORY_LIMIT`].
+
+use super::{Fill, MEMORY_LIMIT, Network};
+use crate::sample::StreamKey;
+use nalgebra::DMatrix;
+use rand::{Rng, RngExt};
+use rand_distr::StandardNormal;
+use rayon::prelude::*;
+
+/// The per-layer signals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    /// x_l, the activation (x_0 the input).
+    X,
+    /// y_l, the pre-activation.
+    Y,
+    /// dC/dx_l.
+    Dx,
+    /// dC/dy_l.
+    Dy,
+    /// dC/dW_l, one entry (per input: the outer product dy_l x_{l-1}^T).
+    Dw,
+}
+
+impl Signal {
+    pub const ALL: [Signal; 5] = [Signal::X, Signal::Y, Signal::Dx, Signal::Dy, Signal::Dw];
+
+    /// The name claims use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::X => "x",
+            Signal::Y => "y",
+            Signal::Dx => "dx",
+            Signal::Dy => "dy",
+            Signal::Dw => "dW",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Signal> {
+        Signal::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// The first layer the signal exists at: the input has an x and a dx
+    /// but no y, dy or W.
+    pub fn first_layer(self) -> usize {
+        match self {
+            Signal::X | Signal::Dx => 0,
+            Signal::Y | Signal::Dy | Signal::Dw => 1,
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Statistics of the last layer's squared norm, one value per input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Norm {
+    /// ||x_L||^2.
+    Norm2,
+    /// ||x_L||^2 / ||x_0||^2: for Gaussian weights its law does not depend
+    /// on the input (rotation invariance), which is Hanin's setting.
+    Gain2,
+}
+
+impl Norm {
+    pub const ALL: [Norm; 2] = [Norm::Norm2, Norm::Gain2];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Norm::Norm2 => "norm2",
+            Norm::Gain2 => "gain2",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Norm> {
+        Norm::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// One recorded mean: of a signal at a layer, or of a norm, to the first or
+/// second power.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Atom {
+    Layer(Signal, usize, u8),
+    Norm(Norm, u8),
+}
+
+/// Per-draw means of every atom.
+#[derive(Clone, Debug)]
+pub struct Stats {
+    pub depth: usize,
+    /// `per_draw[d][index(atom)]`.
+    pub per_draw: Vec<Vec<f64>>,
+}
+
+fn slots(depth: usize) -> usize {
+    Signal::ALL.len() * (depth + 1) * 2 + Norm::ALL.len() * 2
+}
+
+fn index(depth: usize, atom: Atom) -> usize {
+    match atom {
+        Atom::Layer(s, l, p) => (s.index() * (depth + 1) + l) * 2 + usize::from(p - 1),
+        Atom::Norm(n, p) => {
+            Signal::ALL.len() * (depth + 1) * 2 + (n as usize) * 2 + usize::from(p - 1)
+        }
+    }
+}
+
+impl Stats {
+    pub fn draws(&self) -> usize {
+        self.per_draw.len()
+    }
+
+    pub fn mean(&self, atom: Atom) -> f64 {
+        let i = index(self.depth, atom);
+        self.per_draw.iter().map(|v| v[i]).sum::<f64>() / self.draws() as f64
+    }
+
+    /// `f` of the atoms' means, with its standard error by the delta method:
+    /// the gradient of `f` (central differences) applied to each draw's
+    /// values gives one linearised value per draw, whose sd over sqrt(draws)
+    /// is the standard error. Exact for linear `f`, first-order otherwise.
+    pub fn delta(&self, atoms: &[Atom], f: &dyn Fn(&[f64]) -> f64) -> (f64, f64) {
+        let idx: Vec<usize> = atoms.iter().map(|&a| index(self.depth, a)).collect();
+        let n = self.draws() as f64;
+        let means: Vec<f64> = idx
+            .iter()
+            .map(|&i| self.per_draw.iter().map(|v| v[i]).sum::<f64>() / n)
+            .collect();
+        let value = f(&means);
+        if !value.is_finite() {
+            return (value, f64::NAN);
+        }
+        let grad: Vec<f64> = (0..idx.len())
+            .map(|j| {
+                let sd = (self
+                    .per_draw
+                    .iter()
+                    .map(|v| (v[idx[j]] - means[j]).powi(2))
+                    .sum::<f64>()
+                    / n)
+                    .sqrt();
+                let h = 1e-6 * (means[j].abs() + sd);
+                if h == 0.0 {
+                    return 0.0;
+                }
+                let mut m = means.clone();
+                m[j] = means[j] + h;
+                let up = f(&m);
+                m[j] = means[j] - h;
+                let down = f(&m);
+                (up - down) / (2.0 * h)
+            })
+            .collect();
+        let z: Vec<f64> = self
+            .per_draw
+            .iter()
+            .map(|v| {
+                idx.iter()
+                    .zip(&grad)
+                    .map(|(&i, g)| if *g == 0.0 { 0.0 } else { g * v[i] })
+                    .sum()
+            })
+            .collect();
+        let zm = z.iter().sum::<f64>() / n;
+        let var = z.iter().map(|x| (x - zm).powi(2)).sum::<f64>() / (n - 1.0);
+        (value, (var / n).sqrt())
+    }
+}
+
+/// Draws the network `net.draws` times; draw `d` uses stream `d` of `key`.
+pub fn simulate(net: &Network, key: StreamKey) -> Stats {
+    let wave = ((MEMORY_LIMIT / net.bytes_per_draw()).floor() as usize).clamp(1, net.draws);
+    let mut per_draw = Vec::with_capacity(net.draws);
+    for start in (0..net.draws).step_by(wave) {
+        let end = (start + wave).min(net.draws);
+        let batch: Vec<Vec<f64>> = (start..end)
+            .into_par_iter()
+            .map(|d| one_draw(net, &mut key.batch_rng(d as u64)))
+            .collect();
+        per_draw.extend(batch);
+    }
+    Stats {
+        depth: net.depth(),
+        per_draw,
+    }
+}
+
+fn fill<R: Rng>(f: &Fill, rng: &mut R, out: &mut [f64]) {
+    match f {
+        Fill::Const(c) => out.fill(*c),
+        Fill::Law(l) => l.fill(rng, out),
+    }
+}
+
+/// Means over all entries of `m` and of its square.
+fn moments(m: &DMatrix<f64>) -> (f64, f64) {
+    let n = m.len() as f64;
+    let s = m.iter().sum::<f64>();
+    let s2 = m.iter().map(|v| v * v).sum::<f64>();
+    (s / n, s2 / n)
+}
+
+fn one_draw<R: Rng>(net: &Network, rng: &mut R) -> Vec<f64> {
+    let depth = net.depth();
+    let n = &net.widths;
+    let k = net.inputs;
+    let mut out = vec![f64::NAN; slots(depth)];
+    let put = |out: &mut [f64], atom: (Signal, usize), (m1, m2): (f64, f64)| {
+        out[index(depth, Atom::Layer(atom.0, atom.1, 1))] = m1;
+        out[index(depth, Atom::Layer(atom.0, atom.1, 2))] = m2;
+    };
+
+    let mut x0 = DMatrix::<f64>::zeros(n[0], k);
+    fill(&net.input, rng, x0.as_mut_slice());
+    let mut xs = vec![x0];
+    let mut ys = Vec::with_capacity(depth);
+    let mut ws = Vec::with_capacity(depth);
+    let mut bias = Vec::new();
+    for l in 1..=depth {
+        let mut w = DMatrix::<f64>::zeros(n[l], n[l - 1]);
+        net.weights[l - 1].fill(rng, w.as_mut_slice());
+        bias.resize(n[l], 0.0);
+        fill(&net.biases[l - 1], rng, &mut bias);
+        let mut y = &w * &xs[l - 1];
+        for mut col in y.column_iter_mut() {
+            for (v, b) in col.iter_mut().zip(&bias) {
+                *v += b;
+            }
+        }
+        let x = y.map(|v| net.activation.value(v));
+        ys.push(y);
+        ws.push(w);
+        xs.push(x);
+    }
+    let mut g = DMatrix::<f64>::zeros(n[depth], k);
+    for v in g.iter_mut() {
+        *v = rng.sample(StandardNormal);
+    }
+
+    for (l, x) in xs.iter().enumerate() {
+        put(&mut out, (Signal::X, l), moments(x));
+    }
+    for (l, y) in ys.iter().enumerate() {
+        put(&mut out, (Signal::Y, l + 1), moments(y));
+    }
+    let (mut s, mut s2, mut r, mut r2) = (0.0, 0.0, 0.0, 0.0);
+    for j in 0..k {
+        let last = xs[depth].column(j).norm_squared();
+        let gain = last / xs[0].column(j).norm_squared();
+        s += last;
+        s2 += last * last;
+        r += gain;
+        r2 += gain * gain;
+    }
+    let kf = k as f64;
+    for (norm, (a, b)) in [(Norm::Norm2, (s, s2)), (Norm::Gain2, (r, r2))] {
+        out[index(depth, Atom::Norm(norm, 1))] = a / kf;
+        out[index(depth, Atom::Norm(norm, 2))] = b / kf;
+    }
+
+    let mut dx = g;
+    put(&mut out, (Signal::Dx, depth), moments(&dx));
+    for l in (1..=depth).rev() {
+        let dy = dx.zip_map(&ys[l - 1], |d, y| d * net.activation.derivative(y));
+        put(&mut out, (Signal::Dy, l), moments(&dy));
+        // dC/dW_l for one input is dy x_{l-1}^T: the mean of its entries is
+        // mean(dy) mean(x), of their squares mean(dy^2) mean(x^2).
+        let (mut m1, mut m2) = (0.0, 0.0);
+        let (rows, cols) = (n[l] as f64, n[l - 1] as f64);
+        for j in 0..k {
+            let d = dy.column(j);
+            let x = xs[l - 1].column(j);
+            m1 += (d.sum() / rows) * (x.sum() / cols);
+            m2 += (d.norm_squared() / rows) * (x.norm_squared() / cols);
+        }
+        put(&mut out, (Signal::Dw, l), (m1 / kf, m2 / kf));
+        dx = ws[l - 1].tr_mul(&dy);
+        put(&mut out, (Signal::Dx, l - 1), moments(&dx));
+    }
+    out
+}

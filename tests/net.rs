@@ -1,0 +1,291 @@
+//! Finite-width networks: loading, the simulation against closed forms, the
+//! delta-method standard errors, determinism, and bad input.
+
+use initaudit::audit::{self, File};
+use initaudit::net::simulate::{Atom, Norm, Signal, Stats, simulate};
+use initaudit::net::{self, Network};
+use initaudit::verdict::{Settings, Verdict};
+
+fn load(text: &str) -> File {
+    match audit::load("t.toml", text) {
+        Ok(f) => f,
+        Err(e) => panic!("{}", e.render()),
+    }
+}
+
+fn load_err(text: &str) -> String {
+    match audit::load("t.toml", text) {
+        Ok(_) => panic!("accepted bad input"),
+        Err(e) => e.render(),
+    }
+}
+
+fn network(text: &str) -> Network {
+    load(text).networks.remove(0)
+}
+
+fn stats(net: &Network, seed: u64) -> Stats {
+    simulate(net, net::key(net, seed))
+}
+
+fn layer(stats: &Stats, s: Signal, l: usize) -> (f64, f64) {
+    stats.delta(&[Atom::Layer(s, l, 2)], &|m| m[0])
+}
+
+const LINEAR: &str = r#"
+[network.lin]
+widths = [8, 5, 3]
+activation = "identity"
+weight = "Normal(0, 1/sqrt(fan_in))"
+input = "2"
+inputs = 3
+draws = 40
+"#;
+
+#[test]
+fn widths_fans_and_laws_follow_the_table() {
+    let net = network(LINEAR);
+    assert_eq!(net.widths, vec![8, 5, 3]);
+    assert_eq!(net.depth(), 2);
+    // fan_in of layer l is n_{l-1}: sd 1/sqrt(8), then 1/sqrt(5).
+    let sd = |l: usize| match net.weights[l] {
+        initaudit::model::law::Law::Normal { sd, .. } => sd,
+        ref other => panic!("{other:?}"),
+    };
+    assert!((sd(0) - 1.0 / 8f64.sqrt()).abs() < 1e-15);
+    assert!((sd(1) - 1.0 / 5f64.sqrt()).abs() < 1e-15);
+    let eq = network(
+        "[network.e]\ndepth = 3\nwidth = 4\nactivation = \"relu\"\nweight = \"Normal(0, 1)\"\ninput = \"Normal(0, 1)\"\ninputs = 1\ndraws = 32\n",
+    );
+    assert_eq!(eq.widths, vec![4, 4, 4, 4]);
+}
+
+#[test]
+fn a_constant_input_and_the_identity_give_exact_values() {
+    let net = network(LINEAR);
+    let s = stats(&net, 1);
+    // x_0 = 2 everywhere: E[x_0] = 2 and E[x_0^2] = 4 with no spread.
+    let (m2, se) = layer(&s, Signal::X, 0);
+    assert_eq!(m2, 4.0);
+    // Only rounding in the sums of equal values spreads the draws.
+    assert!(se < 1e-14, "{se}");
+    // The identity's derivative is 1, so dC/dy = dC/dx at every layer and
+    // every draw, and dC/dx_L = g.
+    for l in 1..=2 {
+        assert_eq!(layer(&s, Signal::Dy, l).0, layer(&s, Signal::Dx, l).0);
+    }
+    // ||x_0||^2 = 8 * 4 for every input, so gain2 = norm2 / 32 exactly.
+    let n = s.mean(Atom::Norm(Norm::Norm2, 1));
+    let g = s.mean(Atom::Norm(Norm::Gain2, 1));
+    assert!((n / 32.0 - g).abs() <= 1e-12 * g);
+}
+
+#[test]
+fn delta_method_matches_closed_forms() {
+    let depth = 0;
+    let slots = 5 * (depth + 1) * 2 + 4;
+    let values = [(1.0, 2.0), (2.0, 3.0), (3.0, 7.0), (4.0, 5.0)];
+    let s = Stats {
+        depth,
+        per_draw: values
+            .iter()
+            .map(|&(a, b)| {
+                let mut v = vec![0.0; slots];
+                v[0] = a;
+                v[1] = b;
+                v
+            })
+            .collect(),
+    };
+    let (a, b) = (Atom::Layer(Signal::X, 0, 1), Atom::Layer(Signal::X, 0, 2));
+    // A mean: sd / sqrt(n) with the n - 1 sample variance.
+    let (m, se) = s.delta(&[a], &|m| m[0]);
+    assert_eq!(m, 2.5);
+    let var_a = (1.5f64.powi(2) * 2.0 + 0.5f64.powi(2) * 2.0) / 3.0;
+    assert!((se - (var_a / 4.0).sqrt()).abs() < 1e-9 * se);
+    // A ratio of means: the first-order formula
+    // Var(A/B) ~ (Var A - 2 r Cov(A,B) + r^2 Var B) / (n B^2), r = A/B.
+    let (r, se) = s.delta(&[a, b], &|m| m[0] / m[1]);
+    let (ma, mb) = (2.5, 17.0 / 4.0);
+    assert!((r - ma / mb).abs() < 1e-15);
+    let var_b = values.iter().map(|v| (v.1 - mb).powi(2)).sum::<f64>() / 3.0;
+    let cov = values.iter().map(|v| (v.0 - ma) * (v.1 - mb)).sum::<f64>() / 3.0;
+    let want = ((var_a - 2.0 * r * cov + r * r * var_b) / (4.0 * mb * mb)).sqrt();
+    assert!((se - want).abs() < 1e-6 * want, "{se} vs {want}");
+}
+
+#[test]
+fn he_relu_keeps_the_second_moment_and_hanins_one_layer_law() {
+    // E[x_l^2] = E[x_0^2] = 1 exactly in expectation for Gaussian He init;
+    // a 5-sigma band at a fixed seed can fail only if the simulation is
+    // wrong (or with probability < 1e-6 per layer).
+    let net = network(
+        "[network.he]\ndepth = 3\nwidth = 64\nactivation = \"relu\"\nweight = \"Normal(0, sqrt(2/fan_in))\"\ninput = \"Normal(0, 1)\"\ninputs = 8\ndraws = 400\n",
+    );
+    let s = stats(&net, 7);
+    for l in 0..=3 {
+        let (m, se) = layer(&s, Signal::X, l);
+        assert!((m - 1.0).abs() < 5.0 * se, "layer {l}: {m} ± {se}");
+    }
+    // One layer: ||x_1||^2/||x_0||^2 = (2/n) sum relu(z_i)^2, relative
+    // variance 5/n (E[relu(z)^4] = 3/2, E[relu(z)^2] = 1/2).
+    let one = network(
+        "[network.one]\ndepth = 1\nwidth = 20\nactivation = \"relu\"\nweight = \"Normal(0, sqrt(2/fan_in))\"\ninput = \"Normal(0, 1)\"\ninputs = 1\ndraws = 20000\n",
+    );
+    let s = stats(&one, 3);
+    let (rel, se) = s.delta(
+        &[Atom::Norm(Norm::Gain2, 1), Atom::Norm(Norm::Gain2, 2)],
+        &|m| (m[1] - m[0] * m[0]) / (m[0] * m[0]),
+    );
+    assert!((rel - 0.25).abs() < 5.0 * se, "{rel} ± {se}");
+    assert!(se < 0.01);
+}
+
+#[test]
+fn same_seed_same_numbers_at_any_thread_count() {
+    let net = network(LINEAR);
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool")
+            .install(|| bits(&stats(&net, 5)))
+    };
+    // Bit patterns, so that the NaN of a slot no signal has compares equal.
+    fn bits(s: &Stats) -> Vec<Vec<u64>> {
+        s.per_draw
+            .iter()
+            .map(|d| d.iter().map(|v| v.to_bits()).collect())
+            .collect()
+    }
+    let one = run(1);
+    assert_eq!(one, run(2));
+    assert_ne!(one, bits(&stats(&net, 6)));
+}
+
+#[test]
+fn series_claims_decide_as_the_recurrences_say() {
+    let file = load(
+        r#"
+[network.he]
+depth = 4
+width = 32
+activation = "relu"
+weight = "Normal(0, sqrt(2/fan_in))"
+input = "Normal(0, 1)"
+inputs = 8
+draws = 200
+
+[network.glorot]
+depth = 4
+width = 32
+activation = "relu"
+weight = "Normal(0, sqrt(1/fan_in))"
+input = "Normal(0, 1)"
+inputs = 8
+draws = 200
+
+[[series]]
+id = "halves"
+says = "Var[y(l)] ~= Var[y(l-1)] / 2"
+layers = "2..L"
+within = "15%"
+expect = { he = "fails" }
+"#,
+    );
+    let report = audit::run(&[file], &Settings::default()).expect("runs");
+    assert!(report.passed());
+    let (_, c) = report.checked().next().expect("one claim");
+    assert_eq!(c.rows.len(), 2);
+    assert_eq!(c.rows[0].evaluation.verdict, Verdict::Fails);
+    assert_eq!(c.rows[1].evaluation.verdict, Verdict::Holds);
+    // He's per-layer ratio is 1, shown against the claimed 1/2.
+    assert!((c.rows[0].evaluation.deviation - 0.5).abs() < 0.1);
+}
+
+#[test]
+fn bad_networks_are_located_errors() {
+    let base = |extra: &str| {
+        format!(
+            "[network.n]\n{extra}activation = \"relu\"\nweight = \"Normal(0, sqrt(2/fan_in))\"\ninput = \"Normal(0, 1)\"\ninputs = 4\ndraws = 32\n"
+        )
+    };
+    let e = load_err(&base("widths = [4, 0, 3]\n"));
+    assert!(e.contains("t.toml:2:") && e.contains("at least 1"), "{e}");
+    let e = load_err(&base("depth = 2\nwidth = 100000\n"));
+    assert!(
+        e.contains("would need") && e.contains("GiB") && e.contains("limit"),
+        "{e}"
+    );
+    let e = load_err(&base("widths = [4]\n"));
+    assert!(e.contains("at least two"), "{e}");
+    let e = load_err(&base("depth = 2\n"));
+    assert!(e.contains("either `widths` or both"), "{e}");
+    let e = load_err(&base("widths = [4, 4]\n").replace("draws = 32", "draws = 5"));
+    assert!(e.contains("at least 32"), "{e}");
+    let e = load_err(
+        &base("widths = [4, 4]\n").replace("Normal(0, sqrt(2/fan_in))", "Normal(0, -fan_in)"),
+    );
+    assert!(e.contains("t.toml:4:"), "{e}");
+    let e = load_err(&base("widths = [4, 4]\n").replace("\"relu\"", "\"nosuch\""));
+    assert!(e.contains("nosuch"), "{e}");
+    let e = load_err(&base("widths = [4, 4]\n").replace("Normal(0, 1)", "y"));
+    assert!(e.contains("t.toml:5:"), "{e}");
+}
+
+#[test]
+fn bad_series_claims_are_located_errors() {
+    let with = |series: &str| {
+        format!(
+            "[network.n]\nwidths = [4, 4, 4]\nactivation = \"relu\"\nweight = \"Normal(0, 1)\"\ninput = \"Normal(0, 1)\"\ninputs = 4\ndraws = 32\n\n[[series]]\nid = \"s\"\n{series}"
+        )
+    };
+    let plan_err = |text: &str| -> String {
+        match audit::load("t.toml", text) {
+            Err(e) => e.render(),
+            Ok(f) => match audit::run(&[f], &Settings::default()) {
+                Err(e) => e.render(),
+                Ok(_) => panic!("accepted: {text}"),
+            },
+        }
+    };
+    let e = plan_err(&with("says = \"E[x(L+1)^2] = 1\"\n"));
+    assert!(
+        e.contains("layer 3 of x does not exist") && e.contains("t.toml:11:"),
+        "{e}"
+    );
+    let e = plan_err(&with("says = \"E[y(0)] = 1\"\n"));
+    assert!(e.contains("from 1 to L = 2"), "{e}");
+    let e = plan_err(&with("says = \"E[x(l)^2] = 1\"\n"));
+    assert!(e.contains("`l` is defined only"), "{e}");
+    let e = plan_err(&with("says = \"E[w(1)] = 1\"\n"));
+    assert!(e.contains("not a network statistic"), "{e}");
+    let e = plan_err(&with("says = \"E[x(1)] ~= 1\"\n"));
+    assert!(e.contains("needs a `within`"), "{e}");
+    let e = plan_err(&with("says = \"E[x(1)] = 1\"\nin = [\"m\"]\n"));
+    assert!(
+        e.contains("no network `m`") && e.contains("networks: n"),
+        "{e}"
+    );
+    let e = plan_err(&with("says = \"E[x(l)] = 1\"\nlayers = \"3..L\"\n"));
+    assert!(e.contains("layer 3 of the range does not exist"), "{e}");
+    let e = plan_err(&with("says = \"E[x(l)] = 1\"\nlayers = \"2..1\"\n"));
+    assert!(e.contains("empty"), "{e}");
+    let e = plan_err(&with("says = \"E[x(l)] = 1\"\nlayers = \"1-L\"\n"));
+    assert!(e.contains("not a layer range"), "{e}");
+}
+
+#[test]
+fn the_net_command_names_missing_networks() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_initaudit"))
+        .args(["net", "no-such-network"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no network `no-such-network`") && err.contains("he-30"),
+        "{err}"
+    );
+}
