@@ -158,6 +158,13 @@ pub enum Item {
 }
 
 impl Item {
+    pub fn id(&self) -> &str {
+        match self {
+            Item::Claim(c) => &c.id,
+            Item::Derivation { id, .. } => id,
+        }
+    }
+
     /// The claims to evaluate: the claim, or every link then first = last.
     fn claims(&self) -> Vec<&ClaimDef> {
         match self {
@@ -829,6 +836,17 @@ fn attribution(rows: &[Row]) -> Vec<(String, Attribution)> {
 
 /// Plans and runs every claim of the files.
 pub fn run(files: &[File], settings: &Settings) -> Result<Report, InputError> {
+    run_selected(files, settings, &|_| true)
+}
+
+/// Plans every claim of the files but evaluates only those whose id (or
+/// whose derivation's id) `selected` accepts. Planning everything keeps the
+/// test budget, and so every verdict, the same as in the whole audit.
+pub fn run_selected(
+    files: &[File],
+    settings: &Settings,
+    selected: &dyn Fn(&str) -> bool,
+) -> Result<Report, InputError> {
     // Plan: resolve everything first, so bad input is reported before any
     // time is spent.
     let mut plans: Vec<Vec<Vec<ScenarioPlans>>> = Vec::new();
@@ -867,6 +885,30 @@ pub fn run(files: &[File], settings: &Settings) -> Result<Report, InputError> {
             .map(net::series::Planned::tests)
             .sum::<u64>();
     let budget = Budget::new(tests);
+    drop(flat);
+    let keep: Vec<Vec<bool>> = files
+        .iter()
+        .map(|f| {
+            f.items
+                .iter()
+                .map(|i| i.claims().iter().any(|c| selected(&c.id)) || selected(i.id()))
+                .collect()
+        })
+        .collect();
+    for (per_item, keep) in plans.iter_mut().zip(&keep) {
+        for (item_plans, keep) in per_item.iter_mut().zip(keep) {
+            if !keep {
+                item_plans.clear();
+            }
+        }
+    }
+    let flat: Vec<&Planned> = plans
+        .iter()
+        .flatten()
+        .flatten()
+        .flatten()
+        .map(|(_, p)| p)
+        .collect();
     let evaluations: Vec<Evaluation> = flat
         .par_iter()
         .map(|p| trial_of(p).evaluate(&p.exact, settings, &budget))
@@ -877,6 +919,7 @@ pub fn run(files: &[File], settings: &Settings) -> Result<Report, InputError> {
     let mut at = 0;
     for (f, per_item) in files.iter().zip(&plans) {
         for (item, defs_plans) in f.items.iter().zip(per_item) {
+            // An item that was not selected has no plans left: zip skips it.
             for (def, planned) in item.claims().into_iter().zip(defs_plans) {
                 for (scenario, _) in planned {
                     if let Some(what) = &evaluations[at].non_finite {
@@ -899,9 +942,15 @@ pub fn run(files: &[File], settings: &Settings) -> Result<Report, InputError> {
 
     let mut evals = evaluations.into_iter();
     let mut files_out = Vec::new();
-    for (f, per_item) in files.iter().zip(plans) {
+    for ((f, per_item), keep) in files.iter().zip(plans).zip(&keep) {
         let mut entries = Vec::new();
-        for (item, defs_plans) in f.items.iter().zip(per_item) {
+        for ((item, defs_plans), _) in f
+            .items
+            .iter()
+            .zip(per_item)
+            .zip(keep)
+            .filter(|(_, keep)| **keep)
+        {
             let defs = item.claims();
             let mut checked: Vec<Checked> = defs
                 .iter()
@@ -951,6 +1000,7 @@ pub fn run(files: &[File], settings: &Settings) -> Result<Report, InputError> {
             &series_plans[files_out.len()],
             settings,
             tests,
+            selected,
         ));
         files_out.push(FileReport {
             origin: f.origin.clone(),
@@ -990,9 +1040,18 @@ fn check_series(
     plans: &[Vec<net::series::Planned>],
     settings: &Settings,
     tests: u64,
+    selected: &dyn Fn(&str) -> bool,
 ) -> Vec<Entry> {
+    let chosen: Vec<bool> = f.series.iter().map(|s| selected(&s.id)).collect();
     let used: Vec<bool> = (0..f.networks.len())
-        .map(|i| plans.iter().flatten().any(|p| p.network == i))
+        .map(|i| {
+            plans
+                .iter()
+                .zip(&chosen)
+                .filter(|(_, c)| **c)
+                .flat_map(|(p, _)| p)
+                .any(|p| p.network == i)
+        })
         .collect();
     let stats: Vec<Option<net::simulate::Stats>> = f
         .networks
@@ -1003,7 +1062,9 @@ fn check_series(
     f.series
         .iter()
         .zip(plans)
-        .map(|(s, p)| {
+        .zip(chosen)
+        .filter(|(_, chosen)| *chosen)
+        .map(|((s, p), _)| {
             Entry::Claim(net::series::check(
                 s,
                 p,

@@ -84,6 +84,13 @@ enum Command {
         #[arg(long)]
         functions: Vec<PathBuf>,
     },
+    /// Everything about one claim, derivation or step (e.g. `he.forward#3`):
+    /// requirements and how each was decided, both sides, the verdict.
+    Explain {
+        id: String,
+        /// Files, or folders of .toml files (default: derivations/).
+        paths: Vec<PathBuf>,
+    },
     /// Simulate networks ([network.NAME] tables) and print their per-layer statistics.
     Net {
         /// Network names; several go into one plot.
@@ -166,6 +173,14 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Some(Command::Explain { id, paths }) => {
+            let paths = if paths.is_empty() {
+                vec![PathBuf::from("derivations")]
+            } else {
+                paths
+            };
+            return explain(&id, &paths, &settings, cli.opts.format);
+        }
         Some(Command::Check {
             claim,
             given,
@@ -230,4 +245,60 @@ fn load_all(paths: &[PathBuf]) -> Result<Vec<File>, String> {
         .iter()
         .map(|p| audit::load_path(p).map_err(|e| e.render()))
         .collect()
+}
+
+/// `initaudit explain ID`: the whole run is planned, so the test budget and
+/// every verdict are those of the full audit, but only the claim is evaluated.
+fn explain(id: &str, paths: &[PathBuf], settings: &Settings, format: Format) -> ExitCode {
+    let files = match load_all(paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprint!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let base = id.split('#').next().unwrap_or(id);
+    let report = match audit::run_selected(&files, settings, &|c: &str| {
+        c == base || c.split('#').next() == Some(base)
+    }) {
+        Ok(r) => r,
+        Err(e) => {
+            eprint!("{}", e.render());
+            return ExitCode::from(2);
+        }
+    };
+    match report::explain(&report, id, format) {
+        Some(text) => {
+            print!("{text}");
+            if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        None => {
+            let mut ids: Vec<&str> = files
+                .iter()
+                .flat_map(|f| {
+                    f.items
+                        .iter()
+                        .map(|i| i.id())
+                        .chain(f.series.iter().map(|s| s.id.as_str()))
+                })
+                .collect();
+            let close: Vec<&str> = ids
+                .iter()
+                .copied()
+                .filter(|i| i.contains(base) || base.contains(*i))
+                .collect();
+            if !close.is_empty() {
+                ids = close;
+            }
+            eprintln!(
+                "error: no claim, derivation or step `{id}`\n  = help: ids: {}",
+                ids.join(", ")
+            );
+            ExitCode::from(2)
+        }
+    }
 }

@@ -148,12 +148,14 @@ pub fn decide(req: &Requirement, model: &Model, funcs: &dyn Functions) -> Result
     let x = model.rv(&req.args[0], funcs)?;
     let s = &model.scenario;
     let engine = Engine::new(s);
+    // Evidence is worded with the arguments as the user wrote them.
+    let arg = |i: usize| req.args[i].to_string();
     Ok(match req.predicate {
-        Predicate::Symmetric => symmetric(s, &engine, &x),
-        Predicate::ZeroMean => zero_mean(s, &engine, &x),
+        Predicate::Symmetric => symmetric(s, &engine, &x, &arg(0)),
+        Predicate::ZeroMean => zero_mean(s, &engine, &x, &arg(0)),
         Predicate::Independent => {
             let y = model.rv(&req.args[1], funcs)?;
-            independent(s, &engine, &x, &y)
+            independent(s, &engine, &x, &y, (&arg(0), &arg(1)))
         }
         Predicate::Gaussian => gaussian(s, &engine, &x),
         Predicate::FiniteMoment => {
@@ -331,7 +333,7 @@ fn vanishes(engine: &Engine, x: &Rv) -> Result<(bool, f64), NoExact> {
     Ok((m.val.value.abs() <= m.val.err + 1e-12 * rms, m.val.value))
 }
 
-fn symmetric(s: &Scenario, engine: &Engine, x: &Rv) -> Decision {
+fn symmetric(s: &Scenario, engine: &Engine, x: &Rv, name: &str) -> Decision {
     if proved_symmetric(s, x) {
         return Decision::structure(
             true,
@@ -345,9 +347,9 @@ fn symmetric(s: &Scenario, engine: &Engine, x: &Rv) -> Decision {
         match vanishes(engine, &xk) {
             Ok((false, v)) => {
                 let what = if k == 1.0 {
-                    "E[X]".to_string()
+                    format!("E[{name}]")
                 } else {
-                    format!("E[X^{k}]")
+                    format!("E[{}^{k}]", atom(name))
                 };
                 return Decision::exact(false, format!("{what} = {v:.6} is not 0"));
             }
@@ -360,15 +362,17 @@ fn symmetric(s: &Scenario, engine: &Engine, x: &Rv) -> Decision {
     // odd moments are not enough (and those without moments).
     let t = Rv::Call(Builtin::Tanh, vec![x.clone()]);
     match vanishes(engine, &t) {
-        Ok((false, v)) => Decision::exact(false, format!("E[tanh(X)] = {v:.6} is not 0")),
+        Ok((false, v)) => Decision::exact(false, format!("E[tanh({name})] = {v:.6} is not 0")),
         Ok((true, _)) => Decision::undecided("odd moments vanish, but symmetry is not proved"),
         Err(e) => Decision::undecided(format!("no exact test: {}", e.reason())),
     }
 }
 
-fn zero_mean(s: &Scenario, engine: &Engine, x: &Rv) -> Decision {
+fn zero_mean(s: &Scenario, engine: &Engine, x: &Rv, name: &str) -> Decision {
     match engine.expect(x) {
-        Err(NoExact::Undefined(r)) => Decision::exact(false, format!("E[X] does not exist: {r}")),
+        Err(NoExact::Undefined(r)) => {
+            Decision::exact(false, format!("E[{name}] does not exist: {r}"))
+        }
         Err(e) => {
             if proved_symmetric(s, x) && finite_moment(s, x, 1.0).met {
                 Decision::structure(true, "symmetric about 0 with a finite mean")
@@ -377,14 +381,14 @@ fn zero_mean(s: &Scenario, engine: &Engine, x: &Rv) -> Decision {
             }
         }
         Ok(_) => match vanishes(engine, x) {
-            Ok((true, _)) => Decision::exact(true, "E[X] = 0"),
-            Ok((false, v)) => Decision::exact(false, format!("E[X] = {v:.6}")),
+            Ok((true, _)) => Decision::exact(true, format!("E[{name}] = 0")),
+            Ok((false, v)) => Decision::exact(false, format!("E[{name}] = {v:.6}")),
             Err(e) => Decision::undecided(e.reason().to_string()),
         },
     }
 }
 
-fn independent(s: &Scenario, engine: &Engine, x: &Rv, y: &Rv) -> Decision {
+fn independent(s: &Scenario, engine: &Engine, x: &Rv, y: &Rv, names: (&str, &str)) -> Decision {
     if disjoint(s, x, y) {
         return Decision::structure(true, "they share no base variable");
     }
@@ -392,8 +396,16 @@ fn independent(s: &Scenario, engine: &Engine, x: &Rv, y: &Rv) -> Decision {
         return d;
     }
     for (a, b, what) in [
-        (x.clone(), y.clone(), "Cov[X, Y]"),
-        (square(x), square(y), "Cov[X^2, Y^2]"),
+        (
+            x.clone(),
+            y.clone(),
+            format!("Cov[{}, {}]", names.0, names.1),
+        ),
+        (
+            square(x),
+            square(y),
+            format!("Cov[{}^2, {}^2]", atom(names.0), atom(names.1)),
+        ),
     ] {
         match engine.cov(&a, &b) {
             Ok(c) if c.val.value.abs() > c.val.err + 1e-12 => {
@@ -429,6 +441,19 @@ fn uncorrelated_pair(s: &Scenario, x: &Rv, y: &Rv) -> Option<Decision> {
         .iter()
         .all(|src| matches!(&s.sources[*src], Source::Bivariate(b) if b.rho == 0.0))
         .then(|| Decision::structure(true, "uncorrelated components of a bivariate normal"))
+}
+
+/// `name`, parenthesised unless it is a single name or number, so that a
+/// power written after it binds to all of it.
+fn atom(name: &str) -> String {
+    if name
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+    {
+        name.to_string()
+    } else {
+        format!("({name})")
+    }
 }
 
 fn square(x: &Rv) -> Rv {
@@ -589,9 +614,9 @@ mod tests {
     fn symmetric_refuted_exactly() {
         // Zero mean but skewed: the third moment of Exponential(1) - 1 is 2.
         let d = decided("symmetric(skewed)", false, By::Exact);
-        assert!(d.why.contains("E[X^3] = 2.000000"), "{}", d.why);
+        assert!(d.why.contains("E[skewed^3] = 2.000000"), "{}", d.why);
         let d = decided("symmetric(shifted)", false, By::Exact);
-        assert!(d.why.contains("E[X] = 0.500000"), "{}", d.why);
+        assert!(d.why.contains("] = 0.500000"), "{}", d.why);
         decided("symmetric(x)", false, By::Exact);
         // Odd moments of a Cauchy do not exist; tanh settles it: a shifted
         // Cauchy is not symmetric about zero.
@@ -633,12 +658,12 @@ mod tests {
         decided("independent(u, v)", true, By::Structure);
         decided("independent(relu(u), v^2 + z)", true, By::Structure);
         let d = decided("independent(w, w + y)", false, By::Exact);
-        assert!(d.why.contains("Cov[X, Y]"), "{}", d.why);
+        assert!(d.why.contains("Cov[w, w + y]"), "{}", d.why);
         decided("independent(y, x)", false, By::Exact);
         decided("independent(p, q)", false, By::Exact);
         // Uncorrelated, but not independent: the squares are correlated.
         let d = decided("independent(z, z^2)", false, By::Exact);
-        assert!(d.why.contains("Cov[X^2, Y^2]"), "{}", d.why);
+        assert!(d.why.contains("Cov[z^2, (z^2)^2] = 12.000000"), "{}", d.why);
         decided("independent(relu(a + b + z), a)", false, By::Undecided);
     }
 

@@ -153,3 +153,63 @@ fn nan_during_evaluation_is_bad_input_at_the_claim() {
     assert!(err.contains("E[log(y)] evaluates to NaN"), "{err}");
     assert!(err.contains("<claim>:1:1"), "{err}");
 }
+
+#[test]
+fn explain_shows_requirements_sides_and_verdicts() {
+    let (code, out, err) = initaudit(&["explain", "he.relu-second-moment"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("cite: He et al. 2015"), "{out}");
+    assert!(out.contains("symmetric(y): met — by structure"), "{out}");
+    assert!(
+        out.contains("symmetric(y): not met — by exact: E[y^3] = 2.000000 is not 0"),
+        "{out}"
+    );
+    assert!(out.contains("lhs: 0.7357589  exact (quadrature)"), "{out}");
+    assert!(
+        out.contains("verdict: fails; expected: fails (pinned by the file)"),
+        "{out}"
+    );
+    assert!(out.contains("symmetric(y): load-bearing"), "{out}");
+    // A step of a derivation, and json restricted to the claim.
+    let (code, out, _) = initaudit(&["explain", "he.forward#3", "--format", "json"]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let results = v["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    assert!(results.iter().all(|r| r["id"] == "he.forward#3"));
+}
+
+#[test]
+fn explain_gives_the_same_verdicts_as_the_audit() {
+    let (_, all, _) = initaudit(&["audit", "derivations/he2015.toml", "--format", "json"]);
+    let (_, one, _) = initaudit(&[
+        "explain",
+        "he.forward",
+        "derivations/he2015.toml",
+        "--format",
+        "json",
+    ]);
+    let all: Value = serde_json::from_str(&all).unwrap();
+    let one: Value = serde_json::from_str(&one).unwrap();
+    assert_eq!(all["tests"], one["tests"]);
+    for r in one["results"].as_array().unwrap() {
+        let same = all["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == r["id"] && a["scenario"] == r["scenario"])
+            .expect("in the audit");
+        assert_eq!(same, r);
+    }
+}
+
+#[test]
+fn explain_of_an_unknown_id_lists_the_ids() {
+    let (code, _, err) = initaudit(&["explain", "he.nothing"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no claim, derivation or step `he.nothing`"),
+        "{err}"
+    );
+    assert!(err.contains("he.forward"), "{err}");
+}
