@@ -454,6 +454,148 @@ fn to_json(report: &Report) -> Value {
     })
 }
 
+/// `initaudit explain ID`: everything about one claim, derivation or step,
+/// scenario by scenario — requirements and how each was decided, both sides
+/// with method and error, the verdict and what was expected. `None` when no
+/// claim in the report has that id.
+pub fn explain(report: &Report, id: &str, fmt: Format) -> Option<String> {
+    let mut found: Vec<(&str, &Checked)> = report
+        .checked()
+        .filter(|(_, c)| c.id == id || c.id.strip_prefix(id).is_some_and(|r| r.starts_with('#')))
+        .collect();
+    if found.is_empty() {
+        return None;
+    }
+    if fmt == Format::Json {
+        let mut v = to_json(report);
+        let keep = |r: &Value| found.iter().any(|(_, c)| r["id"] == c.id.as_str());
+        for key in ["results", "attribution"] {
+            if let Some(list) = v[key].as_array_mut() {
+                list.retain(keep);
+            }
+        }
+        return Some(serde_json::to_string_pretty(&v).expect("json of plain values") + "\n");
+    }
+    // A derivation's overall claim shares its id: show it last, after its steps.
+    found.sort_by_key(|(_, c)| c.id == id && !c.why.is_empty() && c.why == "first = last");
+    let mut out = String::new();
+    for (file, c) in found {
+        out.push_str(&explain_one(file, c));
+        out.push('\n');
+    }
+    Some(out)
+}
+
+fn explain_one(file: &str, c: &Checked) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}: {}", c.id, c.says);
+    if !c.cite.is_empty() {
+        let _ = writeln!(out, "  cite: {}", c.cite);
+    }
+    if !c.why.is_empty() {
+        let _ = writeln!(out, "  why:  {}", c.why);
+    }
+    let _ = writeln!(out, "  file: {file}");
+    for row in &c.rows {
+        let ev = &row.evaluation;
+        let _ = writeln!(out, "\n  scenario `{}`", row.scenario);
+        if !row.requirements.is_empty() {
+            let _ = writeln!(out, "    requirements:");
+            for (text, d) in &row.requirements {
+                let status = match (d.met, d.by) {
+                    (_, By::Undecided) => "undecided, counted as not met",
+                    (true, _) => "met",
+                    (false, _) => "not met",
+                };
+                let _ = writeln!(
+                    out,
+                    "      {text}: {status} — by {}: {}",
+                    d.by.name(),
+                    d.why
+                );
+            }
+        }
+        for (name, side) in [("lhs", &ev.lhs), ("rhs", &ev.rhs)] {
+            let _ = writeln!(out, "    {name}: {}", side_detail(side));
+        }
+        if !ev.deviation.is_nan() {
+            let _ = writeln!(out, "    relative deviation: {}", deviation_cell(row));
+        }
+        if ev.draws > 0 {
+            let _ = writeln!(
+                out,
+                "    draws: {}{}",
+                ev.draws,
+                if ev.capped {
+                    " (the cap was reached)"
+                } else {
+                    ""
+                }
+            );
+        }
+        let expected = match (row.expected, row.pinned) {
+            (None, _) => "nothing expected (a requirement is not met)".to_string(),
+            (Some(v), true) => format!("{} (pinned by the file)", v.name()),
+            (Some(v), false) => format!("{} (every requirement is met)", v.name()),
+        };
+        let _ = writeln!(
+            out,
+            "    verdict: {}; expected: {expected}{}",
+            ev.verdict.name(),
+            if row.as_expected {
+                ""
+            } else {
+                " — CONTRADICTED"
+            }
+        );
+        for n in &ev.notes {
+            let _ = writeln!(out, "    note: {n}");
+        }
+        for d in &ev.defects {
+            let _ = writeln!(
+                out,
+                "    DEFECT: {} exact {} but sampled {} ± {}",
+                d.moment,
+                num(d.exact),
+                num(d.sampled),
+                short(d.se)
+            );
+        }
+    }
+    if !c.attribution.is_empty() {
+        let _ = writeln!(out, "\n  attribution:");
+        for line in attribution(c).lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    out
+}
+
+fn side_detail(side: &Option<SideValue>) -> String {
+    let Some(s) = side else {
+        return "no value (see the notes)".to_string();
+    };
+    let sampled = s
+        .sampled
+        .map(|(v, se)| format!("; sampled {} ± {}", num(v), short(se)))
+        .unwrap_or_default();
+    if s.exact {
+        format!(
+            "{}  {}, error bound {}{sampled}",
+            num(s.value),
+            s.method,
+            short(s.err)
+        )
+    } else {
+        format!(
+            "{} ± {} (standard error)  {}",
+            num(s.value),
+            short(s.err),
+            s.method
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     // Number formatting against its promise (seven significant digits,
@@ -596,147 +738,5 @@ expect = { gaussian = "fails" }
         assert!(out.trim_end().ends_with("AUDIT PASSED"), "{out}");
         let md = render(&report, Format::Markdown);
         assert!(md.contains("### `naive`"), "{md}");
-    }
-}
-
-/// `initaudit explain ID`: everything about one claim, derivation or step,
-/// scenario by scenario — requirements and how each was decided, both sides
-/// with method and error, the verdict and what was expected. `None` when no
-/// claim in the report has that id.
-pub fn explain(report: &Report, id: &str, fmt: Format) -> Option<String> {
-    let mut found: Vec<(&str, &Checked)> = report
-        .checked()
-        .filter(|(_, c)| c.id == id || c.id.strip_prefix(id).is_some_and(|r| r.starts_with('#')))
-        .collect();
-    if found.is_empty() {
-        return None;
-    }
-    if fmt == Format::Json {
-        let mut v = to_json(report);
-        let keep = |r: &Value| found.iter().any(|(_, c)| r["id"] == c.id.as_str());
-        for key in ["results", "attribution"] {
-            if let Some(list) = v[key].as_array_mut() {
-                list.retain(keep);
-            }
-        }
-        return Some(serde_json::to_string_pretty(&v).expect("json of plain values") + "\n");
-    }
-    // A derivation's overall claim shares its id: show it last, after its steps.
-    found.sort_by_key(|(_, c)| c.id == id && !c.why.is_empty() && c.why == "first = last");
-    let mut out = String::new();
-    for (file, c) in found {
-        out.push_str(&explain_one(file, c));
-        out.push('\n');
-    }
-    Some(out)
-}
-
-fn explain_one(file: &str, c: &Checked) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "{}: {}", c.id, c.says);
-    if !c.cite.is_empty() {
-        let _ = writeln!(out, "  cite: {}", c.cite);
-    }
-    if !c.why.is_empty() {
-        let _ = writeln!(out, "  why:  {}", c.why);
-    }
-    let _ = writeln!(out, "  file: {file}");
-    for row in &c.rows {
-        let ev = &row.evaluation;
-        let _ = writeln!(out, "\n  scenario `{}`", row.scenario);
-        if !row.requirements.is_empty() {
-            let _ = writeln!(out, "    requirements:");
-            for (text, d) in &row.requirements {
-                let status = match (d.met, d.by) {
-                    (_, By::Undecided) => "undecided, counted as not met",
-                    (true, _) => "met",
-                    (false, _) => "not met",
-                };
-                let _ = writeln!(
-                    out,
-                    "      {text}: {status} — by {}: {}",
-                    d.by.name(),
-                    d.why
-                );
-            }
-        }
-        for (name, side) in [("lhs", &ev.lhs), ("rhs", &ev.rhs)] {
-            let _ = writeln!(out, "    {name}: {}", side_detail(side));
-        }
-        if !ev.deviation.is_nan() {
-            let _ = writeln!(out, "    relative deviation: {}", deviation_cell(row));
-        }
-        if ev.draws > 0 {
-            let _ = writeln!(
-                out,
-                "    draws: {}{}",
-                ev.draws,
-                if ev.capped {
-                    " (the cap was reached)"
-                } else {
-                    ""
-                }
-            );
-        }
-        let expected = match (row.expected, row.pinned) {
-            (None, _) => "nothing expected (a requirement is not met)".to_string(),
-            (Some(v), true) => format!("{} (pinned by the file)", v.name()),
-            (Some(v), false) => format!("{} (every requirement is met)", v.name()),
-        };
-        let _ = writeln!(
-            out,
-            "    verdict: {}; expected: {expected}{}",
-            ev.verdict.name(),
-            if row.as_expected {
-                ""
-            } else {
-                " — CONTRADICTED"
-            }
-        );
-        for n in &ev.notes {
-            let _ = writeln!(out, "    note: {n}");
-        }
-        for d in &ev.defects {
-            let _ = writeln!(
-                out,
-                "    DEFECT: {} exact {} but sampled {} ± {}",
-                d.moment,
-                num(d.exact),
-                num(d.sampled),
-                short(d.se)
-            );
-        }
-    }
-    if !c.attribution.is_empty() {
-        let _ = writeln!(out, "\n  attribution:");
-        for line in attribution(c).lines() {
-            let _ = writeln!(out, "  {line}");
-        }
-    }
-    out
-}
-
-fn side_detail(side: &Option<SideValue>) -> String {
-    let Some(s) = side else {
-        return "no value (see the notes)".to_string();
-    };
-    let sampled = s
-        .sampled
-        .map(|(v, se)| format!("; sampled {} ± {}", num(v), short(se)))
-        .unwrap_or_default();
-    if s.exact {
-        format!(
-            "{}  {}, error bound {}{sampled}",
-            num(s.value),
-            s.method,
-            short(s.err)
-        )
-    } else {
-        format!(
-            "{} ± {} (standard error)  {}",
-            num(s.value),
-            short(s.err),
-            s.method
-        )
     }
 }
