@@ -654,6 +654,10 @@ struct Planned {
     key: StreamKey,
     exact: Vec<Outcome>,
     requirements: Vec<(String, Decision)>,
+    /// The stream of each requirement's sampled test: keyed by file,
+    /// scenario and requirement, not claim, so that one requirement in one
+    /// scenario is decided the same way for every claim that names it.
+    requirement_keys: Vec<StreamKey>,
     expected: Option<Verdict>,
     pinned: bool,
 }
@@ -742,9 +746,11 @@ fn plan_claim(
             .side(&def.claim.rhs, &file.functions, &mut moments)
             .map_err(|d| in_scenario(d, def.rhs_at))?;
         let mut requirements = Vec::new();
+        let mut requirement_keys = Vec::new();
         for (r, at) in &def.requires {
             let d = decide(r, model, &file.functions).map_err(|d| in_scenario(d, *at))?;
             requirements.push((r.text.clone(), d));
+            requirement_keys.push(StreamKey::new(seed, &[&file.origin, name, &r.text]));
         }
         let pinned = def.expect.iter().find(|(s, _)| s == name).map(|(_, v)| *v);
         let expected = pinned.or_else(|| {
@@ -765,6 +771,7 @@ fn plan_claim(
                 key: StreamKey::new(seed, &[&file.origin, &def.id, name]),
                 exact: Vec::new(),
                 requirements,
+                requirement_keys,
                 expected,
                 pinned: pinned.is_some(),
             },
@@ -793,6 +800,7 @@ fn plan_claim(
                 key: StreamKey::new(seed, &[&file.origin, &def.id, "-"]),
                 exact: Vec::new(),
                 requirements: Vec::new(),
+                requirement_keys: Vec::new(),
                 expected: pinned.or(Some(Verdict::Holds)),
                 pinned: pinned.is_some(),
             },
@@ -884,7 +892,29 @@ pub fn run_selected(
             .flatten()
             .map(net::series::Planned::tests)
             .sum::<u64>();
+    let pending_tests: u64 = flat
+        .iter()
+        .flat_map(|p| &p.requirements)
+        .filter_map(|(_, d)| d.pending.as_ref().map(|t| t.tests()))
+        .sum();
+    let tests = tests + pending_tests;
     let budget = Budget::new(tests);
+    // Requirements that structure and exact values left open get their
+    // sampled tests now that the budget is known; expectations follow.
+    flat.par_iter_mut().for_each(|p| {
+        for ((_, d), key) in p.requirements.iter_mut().zip(&p.requirement_keys) {
+            if let Some(test) = d.pending.take() {
+                *d = test.settle(&p.scenario, *key, budget.critical, settings.resolution);
+            }
+        }
+        if !p.pinned {
+            p.expected = p
+                .requirements
+                .iter()
+                .all(|(_, d)| d.met)
+                .then_some(Verdict::Holds);
+        }
+    });
     drop(flat);
     let keep: Vec<Vec<bool>> = files
         .iter()

@@ -6,9 +6,14 @@
 //! a product with an independent symmetric factor, a sum of independent
 //! symmetric terms, variables that share no source. When structure is
 //! silent the exact engine tests a consequence (a nonzero mean, third
-//! moment, covariance or excess kurtosis refutes the predicate). What
-//! neither settles is reported as undecided and counted as not met, so an
-//! expectation is never built on an unproved assumption.
+//! moment, covariance or excess kurtosis refutes the predicate). Where the
+//! exact engine has no value either, the same consequences are tested by
+//! sampling ([`Pending`], run by the audit once the run's test budget is
+//! known): a significant deviation refutes; only `zero_mean` can also be
+//! confirmed, when the interval for the mean lies within the resolution of
+//! its root mean square. What none of these settles is reported as
+//! undecided and counted as not met, so an expectation is never built on an
+//! unproved assumption.
 
 use crate::diag::Diag;
 use crate::exact::{Engine, NoExact, growth};
@@ -17,8 +22,10 @@ use crate::lang::ast::{Expr, ExprKind};
 use crate::lang::builtin::Builtin;
 use crate::model::law::Law;
 use crate::model::resolve::Model;
-use crate::model::rv::{Rv, VarId};
+use crate::model::rv::{Moment, Rv, VarId};
 use crate::model::{Scenario, Source};
+use crate::sample::{SampleError, Sampler, StreamKey};
+use crate::verdict::{BATCHES, standard_error};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Predicate {
@@ -95,7 +102,9 @@ pub enum By {
     Structure,
     /// Refuted or confirmed by an exact value.
     Exact,
-    /// Neither settled it; counted as not met.
+    /// Refuted (or, for a mean, confirmed) by a statistical test.
+    Sampled,
+    /// Nothing settled it; counted as not met.
     Undecided,
 }
 
@@ -104,6 +113,7 @@ impl By {
         match self {
             By::Structure => "structure",
             By::Exact => "exact",
+            By::Sampled => "sampled",
             By::Undecided => "undecided",
         }
     }
@@ -115,6 +125,107 @@ pub struct Decision {
     pub by: By,
     /// The evidence, in words.
     pub why: String,
+    /// For an undecided requirement: the sampled test that may settle it.
+    pub pending: Option<Pending>,
+}
+
+/// Consequences of a predicate that sampling can test: expectations that
+/// must vanish if it holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pending {
+    /// Each with how it reads: `E[x]`, `Cov[x, y]`.
+    pub checks: Vec<(String, Moment)>,
+    /// Whether a check consistent with 0 confirms the predicate (only for
+    /// `zero_mean`: symmetry and independence are more than their moments).
+    pub may_confirm: bool,
+}
+
+/// Draws per batch for a predicate's sampled test (one look).
+const PENDING_DRAWS: u64 = 16384;
+
+impl Pending {
+    /// How many statistical tests it spends.
+    pub fn tests(&self) -> u64 {
+        self.checks.len() as u64
+    }
+
+    /// Runs the test and replaces `decision` with its outcome (or leaves it
+    /// undecided, with the evidence).
+    pub fn settle(
+        &self,
+        scenario: &Scenario,
+        key: StreamKey,
+        critical: f64,
+        resolution: f64,
+    ) -> Decision {
+        // Each check's scale: its root mean square for a mean, the product
+        // of standard deviations for a covariance.
+        let mut plan: Vec<Moment> = self.checks.iter().map(|(_, m)| m.clone()).collect();
+        let scales: Vec<(usize, usize)> = self
+            .checks
+            .iter()
+            .map(|(_, m)| {
+                let mut var = |x: &Rv| {
+                    plan.push(Moment::Var(x.clone()));
+                    plan.len() - 1
+                };
+                match m {
+                    Moment::E(x) | Moment::Var(x) => {
+                        let i = var(x);
+                        (i, i)
+                    }
+                    Moment::Cov(x, y) => (var(x), var(y)),
+                }
+            })
+            .collect();
+        let mut sampler = Sampler::new(scenario, &plan, key, BATCHES);
+        let undecided = |why: String| Decision {
+            pending: None,
+            ..Decision::undecided(why)
+        };
+        if let Err(SampleError::NonFinite { value, .. }) = sampler.extend(PENDING_DRAWS) {
+            return undecided(format!("sampling met {value}"));
+        }
+        let pooled = sampler.pooled();
+        let batches = sampler.batch_estimates();
+        let mut confirmed = self.may_confirm;
+        let mut evidence = Vec::new();
+        for (i, ((what, m), (a, b))) in self.checks.iter().zip(&scales).enumerate() {
+            let est = pooled[i];
+            let se = standard_error(batches.iter().map(|row| row[i]));
+            let scale = match m {
+                Moment::E(_) => (pooled[*a].max(0.0) + est * est).sqrt(),
+                _ => (pooled[*a].max(0.0) * pooled[*b].max(0.0)).sqrt(),
+            };
+            if est.abs() > critical * se {
+                return Decision {
+                    met: false,
+                    by: By::Sampled,
+                    why: format!("{what} = {est:.4} ± {se:.1e} is not 0"),
+                    pending: None,
+                };
+            }
+            confirmed &= est.abs() + critical * se <= resolution * scale;
+            evidence.push(format!("{what} = {est:.2e} ± {se:.1e}"));
+        }
+        if confirmed {
+            Decision {
+                met: true,
+                by: By::Sampled,
+                why: format!(
+                    "{}: 0 within {}% of its size",
+                    evidence.join(", "),
+                    resolution * 100.0
+                ),
+                pending: None,
+            }
+        } else {
+            undecided(format!(
+                "sampling finds nothing against it ({})",
+                evidence.join(", ")
+            ))
+        }
+    }
 }
 
 impl Decision {
@@ -123,6 +234,7 @@ impl Decision {
             met,
             by: By::Structure,
             why: why.into(),
+            pending: None,
         }
     }
 
@@ -131,6 +243,7 @@ impl Decision {
             met,
             by: By::Exact,
             why: why.into(),
+            pending: None,
         }
     }
 
@@ -139,6 +252,22 @@ impl Decision {
             met: false,
             by: By::Undecided,
             why: why.into(),
+            pending: None,
+        }
+    }
+
+    /// Undecided for now; the sampled test may settle it.
+    fn pending(
+        why: impl Into<String>,
+        checks: Vec<(String, Moment)>,
+        may_confirm: bool,
+    ) -> Decision {
+        Decision {
+            pending: (!checks.is_empty()).then_some(Pending {
+                checks,
+                may_confirm,
+            }),
+            ..Decision::undecided(why)
         }
     }
 }
@@ -355,7 +484,25 @@ fn symmetric(s: &Scenario, engine: &Engine, x: &Rv, name: &str) -> Decision {
             }
             Ok((true, _)) => {}
             Err(NoExact::Undefined(_)) => {}
-            Err(e) => return Decision::undecided(format!("no exact odd moment: {}", e.reason())),
+            Err(e) => {
+                // Odd moments that sampling can estimate (their estimators
+                // need twice the order finite), and a bounded odd function.
+                let mut checks = Vec::new();
+                if finite_moment(s, x, 2.0).met {
+                    checks.push((format!("E[{name}]"), Moment::E(x.clone())));
+                }
+                if finite_moment(s, x, 6.0).met {
+                    let cube = Rv::Pow(Box::new(x.clone()), Box::new(Rv::Const(3.0)));
+                    checks.push((format!("E[{}^3]", atom(name)), Moment::E(cube)));
+                }
+                let t = Rv::Call(Builtin::Tanh, vec![x.clone()]);
+                checks.push((format!("E[tanh({name})]"), Moment::E(t)));
+                return Decision::pending(
+                    format!("no exact odd moment: {}", e.reason()),
+                    checks,
+                    false,
+                );
+            }
         }
     }
     // Odd moments vanish; a bounded odd test function settles laws whose
@@ -376,6 +523,9 @@ fn zero_mean(s: &Scenario, engine: &Engine, x: &Rv, name: &str) -> Decision {
         Err(e) => {
             if proved_symmetric(s, x) && finite_moment(s, x, 1.0).met {
                 Decision::structure(true, "symmetric about 0 with a finite mean")
+            } else if finite_moment(s, x, 2.0).met {
+                let checks = vec![(format!("E[{name}]"), Moment::E(x.clone()))];
+                Decision::pending(format!("no exact mean: {}", e.reason()), checks, true)
             } else {
                 Decision::undecided(format!("no exact mean: {}", e.reason()))
             }
@@ -413,7 +563,24 @@ fn independent(s: &Scenario, engine: &Engine, x: &Rv, y: &Rv, names: (&str, &str
             }
             Ok(_) => {}
             Err(e) => {
-                return Decision::undecided(format!("they share base variables; {}", e.reason()));
+                let mut checks = Vec::new();
+                if finite_moment(s, x, 4.0).met && finite_moment(s, y, 4.0).met {
+                    checks.push((
+                        format!("Cov[{}, {}]", names.0, names.1),
+                        Moment::Cov(x.clone(), y.clone()),
+                    ));
+                }
+                if finite_moment(s, x, 8.0).met && finite_moment(s, y, 8.0).met {
+                    checks.push((
+                        format!("Cov[{}^2, {}^2]", atom(names.0), atom(names.1)),
+                        Moment::Cov(square(x), square(y)),
+                    ));
+                }
+                return Decision::pending(
+                    format!("they share base variables; {}", e.reason()),
+                    checks,
+                    false,
+                );
             }
         }
     }
