@@ -410,50 +410,52 @@ impl Trial<'_> {
         // of what it is made of instead (root mean square for a mean).
         let mags = magnitude_values(magnitudes, &pooled);
         let natural = side_magnitude(self.lhs, &mags).max(side_magnitude(self.rhs, &mags));
-        let direct = l.abs().max(r.abs());
-        let scale = if direct >= settings.resolution * natural {
-            direct
-        } else {
-            natural
-        };
+        let scale = judging_scale(l.abs().max(r.abs()), natural, settings.resolution);
         let base = match (self.relation, self.within) {
             (Relation::Approx, Some((_, true))) => r.abs(),
             _ => scale,
         };
         ev.deviation = if base > 0.0 { d / base } else { 0.0 };
-        let res = settings.resolution * scale;
-        match self.relation {
-            Relation::Eq => {
-                if d.abs() > h {
-                    Verdict::Fails
-                } else if d.abs() + h <= res {
-                    Verdict::Holds
-                } else {
-                    Verdict::Inconclusive
-                }
-            }
-            Relation::Le | Relation::Ge => {
-                let d = if self.relation == Relation::Le { d } else { -d };
-                if d - h > 0.0 {
-                    Verdict::Fails
-                } else if d + h <= res {
-                    Verdict::Holds
-                } else {
-                    Verdict::Inconclusive
-                }
-            }
-            Relation::Approx => {
-                let band = self.band(r);
-                if d.abs() + h <= band {
-                    Verdict::Holds
-                } else if d.abs() - h > band {
-                    Verdict::Fails
-                } else {
-                    Verdict::Inconclusive
-                }
-            }
-        }
+        let allowed = match self.relation {
+            Relation::Approx => self.band(r),
+            _ => settings.resolution * scale,
+        };
+        interval_verdict(self.relation, d, h, allowed).0
     }
+}
+
+/// The size a sampled deviation is judged against: the sides themselves,
+/// or, for a claim about a quantity that is (nearly) zero, the natural size
+/// of what it is made of (root mean square for a mean).
+pub fn judging_scale(sides: f64, natural: f64, resolution: f64) -> f64 {
+    if sides >= resolution * natural {
+        sides
+    } else {
+        natural
+    }
+}
+
+/// Judges a sampled difference of the sides, `d ± h` (`h` the critical
+/// half-width), under a relation. `allowed` is the resolution for `=`, `<=`
+/// and `>=`, and the band for `~=`. Fails when the interval excludes what
+/// the relation allows; holds when it lies inside `allowed`; otherwise
+/// inconclusive. Also returns how far the interval reaches (`excess`):
+/// holding needs `excess <= allowed`.
+pub fn interval_verdict(relation: Relation, d: f64, h: f64, allowed: f64) -> (Verdict, f64) {
+    let (fails, excess) = match relation {
+        Relation::Eq => (d.abs() > h, d.abs() + h),
+        Relation::Le => (d - h > 0.0, d + h),
+        Relation::Ge => (-d - h > 0.0, -d + h),
+        Relation::Approx => (d.abs() - h > allowed, d.abs() + h),
+    };
+    let verdict = if fails {
+        Verdict::Fails
+    } else if excess <= allowed {
+        Verdict::Holds
+    } else {
+        Verdict::Inconclusive
+    };
+    (verdict, excess)
 }
 
 fn verdict_if(holds: bool) -> Verdict {
@@ -856,6 +858,54 @@ mod tests {
             ev.notes.iter().any(|n| n.contains("Cauchy")),
             "{:?}",
             ev.notes
+        );
+    }
+
+    #[test]
+    fn intervals_are_judged_by_what_the_relation_allows() {
+        use super::{Relation, Verdict, interval_verdict};
+        // = : an interval away from 0 fails; one inside the resolution holds.
+        assert_eq!(
+            interval_verdict(Relation::Eq, 0.3, 0.1, 0.5).0,
+            Verdict::Fails
+        );
+        assert_eq!(
+            interval_verdict(Relation::Eq, 0.05, 0.1, 0.5),
+            (Verdict::Holds, 0.15000000000000002)
+        );
+        assert_eq!(
+            interval_verdict(Relation::Eq, 0.05, 0.1, 0.1).0,
+            Verdict::Inconclusive
+        );
+        // <= and >= are mirror images.
+        assert_eq!(
+            interval_verdict(Relation::Le, -1.0, 0.1, 0.01).0,
+            Verdict::Holds
+        );
+        assert_eq!(
+            interval_verdict(Relation::Ge, -1.0, 0.1, 0.01).0,
+            Verdict::Fails
+        );
+        assert_eq!(
+            interval_verdict(Relation::Ge, 1.0, 0.1, 0.01).0,
+            Verdict::Holds
+        );
+        assert_eq!(
+            interval_verdict(Relation::Le, 0.05, 0.1, 0.01).0,
+            Verdict::Inconclusive
+        );
+        // ~= : inside the band holds, wholly outside fails, across is open.
+        assert_eq!(
+            interval_verdict(Relation::Approx, 0.3, 0.1, 0.5).0,
+            Verdict::Holds
+        );
+        assert_eq!(
+            interval_verdict(Relation::Approx, 0.7, 0.1, 0.5).0,
+            Verdict::Fails
+        );
+        assert_eq!(
+            interval_verdict(Relation::Approx, 0.45, 0.1, 0.5).0,
+            Verdict::Inconclusive
         );
     }
 }

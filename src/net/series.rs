@@ -27,7 +27,9 @@ use crate::lang::ast::{BinOp, ClaimExpr, Expr, ExprKind, MomentOp, Relation, Spa
 use crate::lang::builtin::Builtin;
 use crate::lang::{parse_claim, parse_expr};
 use crate::model::rv::pow;
-use crate::verdict::{Evaluation, FAMILY_RATE, Settings, SideValue, Verdict};
+use crate::verdict::{
+    Evaluation, FAMILY_RATE, Settings, SideValue, Verdict, interval_verdict, judging_scale,
+};
 use serde::Deserialize;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 use std::collections::BTreeMap;
@@ -573,12 +575,7 @@ fn test_layer(
     });
     let mean = |a| stats.mean(a);
     let natural = lhs.magnitude(&mean).max(rhs.magnitude(&mean));
-    let direct = lv.0.abs().max(rv.0.abs());
-    let scale = if direct >= settings.resolution * natural {
-        direct
-    } else {
-        natural
-    };
+    let scale = judging_scale(lv.0.abs().max(rv.0.abs()), natural, settings.resolution);
     let h = critical * se;
     let deviation = if scale > 0.0 { d / scale } else { 0.0 };
     let constant = |t: &Term| {
@@ -598,56 +595,13 @@ fn test_layer(
     if !(d.is_finite() && h.is_finite()) {
         return tested;
     }
-    let res = settings.resolution * scale;
-    let (verdict, allowed, excess) = match def.claim.relation {
-        Relation::Eq => (
-            if d.abs() > h {
-                Verdict::Fails
-            } else if d.abs() + h <= res {
-                Verdict::Holds
-            } else {
-                Verdict::Inconclusive
-            },
-            res,
-            d.abs() + h,
-        ),
-        Relation::Le | Relation::Ge => {
-            let d = if def.claim.relation == Relation::Le {
-                d
-            } else {
-                -d
-            };
-            (
-                if d - h > 0.0 {
-                    Verdict::Fails
-                } else if d + h <= res {
-                    Verdict::Holds
-                } else {
-                    Verdict::Inconclusive
-                },
-                res,
-                d + h,
-            )
-        }
-        Relation::Approx => {
-            let band = match def.within {
-                Some((p, true)) => p * rv.0.abs(),
-                Some((a, false)) => a,
-                None => 0.0,
-            };
-            (
-                if d.abs() + h <= band {
-                    Verdict::Holds
-                } else if d.abs() - h > band {
-                    Verdict::Fails
-                } else {
-                    Verdict::Inconclusive
-                },
-                band,
-                d.abs() + h,
-            )
-        }
+    let allowed = match (def.claim.relation, def.within) {
+        (Relation::Approx, Some((p, true))) => p * rv.0.abs(),
+        (Relation::Approx, Some((a, false))) => a,
+        (Relation::Approx, None) => 0.0,
+        _ => settings.resolution * scale,
     };
+    let (verdict, excess) = interval_verdict(def.claim.relation, d, h, allowed);
     tested.verdict = verdict;
     tested.tightness = if allowed > 0.0 {
         excess / allowed
