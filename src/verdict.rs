@@ -23,11 +23,11 @@
 //! whose estimator has infinite variance (heavy tails) is not self-checked,
 //! because its standard error means nothing; the report says so.
 
+use crate::exact::exists::{self, Integrable};
 use crate::exact::{self, Exact, NoExact, Outcome};
 use crate::lang::ast::Relation;
-use crate::model::law::Law;
-use crate::model::rv::{Moment, Rv, Side, VarId};
-use crate::model::{Scenario, Source};
+use crate::model::Scenario;
+use crate::model::rv::{Moment, Rv, Side};
 use crate::sample::{SampleError, Sampler, StreamKey};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
@@ -214,11 +214,24 @@ impl Trial<'_> {
         // Sampling: the moments, plus their magnitudes (for the scale of
         // relative deviations of quantities that are zero).
         let (plan, magnitudes) = magnitude_plan(self.moments);
-        let valid: Vec<bool> = self
+        let valid: Vec<Result<(), String>> = self
             .moments
             .iter()
-            .map(|m| finite_estimator_variance(self.scenario, m))
+            .map(|m| estimator_has_variance(self.scenario, m))
             .collect();
+        // Sampling cannot decide what it cannot put an error bar on.
+        if let Some((i, Err(why))) = valid
+            .iter()
+            .enumerate()
+            .find(|(i, v)| v.is_err() && exact[*i].is_err())
+        {
+            ev.notes.push(format!(
+                "{} has no exact value, and its sampled estimate no reliable standard error: {why}",
+                describe_moment(&self.moments[i], self.scenario)
+            ));
+            ev.verdict = Verdict::Inconclusive;
+            return ev;
+        }
         let mut sampler = Sampler::new(self.scenario, &plan, self.key, BATCHES);
         let sampling_decides = Trial::needs_sampling(exact);
         let cost = sampler.cost_per_draw().max(1);
@@ -261,9 +274,9 @@ impl Trial<'_> {
         let pooled = sampler.pooled();
         for (i, o) in exact.iter().enumerate() {
             let Ok(e) = o else { continue };
-            if !valid[i] {
+            if let Err(why) = &valid[i] {
                 ev.notes.push(format!(
-                    "{}: not self-checked, its estimator has infinite variance",
+                    "{}: not self-checked, its estimator's variance is not known to be finite ({why})",
                     describe_moment(&self.moments[i], self.scenario)
                 ));
                 continue;
@@ -596,21 +609,20 @@ fn side_magnitude(side: &Side, mags: &[f64]) -> f64 {
 
 /// Whether the sampled estimate of a moment has a finite variance, so that
 /// its standard error means something: E[X] needs E[X^2], Var and Cov need
-/// fourth moments.
-fn finite_estimator_variance(scenario: &Scenario, m: &Moment) -> bool {
-    let (exprs, order): (Vec<&Rv>, f64) = match m {
-        Moment::E(x) => (vec![x], 2.0),
-        Moment::Var(x) => (vec![x], 4.0),
-        Moment::Cov(x, y) => (vec![x, y], 2.0),
+/// fourth moments. `Err` says why not (or why it is not known).
+fn estimator_has_variance(scenario: &Scenario, m: &Moment) -> Result<(), String> {
+    let pieces: Vec<(&Rv, f64)> = match m {
+        Moment::E(x) => vec![(x, 2.0)],
+        Moment::Var(x) => vec![(x, 4.0)],
+        Moment::Cov(x, y) => vec![(x, 4.0), (y, 4.0)],
     };
-    scenario.bases.iter().enumerate().all(|(i, b)| {
-        let g: f64 = exprs.iter().map(|x| exact::growth(x, VarId(i))).sum();
-        match &scenario.sources[b.source] {
-            // Every power and every exponential of a Normal is integrable.
-            Source::Single(Law::Normal { .. }) | Source::Bivariate(_) => true,
-            Source::Single(law) => g * order < law.tail_index(),
+    for (x, p) in pieces {
+        match exists::integrable(scenario, x, p) {
+            Integrable::Yes => {}
+            Integrable::No(r) | Integrable::Unknown(r) => return Err(r),
         }
-    })
+    }
+    Ok(())
 }
 
 /// A moment as the user would write it, for notes and defects.

@@ -252,3 +252,17 @@ fn requirements_without_exact_values_are_tested_by_sampling() {
         ]
     );
 }
+
+#[test]
+fn moments_that_may_not_exist_are_never_numbers() {
+    let given = "y ~ Normal(0, 1); a ~ Normal(0, 1); u ~ Uniform(0, 1)";
+    // Proved infinite: a pole where the density is positive.
+    assert_eq!(check("E[1/y] = 0", given), "undefined");
+    assert_eq!(check("E[1/u] = 1", given), "undefined");
+    // Not shown finite, and no exact value: sampling may not decide it.
+    assert_eq!(check("E[1/(a + y)] = 0", given), "inconclusive");
+    assert_eq!(check("E[exp(exp(y))] = 1", given), "inconclusive");
+    // Finite, though exponential: the exact engine decides.
+    assert_eq!(check("E[exp(y^2/4)] = sqrt(2)", given), "holds");
+    assert_eq!(check("E[y/(1 + y^2)] = 0", given), "holds");
+}

@@ -28,6 +28,7 @@
 //! heavy tail) is [`NoExact::Undefined`], never a number.
 
 pub mod closed;
+pub mod exists;
 pub mod kinks;
 pub mod quad;
 
@@ -800,7 +801,7 @@ impl<'a> Engine<'a> {
             }
             ([_], [v]) => {
                 let law = self.marginal(*v);
-                self.check_tails(&law, *v, expr, moment_of)?;
+                self.check_exists(&law, *v, expr, moment_of, true)?;
                 let (lo, hi) = law.support();
                 let breaks = kinks::kinks(expr, *v, &vec![0.0; n], lo, hi, law.scale_hint());
                 let f = |x: f64| expr.eval_at(&env_with(&[(*v, x)]));
@@ -818,6 +819,7 @@ impl<'a> Engine<'a> {
                 } else {
                     (*v, *u)
                 };
+                self.check_exists(&self.marginal(u), u, expr, moment_of, false)?;
                 let f = |a: f64, c: f64| expr.eval_at(&env_with(&[(u, a), (v, c)]));
                 let all = (f64::NEG_INFINITY, f64::INFINITY);
                 let breaks_u = kinks::kinks(expr, u, &vec![0.0; n], all.0, all.1, (0.0, b.sd_u));
@@ -834,8 +836,8 @@ impl<'a> Engine<'a> {
                 // own law (a pair's component by its marginal).
                 let (u, v) = (*u, *v);
                 let (lu, lv) = (self.marginal(u), self.marginal(v));
-                self.check_tails(&lu, u, expr, moment_of)?;
-                self.check_tails(&lv, v, expr, moment_of)?;
+                self.check_exists(&lu, u, expr, moment_of, false)?;
+                self.check_exists(&lv, v, expr, moment_of, false)?;
                 let f = |a: f64, c: f64| expr.eval_at(&env_with(&[(u, a), (v, c)]));
                 let (ulo, uhi) = lu.support();
                 let (vlo, vhi) = lv.support();
@@ -863,41 +865,81 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Refuses to integrate a function whose expectation diverges under a
-    /// heavy-tailed law: quadrature would return a finite-looking number.
-    fn check_tails(
+    /// Refuses to integrate what does not exist: quadrature of a divergent
+    /// integral can stop at a finite-looking number. Tails are judged from
+    /// structure ([`exists::tails`]); a denominator that may vanish is
+    /// looked for zeros along `v` when there is one variable, and makes the
+    /// moment "no exact form" otherwise. `moment_of` names the expressions
+    /// whose second moments a covariance needs.
+    fn check_exists(
         &self,
         law: &Law,
         v: VarId,
         expr: &Rv,
         moment_of: Option<(&Rv, &Rv)>,
+        one_variable: bool,
     ) -> Result<(), NoExact> {
-        let alpha = law.tail_index();
-        if alpha.is_infinite() {
-            return Ok(());
-        }
-        let grows = match moment_of {
-            Some((x, y)) => growth(x, v) + growth(y, v),
-            None => growth(expr, v),
+        let pieces: Vec<(&Rv, f64)> = match moment_of {
+            Some((x, y)) => vec![(x, 2.0), (y, 2.0)],
+            None => vec![(expr, 1.0)],
         };
-        if grows >= alpha {
-            let name = &self.scenario.bases[v.0].name;
-            return Err(NoExact::Undefined(format!(
-                "the integrand grows like |{name}|^{} and {} has moments only of order below {}",
-                fmt_growth(grows),
-                law_name(law),
-                alpha
-            )));
+        let shown = |x: &Rv| x.shown(&self.scenario.bases).to_string();
+        let moment = |x: &Rv, p: f64| {
+            if p == 1.0 {
+                format!("E[|{}|]", shown(x))
+            } else {
+                format!("E[|{}|^{p}]", shown(x))
+            }
+        };
+        for (x, p) in pieces {
+            if let exists::Integrable::No(r) = exists::tails(self.scenario, x, p) {
+                return Err(NoExact::Undefined(format!(
+                    "{} is infinite under {}: {r}",
+                    moment(x, p),
+                    law_name(law)
+                )));
+            }
+            for b in exists::poles(x, p) {
+                if !one_variable {
+                    return Err(NoExact::NoForm(format!(
+                        "{} divides by {}, which may vanish",
+                        shown(x),
+                        shown(&b)
+                    )));
+                }
+                if let Some(at) = self.zero_in_support(&b, v, law) {
+                    let name = &self.scenario.bases[v.0].name;
+                    return Err(NoExact::Undefined(format!(
+                        "{} is infinite: {} vanishes at {name} = {at} where the density is positive",
+                        moment(x, p),
+                        shown(&b)
+                    )));
+                }
+            }
         }
         Ok(())
     }
-}
 
-fn fmt_growth(g: f64) -> String {
-    if g.is_infinite() {
-        "inf (exponentially)".to_string()
-    } else {
-        format!("{g}")
+    /// A point of the support where `b` (a function of `v` alone) is zero
+    /// and the density does not vanish around it.
+    fn zero_in_support(&self, b: &Rv, v: VarId, law: &Law) -> Option<f64> {
+        let n = self.scenario.bases.len();
+        let env = vec![0.0; n];
+        let (lo, hi) = law.support();
+        let abs = Rv::Call(Builtin::Abs, vec![b.clone()]);
+        let inside = kinks::kinks(&abs, v, &env, lo, hi, law.scale_hint());
+        let at_ends = [lo, hi].into_iter().filter(|e| e.is_finite()).filter(|&e| {
+            let mut point = env.clone();
+            point[v.0] = e;
+            let step = 1e-9 * law.scale_hint().1;
+            let nearby = if e == lo { e + step } else { e - step };
+            b.eval_at(&point).abs() <= f64::EPSILON && law.pdf(nearby) > 0.0
+        });
+        inside
+            .into_iter()
+            .filter(|&x| law.pdf(x) > 0.0 || law.atoms().is_some())
+            .chain(at_ends)
+            .next()
     }
 }
 
