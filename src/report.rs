@@ -276,14 +276,17 @@ fn text(report: &Report, markdown: bool) -> String {
         }
         let (mut results, mut contradicted, mut defects, mut claims) = (0, 0, 0, 0);
         for e in &f.entries {
+            // Below each table: indented lines in a terminal, the same lines
+            // as a nested list in markdown.
+            let mut below = String::new();
             let all: Vec<&Checked> = match e {
                 Entry::Claim(c) => {
                     out.push_str(&heading(&c.id, &c.says, &c.cite, markdown));
                     out.push_str(&claim_table(c, markdown));
-                    out.push_str(&notes(c));
+                    below.push_str(&notes(c));
                     if !c.attribution.is_empty() {
-                        out.push_str("  attribution:\n");
-                        out.push_str(&attribution(c));
+                        below.push_str("  attribution:\n");
+                        below.push_str(&attribution(c));
                     }
                     vec![c]
                 }
@@ -296,16 +299,26 @@ fn text(report: &Report, markdown: bool) -> String {
                     out.push_str(&heading(id, &overall.says, cite, markdown));
                     out.push_str(&derivation_table(links, overall, markdown));
                     for (i, l) in links.iter().enumerate() {
-                        let _ = writeln!(out, "  step {}: {}   — {}", i + 1, l.says, l.why);
-                        out.push_str(&notes(l));
+                        let _ = writeln!(below, "  step {}: {}   — {}", i + 1, l.says, l.why);
+                        below.push_str(&notes(l));
                         for line in attribution(l).lines() {
-                            let _ = writeln!(out, "    {}", line.trim_start());
+                            let _ = writeln!(below, "    {}", line.trim_start());
                         }
                     }
-                    out.push_str(&notes(overall));
+                    below.push_str(&notes(overall));
                     links.iter().chain(std::iter::once(overall)).collect()
                 }
             };
+            if markdown {
+                out.push('\n');
+                for line in below.lines() {
+                    let body = line.trim_start();
+                    let depth = (line.len() - body.len()) / 2;
+                    let _ = writeln!(out, "{}- {body}", "  ".repeat(depth.saturating_sub(1)));
+                }
+            } else {
+                out.push_str(&below);
+            }
             out.push('\n');
             claims += 1;
             for c in all {
@@ -354,6 +367,10 @@ fn derivation_table(links: &[Checked], overall: &Checked, markdown: bool) -> Str
         t.add_row(cells.iter().map(|s| Cell::new(s)).collect());
     }
     let mut s = t.to_string();
+    if markdown {
+        // A line right under a markdown table would be read as a row.
+        s.push('\n');
+    }
     s.push_str(
         "  ✓ holds  ✗ fails  ? inconclusive  U undefined; (!) contradicts the expectation\n",
     );
