@@ -285,6 +285,16 @@ impl Activation {
                 }
             }
             _ => {
+                // Check the expression itself first, so that a mistake in it
+                // is reported at its place in what the user wrote, among
+                // the functions they can use (not the internal name below).
+                let stmts = parse_model("x ~ Normal(0, 1)")
+                    .map_err(|e| InputError::new("", "", e.into()))?;
+                let model = build("gain", &stmts, &functions)
+                    .map_err(|d| InputError::new(origin, spec, d))?;
+                model
+                    .rv(&expr, &functions)
+                    .map_err(|d| InputError::new(origin, spec, d))?;
                 functions.insert(
                     INLINE.to_string(),
                     FunctionDef {

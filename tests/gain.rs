@@ -237,3 +237,15 @@ fn frameworks_file_holds_the_gain_commands_fixed_points() {
         );
     }
 }
+
+#[test]
+fn a_mistake_in_an_activation_expression_is_shown_where_it_is() {
+    let out = run(&["gain", "foo(x)+1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown function `foo`"), "{err}");
+    assert!(err.contains("1 | foo(x)+1\n  | ^^^\n"), "{err}");
+    // The name the expression is registered under internally is no
+    // function a user can call, so it is not offered as one.
+    assert!(!err.contains("activation"), "{err}");
+}
