@@ -855,21 +855,78 @@ pub fn run_selected(
     settings: &Settings,
     selected: &dyn Fn(&str) -> bool,
 ) -> Result<Report, InputError> {
-    // Plan: resolve everything first, so bad input is reported before any
-    // time is spent.
-    let mut plans: Vec<Vec<Vec<ScenarioPlans>>> = Vec::new();
-    for f in files {
-        let mut per_item = Vec::new();
-        for item in &f.items {
-            let defs = item.claims();
-            per_item.push(
-                defs.iter()
-                    .map(|d| plan_claim(f, d, settings.seed))
-                    .collect::<Result<Vec<_>, _>>()?,
-            );
-        }
-        plans.push(per_item);
+    let mut plans = plan_all(files, settings.seed)?;
+    let series_plans = plan_series(files)?;
+    let budget = prepare(&mut plans, &series_plans, settings);
+    let keep = select(files, &mut plans, selected);
+    let evaluations: Vec<Evaluation> = flatten(&plans)
+        .par_iter()
+        .map(|p| trial_of(p).evaluate(&p.exact, settings, &budget))
+        .collect();
+    reject_ill_posed(files, &plans, &evaluations)?;
+
+    let mut evals = evaluations.into_iter();
+    let mut files_out = Vec::new();
+    for (((f, per_item), keep), series) in files.iter().zip(plans).zip(&keep).zip(&series_plans) {
+        let mut entries: Vec<Entry> = f
+            .items
+            .iter()
+            .zip(per_item)
+            .zip(keep)
+            .filter(|(_, keep)| **keep)
+            .map(|((item, defs_plans), _)| entry(item, defs_plans, &mut evals))
+            .collect();
+        entries.extend(check_series(f, series, settings, budget.tests, selected));
+        files_out.push(FileReport {
+            origin: f.origin.clone(),
+            entries,
+        });
     }
+    Ok(Report {
+        files: files_out,
+        settings: *settings,
+        tests: budget.tests,
+        critical: budget.critical,
+    })
+}
+
+/// Resolves every claim of every file in every scenario it applies to, so
+/// that bad input is reported before any time is spent.
+fn plan_all(files: &[File], seed: u64) -> Result<Vec<Vec<Vec<ScenarioPlans>>>, InputError> {
+    files
+        .iter()
+        .map(|f| {
+            f.items
+                .iter()
+                .map(|item| {
+                    item.claims()
+                        .iter()
+                        .map(|d| plan_claim(f, d, seed))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn flatten<'a, T>(plans: &'a [Vec<Vec<Vec<(String, T)>>>]) -> Vec<&'a T> {
+    plans
+        .iter()
+        .flatten()
+        .flatten()
+        .flatten()
+        .map(|(_, p)| p)
+        .collect()
+}
+
+/// Evaluates every moment exactly, counts the run's statistical tests into
+/// its budget, then settles the requirements that need sampled tests (they
+/// are in the count) and sets each claim's expectation from them.
+fn prepare(
+    plans: &mut [Vec<Vec<ScenarioPlans>>],
+    series_plans: &[Vec<Vec<net::series::Planned>>],
+    settings: &Settings,
+) -> Budget {
     let mut flat: Vec<&mut Planned> = plans
         .iter_mut()
         .flatten()
@@ -881,26 +938,22 @@ pub fn run_selected(
         let trial = trial_of(p);
         p.exact = trial.exact_moments();
     });
-    let series_plans = plan_series(files)?;
-    let tests: u64 = flat
+    let claims: u64 = flat
         .iter()
         .map(|p| Budget::tests_for(p.moments.len(), Trial::needs_sampling(&p.exact)))
-        .sum::<u64>()
-        + series_plans
-            .iter()
-            .flatten()
-            .flatten()
-            .map(net::series::Planned::tests)
-            .sum::<u64>();
-    let pending_tests: u64 = flat
+        .sum();
+    let series: u64 = series_plans
+        .iter()
+        .flatten()
+        .flatten()
+        .map(net::series::Planned::tests)
+        .sum();
+    let requirements: u64 = flat
         .iter()
         .flat_map(|p| &p.requirements)
         .filter_map(|(_, d)| d.pending.as_ref().map(|t| t.tests()))
         .sum();
-    let tests = tests + pending_tests;
-    let budget = Budget::new(tests);
-    // Requirements that structure and exact values left open get their
-    // sampled tests now that the budget is known; expectations follow.
+    let budget = Budget::new(claims + series + requirements);
     flat.par_iter_mut().for_each(|p| {
         for ((_, d), key) in p.requirements.iter_mut().zip(&p.requirement_keys) {
             if let Some(test) = d.pending.take() {
@@ -915,7 +968,16 @@ pub fn run_selected(
                 .then_some(Verdict::Holds);
         }
     });
-    drop(flat);
+    budget
+}
+
+/// Which items to evaluate; the plans of the others are dropped (the test
+/// budget was counted over all of them already).
+fn select(
+    files: &[File],
+    plans: &mut [Vec<Vec<ScenarioPlans>>],
+    selected: &dyn Fn(&str) -> bool,
+) -> Vec<Vec<bool>> {
     let keep: Vec<Vec<bool>> = files
         .iter()
         .map(|f| {
@@ -932,22 +994,18 @@ pub fn run_selected(
             }
         }
     }
-    let flat: Vec<&Planned> = plans
-        .iter()
-        .flatten()
-        .flatten()
-        .flatten()
-        .map(|(_, p)| p)
-        .collect();
-    let evaluations: Vec<Evaluation> = flat
-        .par_iter()
-        .map(|p| trial_of(p).evaluate(&p.exact, settings, &budget))
-        .collect();
+    keep
+}
 
-    // A claim that produces NaN or infinity is not well posed where it was
-    // evaluated: that is bad input, reported at the claim.
+/// A claim that produces NaN or infinity is not well posed where it was
+/// evaluated: that is bad input, reported at the claim.
+fn reject_ill_posed(
+    files: &[File],
+    plans: &[Vec<Vec<ScenarioPlans>>],
+    evaluations: &[Evaluation],
+) -> Result<(), InputError> {
     let mut at = 0;
-    for (f, per_item) in files.iter().zip(&plans) {
+    for (f, per_item) in files.iter().zip(plans) {
         for (item, defs_plans) in f.items.iter().zip(per_item) {
             // An item that was not selected has no plans left: zip skips it.
             for (def, planned) in item.claims().into_iter().zip(defs_plans) {
@@ -969,80 +1027,59 @@ pub fn run_selected(
             }
         }
     }
+    Ok(())
+}
 
-    let mut evals = evaluations.into_iter();
-    let mut files_out = Vec::new();
-    for ((f, per_item), keep) in files.iter().zip(plans).zip(&keep) {
-        let mut entries = Vec::new();
-        for ((item, defs_plans), _) in f
-            .items
-            .iter()
-            .zip(per_item)
-            .zip(keep)
-            .filter(|(_, keep)| **keep)
-        {
-            let defs = item.claims();
-            let mut checked: Vec<Checked> = defs
-                .iter()
-                .zip(defs_plans)
-                .map(|(def, planned)| {
-                    let rows: Vec<Row> = planned
-                        .into_iter()
-                        .map(|(scenario, p)| {
-                            let evaluation = evals.next().expect("one evaluation per plan");
-                            let as_expected = p.expected.is_none_or(|v| v == evaluation.verdict);
-                            Row {
-                                scenario,
-                                requirements: p.requirements,
-                                evaluation,
-                                expected: p.expected,
-                                pinned: p.pinned,
-                                as_expected,
-                            }
-                        })
-                        .collect();
-                    Checked {
-                        id: def.id.clone(),
-                        cite: def.cite.clone(),
-                        why: def.why.clone(),
-                        says: format!("{}", def.claim),
-                        relation: def.claim.relation,
-                        attribution: attribution(&rows),
-                        rows,
+/// An item's report entry from its plans and their evaluations (taken in
+/// plan order).
+fn entry(
+    item: &Item,
+    defs_plans: Vec<ScenarioPlans>,
+    evals: &mut impl Iterator<Item = Evaluation>,
+) -> Entry {
+    let mut checked: Vec<Checked> = item
+        .claims()
+        .iter()
+        .zip(defs_plans)
+        .map(|(def, planned)| {
+            let rows: Vec<Row> = planned
+                .into_iter()
+                .map(|(scenario, p)| {
+                    let evaluation = evals.next().expect("one evaluation per plan");
+                    let as_expected = p.expected.is_none_or(|v| v == evaluation.verdict);
+                    Row {
+                        scenario,
+                        requirements: p.requirements,
+                        evaluation,
+                        expected: p.expected,
+                        pinned: p.pinned,
+                        as_expected,
                     }
                 })
                 .collect();
-            entries.push(match item {
-                Item::Claim(_) => Entry::Claim(checked.remove(0)),
-                Item::Derivation { id, cite, .. } => {
-                    let overall = checked.pop().expect("a derivation has its overall claim");
-                    Entry::Derivation {
-                        id: id.clone(),
-                        cite: cite.clone(),
-                        links: checked,
-                        overall,
-                    }
-                }
-            });
+            Checked {
+                id: def.id.clone(),
+                cite: def.cite.clone(),
+                why: def.why.clone(),
+                says: format!("{}", def.claim),
+                relation: def.claim.relation,
+                attribution: attribution(&rows),
+                rows,
+            }
+        })
+        .collect();
+    match item {
+        Item::Claim(_) => Entry::Claim(checked.remove(0)),
+        Item::Derivation { id, cite, .. } => {
+            let overall = checked.pop().expect("a derivation has its overall claim");
+            Entry::Derivation {
+                id: id.clone(),
+                cite: cite.clone(),
+                links: checked,
+                overall,
+            }
         }
-        entries.extend(check_series(
-            f,
-            &series_plans[files_out.len()],
-            settings,
-            tests,
-            selected,
-        ));
-        files_out.push(FileReport {
-            origin: f.origin.clone(),
-            entries,
-        });
     }
-    Ok(Report {
-        files: files_out,
-        settings: *settings,
-        tests: budget.tests,
-        critical: budget.critical,
-    })
 }
 
 /// Every series claim of every file compiled against its networks, so that
