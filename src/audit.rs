@@ -643,6 +643,10 @@ impl Report {
 /// A claim's planned trials, one per scenario, by scenario name.
 type ScenarioPlans = Vec<(String, Planned)>;
 
+/// A file's plans: per item, per claim of the item (a derivation has
+/// several), per scenario.
+type FilePlans = Vec<Vec<ScenarioPlans>>;
+
 /// One planned trial: everything needed to evaluate, owned.
 struct Planned {
     scenario: crate::model::Scenario,
@@ -892,7 +896,7 @@ pub fn run_selected(
 
 /// Resolves every claim of every file in every scenario it applies to, so
 /// that bad input is reported before any time is spent.
-fn plan_all(files: &[File], seed: u64) -> Result<Vec<Vec<Vec<ScenarioPlans>>>, InputError> {
+fn plan_all(files: &[File], seed: u64) -> Result<Vec<FilePlans>, InputError> {
     files
         .iter()
         .map(|f| {
@@ -909,7 +913,7 @@ fn plan_all(files: &[File], seed: u64) -> Result<Vec<Vec<Vec<ScenarioPlans>>>, I
         .collect()
 }
 
-fn flatten<'a, T>(plans: &'a [Vec<Vec<Vec<(String, T)>>>]) -> Vec<&'a T> {
+fn flatten(plans: &[FilePlans]) -> Vec<&Planned> {
     plans
         .iter()
         .flatten()
@@ -923,7 +927,7 @@ fn flatten<'a, T>(plans: &'a [Vec<Vec<Vec<(String, T)>>>]) -> Vec<&'a T> {
 /// its budget, then settles the requirements that need sampled tests (they
 /// are in the count) and sets each claim's expectation from them.
 fn prepare(
-    plans: &mut [Vec<Vec<ScenarioPlans>>],
+    plans: &mut [FilePlans],
     series_plans: &[Vec<Vec<net::series::Planned>>],
     settings: &Settings,
 ) -> Budget {
@@ -975,7 +979,7 @@ fn prepare(
 /// budget was counted over all of them already).
 fn select(
     files: &[File],
-    plans: &mut [Vec<Vec<ScenarioPlans>>],
+    plans: &mut [FilePlans],
     selected: &dyn Fn(&str) -> bool,
 ) -> Vec<Vec<bool>> {
     let keep: Vec<Vec<bool>> = files
@@ -1001,7 +1005,7 @@ fn select(
 /// evaluated: that is bad input, reported at the claim.
 fn reject_ill_posed(
     files: &[File],
-    plans: &[Vec<Vec<ScenarioPlans>>],
+    plans: &[FilePlans],
     evaluations: &[Evaluation],
 ) -> Result<(), InputError> {
     let mut at = 0;
