@@ -508,31 +508,7 @@ impl<'f> Ctx<'f> {
         e: &Expr,
         f: &mut dyn FnMut(&mut Self, &Expr) -> Result<Expr, DerivError>,
     ) -> Result<ExprKind, DerivError> {
-        Ok(match &e.kind {
-            ExprKind::Num(_) | ExprKind::Name(_) => e.kind.clone(),
-            ExprKind::Neg(a) => ExprKind::Neg(Box::new(f(self, a)?)),
-            ExprKind::Binary(op, a, b) => {
-                ExprKind::Binary(*op, Box::new(f(self, a)?), Box::new(f(self, b)?))
-            }
-            ExprKind::Call {
-                func,
-                func_span,
-                primes,
-                args,
-            } => ExprKind::Call {
-                func: func.clone(),
-                func_span: func_span.clone(),
-                primes: *primes,
-                args: args.iter().map(|a| f(self, a)).collect::<Result<_, _>>()?,
-            },
-            ExprKind::Moment(op, args) => ExprKind::Moment(
-                *op,
-                args.iter().map(|a| f(self, a)).collect::<Result<_, _>>()?,
-            ),
-            ExprKind::Sum(n, body) => {
-                ExprKind::Sum(Box::new(f(self, n)?), Box::new(f(self, body)?))
-            }
-        })
+        try_map_kind(e, &mut |c| f(self, c))
     }
 }
 
@@ -588,10 +564,18 @@ fn respan(e: &Expr, span: &Span) -> Expr {
 
 /// `e`'s node with `f` applied to each child (infallible).
 fn map_kind(e: &Expr, f: &mut dyn FnMut(&Expr) -> Expr) -> ExprKind {
-    match &e.kind {
+    match try_map_kind(e, &mut |c| Ok::<_, std::convert::Infallible>(f(c))) {
+        Ok(kind) => kind,
+        Err(never) => match never {},
+    }
+}
+
+/// `e`'s node with `f` applied to each child, stopping at the first error.
+fn try_map_kind<E>(e: &Expr, f: &mut dyn FnMut(&Expr) -> Result<Expr, E>) -> Result<ExprKind, E> {
+    Ok(match &e.kind {
         ExprKind::Num(_) | ExprKind::Name(_) => e.kind.clone(),
-        ExprKind::Neg(a) => ExprKind::Neg(Box::new(f(a))),
-        ExprKind::Binary(op, a, b) => ExprKind::Binary(*op, Box::new(f(a)), Box::new(f(b))),
+        ExprKind::Neg(a) => ExprKind::Neg(Box::new(f(a)?)),
+        ExprKind::Binary(op, a, b) => ExprKind::Binary(*op, Box::new(f(a)?), Box::new(f(b)?)),
         ExprKind::Call {
             func,
             func_span,
@@ -601,11 +585,13 @@ fn map_kind(e: &Expr, f: &mut dyn FnMut(&Expr) -> Expr) -> ExprKind {
             func: func.clone(),
             func_span: func_span.clone(),
             primes: *primes,
-            args: args.iter().map(&mut *f).collect(),
+            args: args.iter().map(&mut *f).collect::<Result<_, _>>()?,
         },
-        ExprKind::Moment(op, args) => ExprKind::Moment(*op, args.iter().map(f).collect()),
-        ExprKind::Sum(n, body) => ExprKind::Sum(Box::new(f(n)), Box::new(f(body))),
-    }
+        ExprKind::Moment(op, args) => {
+            ExprKind::Moment(*op, args.iter().map(&mut *f).collect::<Result<_, _>>()?)
+        }
+        ExprKind::Sum(n, body) => ExprKind::Sum(Box::new(f(n)?), Box::new(f(body)?)),
+    })
 }
 
 /// d(`expr`)/d(`var`), simplified. Primes inside are expanded first; a
