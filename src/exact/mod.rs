@@ -559,14 +559,53 @@ impl<'a> Engine<'a> {
                             .combine(Exact::rules(n * (n - 1.0)), Val::mul);
                         Ok(Some(a.combine(b, Val::add)))
                     }
+                    3 | 4 => Ok(Some(self.sum_moment(n, t, power)?)),
                     _ => Err(NoExact::NoForm(format!(
-                        "E[S^{power}] for a sum of copies S: only the first two moments have rules"
+                        "E[S^{power}] for a sum of copies S: rules go up to the fourth moment"
                     ))),
                 }
             }
             Rv::Call(f, args) if power <= 2 => Ok(self.closed_form(*f, args, power)),
             _ => Ok(None),
         }
+    }
+
+    /// `E[S^k]`, k = 3 or 4, for S the sum of `n` independent copies of `t`:
+    /// cumulants add over independent terms, so S's are n times t's, and
+    /// raw moments follow from cumulants.
+    fn sum_moment(&self, n: f64, t: &Rv, k: u32) -> Outcome {
+        let raw =
+            |j: u32| self.expect(&Rv::Pow(Box::new(t.clone()), Box::new(Rv::Const(j as f64))));
+        let c = |x: f64| Exact::rules(x);
+        let (m1, m2, m3) = (raw(1)?, raw(2)?, raw(3)?);
+        let mul = |a: Exact, b: Exact| a.combine(b, Val::mul);
+        let add = |a: Exact, b: Exact| a.combine(b, Val::add);
+        let sub = |a: Exact, b: Exact| a.combine(b, Val::sub);
+        let sq = |a: Exact| mul(a, a);
+        // Cumulants of one copy.
+        let k1 = m1;
+        let k2 = sub(m2, sq(m1));
+        let k3 = add(
+            sub(m3, mul(c(3.0), mul(m2, m1))),
+            mul(c(2.0), mul(sq(m1), m1)),
+        );
+        // Cumulants of the sum.
+        let (s1, s2, s3) = (mul(c(n), k1), mul(c(n), k2), mul(c(n), k3));
+        if k == 3 {
+            // m3 = K3 + 3 K2 K1 + K1^3
+            return Ok(add(add(s3, mul(c(3.0), mul(s2, s1))), mul(sq(s1), s1)));
+        }
+        let m4 = raw(4)?;
+        let k4 = add(
+            sub(sub(m4, mul(c(4.0), mul(m3, m1))), mul(c(3.0), sq(m2))),
+            sub(mul(c(12.0), mul(m2, sq(m1))), mul(c(6.0), sq(sq(m1)))),
+        );
+        let s4 = mul(c(n), k4);
+        // m4 = K4 + 4 K3 K1 + 3 K2^2 + 6 K2 K1^2 + K1^4
+        Ok(add(
+            add(add(s4, mul(c(4.0), mul(s3, s1))), mul(c(3.0), sq(s2))),
+            add(mul(c(6.0), mul(s2, sq(s1))), sq(sq(s1))),
+        ))
     }
 
     /// Registered closed forms of a function of an affine image of a Normal.
@@ -1241,6 +1280,28 @@ mod tests {
             model("n = 128\nw ~ Normal(0, sqrt(2/n))\ny ~ Normal(0, 1)\ns = sum(n, w * relu(y))");
         covers(var(&he, "s"), 1.0);
         covers_at(e(&he, "s"), 0.0, 1.0);
+    }
+
+    #[test]
+    fn third_and_fourth_moments_of_sums_through_cumulants() {
+        // Independent truths: a sum of Normals is Normal, of Exponentials a
+        // Gamma, of Bernoullis a Binomial.
+        let m = model("y ~ Normal(0, 1)\nu ~ Exponential(1)\nb ~ Bernoulli(0.3)\nw ~ Normal(0, 1)");
+        covers(e(&m, "sum(3, y)^4"), 3.0 * 9.0);
+        covers(e(&m, "sum(4, u)^3"), 4.0 * 5.0 * 6.0);
+        covers(e(&m, "sum(4, u)^4"), 4.0 * 5.0 * 6.0 * 7.0);
+        // E[X^3] for X ~ Bin(10, 0.3): n p + 3 n(n-1) p^2 + n(n-1)(n-2) p^3.
+        covers(
+            e(&m, "sum(10, b)^3"),
+            3.0 + 3.0 * 90.0 * 0.09 + 720.0 * 0.027,
+        );
+        // Not Gaussian: n kappa4 + 3 n^2 kappa2^2 with kappa2 = 1/2 and
+        // kappa4 = E[w^4] E[relu^4] - 3/4 = 3 * 3/2 - 3/4.
+        covers(
+            e(&m, "sum(5, w * relu(y))^4"),
+            5.0 * 3.75 + 3.0 * 25.0 * 0.25,
+        );
+        assert!(matches!(e(&m, "sum(3, y)^5"), Err(NoExact::NoForm(_))));
     }
 
     #[test]
