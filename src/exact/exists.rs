@@ -34,12 +34,6 @@ pub enum Integrable {
     Unknown(String),
 }
 
-impl Integrable {
-    pub fn is_yes(&self) -> bool {
-        *self == Integrable::Yes
-    }
-}
-
 /// Classifies E|x|^p in a scenario: its tails, then its poles.
 pub fn integrable(scenario: &Scenario, x: &Rv, p: f64) -> Integrable {
     match tails(scenario, x, p) {
