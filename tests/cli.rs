@@ -51,7 +51,7 @@ fn variance_of_a_product_needs_the_second_moment() {
 
 #[test]
 fn only_an_exact_engine_sees_a_five_hundredths_percent_error() {
-    // E[tanh(Z)^2] = 0.39429449039784117 (REFERENCES.md, high precision).
+    // E[tanh(Z)^2] = 0.39429449039784117 (docs/REFERENCES.md, high precision).
     let given = "y ~ Normal(0, 1)";
     assert_eq!(check("E[tanh(y)^2] = 0.3945", given), "fails");
     assert_eq!(check("E[tanh(y)^2] = 0.39429449039784117", given), "holds");

@@ -51,7 +51,7 @@ fn tanh_with_pytorch_gain_matches_the_reference_values() {
     assert!(close(f(&p["gain"]), 5.0 / 3.0, 1e-15));
     assert_eq!(p["fixed_point"]["kind"], "point");
     assert_eq!(p["fixed_point"]["stable"], true);
-    // REFERENCES.md: q* = 1.17848, chi_1 = 1.2098 (the issue: 1.20983).
+    // docs/REFERENCES.md: q* = 1.17848, chi_1 = 1.2098 (the issue: 1.20983).
     assert!(close(f(&p["fixed_point"]["q_star"]), 1.17848, 5e-6));
     assert!(close(f(&p["chi_1"]), 1.20983, 5e-6));
     assert_eq!(p["phase"], "chaotic");
@@ -59,7 +59,7 @@ fn tanh_with_pytorch_gain_matches_the_reference_values() {
 
 #[test]
 fn tanh_gains_follow_from_its_high_precision_moments() {
-    // E[tanh^2] and E[tanh'^2] to 17 digits (REFERENCES.md), so the gains
+    // E[tanh^2] and E[tanh'^2] to 17 digits (docs/REFERENCES.md), so the gains
     // are 1/sqrt of them.
     let v = json(&["tanh"]);
     let fwd = 1.0 / 0.394_294_490_397_841_17_f64.sqrt();

@@ -274,7 +274,7 @@ mod tests {
 
     #[test]
     fn standard_normal_constants() {
-        // REFERENCES.md: N(0,1) E[relu] = 1/sqrt(2 pi), E[relu^2] = 1/2;
+        // docs/REFERENCES.md: N(0,1) E[relu] = 1/sqrt(2 pi), E[relu^2] = 1/2;
         // leaky with slope a: (1 - a)/sqrt(2 pi) and (1 + a^2)/2.
         assert!(rel(relu_normal(0.0, 1.0, 1), INV_SQRT_2PI) <= CLOSED_REL_ERR);
         assert!(rel(relu_normal(0.0, 1.0, 2), 0.5) <= CLOSED_REL_ERR);

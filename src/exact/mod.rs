@@ -1314,7 +1314,7 @@ mod tests {
         covers(var(&m, "relu(z) - z/2"), (1.0 - 2.0 / PI) / 4.0);
         // E|l| = 1 and E[l^2] = 2 for a unit Laplace.
         covers(var(&m, "abs(l)"), 1.0);
-        // E[tanh(Z)^2], REFERENCES.md (high precision); E[tanh(Z)] = 0.
+        // E[tanh(Z)^2], docs/REFERENCES.md (high precision); E[tanh(Z)] = 0.
         covers(var(&m, "tanh(z)"), 0.394_294_490_397_841_17);
         covers(var(&m, "z^2"), 2.0);
         // The variance of a lognormal: (e - 1) e.

@@ -945,7 +945,7 @@ mod tests {
 
     #[test]
     fn reference_constants_without_closed_form() {
-        // REFERENCES.md, recomputed here with mpmath at 30 digits:
+        // docs/REFERENCES.md, recomputed here with mpmath at 30 digits:
         // E[tanh(Z)^2] = 0.394294490397841174..., E[tanh'(Z)^2] = 0.464402902448268242...
         let z = law("Normal", &[0.0, 1.0]);
         let q = expect_1d(&z, &|x| x.tanh().powi(2), &[], Tol::default()).unwrap();

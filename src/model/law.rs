@@ -1626,7 +1626,7 @@ mod tests {
                 assert!(close(got, w, tol), "{p:?} k = {k}: {got} vs {w}");
             }
         }
-        // REFERENCES: the sd of N(0, 1) truncated to (-2, 2), by which
+        // docs/REFERENCES.md: the sd of N(0, 1) truncated to (-2, 2), by which
         // variance_scaling's truncated_normal divides.
         let sd = law("TruncatedNormal", &[0.0, 1.0, -2.0, 2.0])
             .raw_moment(2)
