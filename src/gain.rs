@@ -29,13 +29,18 @@
 
 use crate::audit::{FunctionTable, load_path};
 use crate::diag::{Diag, InputError};
-use crate::exact::{Engine, Val};
+use crate::exact::exists::{self, Integrable};
+use crate::exact::{Engine, NoExact, Val};
+use crate::lang::ast::Relation;
 use crate::lang::builtin::Builtin;
 use crate::lang::{
     Expr, ExprKind, FunctionDef, Functions, parse_expr, parse_function, parse_model,
 };
-use crate::model::resolve::build;
+use crate::model::resolve::{Model, build};
+use crate::model::rv::{Moment, Rv, Side, VarId};
 use crate::report::{Format, num};
+use crate::sample::StreamKey;
+use crate::verdict::{Budget, FAMILY_RATE, Settings, Trial, Verdict};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -52,6 +57,11 @@ const SAME: f64 = 1e-8;
 /// How far the bracket search for q* goes, as a factor of the input q in
 /// either direction, before it calls the map divergent or collapsing.
 const SEARCH_RANGE: f64 = 1e10;
+
+/// Half-width, in standard deviations of the input, of the middle part of
+/// every expectation (see [`Activation::moment`]); beyond it each normal
+/// tail holds 1.8e-33 of the mass.
+const CUT_SDS: f64 = 12.0;
 
 /// Below this q the quadrature of a normal law of sd sqrt(q) stops being
 /// meaningful; chi_1 "at q* = 0" is taken here.
@@ -153,13 +163,89 @@ pub struct Analysis {
     /// How PyTorch's `calculate_gain` arrives at its value, when it has one.
     pub pytorch_recipe: Option<String>,
     pub rows: Vec<GainRow>,
+    /// Every moment behind a printed number, against sampling.
+    pub checks: Vec<SelfCheck>,
+    /// The run's settings, which the self-check used.
+    pub settings: Settings,
 }
 
 impl Analysis {
+    /// Whether sampling contradicts a number printed as exact.
+    pub fn has_defect(&self) -> bool {
+        self.checks.iter().any(|c| c.result == Agreement::Defect)
+    }
+
     /// Whether one gain preserves both passes at the input q.
     pub fn gains_coincide(&self) -> bool {
         (self.forward_gain - self.backward_gain).abs() <= SAME * self.forward_gain
     }
+}
+
+/// The moments `gain` prints, each under z ~ N(0, q).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quantity {
+    /// E[f(z)].
+    Mean,
+    /// E[f(z)^2]: the length map, the forward gain, q*.
+    Second,
+    /// E[f'(z)^2]: chi, the backward gain, chi_1.
+    DerivativeSecond,
+}
+
+impl Quantity {
+    /// The body handed to [`Activation::moment`], the activation as `F`.
+    fn body(self) -> &'static str {
+        match self {
+            Quantity::Mean => "F(z)",
+            Quantity::Second => "F(z)^2",
+            Quantity::DerivativeSecond => "F'(z)^2",
+        }
+    }
+
+    pub fn shown(self) -> &'static str {
+        match self {
+            Quantity::Mean => "E[f(z)]",
+            Quantity::Second => "E[f(z)^2]",
+            Quantity::DerivativeSecond => "E[f'(z)^2]",
+        }
+    }
+}
+
+/// A moment a printed number rests on, with the value the exact engine gave
+/// it (as printed).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Printed {
+    pub quantity: Quantity,
+    pub q: f64,
+    pub exact: f64,
+    /// The exact engine's error bound on it.
+    pub err: f64,
+    /// The printed numbers that rest on it.
+    pub uses: Vec<String>,
+}
+
+/// What sampling says of one printed moment.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Agreement {
+    /// The sample's interval, at the run's family-wise level, lies within
+    /// ±resolution of the exact value.
+    Agrees,
+    /// The sample excludes the exact value at that level: the exact engine
+    /// (or the sampler) is wrong, and the output with it.
+    Defect,
+    /// Neither, with why: the sample hit --max-samples first, or its
+    /// standard error means nothing (a heavy-tailed estimator).
+    Unresolved(String),
+}
+
+/// One printed moment and its sampled cross-check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SelfCheck {
+    pub printed: Printed,
+    /// The sampled estimate and its standard error.
+    pub sampled: Option<(f64, f64)>,
+    pub draws: u64,
+    pub result: Agreement,
 }
 
 fn arg_error(origin: &str, text: &str, message: String, help: impl Into<String>) -> InputError {
@@ -332,36 +418,96 @@ impl Activation {
         Ok(act)
     }
 
-    /// `E[body]` with z ~ N(0, q); `body` names the activation as `F`.
-    fn moment(&self, body: &str, q: f64) -> Result<Val, InputError> {
+    /// `body` (which names the activation as `F`) lowered under
+    /// z ~ N(0, q), with the model it lives in.
+    fn lowered(&self, body: &str, q: f64) -> Result<(Model, Rv), InputError> {
         let model_text = format!("z ~ Normal(0, {:?})", q.sqrt());
         let expr_text = body.replace('F', &self.call);
-        let shown = body.replace('F', "f");
-        let fail = |m: String| {
-            arg_error(
-                "<activation>",
-                &self.label,
-                format!("E[{shown}] for f = {}, {model_text}: {m}", self.label),
-                "gain needs an activation whose moments under a normal input exist",
-            )
-        };
+        let fail = |m: String| self.moment_error(body, q, m);
         let stmts = parse_model(&model_text).map_err(|e| fail(e.message))?;
         let model = build("gain", &stmts, &self.functions).map_err(|d| fail(d.message))?;
         let e = parse_expr(&expr_text).map_err(|e| fail(e.message))?;
         let rv = model.rv(&e, &self.functions).map_err(|d| fail(d.message))?;
-        match Engine::new(&model.scenario).expect(&rv) {
-            Ok(x) if x.val.is_finite() => Ok(x.val),
-            Ok(x) => Err(fail(format!("the value came out as {}", x.val.value))),
-            Err(no) => Err(fail(format!("no exact value: {}", no.reason()))),
+        Ok((model, rv))
+    }
+
+    fn moment_error(&self, body: &str, q: f64, m: String) -> InputError {
+        let shown = body.replace('F', "f");
+        arg_error(
+            "<activation>",
+            &self.label,
+            format!(
+                "E[{shown}] for f = {}, z ~ Normal(0, {:?}): {m}",
+                self.label,
+                q.sqrt()
+            ),
+            "gain needs an activation whose moments under a normal input exist",
+        )
+    }
+
+    /// `E[body]` with z ~ N(0, q); `body` names the activation as `F`.
+    ///
+    /// The expectation is taken as three: over |z| < CUT_SDS sqrt(q) and
+    /// over each tail beyond it, each by the exact engine. The split is an
+    /// identity, and it gives quadrature breaks at the law's own scale: a
+    /// law much narrower than the distance between the activation's kinks
+    /// (hardtanh at q = 1e-8, or any activation as q -> 0) otherwise sits
+    /// at the end of a wide piece where no quadrature node lands, and its
+    /// mass is silently missed. Each part keeps the engine's existence
+    /// checks, so a moment that does not exist still fails in its tail.
+    fn moment(&self, body: &str, q: f64) -> Result<Val, InputError> {
+        let (model, rv) = self.lowered(body, q)?;
+        // Decided on the whole moment, so that the reason is about f rather
+        // than about one of the parts below.
+        if let Integrable::No(why) = exists::integrable(&model.scenario, &rv, 1.0) {
+            return Err(self.moment_error(body, q, format!("it does not exist: {why}")));
         }
+        let Some(v) = model.scenario.bases.iter().position(|b| b.name == "z") else {
+            return Err(self.moment_error(body, q, "the model lost its variable".into()));
+        };
+        let z = || Box::new(Rv::Base(VarId(v)));
+        let cut = CUT_SDS * q.sqrt();
+        let step = |arg: Rv| Rv::Call(Builtin::Step, vec![arg]);
+        let times = |a: Rv, b: Rv| Rv::Mul(Box::new(a), Box::new(b));
+        let inside = times(
+            step(Rv::Add(z(), Box::new(Rv::Const(cut)))),
+            step(Rv::Sub(Box::new(Rv::Const(cut)), z())),
+        );
+        let above = step(Rv::Sub(z(), Box::new(Rv::Const(cut))));
+        let below = step(Rv::Sub(Box::new(Rv::Neg(z())), Box::new(Rv::Const(cut))));
+        let engine = Engine::new(&model.scenario);
+        let mut total = Val::exact(0.0);
+        for part in [inside, above, below] {
+            match engine.expect(&times(rv.clone(), part)) {
+                Ok(x) if x.val.is_finite() => total = total + x.val,
+                Ok(x) => {
+                    return Err(self.moment_error(
+                        body,
+                        q,
+                        format!("the value came out as {}", x.val.value),
+                    ));
+                }
+                Err(no) => {
+                    // Said of the whole moment where the engine has a
+                    // reason for it, rather than of a part the user never
+                    // wrote.
+                    let why = match engine.expect(&rv) {
+                        Err(whole) => whole.reason().to_string(),
+                        Ok(_) => no.reason().to_string(),
+                    };
+                    return Err(self.moment_error(body, q, format!("no exact value: {why}")));
+                }
+            }
+        }
+        Ok(total)
     }
 
     fn second(&self, q: f64) -> Result<Val, InputError> {
-        self.moment("F(z)^2", q)
+        self.moment(Quantity::Second.body(), q)
     }
 
     fn derivative_second(&self, q: f64) -> Result<Val, InputError> {
-        self.moment("F'(z)^2", q)
+        self.moment(Quantity::DerivativeSecond.body(), q)
     }
 }
 
@@ -512,7 +658,11 @@ fn row(
 }
 
 /// The whole analysis of one activation.
-pub fn analyse(act: &Activation, opts: &Options) -> Result<Analysis, InputError> {
+pub fn analyse(
+    act: &Activation,
+    opts: &Options,
+    settings: &Settings,
+) -> Result<Analysis, InputError> {
     let bad = |flag: &str, v: f64, valid: &str| {
         let text = format!("{v}");
         Err(arg_error(
@@ -537,14 +687,15 @@ pub fn analyse(act: &Activation, opts: &Options) -> Result<Analysis, InputError>
     }
     // A mean within its error bound of 0 (tanh, selu) is shown as 0, not
     // as quadrature noise of 1e-19.
-    let mean = act.moment("F(z)", opts.q)?;
-    let mean = if mean.value.abs() <= mean.err {
+    let mean_val = act.moment(Quantity::Mean.body(), opts.q)?;
+    let mean = if mean_val.value.abs() <= mean_val.err {
         0.0
     } else {
-        mean.value
+        mean_val.value
     };
-    let second_moment = act.second(opts.q)?.value;
-    let derivative_moment = act.derivative_second(opts.q)?.value;
+    let second_val = act.second(opts.q)?;
+    let derivative_val = act.derivative_second(opts.q)?;
+    let (second_moment, derivative_moment) = (second_val.value, derivative_val.value);
     let unusable = |what: &str| {
         Err(arg_error(
             "<activation>",
@@ -559,7 +710,23 @@ pub fn analyse(act: &Activation, opts: &Options) -> Result<Analysis, InputError>
     if derivative_moment <= 0.0 {
         return unusable("E[f'(sqrt(q) z)^2]");
     }
-    let forward_gain = 1.0 / (second_moment / opts.q).sqrt();
+    // The forward gain holds q fixed: q = sigma_w^2 E[f(sqrt(q) z)^2] +
+    // sigma_b^2. The bias alone already gives every pre-activation variance
+    // sigma_b^2, so no gain does that once sigma_b^2 >= q.
+    if opts.bias_var >= opts.q {
+        let text = format!("{}", opts.bias_var);
+        return Err(arg_error(
+            "--bias-var",
+            &text,
+            format!(
+                "--bias-var {} is not below --q {}: the bias alone gives the next layer \
+                 that much variance, so no forward gain can hold q fixed",
+                opts.bias_var, opts.q
+            ),
+            "a bias variance below q, e.g. --bias-var 0.05 with --q 1",
+        ));
+    }
+    let forward_gain = ((opts.q - opts.bias_var) / second_moment).sqrt();
     let backward_gain = 1.0 / derivative_moment.sqrt();
     let mut rows = Vec::new();
     if let Some((g, _)) = act.pytorch {
@@ -567,6 +734,32 @@ pub fn analyse(act: &Activation, opts: &Options) -> Result<Analysis, InputError>
     }
     rows.push(row(act, "forward", forward_gain, opts)?);
     rows.push(row(act, "backward", backward_gain, opts)?);
+    let printed = printed_moments(
+        act,
+        opts,
+        [
+            (
+                Quantity::Mean,
+                Val {
+                    value: mean,
+                    ..mean_val
+                },
+                "E[f]",
+            ),
+            (
+                Quantity::Second,
+                second_val,
+                "E[f^2], forward gain, forward/layer",
+            ),
+            (
+                Quantity::DerivativeSecond,
+                derivative_val,
+                "E[f'^2], backward gain, backward/layer",
+            ),
+        ],
+        &rows,
+    )?;
+    let checks = self_check(act, &printed, settings)?;
     Ok(Analysis {
         activation: act.label.clone(),
         options: *opts,
@@ -577,7 +770,139 @@ pub fn analyse(act: &Activation, opts: &Options) -> Result<Analysis, InputError>
         backward_gain,
         pytorch_recipe: act.pytorch.as_ref().map(|(_, r)| r.clone()),
         rows,
+        checks,
+        settings: *settings,
     })
+}
+
+/// Records that a printed number rests on `quantity` at `q`; a moment
+/// already recorded (the same q bit for bit) gains a use instead of a
+/// second test.
+fn note(printed: &mut Vec<Printed>, quantity: Quantity, q: f64, val: Val, what: String) {
+    match printed
+        .iter_mut()
+        .find(|p| p.quantity == quantity && p.q.to_bits() == q.to_bits())
+    {
+        Some(p) => p.uses.push(what),
+        None => printed.push(Printed {
+            quantity,
+            q,
+            exact: val.value,
+            err: val.err,
+            uses: vec![what],
+        }),
+    }
+}
+
+/// The moments behind the numbers of an analysis: the three at the input
+/// q, and for each gain the one that makes q* a fixed point and the one
+/// that is chi_1.
+fn printed_moments(
+    act: &Activation,
+    opts: &Options,
+    at_q: [(Quantity, Val, &str); 3],
+    rows: &[GainRow],
+) -> Result<Vec<Printed>, InputError> {
+    let mut printed = Vec::new();
+    for (quantity, val, what) in at_q {
+        note(&mut printed, quantity, opts.q, val, what.to_string());
+    }
+    for r in rows {
+        let chi_at = match r.fixed {
+            Fixed::Point { q, .. } => {
+                let what = format!("q* ({})", r.label);
+                note(&mut printed, Quantity::Second, q, act.second(q)?, what);
+                Some(q.max(Q_FLOOR))
+            }
+            Fixed::EveryQ => Some(opts.q),
+            Fixed::Collapses => Some(Q_FLOOR),
+            Fixed::Diverges => None,
+        };
+        if let Some(q) = chi_at {
+            let what = format!("chi_1 ({})", r.label);
+            let val = act.derivative_second(q)?;
+            note(&mut printed, Quantity::DerivativeSecond, q, val, what);
+        }
+    }
+    Ok(printed)
+}
+
+/// Cross-checks each printed moment by seeded sampling, with the sampled
+/// test a claim gets: "E[...] = exact value" on batch means, its sample
+/// doubling until the interval fits within ±resolution of the value (or
+/// --max-samples stops it), every look of every check counted in one
+/// family-wise budget. A defect is what the claims' self-check calls one:
+/// the sample misses the exact value by more than the critical interval
+/// plus the exact error bound, so that a sample with no spread (f'^2 = 1
+/// wherever the law has mass) is not faulted for the last bit of rounding.
+pub fn self_check(
+    act: &Activation,
+    printed: &[Printed],
+    settings: &Settings,
+) -> Result<Vec<SelfCheck>, InputError> {
+    let budget = Budget::new(printed.len() as u64 * Budget::tests_for(0, true));
+    let sampled_only = [Err(NoExact::NoForm(
+        "the self-check samples what it checks".into(),
+    ))];
+    printed
+        .iter()
+        .map(|p| {
+            let (model, rv) = act.lowered(p.quantity.body(), p.q)?;
+            let moments = [Moment::E(rv)];
+            let (lhs, rhs) = (Side::Moment(0), Side::Const(p.exact));
+            let q_key = format!("{:e}", p.q);
+            let key = StreamKey::new(
+                settings.seed,
+                &["gain", &act.label, p.quantity.body(), &q_key],
+            );
+            let trial = Trial {
+                scenario: &model.scenario,
+                moments: &moments,
+                lhs: &lhs,
+                rhs: &rhs,
+                relation: Relation::Eq,
+                within: None,
+                key,
+            };
+            let ev = trial.evaluate(&sampled_only, settings, &budget);
+            let sampled = ev.lhs.as_ref().map(|v| (v.value, v.err));
+            let why_not = || {
+                ev.notes
+                    .iter()
+                    .rfind(|n| !n.starts_with("no exact value"))
+                    .cloned()
+                    .unwrap_or_else(|| {
+                        format!(
+                            "{} draws (--max-samples) did not resolve it to ±{}",
+                            ev.draws,
+                            percent(settings.resolution)
+                        )
+                    })
+            };
+            let result = match (&ev.non_finite, sampled) {
+                (Some(why), _) => Agreement::Unresolved(why.clone()),
+                (None, Some((mean, se))) => {
+                    let miss = (mean - p.exact).abs();
+                    if miss > budget.critical * se + p.err && miss > 1e-12 * p.exact.abs() {
+                        Agreement::Defect
+                    } else if matches!(ev.verdict, Verdict::Holds | Verdict::Fails) {
+                        // A "fails" that is no defect missed by less than
+                        // the exact value's own error bound.
+                        Agreement::Agrees
+                    } else {
+                        Agreement::Unresolved(why_not())
+                    }
+                }
+                (None, None) => Agreement::Unresolved(why_not()),
+            };
+            Ok(SelfCheck {
+                printed: p.clone(),
+                sampled,
+                draws: ev.draws,
+                result,
+            })
+        })
+        .collect()
 }
 
 fn fixed_cell(f: Fixed) -> String {
@@ -682,7 +1007,7 @@ fn text(a: &Analysis, markdown: bool) -> String {
         ("E[f(sqrt(q) z)]", a.mean),
         ("E[f(sqrt(q) z)^2]", a.second_moment),
         ("E[f'(sqrt(q) z)^2]", a.derivative_moment),
-        ("forward gain 1/sqrt(E[f^2]/q)", a.forward_gain),
+        ("forward gain sqrt((q - sigma_b^2)/E[f^2])", a.forward_gain),
         ("backward gain 1/sqrt(E[f'^2])", a.backward_gain),
     ];
     let d = o.depth;
@@ -737,7 +1062,71 @@ fn text(a: &Analysis, markdown: bool) -> String {
         );
     }
     let _ = writeln!(out, "\n{}", summary(a));
+    out.push('\n');
+    self_check_text(&mut out, a, markdown);
     out
+}
+
+/// A resolution as the user gives it: 0.005 as "0.5%".
+fn percent(r: f64) -> String {
+    let p = format!("{:.6}", r * 100.0);
+    format!("{}%", p.trim_end_matches('0').trim_end_matches('.'))
+}
+
+fn agreement_cell(r: &Agreement) -> String {
+    match r {
+        Agreement::Agrees => "agrees".into(),
+        Agreement::Defect => "DEFECT".into(),
+        Agreement::Unresolved(why) => format!("unresolved: {why}"),
+    }
+}
+
+/// The self-check: what was sampled, against what, and what it found.
+fn self_check_text(out: &mut String, a: &Analysis, markdown: bool) {
+    let st = &a.settings;
+    let tests = a.checks.len() as u64 * Budget::tests_for(0, true);
+    let _ = writeln!(
+        out,
+        "self-check: each moment behind the numbers above, z ~ N(0, q), against seeded \
+         sampling (seed {}); it agrees when the sample's interval lies within ±{} of it, \
+         at a family-wise false-alarm rate of {FAMILY_RATE:e} over {tests} tests\n",
+        st.seed,
+        percent(st.resolution)
+    );
+    let header = [
+        "moment", "q", "exact", "sampled", "± se", "draws", "behind", "result",
+    ]
+    .map(String::from);
+    let body: Vec<Vec<String>> = a
+        .checks
+        .iter()
+        .map(|c| {
+            let (m, se) = c.sampled.unwrap_or((f64::NAN, f64::NAN));
+            vec![
+                c.printed.quantity.shown().to_string(),
+                num(c.printed.q),
+                num(c.printed.exact),
+                num(m),
+                num(se),
+                c.draws.to_string(),
+                c.printed.uses.join("; "),
+                agreement_cell(&c.result),
+            ]
+        })
+        .collect();
+    table(out, &header, &body, markdown);
+    let defects = a
+        .checks
+        .iter()
+        .filter(|c| c.result == Agreement::Defect)
+        .count();
+    if defects > 0 {
+        let _ = writeln!(
+            out,
+            "\nDEFECT: sampling contradicts {defects} number(s) printed as exact above; \
+             they are not to be trusted"
+        );
+    }
 }
 
 fn table(out: &mut String, header: &[String], rows: &[Vec<String>], markdown: bool) {
@@ -797,7 +1186,38 @@ fn to_json(a: &Analysis) -> Value {
             })
         })
         .collect();
+    let checks: Vec<Value> = a
+        .checks
+        .iter()
+        .map(|c| {
+            let (result, why) = match &c.result {
+                Agreement::Agrees => ("agrees", None),
+                Agreement::Defect => ("defect", None),
+                Agreement::Unresolved(w) => ("unresolved", Some(w.as_str())),
+            };
+            json!({
+                "moment": c.printed.quantity.shown(),
+                "q": c.printed.q,
+                "exact": c.printed.exact,
+                "exact_err": c.printed.err,
+                "sampled": c.sampled.map(|s| s.0),
+                "standard_error": c.sampled.map(|s| s.1),
+                "draws": c.draws,
+                "behind": c.printed.uses,
+                "result": result,
+                "why": why,
+            })
+        })
+        .collect();
     json!({
+        "self_check": {
+            "seed": a.settings.seed,
+            "resolution": a.settings.resolution,
+            "max_samples": a.settings.max_samples,
+            "family_rate": FAMILY_RATE,
+            "moments": checks,
+            "defect": a.has_defect(),
+        },
         "activation": a.activation,
         "q": a.options.q,
         "bias_var": a.options.bias_var,
