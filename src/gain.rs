@@ -9,8 +9,9 @@
 //! - the length map q' = sigma_w^2 E[f(sqrt(q) z)^2] + sigma_b^2 (forward);
 //! - the gradient factor chi(q) = sigma_w^2 E[f'(sqrt(q) z)^2] (backward).
 //!
-//! The *forward gain* makes the first one the identity at the input's q
-//! (bias aside), the *backward gain* makes the second equal 1 there; each is
+//! The *forward gain* makes the input's q a fixed point of the first one,
+//! sigma_w^2 = (q - sigma_b^2) / E[f(sqrt(q) z)^2] (none once the bias alone
+//! reaches q), the *backward gain* makes the second equal 1 there; each is
 //! shown beside PyTorch's `calculate_gain`, with the fixed point q* the length
 //! map settles to from that q and chi_1 = chi(q*), whose side of 1 says
 //! whether deep gradients vanish, explode, or neither (critical).
@@ -21,9 +22,19 @@
 //! user-defined activation's derivative is the symbolic one. The fixed point
 //! is found by bracketing and bisection whose stopping rule is the engine's
 //! error bound: bisection never claims more digits than the moments have.
+//! Each expectation is split at ±12 standard deviations of the input, so
+//! that quadrature has breaks where the law's mass is even when the
+//! activation's kinks are thousands of standard deviations away (small q,
+//! and chi_1 as q -> 0).
+//!
+//! A number is not printed as exact on the exact engine's word alone: every
+//! moment a printed number rests on is sampled with the test a claim's
+//! sampled verdict uses, inside one family-wise budget for the run, and a
+//! sample that contradicts it is a defect of the output (exit status 1).
 //!
 //! Degenerate maps are reported as what they are: for a homogeneous
-//! activation at its critical gain every q is fixed (ReLU at sqrt(2)), a map
+//! activation at its critical gain every q is fixed (ReLU at sqrt(2); said
+//! only when the map is the identity over the whole search range), a map
 //! that grows without bound has no fixed point, and one that shrinks to zero
 //! has q* = 0 with chi_1 taken in the limit q -> 0.
 
@@ -57,6 +68,11 @@ const SAME: f64 = 1e-8;
 /// How far the bracket search for q* goes, as a factor of the input q in
 /// either direction, before it calls the map divergent or collapsing.
 const SEARCH_RANGE: f64 = 1e10;
+
+/// How far, in factors of 16 either side of the input q, the length map
+/// must be the identity before every q is called fixed: 16^8 = 4.3e9, the
+/// reach of [`SEARCH_RANGE`].
+const EVERY_Q_OCTAVES: i32 = 8;
 
 /// Half-width, in standard deviations of the input, of the middle part of
 /// every expectation (see [`Activation::moment`]); beyond it each normal
@@ -92,8 +108,11 @@ pub struct Options {
 pub enum Fixed {
     /// A fixed point; `stable` when the map's slope there is below 1, i.e.
     /// when iterating from nearby returns to it.
-    Point { q: f64, stable: bool },
-    /// The map is the identity: every q tried (q/16, q, 16 q) is fixed.
+    /// `stable` is none when the slope is 1 to the precision of the
+    /// moments (hardtanh in its linear regime): neither is shown.
+    Point { q: f64, stable: Option<bool> },
+    /// The map is the identity: every q tried, from q / 16^8 to 16^8 q by
+    /// factors of 16, is fixed.
     EveryQ,
     /// The map grows without bound: no fixed point above the input q.
     Diverges,
@@ -582,13 +601,21 @@ pub fn fixed_point(
     let h = |q: f64| excess(act, gain, bias_var, q);
     let s0 = sign(h(q0)?, q0);
     if s0 == 0 {
-        let everywhere = sign(h(q0 / 16.0)?, q0 / 16.0) == 0 && sign(h(16.0 * q0)?, 16.0 * q0) == 0;
+        // "Every q" is said only of a map that is the identity across the
+        // whole search range: hardtanh at gain 1 is the identity to every
+        // digit from q = 1e-8 up to 16 q, and shrinks q by a third at q = 1.
+        // A moment that cannot be had far out proves nothing either way.
+        let fixed_at = |q: f64| h(q).is_ok_and(|v| sign(v, q) == 0);
+        let everywhere = (1..=EVERY_Q_OCTAVES).all(|k| {
+            let f = 16f64.powi(k);
+            fixed_at(q0 / f) && fixed_at(q0 * f)
+        });
         if everywhere {
             return Ok(Fixed::EveryQ);
         }
         return Ok(Fixed::Point {
             q: q0,
-            stable: slope(act, gain, q0)? < 1.0,
+            stable: stability(act, gain, q0)?,
         });
     }
     let step = if s0 > 0 { 2.0 } else { 0.5 };
@@ -599,7 +626,7 @@ pub fn fixed_point(
         if s == 0 {
             return Ok(Fixed::Point {
                 q,
-                stable: slope(act, gain, q)? < 1.0,
+                stable: stability(act, gain, q)?,
             });
         }
         if s != s0 {
@@ -607,7 +634,7 @@ pub fn fixed_point(
             let root = bisect(h, lo, hi, 1e-13)?;
             return Ok(Fixed::Point {
                 q: root,
-                stable: slope(act, gain, root)? < 1.0,
+                stable: stability(act, gain, root)?,
             });
         }
         prev = q;
@@ -618,6 +645,14 @@ pub fn fixed_point(
     } else {
         Fixed::Collapses
     })
+}
+
+/// Whether iteration returns to a fixed point q: its slope below 1; none
+/// when the slope is within [`SAME`] of 1, further than the difference
+/// quotient below can tell.
+fn stability(act: &Activation, gain: f64, q: f64) -> Result<Option<bool>, InputError> {
+    let s = slope(act, gain, q)?;
+    Ok(((s - 1.0).abs() > SAME).then_some(s < 1.0))
 }
 
 /// dq'/dq at q by a central difference; its error (engine error over the
@@ -975,8 +1010,15 @@ pub fn self_check(
 
 fn fixed_cell(f: Fixed) -> String {
     match f {
-        Fixed::Point { q, stable: true } => num(q),
-        Fixed::Point { q, stable: false } => format!("{} (unstable)", num(q)),
+        Fixed::Point {
+            q,
+            stable: Some(true),
+        } => num(q),
+        Fixed::Point {
+            q,
+            stable: Some(false),
+        } => format!("{} (unstable)", num(q)),
+        Fixed::Point { q, stable: None } => format!("{} (slope 1)", num(q)),
         Fixed::EveryQ => "every q is fixed".into(),
         Fixed::Diverges => "none: q grows without bound".into(),
         Fixed::Collapses => "0: q shrinks to 0".into(),
@@ -1388,7 +1430,7 @@ mod tests {
         };
         let truth = 0.1 / (1.0 - 1.44 / 2.0);
         assert!((q - truth).abs() < 1e-10 * truth, "{q} vs {truth}");
-        assert!(stable);
+        assert_eq!(stable, Some(true));
     }
 
     fn printed(quantity: Quantity, q: f64, exact: f64, along_depth: bool) -> Printed {

@@ -211,6 +211,14 @@ fn hardtanh_moments_hold_at_any_q_however_small() {
         assert_eq!(f(&v["mean"]), 0.0, "q = {q}: hardtanh is odd");
         assert_eq!(v["self_check"]["defect"], false, "q = {q}");
     }
+    // At q = 1e-8 the length map at gain 1 is the identity to every digit
+    // near q, but not everywhere (it shrinks q = 1 by a third): a fixed
+    // point whose slope is 1 to the moments' precision, not "every q".
+    let v = json(&["hardtanh", "--q", "1e-8"]);
+    let r = gain_row(&v, "forward");
+    assert_eq!(r["fixed_point"]["kind"], "point", "{r}");
+    assert_eq!(r["fixed_point"]["stable"], Value::Null, "{r}");
+    assert!(close(f(&r["fixed_point"]["q_star"]), 1e-8, 1e-12), "{r}");
 }
 
 #[test]
