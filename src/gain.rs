@@ -900,7 +900,7 @@ fn printed_moments(
     }
     for r in rows {
         let what = format!("x{} ({})", opts.depth, r.label);
-        for &q in &r.path {
+        for q in path_sampled(&r.path) {
             for quantity in [Quantity::Second, Quantity::DerivativeSecond] {
                 let val = act.moment(quantity.body(), q)?;
                 note(&mut printed, quantity, q, val, what.clone(), true);
@@ -910,14 +910,23 @@ fn printed_moments(
     Ok(printed)
 }
 
-/// Cross-checks each printed moment by seeded sampling, with the sampled
-/// test a claim gets: "E[...] = exact value" on batch means, its sample
-/// doubling until the interval fits within ±resolution of the value (or
-/// --max-samples stops it), every look of every check counted in one
-/// family-wise budget. A defect is what the claims' self-check calls one:
-/// the sample misses the exact value by more than the critical interval
-/// plus the exact error bound, so that a sample with no spread (f'^2 = 1
-/// wherever the law has mass) is not faulted for the last bit of rounding.
+/// Most layers of one gain's depth path that are sampled, so that a run
+/// with --depth 100000 stays bounded.
+const PATH_SAMPLED: usize = 64;
+
+/// The layers of a depth path whose moments are sampled: all of them up to
+/// [`PATH_SAMPLED`], beyond that as many evenly spaced, first and last
+/// included.
+fn path_sampled(path: &[f64]) -> Vec<f64> {
+    if path.len() <= PATH_SAMPLED {
+        return path.to_vec();
+    }
+    let last = path.len() - 1;
+    (0..PATH_SAMPLED)
+        .map(|i| path[i * last / (PATH_SAMPLED - 1)])
+        .collect()
+}
+
 /// Draws for a moment along the depth path: one look of the sampled test.
 const DEPTH_DRAWS: u64 = 1024 * BATCHES as u64;
 
@@ -936,6 +945,14 @@ fn tests(printed: &[Printed]) -> u64 {
         .sum()
 }
 
+/// Cross-checks each printed moment by seeded sampling, with the sampled
+/// test a claim gets: "E[...] = exact value" on batch means, its sample
+/// doubling until the interval fits within ±resolution of the value (or
+/// --max-samples stops it), every look of every check counted in one
+/// family-wise budget. A defect is what the claims' self-check calls one:
+/// the sample misses the exact value by more than the critical interval
+/// plus the exact error bound, so that a sample with no spread (f'^2 = 1
+/// wherever the law has mass) is not faulted for the last bit of rounding.
 pub fn self_check(
     act: &Activation,
     printed: &[Printed],
@@ -1237,9 +1254,17 @@ fn self_check_text(out: &mut String, a: &Analysis, markdown: bool) {
     if !quiet.is_empty() {
         let _ = writeln!(
             out,
-            "\nalong the depth path: {} more moments (E[f(z)^2] and E[f'(z)^2] at each layer's q), \
+            "\nalong the depth path: {} more moments (E[f(z)^2] and E[f'(z)^2] at {}), \
              one look of {} draws each: none contradicts its exact value",
             quiet.len(),
+            if a.options.depth as usize > PATH_SAMPLED {
+                format!(
+                    "{PATH_SAMPLED} evenly spaced layers' q of {}",
+                    a.options.depth
+                )
+            } else {
+                "each layer's q".to_string()
+            },
             quiet.iter().map(|c| c.draws).max().unwrap_or(0)
         );
     }
@@ -1502,6 +1527,22 @@ mod tests {
         assert!((slope.value - 1.0).abs() <= 1e-13, "{slope:?}");
         let mean = a.moment(Quantity::Mean.body(), q).unwrap();
         assert!(mean.value.abs() <= mean.err.max(1e-25), "{mean:?}");
+    }
+
+    #[test]
+    fn a_long_depth_path_is_sampled_at_evenly_spaced_layers() {
+        let short: Vec<f64> = (0..30).map(f64::from).collect();
+        assert_eq!(path_sampled(&short), short);
+        let long: Vec<f64> = (0..1000).map(f64::from).collect();
+        let picked = path_sampled(&long);
+        assert_eq!(picked.len(), PATH_SAMPLED);
+        assert_eq!((picked[0], picked[PATH_SAMPLED - 1]), (0.0, 999.0));
+        // Evenly spaced: steps of 999/63, i.e. 15 or 16 layers.
+        assert!(
+            picked
+                .windows(2)
+                .all(|w| (15.0..=16.0).contains(&(w[1] - w[0])))
+        );
     }
 
     #[test]
