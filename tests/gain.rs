@@ -256,6 +256,31 @@ fn every_printed_moment_is_self_checked_by_sampling() {
 }
 
 #[test]
+fn a_rare_event_missed_by_every_batch_is_no_defect() {
+    // relu(x - 5): no draw in 131072 lands above 5 (P = 2.9e-7), so every
+    // batch agrees on 0 with no spread. The exact value is right (here
+    // against Phi(-5) from erfc), and the estimator's exact variance keeps
+    // the check from calling it a defect: consistent, not resolved.
+    let out = run(&["gain", "relu(x - 5)", "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(close(
+        f(&v["derivative_second_moment"]),
+        phi_cdf(-5.0),
+        1e-10
+    ));
+    assert_eq!(v["self_check"]["defect"], false);
+    let first = &v["self_check"]["moments"][0];
+    assert_eq!(first["sampled"], 0.0);
+    assert_eq!(first["result"], "consistent", "{first}");
+}
+
+#[test]
 fn seed_resolution_and_max_samples_act_on_the_self_check() {
     let sampled = |v: &Value| -> Vec<(f64, u64)> {
         v["self_check"]["moments"]
