@@ -200,11 +200,15 @@ fn main() -> ExitCode {
         }) => {
             let options = gain::Options { q, bias_var, depth };
             return match gain::Activation::resolve(&activation, &define, &functions)
-                .and_then(|a| gain::analyse(&a, &options))
+                .and_then(|a| gain::analyse(&a, &options, &settings))
             {
                 Ok(analysis) => {
                     print!("{}", gain::render(&analysis, cli.opts.format));
-                    ExitCode::SUCCESS
+                    if analysis.has_defect() {
+                        ExitCode::from(1)
+                    } else {
+                        ExitCode::SUCCESS
+                    }
                 }
                 Err(e) => {
                     eprint!("{}", e.render());
