@@ -56,6 +56,9 @@ pub enum QuadError {
     /// The integrand was NaN or infinite at `at` (a point where the density,
     /// if any, is positive).
     NonFinite { at: f64 },
+    /// The pieces of the range recovered a mass of `mass ± err` for the
+    /// law, not 1: part of the law went unseen, so no value can be trusted.
+    LostMass { mass: f64, err: f64 },
 }
 
 impl std::fmt::Display for QuadError {
@@ -66,6 +69,11 @@ impl std::fmt::Display for QuadError {
                 "quadrature did not converge (best value {value:e} ± {err:e})"
             ),
             QuadError::NonFinite { at } => write!(f, "integrand is not finite at x = {at:e}"),
+            QuadError::LostMass { mass, err } => write!(
+                f,
+                "quadrature recovered a mass of {mass:e} ± {err:.1e} for the law, not 1: \
+                 part of the law went unseen"
+            ),
         }
     }
 }
@@ -143,29 +151,59 @@ const WG: [f64; 5] = [
     0.295_524_224_714_752_870_173_892_994_651_338,
 ];
 
-/// How a piece of the range is parametrised: finite pieces directly, tails
-/// by `t ∈ [0, 1)` with `x = c ± s·t/(1−t)`.
+/// How a piece of the range is parametrised: finite pieces directly; an
+/// infinite tail from its finite end `b` by `x = b ± s·expm1(v)` with
+/// `v = t/(1−t)`, `t ∈ [0, 1)`.
+///
+/// The tail map is logarithmic in the distance: an algebraic tail
+/// `|x|^-a` becomes `exp(−a·v)` in `v`, smooth and exponentially decaying
+/// however close `a` is to the edge of existence, where the older rational
+/// map `x = b + s·t/(1−t)` left an integrable but unresolvable
+/// `(1−t)^(a−2)` at `t = 1`. `expm1` keeps `x − b` exact to rounding near
+/// `b`, which may be a pole. Far out `x` would overflow: nodes beyond
+/// [`Map::v_max`] are not evaluated, and what lies there is estimated by
+/// [`tail_remainder`] and added to the error.
 #[derive(Clone, Copy, Debug)]
 enum Map {
     Finite,
-    Upper { c: f64, s: f64 },
-    Lower { c: f64, s: f64 },
+    Tail { b: f64, s: f64, dir: f64 },
 }
 
 impl Map {
-    /// The point `x` and the Jacobian `dx/dt` at parameter `t`.
+    /// The point `x` and the Jacobian `dx/dt` at parameter `t`, or `None`
+    /// where `x` would leave the range of `f64`.
     #[inline]
-    fn at(self, t: f64) -> (f64, f64) {
+    fn at(self, t: f64) -> Option<(f64, f64)> {
         match self {
-            Map::Finite => (t, 1.0),
-            Map::Upper { c, s } => {
+            Map::Finite => Some((t, 1.0)),
+            Map::Tail { .. } => {
                 let q = 1.0 - t;
-                (c + s * t / q, s / (q * q))
+                let v = t / q;
+                let (x, dxdv) = self.at_v(v)?;
+                Some((x, dxdv / (q * q)))
             }
-            Map::Lower { c, s } => {
-                let q = 1.0 - t;
-                (c - s * t / q, s / (q * q))
+        }
+    }
+
+    /// For a tail, the point and `dx/dv` at `v`.
+    #[inline]
+    fn at_v(self, v: f64) -> Option<(f64, f64)> {
+        match self {
+            Map::Finite => Some((v, 1.0)),
+            Map::Tail { b, s, dir } => {
+                if v > self.v_max() {
+                    return None;
+                }
+                Some((b + dir * s * v.exp_m1(), s * v.exp()))
             }
+        }
+    }
+
+    /// The largest `v` at which a tail's point is still comfortably finite.
+    fn v_max(self) -> f64 {
+        match self {
+            Map::Finite => f64::INFINITY,
+            Map::Tail { b, s, .. } => ((0.25 * f64::MAX - b.abs()) / s).ln(),
         }
     }
 }
@@ -180,15 +218,19 @@ struct Piece {
 
 /// Splits `[a, b]` (a < b, either may be infinite) at the finite `breaks`
 /// strictly inside it. A doubly infinite range with no break is split at
-/// `centre` so that each tail is folded separately.
+/// `centre` so that each tail is folded separately. A tail from `b` is
+/// mapped with scale `max(scale, |b − centre|)`: an algebraic tail decays
+/// on the scale of the distance from the centre of the mass, not of the
+/// spread.
 fn pieces(a: f64, b: f64, breaks: &[f64], centre: f64, scale: f64) -> Vec<Piece> {
     let mut pts: Vec<f64> = breaks
         .iter()
         .copied()
         .filter(|p| p.is_finite() && *p > a && *p < b)
         .collect();
+    let centre = if centre.is_finite() { centre } else { 0.0 };
     if pts.is_empty() && a == f64::NEG_INFINITY && b == f64::INFINITY {
-        pts.push(if centre.is_finite() { centre } else { 0.0 });
+        pts.push(centre);
     }
     pts.sort_by(f64::total_cmp);
     pts.dedup();
@@ -196,22 +238,23 @@ fn pieces(a: f64, b: f64, breaks: &[f64], centre: f64, scale: f64) -> Vec<Piece>
     nodes.push(a);
     nodes.extend(pts);
     nodes.push(b);
+    let tail = |from: f64, dir: f64| Piece {
+        map: Map::Tail {
+            b: from,
+            s: scale.max((from - centre).abs()),
+            dir,
+        },
+        lo: 0.0,
+        hi: 1.0,
+    };
     nodes
         .windows(2)
         .map(|w| {
             let (l, r) = (w[0], w[1]);
             if l == f64::NEG_INFINITY {
-                Piece {
-                    map: Map::Lower { c: r, s: scale },
-                    lo: 0.0,
-                    hi: 1.0,
-                }
+                tail(r, -1.0)
             } else if r == f64::INFINITY {
-                Piece {
-                    map: Map::Upper { c: l, s: scale },
-                    lo: 0.0,
-                    hi: 1.0,
-                }
+                tail(l, 1.0)
             } else {
                 Piece {
                     map: Map::Finite,
@@ -223,10 +266,28 @@ fn pieces(a: f64, b: f64, breaks: &[f64], centre: f64, scale: f64) -> Vec<Piece>
         .collect()
 }
 
-/// An integrand at a point: its value and a non-negative error density that
-/// is integrated alongside it but never refined (the inner error of a nested
-/// expectation).
-type Integrand<'a> = dyn Fn(f64) -> Result<(f64, f64), QuadError> + 'a;
+/// What an integrand gives at one point: its value, a non-negative error
+/// density integrated alongside but never refined (the inner error of a
+/// nested expectation), and the law's density there (0 without a law), so
+/// that the pieces can be checked to hold the law's whole mass.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Node {
+    value: f64,
+    side: f64,
+    mass: f64,
+}
+
+impl Node {
+    fn plain(value: f64) -> Node {
+        Node {
+            value,
+            side: 0.0,
+            mass: 0.0,
+        }
+    }
+}
+
+type Integrand<'a> = dyn Fn(f64) -> Result<Node, QuadError> + 'a;
 
 /// The G10K21 result on one parameter interval.
 #[derive(Clone, Copy, Debug)]
@@ -241,6 +302,9 @@ struct Interval {
     floor: f64,
     /// The integrated error density (inner errors): also not removable here.
     side: f64,
+    /// The law's mass on the interval and its estimated error.
+    mass: f64,
+    mass_err: f64,
 }
 
 impl PartialEq for Interval {
@@ -261,8 +325,85 @@ impl Ord for Interval {
     }
 }
 
+/// How far into a tail (in `v`, i.e. `e^v` times the tail's scale) a
+/// non-finite integrand is taken for the overflow of a product whose true
+/// value `f64` cannot hold, rather than for a fault of the integrand: past
+/// 2^52 scales no domain boundary can hide, since those are breaks and
+/// start their own pieces. Such points count as beyond reach, like those
+/// past [`Map::v_max`].
+const V_FAR: f64 = 36.0;
+
+/// The integrand at parameter `t` of `piece`, Jacobian included; a point
+/// beyond the range of `f64` contributes nothing here (its tail is
+/// accounted for by [`tail_remainder`]), and neither does one where the
+/// integrand is 0, whatever the Jacobian (no `0 · ∞`). A node that rounds
+/// onto an end of a finite piece (a singular density may be infinite
+/// there) is moved to the nearest point inside.
+fn node_at(g: &Integrand, piece: &Piece, t: f64) -> Result<Node, QuadError> {
+    let Some((mut x, jac)) = piece.map.at(t) else {
+        return Ok(Node::default());
+    };
+    if let Map::Finite = piece.map {
+        if x <= piece.lo {
+            x = piece.lo.next_up();
+        } else if x >= piece.hi {
+            x = piece.hi.next_down();
+        }
+    }
+    let far = matches!(piece.map, Map::Tail { .. }) && t / (1.0 - t) > V_FAR;
+    let n = match g(x) {
+        Err(QuadError::NonFinite { .. }) if far => return Ok(Node::default()),
+        other => other?,
+    };
+    if n == Node::default() {
+        return Ok(n);
+    }
+    let n = Node {
+        value: n.value * jac,
+        side: n.side * jac,
+        mass: n.mass * jac,
+    };
+    if !n.value.is_finite() {
+        if far {
+            return Ok(Node::default());
+        }
+        return Err(QuadError::NonFinite { at: x });
+    }
+    Ok(n)
+}
+
+/// QUADPACK's error estimate of a K21 sum from the 21 values `f`, the
+/// Kronrod and Gauss sums, on a half-width `half`.
+fn kronrod_error(f: &[f64; 21], resk: f64, resg: f64, half: f64) -> f64 {
+    let mean = 0.5 * resk;
+    let mut resasc = WGK[10] * (f[0] - mean).abs();
+    for j in 0..10 {
+        resasc += WGK[j] * ((f[2 * j + 1] - mean).abs() + (f[2 * j + 2] - mean).abs());
+    }
+    let resasc = resasc * half.abs();
+    let mut err = ((resk - resg) * half).abs();
+    if resasc != 0.0 && err != 0.0 {
+        err = resasc * (200.0 * err / resasc).powf(1.5).min(1.0);
+    }
+    err
+}
+
+/// The Kronrod and Gauss sums of 21 values (centre first, then pairs).
+fn sums(f: &[f64; 21]) -> (f64, f64) {
+    let mut resk = WGK[10] * f[0];
+    let mut resg = 0.0;
+    for j in 0..10 {
+        let pair = f[2 * j + 1] + f[2 * j + 2];
+        resk += WGK[j] * pair;
+        if j % 2 == 1 {
+            resg += WG[j / 2] * pair;
+        }
+    }
+    (resk, resg)
+}
+
 /// Applies G10K21 to `g` on `[lo, hi]` of `piece`, with QUADPACK's error
-/// estimate.
+/// estimate, to the value and to the law's mass alike.
 fn rule(
     g: &Integrand,
     pieces: &[Piece],
@@ -270,54 +411,32 @@ fn rule(
     lo: f64,
     hi: f64,
 ) -> Result<Interval, QuadError> {
-    let map = pieces[piece].map;
+    let p = &pieces[piece];
     let centre = 0.5 * (lo + hi);
     let half = 0.5 * (hi - lo);
     let mut fv = [0.0; 21];
     let mut ev = [0.0; 21];
-    let eval = |t: f64| -> Result<(f64, f64), QuadError> {
-        let (x, jac) = map.at(t);
-        let (v, e) = g(x)?;
-        let (v, e) = (v * jac, e * jac);
-        if !v.is_finite() {
-            return Err(QuadError::NonFinite { at: x });
-        }
-        Ok((v, e))
+    let mut mv = [0.0; 21];
+    let mut put = |i: usize, n: Node| {
+        (fv[i], ev[i], mv[i]) = (n.value, n.side, n.mass);
     };
-    // fv[0] is the centre; fv[2j+1], fv[2j+2] the pair at ∓XGK[j].
-    (fv[0], ev[0]) = eval(centre)?;
+    // Index 0 is the centre; 2j+1, 2j+2 the pair at ∓XGK[j].
+    put(0, node_at(g, p, centre)?);
     for j in 0..10 {
         let dx = half * XGK[j];
-        (fv[2 * j + 1], ev[2 * j + 1]) = eval(centre - dx)?;
-        (fv[2 * j + 2], ev[2 * j + 2]) = eval(centre + dx)?;
+        put(2 * j + 1, node_at(g, p, centre - dx)?);
+        put(2 * j + 2, node_at(g, p, centre + dx)?);
     }
-    let mut resk = WGK[10] * fv[0];
-    let mut resg = 0.0;
+    let (resk, resg) = sums(&fv);
     let mut resabs = WGK[10] * fv[0].abs();
     let mut side = WGK[10] * ev[0];
     for j in 0..10 {
-        let pair = fv[2 * j + 1] + fv[2 * j + 2];
-        resk += WGK[j] * pair;
         resabs += WGK[j] * (fv[2 * j + 1].abs() + fv[2 * j + 2].abs());
         side += WGK[j] * (ev[2 * j + 1] + ev[2 * j + 2]);
-        if j % 2 == 1 {
-            resg += WG[j / 2] * pair;
-        }
-    }
-    let mean = 0.5 * resk;
-    let mut resasc = WGK[10] * (fv[0] - mean).abs();
-    for j in 0..10 {
-        resasc += WGK[j] * ((fv[2 * j + 1] - mean).abs() + (fv[2 * j + 2] - mean).abs());
     }
     let value = resk * half;
-    let resabs = resabs * half.abs();
-    let resasc = resasc * half.abs();
-    let mut err = ((resk - resg) * half).abs();
-    if resasc != 0.0 && err != 0.0 {
-        err = resasc * (200.0 * err / resasc).powf(1.5).min(1.0);
-    }
-    let floor = ROUNDOFF_ULPS * f64::EPSILON * resabs;
-    err = err.max(floor);
+    let floor = ROUNDOFF_ULPS * f64::EPSILON * resabs * half.abs();
+    let err = kronrod_error(&fv, resk, resg, half).max(floor);
     if !err.is_finite() {
         // Every node was finite, but their spread overflowed: no estimate.
         return Err(QuadError::NotConverged {
@@ -325,6 +444,9 @@ fn rule(
             err: f64::INFINITY,
         });
     }
+    let (mk, mg) = sums(&mv);
+    let mass = mk * half;
+    let mass_err = kronrod_error(&mv, mk, mg, half) + ROUNDOFF_ULPS * f64::EPSILON * mass.abs();
     Ok(Interval {
         piece,
         lo,
@@ -333,6 +455,8 @@ fn rule(
         err,
         floor,
         side: (side * half).abs(),
+        mass,
+        mass_err,
     })
 }
 
@@ -356,6 +480,8 @@ struct Totals {
     err: f64,
     floor: f64,
     side: f64,
+    mass: f64,
+    mass_err: f64,
 }
 
 fn totals<'a>(items: impl Iterator<Item = &'a Interval>) -> Totals {
@@ -365,6 +491,8 @@ fn totals<'a>(items: impl Iterator<Item = &'a Interval>) -> Totals {
         err: 0.0,
         floor: 0.0,
         side: 0.0,
+        mass: 0.0,
+        mass_err: 0.0,
     };
     for iv in items {
         let x = iv.value;
@@ -378,6 +506,8 @@ fn totals<'a>(items: impl Iterator<Item = &'a Interval>) -> Totals {
         t.err += iv.err;
         t.floor += iv.floor;
         t.side += iv.side;
+        t.mass += iv.mass;
+        t.mass_err += iv.mass_err;
     }
     t.value = s + c;
     t
@@ -393,30 +523,111 @@ fn good_enough(t: &Totals, tol: Tol) -> bool {
     total <= target || total <= 2.0 * (t.floor + t.side)
 }
 
-/// The global adaptive loop over all `pieces` at once.
-fn adapt(g: &Integrand, pieces: &[Piece], tol: Tol) -> Result<Quad, QuadError> {
+/// What the tail beyond [`Map::v_max`] holds, as `(|value|, mass)` bounds.
+///
+/// The tail map makes an algebraic tail decay like `exp(−a·v)`; a density
+/// that underflows, or an `x` that overflows, ends the integrand at some
+/// `v*` whether or not it has decayed by then. The last point where the
+/// integrand is still nonzero is found (a doubling scan, then bisection to
+/// a quarter unit of `v`), and the remainder beyond it is estimated as
+/// `h / α` from the decay rate `α` over the unit of `v` before it: tiny for
+/// a Gaussian tail that underflows long after it stopped mattering,
+/// `e^(−a·v*)/a` for an algebraic one, and infinite when the integrand was
+/// still growing where `f64` ran out (a moment that does not exist).
+fn tail_remainder(g: &Integrand, map: Map) -> Result<(f64, f64), QuadError> {
+    let h = |v: f64| -> Result<(f64, f64), QuadError> {
+        let Some((x, jac)) = map.at_v(v) else {
+            return Ok((0.0, 0.0));
+        };
+        let n = match g(x) {
+            Err(QuadError::NonFinite { .. }) if v > V_FAR => return Ok((0.0, 0.0)),
+            other => other?,
+        };
+        if n == Node::default() {
+            return Ok((0.0, 0.0));
+        }
+        let h = ((n.value.abs() + n.side) * jac, n.mass * jac);
+        if !h.0.is_finite() && v > V_FAR {
+            return Ok((0.0, 0.0));
+        }
+        Ok(h)
+    };
+    let nonzero = |p: (f64, f64)| p.0 != 0.0 || p.1 != 0.0;
+    let v_max = map.v_max();
+    if !(v_max > 2.0) {
+        return Ok((0.0, 0.0));
+    }
+    // The last nonzero point of the scan, and the first zero after it.
+    let mut last = None;
+    let mut v = 1.0f64;
+    let mut zero_after = None;
+    loop {
+        let at = v.min(v_max);
+        if nonzero(h(at)?) {
+            last = Some(at);
+            zero_after = None;
+        } else if last.is_some() && zero_after.is_none() {
+            zero_after = Some(at);
+        }
+        if at >= v_max {
+            break;
+        }
+        v *= 2.0;
+    }
+    let Some(mut a) = last else {
+        return Ok((0.0, 0.0));
+    };
+    if let Some(mut z) = zero_after {
+        while z - a > 0.25 {
+            let m = 0.5 * (a + z);
+            if nonzero(h(m)?) {
+                a = m;
+            } else {
+                z = m;
+            }
+        }
+    }
+    if a < 2.0 {
+        // Gone within two units of the tail's start: the integrand was
+        // zero or had underflowed, not a slow tail cut short.
+        return Ok((0.0, 0.0));
+    }
+    let (near, far) = (h(a - 1.0)?, h(a)?);
+    let rest = |n: f64, f: f64| -> f64 {
+        if f == 0.0 {
+            return 0.0;
+        }
+        let alpha = (n / f).ln();
+        if alpha > 0.0 { f / alpha } else { f64::INFINITY }
+    };
+    Ok((rest(near.0, far.0), rest(near.1, far.1)))
+}
+
+/// How far the recovered mass may stray from 1 without the result being
+/// refused: the density's own normalisation is only exact to rounding of
+/// log-gamma sums (about 1e-13 relative for moderate parameters, more for
+/// huge ones). Missing a piece of the mass costs far more than this.
+const MASS_SLACK: f64 = 1e-9;
+
+/// The global adaptive loop over all `pieces` at once. With `of_law`, the
+/// integrand carries a density and the pieces must recover its total mass
+/// of 1 within their estimated error.
+fn adapt(g: &Integrand, pieces: &[Piece], tol: Tol, of_law: bool) -> Result<Quad, QuadError> {
     let mut heap = BinaryHeap::with_capacity(64);
     for (i, p) in pieces.iter().enumerate() {
         heap.push(rule(g, pieces, i, p.lo, p.hi)?);
     }
     let mut run = totals(heap.iter());
-    loop {
+    let mut converged = loop {
         if good_enough(&run, tol) {
-            break;
+            break true;
         }
         let stuck =
             heap.len() >= MAX_INTERVALS || heap.peek().is_none_or(|w| !splittable(w.lo, w.hi));
         if stuck {
-            let t = totals(heap.iter());
-            if good_enough(&t, tol) {
-                break;
-            }
-            return Err(QuadError::NotConverged {
-                value: t.value,
-                err: t.err + t.side + rounding(&t),
-            });
+            break good_enough(&totals(heap.iter()), tol);
         }
-        let Some(worst) = heap.pop() else { break };
+        let Some(worst) = heap.pop() else { break true };
         let mid = 0.5 * (worst.lo + worst.hi);
         let left = rule(g, pieces, worst.piece, worst.lo, mid)?;
         let right = rule(g, pieces, worst.piece, mid, worst.hi)?;
@@ -426,11 +637,29 @@ fn adapt(g: &Integrand, pieces: &[Piece], tol: Tol) -> Result<Quad, QuadError> {
         run.side += left.side + right.side - worst.side;
         heap.push(left);
         heap.push(right);
-    }
+    };
     // The running sums drift; the verdict rests on a fresh, compensated sum.
-    let t = totals(heap.iter());
+    let mut t = totals(heap.iter());
+    // What lies beyond the reach of f64 in the tails.
+    let (mut beyond, mut beyond_mass) = (0.0, 0.0);
+    for p in pieces {
+        if let Map::Tail { .. } = p.map {
+            let (v, m) = tail_remainder(g, p.map)?;
+            beyond += v;
+            beyond_mass += m;
+        }
+    }
+    t.err += beyond;
+    converged = converged && good_enough(&t, tol);
     let err = t.err + t.side + rounding(&t);
-    if good_enough(&t, tol) {
+    t.mass_err += beyond_mass;
+    if of_law && !((t.mass - 1.0).abs() <= t.mass_err + MASS_SLACK) {
+        return Err(QuadError::LostMass {
+            mass: t.mass,
+            err: t.mass_err,
+        });
+    }
+    if converged {
         Ok(Quad {
             value: t.value,
             err,
@@ -473,15 +702,15 @@ pub fn integrate(
             err: q.err,
         });
     }
-    let g = |x: f64| -> Result<(f64, f64), QuadError> {
+    let g = |x: f64| -> Result<Node, QuadError> {
         let v = f(x);
         if v.is_finite() {
-            Ok((v, 0.0))
+            Ok(Node::plain(v))
         } else {
             Err(QuadError::NonFinite { at: x })
         }
     };
-    adapt(&g, &pieces(a, b, breaks, 0.0, 1.0), tol)
+    adapt(&g, &pieces(a, b, breaks, 0.0, 1.0), tol, false)
 }
 
 /// Points where a law's density is not smooth inside its support, so that
@@ -494,6 +723,53 @@ fn density_kinks(law: &Law) -> Vec<f64> {
     }
 }
 
+/// Most scale breaks on one side of the centre: 2^64 spreads is beyond any
+/// mass a density in `f64` still shows, short of the heaviest tails, whose
+/// far pieces the tail map and the mass check look after.
+const MAX_SCALE_BREAKS: usize = 64;
+
+/// Breaks at the law's own scale: its centre and `centre ± spread·2^k`,
+/// on each side out to the farthest finite break or end there (beyond it a
+/// tail map takes over), stopping where the density has underflowed.
+///
+/// A kink far from the mass otherwise makes one wide piece with all of the
+/// mass squeezed against one end, where no node of a 21-point rule lands:
+/// every node reads 0, and 0 is returned with an error bound of 0. With
+/// pieces that double in width away from the centre, every piece that
+/// holds mass is at most as wide as its distance from the centre, which
+/// the rule resolves.
+fn scale_breaks(law: &Law, lo: f64, hi: f64, breaks: &[f64], centre: f64, spread: f64) -> Vec<f64> {
+    let mut out = Vec::new();
+    if !(centre.is_finite() && spread.is_finite() && spread > 0.0) {
+        return out;
+    }
+    let inside = |x: f64| x > lo && x < hi;
+    if inside(centre) {
+        out.push(centre);
+    }
+    for dir in [-1.0, 1.0] {
+        let reach = breaks
+            .iter()
+            .chain(&[lo, hi])
+            .filter(|x| x.is_finite())
+            .map(|x| (x - centre) * dir)
+            .fold(0.0, f64::max);
+        let mut d = spread;
+        for _ in 0..MAX_SCALE_BREAKS {
+            let x = centre + dir * d;
+            if !inside(x) {
+                break;
+            }
+            out.push(x);
+            if d >= reach || law.pdf(x) == 0.0 {
+                break;
+            }
+            d *= 2.0;
+        }
+    }
+    out
+}
+
 /// `E[g(X)]` where `g` returns a value and an error of that value: the
 /// shared body of [`expect_1d`] and the outer level of nested expectations.
 fn expect_with(law: &Law, g: &Integrand, breaks: &[f64], tol: Tol) -> Result<Quad, QuadError> {
@@ -504,13 +780,13 @@ fn expect_with(law: &Law, g: &Integrand, breaks: &[f64], tol: Tol) -> Result<Qua
             if w == 0.0 {
                 continue;
             }
-            let (v, e) = g(x)?;
-            if !v.is_finite() {
+            let n = g(x)?;
+            if !n.value.is_finite() {
                 return Err(QuadError::NonFinite { at: x });
             }
-            value += w * v;
-            err += w * e;
-            mag += (w * v).abs();
+            value += w * n.value;
+            err += w * n.side;
+            mag += (w * n.value).abs();
         }
         let err = err + 2.0 * atoms.len() as f64 * f64::EPSILON * mag;
         return Ok(Quad { value, err });
@@ -524,24 +800,24 @@ fn expect_with(law: &Law, g: &Integrand, breaks: &[f64], tol: Tol) -> Result<Qua
     };
     let mut pts: Vec<f64> = breaks.to_vec();
     pts.extend(density_kinks(law));
-    if centre.is_finite() && (lo.is_infinite() || hi.is_infinite()) {
-        // Tails are folded from the centre of the mass, where the scale
-        // is right, rather than from wherever the last kink happens to be.
-        pts.push(centre);
-    }
-    let weighted = |x: f64| -> Result<(f64, f64), QuadError> {
+    pts.extend(scale_breaks(law, lo, hi, &pts, centre, scale));
+    let weighted = |x: f64| -> Result<Node, QuadError> {
         let w = law.pdf(x);
         if w == 0.0 {
-            return Ok((0.0, 0.0));
+            return Ok(Node::default());
         }
-        let (v, e) = g(x)?;
-        let wv = w * v;
+        let n = g(x)?;
+        let wv = w * n.value;
         if !wv.is_finite() {
             return Err(QuadError::NonFinite { at: x });
         }
-        Ok((wv, w * e))
+        Ok(Node {
+            value: wv,
+            side: w * n.side,
+            mass: w,
+        })
     };
-    adapt(&weighted, &pieces(lo, hi, &pts, centre, scale), tol)
+    adapt(&weighted, &pieces(lo, hi, &pts, centre, scale), tol, true)
 }
 
 /// `E[f(X)]` for `X ~ law`: density-weighted over the support (atoms summed
@@ -553,10 +829,10 @@ pub fn expect_1d(
     breaks: &[f64],
     tol: Tol,
 ) -> Result<Quad, QuadError> {
-    let g = |x: f64| -> Result<(f64, f64), QuadError> {
+    let g = |x: f64| -> Result<Node, QuadError> {
         let v = f(x);
         if v.is_finite() {
-            Ok((v, 0.0))
+            Ok(Node::plain(v))
         } else {
             Err(QuadError::NonFinite { at: x })
         }
@@ -582,12 +858,17 @@ fn nested(
     inner: &dyn Fn(f64) -> Result<Quad, QuadError>,
 ) -> Result<Quad, QuadError> {
     let inner_failed = Cell::new(false);
-    let g = |u: f64| -> Result<(f64, f64), QuadError> {
+    let g = |u: f64| -> Result<Node, QuadError> {
+        let with_err = |value: f64, err: f64| Node {
+            value,
+            side: err,
+            mass: 0.0,
+        };
         match inner(u) {
-            Ok(q) => Ok((q.value, q.err)),
+            Ok(q) => Ok(with_err(q.value, q.err)),
             Err(QuadError::NotConverged { value, err }) => {
                 inner_failed.set(true);
-                Ok((value, err))
+                Ok(with_err(value, err))
             }
             Err(e) => Err(e),
         }
