@@ -15,14 +15,40 @@
 //! share one pool of intervals and the one with the largest error is
 //! bisected next, so effort goes where the error is, wherever it is.
 //!
-//! Infinite ranges are folded onto `[0, 1)` by `x = c ± s·t/(1−t)`; the
-//! scale `s` comes from the law (its spread), so that the bulk of the mass
-//! lands in the middle of `[0, 1)` instead of being squeezed against an end.
-//! Nodes are interior, so a rule never touches an endpoint: `log` and `sqrt`
-//! at 0, or `t = 1` (x = ∞), are never evaluated, and an integrable endpoint
-//! singularity is resolved by repeated bisection toward it. A divergent one
-//! exhausts the subdivision cap or the resolution of `f64` and is reported
-//! as [`QuadError::NotConverged`].
+//! An expectation is split where the law's mass is, not only where the
+//! integrand has kinks: at the law's centre and at `centre ± spread·2^k`
+//! out to the farthest kink. A kink thousands of spreads from the mass
+//! would otherwise leave one wide piece with all of the mass against its
+//! end, where no node of a 21-point rule lands: every node reads 0 and 0
+//! comes back with a bound of 0. As a check that nothing was missed, the
+//! density is integrated alongside the integrand on the same intervals, and
+//! a mass that is not 1 within its own error is [`QuadError::LostMass`], a
+//! failure rather than a number. (Where the mass strays from 1 by more than
+//! its quadrature error, the density's own normalisation is off, as log-
+//! gamma sums are at large shapes; that excess, relative, is added to the
+//! error of the value.)
+//!
+//! Infinite tails are folded onto `[0, 1)` by `x = b ± s·expm1(t/(1−t))`
+//! from the last break `b`, with `s` at least the law's spread and at least
+//! the distance of `b` from the centre. In `v = t/(1−t)` an algebraic tail
+//! `|x|^-a` decays like `e^(−a v)`: smooth, however close the moment is to
+//! the edge of existence (E|T|^3 for a Student t with 3.5 degrees of
+//! freedom), where a rational map leaves an unresolvable `(1−t)^(a−2)` at
+//! `t = 1`. Far enough out the integrand stops being representable (the
+//! density underflows, or `x` or the product overflows); what lies beyond
+//! is estimated from the decay rate just before that point and added to the
+//! error, which is infinite for an integrand still growing there: a
+//! divergent tail is [`QuadError::NotConverged`], never a truncated sum.
+//!
+//! Nodes are interior, so a rule never touches an endpoint: `log` and
+//! `sqrt` at 0 are never evaluated (a node that rounds onto an end is moved
+//! inside), and an integrable endpoint singularity is resolved by repeated
+//! bisection toward it. A divergent one exhausts the subdivision cap or the
+//! resolution of `f64` and is reported as [`QuadError::NotConverged`].
+//! Besides the rounding of values, each interval's floor counts the rounding
+//! of the nodes' positions (a few ulps of `|x|` times the integrand's
+//! variation between neighbours), which a narrow law far from 0 makes the
+//! larger of the two.
 //!
 //! Expectations evaluate the density first and skip `f` where it is zero, so
 //! `0 · ∞` in a far tail (`exp(x)` against an underflowed Gaussian) is the 0
@@ -734,7 +760,7 @@ fn rounding(t: &Totals) -> f64 {
 }
 
 /// `∫_a^b f`; `a` and/or `b` may be infinite; `breaks` (any order, may lie
-/// outside) split the range. Tails are folded with unit scale.
+/// outside) split the range. Tails are folded with unit scale (at least).
 pub fn integrate(
     f: &dyn Fn(f64) -> f64,
     a: f64,
@@ -876,8 +902,8 @@ fn expect_with(law: &Law, g: &Integrand, breaks: &[f64], tol: Tol) -> Result<Qua
 }
 
 /// `E[f(X)]` for `X ~ law`: density-weighted over the support (atoms summed
-/// exactly for discrete laws), split at `breaks` (kinks of `f`) and around
-/// `law.scale_hint()` for infinite ranges.
+/// exactly for discrete laws), split at `breaks` (kinks of `f`) and at the
+/// law's own scale around `law.scale_hint()`.
 pub fn expect_1d(
     law: &Law,
     f: &dyn Fn(f64) -> f64,
