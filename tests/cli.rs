@@ -266,3 +266,52 @@ fn moments_that_may_not_exist_are_never_numbers() {
     assert_eq!(check("E[exp(y^2/4)] = sqrt(2)", given), "holds");
     assert_eq!(check("E[y/(1 + y^2)] = 0", given), "holds");
 }
+
+/// The left-hand side of `check CLAIM --given GIVEN`: its verdict, how its
+/// value was obtained, and that value.
+fn checked_lhs(claim: &str, given: &str) -> (String, String, f64) {
+    let (code, out, err) = initaudit(&["check", claim, "--given", given, "--format", "json"]);
+    assert!(code == 0 || code == 1, "exit {code}: {err}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    let r = &v["results"][0];
+    assert_eq!(r["defects"].as_array().map(Vec::len), Some(0), "{r}");
+    (
+        r["verdict"].as_str().expect("a verdict").to_string(),
+        r["lhs"]["method"].as_str().expect("a method").to_string(),
+        r["lhs"]["value"].as_f64().expect("a value"),
+    )
+}
+
+#[test]
+fn a_narrow_law_far_from_a_kink_is_integrated_exactly() {
+    // Issue 8: this was an "exact" 1.500120 with a bound of 2.6e-13 (the
+    // mass of y sat 10^4 sds from the kink, where no quadrature node was),
+    // caught only by the sampled self-check.
+    let (verdict, method, value) = checked_lhs("E[max(y + 3, 0)] = 3", "y ~ Normal(0, 0.0003)");
+    assert_eq!(
+        (verdict.as_str(), method.as_str()),
+        ("holds", "exact (quadrature)")
+    );
+    assert!((value - 3.0).abs() < 1e-11, "{value}");
+}
+
+#[test]
+fn heavy_tails_near_the_edge_of_existence_are_exact() {
+    // E[relu(T)^2] = nu/(nu - 2)/2 = 2.5 for nu = 2.5.
+    let given = "y ~ StudentsT(0, 1, 2.5)";
+    let (verdict, method, _) = checked_lhs("E[relu(y)^2] = 2.5", given);
+    assert_eq!(
+        (verdict.as_str(), method.as_str()),
+        ("holds", "exact (quadrature)")
+    );
+    // E|T|^3 for nu = 3.5 = 14.5734758742981370500770666725 (mpmath,
+    // mp.dps = 30: nu**1.5*gamma(2)*gamma((nu-3)/2)/(sqrt(pi)*gamma(nu/2))).
+    // Exact enough that a value 1e-9 off, relative, fails.
+    let given = "y ~ StudentsT(0, 1, 3.5)";
+    let (verdict, method, _) = checked_lhs("E[abs(y)^3] = 14.573475874298137", given);
+    assert_eq!(
+        (verdict.as_str(), method.as_str()),
+        ("holds", "exact (quadrature)")
+    );
+    assert_eq!(check("E[abs(y)^3] = 14.57347589", given), "fails");
+}

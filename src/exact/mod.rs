@@ -792,6 +792,10 @@ impl<'a> Engine<'a> {
                 "{} is not finite at {at}",
                 shown()
             ))),
+            Err(e @ QuadError::LostMass { .. }) => Err(NoExact::Failed(format!(
+                "quadrature of E[{}] cannot be trusted: {e}",
+                shown()
+            ))),
         }
     }
 
