@@ -1126,6 +1126,9 @@ impl Analysis<'_> {
                 (Rv::Const(base), x) if *base > 0.0 => self.far(&exp_of(*base, x), v, side),
                 _ => Far::top(),
             },
+            Rv::Call(f @ (Builtin::Min | Builtin::Max), args) => {
+                self.far_extreme(*f == Builtin::Max, &args[0], &args[1], v, side)
+            }
             Rv::Call(f, args) => {
                 if let Some(r) = rewritten(*f, args) {
                     return self.far(&r, v, side);
@@ -1136,6 +1139,33 @@ impl Analysis<'_> {
                 self.far_call(*f, &args[0], a, v, side)
             }
         }
+    }
+
+    /// max(a, b) (or min) at infinity: eventually one of the two, when
+    /// their leading terms say which; otherwise through |a - b|.
+    fn far_extreme(&self, is_max: bool, a: &Rv, b: &Rv, v: VarId, side: f64) -> Far {
+        let (fa, fb) = (self.far(a, v, side), self.far(b, v, side));
+        // The signed leading term, with an exact zero as (0, 0).
+        let lead = |x: &Rv, f: &Far| match (x, f.lead) {
+            (Rv::Const(c), _) if *c == 0.0 => Some((0.0, 0.0)),
+            (_, Some(l)) => Some((l.c, l.d)),
+            _ => None,
+        };
+        if let (Some((ca, da)), Some((cb, db))) = (lead(a, &fa), lead(b, &fb)) {
+            // Which is eventually larger: c t^d against c' t^d'.
+            let key = |c: f64, d: f64| (c.signum(), if c >= 0.0 { d } else { -d }, c);
+            let (ka, kb) = (key(ca, da), key(cb, db));
+            if ka != kb {
+                let a_larger = ka > kb;
+                return if a_larger == is_max { fa } else { fb };
+            }
+        }
+        let r = rewritten(
+            if is_max { Builtin::Max } else { Builtin::Min },
+            &[a.clone(), b.clone()],
+        )
+        .expect("min and max are rewritten");
+        self.far(&r, v, side)
     }
 
     /// |b|^-k at infinity. A denominator of `v` alone is bounded below by
@@ -1319,6 +1349,14 @@ impl Analysis<'_> {
                 Rv::Const(k) => interval_pow(self.range(a), k),
                 _ => ALL,
             },
+            Rv::Call(f @ (Builtin::Min | Builtin::Max), args) => {
+                let ((l1, h1), (l2, h2)) = (self.range(&args[0]), self.range(&args[1]));
+                if *f == Builtin::Max {
+                    (l1.max(l2), h1.max(h2))
+                } else {
+                    (l1.min(l2), h1.min(h2))
+                }
+            }
             Rv::Call(f, args) => {
                 if let Some(r) = rewritten(*f, args) {
                     return self.range(&r);
@@ -1632,5 +1670,250 @@ fn interval_pow((lo, hi): (f64, f64), k: f64) -> (f64, f64) {
         (hi.powf(k), lo.powf(k))
     } else {
         (hi.powf(k), INF)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lang::parse_model;
+    use crate::model::resolve::build;
+    use proptest::prelude::*;
+
+    fn classify(model: &str, expr: &str, p: f64) -> Integrable {
+        let funcs: std::collections::HashMap<String, crate::lang::FunctionDef> = Default::default();
+        let m = build("t", &parse_model(model).unwrap(), &funcs).unwrap();
+        let rv = m
+            .rv(&crate::lang::parse_expr(expr).unwrap(), &funcs)
+            .unwrap();
+        integrable(&m.scenario, &rv, p)
+    }
+
+    fn finite(model: &str, expr: &str, p: f64) -> bool {
+        match classify(model, expr, p) {
+            Integrable::Yes => true,
+            Integrable::No(_) => false,
+            Integrable::Unknown(r) => panic!("E|{expr}|^{p} under {model} undecided: {r}"),
+        }
+    }
+
+    // Every example of issue 8, section 1, with the decision the rule
+    // gives: finite (Yes) or proved infinite (No), never "unknown".
+    #[test]
+    fn the_examples_of_the_issue() {
+        // E[g^-k] for g ~ Gamma(shape, rate) is finite iff k < shape.
+        assert!(finite("g ~ Gamma(1.5, 1)", "1/g", 1.0));
+        assert!(!finite("g ~ Gamma(1.5, 1)", "1/g", 2.0));
+        assert!(!finite("g ~ Gamma(0.5, 1)", "1/g", 1.0));
+        // Beta(a, b): E[1/b] finite iff a > 1.
+        assert!(finite("b ~ Beta(3, 2)", "1/b", 1.0));
+        assert!(!finite("b ~ Beta(1, 2)", "1/b", 1.0));
+        // An integrable singularity against a positive density.
+        assert!(finite("u ~ Uniform(0, 1)", "1/sqrt(u)", 1.0));
+        assert!(finite("z ~ Normal(0, 1)", "1/sqrt(abs(z))", 1.0));
+        assert!(!finite("z ~ Normal(0, 1)", "1/sqrt(abs(z))", 2.0));
+        // LogNormal: every negative power.
+        for k in [1.0, 3.0, 40.0] {
+            assert!(finite("l ~ LogNormal(0, 1)", &format!("l^-{k}"), 2.0));
+        }
+        // Laplace(0, b): exp(c y) finite iff c < 1/b, undefined beyond.
+        assert!(finite("y ~ Laplace(0, 0.5)", "exp(1.9*y)", 1.0));
+        assert!(!finite("y ~ Laplace(0, 0.5)", "exp(2*y)", 1.0));
+        assert!(!finite("y ~ Laplace(0, 0.5)", "exp(2.1*y)", 1.0));
+        assert!(!finite("y ~ Laplace(0, 0.5)", "exp(-3*y)", 1.0));
+        assert!(!finite("y ~ Normal(0, 1)", "exp(y^2)", 1.0));
+        assert!(finite("y ~ Normal(0, 1)", "exp(0.4*y^2)", 1.0));
+        assert!(!finite("y ~ Normal(0, 1)", "exp(0.5*y^2)", 1.0));
+        // StudentsT(dof): moments of order below dof only.
+        assert!(finite("t ~ StudentsT(0, 1, 3)", "t^2", 1.0));
+        assert!(!finite("t ~ StudentsT(0, 1, 3)", "t^3", 1.0));
+        assert!(!finite("t ~ StudentsT(0, 1, 3)", "abs(t)^1.5", 2.0));
+        assert!(!finite("c ~ Cauchy(0, 1)", "relu(c)", 1.0));
+        assert!(finite("c ~ Cauchy(0, 1)", "tanh(c)", 4.0));
+        // Atoms at a pole: infinite, including log at 0.
+        assert!(!finite("b ~ Bernoulli(0.3)", "1/b", 1.0));
+        assert!(!finite("b ~ Bernoulli(0.3)", "log(b)", 1.0));
+        assert!(finite("b ~ Bernoulli(0.3)", "1/(b + 1)", 1.0));
+        // Sign-aware growth: exp(-s) for s >= 0 lies in (0, 1].
+        assert!(finite(
+            "u ~ Exponential(2); s = sum(3, u)",
+            "exp(-s)",
+            2.0
+        ));
+        // A correlated Gaussian pair's ratio has no mean.
+        assert!(!finite("u, v ~ BivariateNormal(1, 1, 0.5)", "u/v", 1.0));
+        assert!(finite("u, v ~ BivariateNormal(1, 1, 0.5)", "u/(1 + v^2)", 2.0));
+    }
+
+    #[test]
+    fn spelling_does_not_change_the_decision() {
+        let model = "u ~ Uniform(0, 1); z ~ Normal(0, 1)";
+        for p in [0.5, 1.0, 1.5, 2.0, 3.0] {
+            let want = p * 0.5 < 1.0;
+            for x in ["1/sqrt(u)", "u^(-0.5)", "1/u^0.5", "sqrt(1/u)", "(u^-1)^0.5", "u^0.5/u"] {
+                assert_eq!(finite(model, x, p), want, "E|{x}|^{p}");
+            }
+            for x in [
+                "1/sqrt(abs(z))",
+                "abs(z)^(-0.5)",
+                "sqrt(1/abs(z))",
+                "1/sqrt(abs(-z))",
+                "1/sqrt(abs(2*z))",
+                "1/sqrt(sqrt(z^2))",
+            ] {
+                assert_eq!(finite(model, x, p), want, "E|{x}|^{p}");
+            }
+        }
+    }
+
+    #[test]
+    fn poles_away_from_zero_and_of_composites() {
+        let n = "y ~ Normal(0, 1); u ~ Uniform(0, 1)";
+        assert!(!finite(n, "1/(y - 1)", 1.0));
+        assert!(!finite(n, "1/(y^2 - 2)", 1.0));
+        assert!(finite(n, "1/abs(y^2 - 2)^0.4", 2.0));
+        assert!(!finite(n, "1/tanh(y)", 1.0));
+        assert!(!finite(n, "1/relu(y)", 1.0));
+        // relu is 0 on a whole interval: infinite on a set of positive mass.
+        assert!(!finite(n, "1/relu(y - 1)", 0.1));
+        assert!(finite(n, "y/(1 + y^2)", 4.0));
+        assert!(finite(n, "1/exp(y)", 4.0));
+        assert!(finite(n, "y/sigmoid(y)", 2.0));
+        assert!(!finite(n, "1/log(u)", 1.0));
+        // log's singularity is weaker than every power.
+        assert!(finite(n, "log(u)", 8.0));
+        assert!(finite(n, "log(abs(y))", 8.0));
+        // exp(1/u) near 0 beats every power.
+        assert!(!finite(n, "exp(1/u)", 1.0));
+        assert!(finite(n, "exp(-1/u)/u^3", 1.0));
+        // 1 - cos(y) vanishes to second order.
+        assert!(!finite(n, "1/sqrt(1 - cos(y))", 1.0));
+    }
+
+    #[test]
+    fn the_gamma_family_has_poles() {
+        let n = "y ~ Normal(0, 1); u ~ Uniform(0.5, 2); w ~ Uniform(-1.5, -0.5)";
+        assert!(!finite(n, "gamma(y)", 1.0));
+        assert!(finite(n, "gamma(u)", 4.0));
+        // The pole at -1 is inside w's support.
+        assert!(!finite(n, "gamma(w)", 1.0));
+        assert!(!finite(n, "digamma(w)", 1.0));
+        assert!(!finite(n, "trigamma(w)", 0.5));
+        // log|Gamma| has only logarithmic poles.
+        assert!(finite(n, "lgamma(w)", 4.0));
+        assert!(finite(n, "beta(u, u)", 2.0));
+        assert!(!finite(n, "beta(y, 1)", 1.0));
+        // Growth: lgamma(x) ~ x log x, polynomial; gamma(x) faster.
+        assert!(finite("g ~ Gamma(2, 1)", "lgamma(g + 1)", 3.0));
+        assert!(finite("g ~ Gamma(2, 1)", "trigamma(g + 1)", 3.0));
+    }
+
+    #[test]
+    fn what_cannot_be_shown_stays_unknown() {
+        let n = "u ~ Normal(0, 1); w ~ Normal(0, 1); y ~ Normal(0, 1)";
+        for x in ["1/(u - w)", "exp(u*w)", "gamma(exp(y))"] {
+            assert!(
+                matches!(classify(n, x, 1.0), Integrable::Unknown(_)),
+                "{x}: {:?}",
+                classify(n, x, 1.0)
+            );
+        }
+        // exp(s^2/3) for s the sum of two unit normals is infinite (s has
+        // variance 2), although each copy alone would allow it: a rate at
+        // the law's order in a mixed factor is never called finite.
+        assert!(!matches!(
+            classify("y ~ Normal(0, 1); s = sum(2, y)", "exp(s^2/3)", 1.0),
+            Integrable::Yes
+        ));
+    }
+
+    #[test]
+    fn law_end_orders_and_tails() {
+        let law = |name: &str, p: &[f64]| Law::new(name, p).unwrap();
+        assert_eq!(law("Gamma", &[1.5, 1.0]).density_order(0.0, 1.0), Some(0.5));
+        assert_eq!(law("Gamma", &[1.5, 1.0]).density_order(0.0, -1.0), None);
+        assert_eq!(law("Beta", &[3.0, 2.0]).density_order(1.0, -1.0), Some(1.0));
+        assert_eq!(
+            law("LogNormal", &[0.0, 1.0]).density_order(0.0, 1.0),
+            Some(INF)
+        );
+        assert_eq!(law("Triangular", &[0.0, 1.0, 0.0]).density_order(0.0, 1.0), Some(0.0));
+        assert_eq!(law("Triangular", &[0.0, 1.0, 0.0]).density_order(1.0, -1.0), Some(1.0));
+        assert_eq!(law("Normal", &[0.0, 1.0]).density_order(3.0, -1.0), Some(0.0));
+        assert_eq!(law("Bernoulli", &[0.3]).density_order(0.0, 1.0), None);
+        assert_eq!(law("Uniform", &[0.0, 1.0]).tail(1.0), None);
+        assert_eq!(law("StudentsT", &[0.0, 1.0, 3.0]).tail_index(), 3.0);
+        assert_eq!(law("Normal", &[0.0, 1.0]).tail_index(), INF);
+    }
+
+    /// A law, a point of its support, and the density's order there.
+    fn point_law() -> impl Strategy<Value = (String, f64, f64)> {
+        prop_oneof![
+            (0.2f64..4.0).prop_map(|k| (format!("Gamma({k}, 1.3)"), 0.0, k - 1.0)),
+            (0.2f64..4.0, 0.5f64..3.0).prop_map(|(a, b)| (format!("Beta({a}, {b})"), 0.0, a - 1.0)),
+            (0.2f64..4.0, 0.5f64..3.0).prop_map(|(a, b)| (format!("Beta({b}, {a})"), 1.0, a - 1.0)),
+            (-1.0f64..1.0).prop_map(|t| (format!("Normal({t}, 0.7)"), 0.3, 0.0)),
+            Just(("Uniform(0, 2)".to_string(), 0.0, 0.0)),
+            Just(("Uniform(0, 2)".to_string(), 1.2, 0.0)),
+            Just(("Exponential(2)".to_string(), 0.0, 0.0)),
+            Just(("Triangular(0, 1, 0.5)".to_string(), 0.0, 1.0)),
+            Just(("LogNormal(0.3, 0.8)".to_string(), 0.0, INF)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        // E|v - t0|^-(q p) near t0 is finite iff q p < a + 1, whatever the
+        // spelling of the singularity.
+        #[test]
+        fn singular_points_follow_the_rule(
+            (law, t0, a) in point_law(),
+            q in 0.05f64..3.0,
+            p in prop_oneof![Just(1.0), Just(2.0), 0.3f64..3.0],
+            spelling in 0usize..4,
+        ) {
+            let model = format!("v ~ {law}");
+            let d = format!("abs(v - {t0})");
+            let x = match spelling {
+                0 => format!("{d}^(-{q})"),
+                1 => format!("1/{d}^{q}"),
+                2 => format!("(1/{d})^{q}"),
+                _ => format!("1/sqrt({d})^({})", 2.0 * q),
+            };
+            let want = p * q < a + 1.0;
+            prop_assert_eq!(finite(&model, &x, p), want, "E|{}|^{} under {}", x, p, law);
+        }
+
+        // Tails: exp(c v) under Laplace(0, b) iff p c < 1/b; exp(c v^2)
+        // under Normal(0, s) iff p c < 1/(2 s^2); |t|^k under StudentsT(dof)
+        // iff p k < dof. The boundary itself is infinite.
+        #[test]
+        fn tails_follow_the_rule(
+            scale in 0.3f64..3.0,
+            c in -4.0f64..4.0,
+            k in 0.1f64..6.0,
+            dof in 0.5f64..8.0,
+            p in prop_oneof![Just(1.0), Just(2.0), 0.3f64..3.0],
+        ) {
+            let laplace = format!("v ~ Laplace(0.4, {scale})");
+            let x = format!("exp({c}*v)");
+            prop_assert_eq!(finite(&laplace, &x, p), p * c.abs() < 1.0 / scale, "{} under {}", x, laplace);
+            let normal = format!("v ~ Normal(0, {scale})");
+            let x = format!("exp({c}*v^2)");
+            prop_assert_eq!(finite(&normal, &x, p), p * c < 1.0 / (2.0 * scale * scale), "{} under {}", x, normal);
+            let t = format!("v ~ StudentsT(1, {scale}, {dof})");
+            let x = format!("relu(v)^{k}");
+            prop_assert_eq!(finite(&t, &x, p), p * k < dof, "{} under {}", x, t);
+        }
+
+        // The boundary: exp(v / b) under Laplace(0, b) grows exactly as
+        // fast as the density decays.
+        #[test]
+        fn the_tail_boundary_is_infinite(scale in 0.3f64..3.0) {
+            let laplace = format!("v ~ Laplace(0, {scale})");
+            let x = format!("exp(v/{scale})");
+            prop_assert!(!finite(&laplace, &x, 1.0));
+        }
     }
 }
