@@ -1210,6 +1210,21 @@ impl Analysis<'_> {
                     rem: 0.0,
                 }),
                 Asymptote::Limit(_) | Asymptote::Bounded | Asymptote::Outside => Far::bounded(),
+                // |arg|^q = |c|^q t^(q d) (1 + O(t^(rem - d))): the exponent
+                // is exact up to O(1) when q d + rem - d <= 0.
+                Asymptote::Decays { q, r, d } => {
+                    let exact = q * l.d + l.rem - l.d <= 0.0;
+                    let rate = -r * l.c.abs().powf(q);
+                    Far {
+                        hi: Size::exponential(q * l.d, rate, if exact { d * l.d } else { INF }),
+                        lo: Some(Size::exponential(
+                            q * l.d,
+                            rate,
+                            if exact { d * l.d } else { -INF },
+                        )),
+                        lead: None,
+                    }
+                }
                 Asymptote::Between { lo, hi } => Far {
                     hi: power(hi * l.d),
                     lo: Some(power(lo * l.d)),
@@ -1258,7 +1273,10 @@ impl Analysis<'_> {
             _ => {
                 let bound = |side: f64| match f.at_infinity(side, a) {
                     Asymptote::Power { d, .. } => Some(d.max(0.0)),
-                    Asymptote::Limit(_) | Asymptote::Bounded | Asymptote::Outside => Some(0.0),
+                    Asymptote::Limit(_)
+                    | Asymptote::Decays { .. }
+                    | Asymptote::Bounded
+                    | Asymptote::Outside => Some(0.0),
                     Asymptote::Between { .. } | Asymptote::Exp | Asymptote::Unknown => None,
                 };
                 match (bound(-1.0), bound(1.0), f.has_poles()) {
@@ -1600,6 +1618,11 @@ fn through_asymptote(asym: Asymptote, side: f64, lo: f64, hi: f64) -> Local {
             lo: INF,
             hi: INF,
             sign: Some(1.0),
+        },
+        Asymptote::Decays { .. } => Local::Size {
+            lo: INF,
+            hi: INF,
+            sign: None,
         },
         Asymptote::Between { lo: blo, hi: bhi } => Local::Size {
             lo: or_else(bhi * lo, -INF),

@@ -113,6 +113,9 @@ pub enum Asymptote {
     Power { c: f64, d: f64, rem: f64 },
     /// f(x) tends to this value.
     Limit(f64),
+    /// |f(x)| lies between constant multiples of |x|^d exp(-r |x|^q):
+    /// an exponential decay (sigmoid's e^x, phi's exp(-x^2/2)).
+    Decays { q: f64, r: f64, d: f64 },
     /// Bounded, without a limit.
     Bounded,
     /// exp itself.
@@ -486,7 +489,7 @@ impl Builtin {
     /// [`Builtin::near`] at a smooth point: the value, and a central
     /// difference quotient whose error (~1e-12 here) is far below the margin
     /// that declares the derivative nonzero; below it the change is only
-    /// known to be at most linear.
+    /// known to be at most linear, unless the second difference is clear.
     fn smooth_near(self, x0: f64, dir: f64, a: f64) -> Near {
         let f = |x: f64| self.eval(&[x, a]);
         let value = f(x0);
@@ -503,11 +506,24 @@ impl Builtin {
                 dsign: Some(slope.signum() * dir),
             }
         } else {
-            Near::Finite {
-                value,
-                lo: 1.0,
-                hi: f64::INFINITY,
-                dsign: None,
+            // Stationary: a clear second difference (error ~1e-8 at this
+            // step) makes the change exactly quadratic.
+            let h = 1e-4 * x0.abs().max(1.0);
+            let curvature = (f(x0 + h) - 2.0 * value + f(x0 - h)) / (h * h);
+            if curvature.abs() > 1e-4 * value.abs().max(1.0) {
+                Near::Finite {
+                    value,
+                    lo: 2.0,
+                    hi: 2.0,
+                    dsign: Some(curvature.signum()),
+                }
+            } else {
+                Near::Finite {
+                    value,
+                    lo: 1.0,
+                    hi: f64::INFINITY,
+                    dsign: None,
+                }
             }
         }
     }
@@ -546,9 +562,14 @@ impl Builtin {
             Abs => exactly(1.0, 1.0),
             Identity => exactly(side, 1.0),
             Sign | Tanh | Erf | Hardtanh => Asymptote::Limit(side),
-            Step | NormCdf | Sigmoid => Asymptote::Limit(if up { 1.0 } else { 0.0 }),
-            Erfc => Asymptote::Limit(1.0 - side),
-            NormPdf => Asymptote::Limit(0.0),
+            Step => Asymptote::Limit(if up { 1.0 } else { 0.0 }),
+            NormCdf | Sigmoid if up => Asymptote::Limit(1.0),
+            Erfc if !up => Asymptote::Limit(2.0),
+            // Mills: Phi(-x) ~ phi(x)/x, erfc(x) ~ exp(-x^2)/(x sqrt(pi)).
+            NormCdf => Asymptote::Decays { q: 2.0, r: 0.5, d: -1.0 },
+            Erfc => Asymptote::Decays { q: 2.0, r: 1.0, d: -1.0 },
+            Sigmoid => Asymptote::Decays { q: 1.0, r: 1.0, d: 0.0 },
+            NormPdf => Asymptote::Decays { q: 2.0, r: 0.5, d: 0.0 },
             Atan => Asymptote::Limit(side * std::f64::consts::FRAC_PI_2),
             Sin | Cos => Asymptote::Bounded,
             Relu | LeakyRelu | Prelu | Elu if up => exactly(1.0, 1.0),
@@ -564,7 +585,10 @@ impl Builtin {
                 d: 1.0,
                 rem: 0.0,
             },
-            Gelu | Silu | Mish | Softplus => Asymptote::Limit(0.0),
+            // x Phi(x) ~ -phi(x); x sigmoid(x) and x tanh(softplus(x)) ~ x e^x.
+            Gelu => Asymptote::Decays { q: 2.0, r: 0.5, d: 0.0 },
+            Silu | Mish => Asymptote::Decays { q: 1.0, r: 1.0, d: 1.0 },
+            Softplus => Asymptote::Decays { q: 1.0, r: 1.0, d: 0.0 },
         }
     }
 
