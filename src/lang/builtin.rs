@@ -833,4 +833,107 @@ mod tests {
         assert_eq!(Builtin::Step.eval(&[0.0]), 0.0);
         assert_eq!(Builtin::LeakyRelu.eval(&[-2.0, 0.01]), -0.02);
     }
+
+    #[test]
+    fn gamma_family_against_closed_forms() {
+        use std::f64::consts::PI;
+        let close = |b: Builtin, args: &[f64], want: f64| {
+            let got = b.eval(args);
+            assert!(
+                (got - want).abs() <= 4e-15 * want.abs().max(1.0),
+                "{}({args:?}) = {got}, want {want}",
+                b.name()
+            );
+        };
+        let sqrt_pi = PI.sqrt();
+        // Gamma(1/2) = sqrt(pi); Gamma(9/2) = 105 sqrt(pi)/16;
+        // Gamma(-3/2) = 4 sqrt(pi)/3 (recurrence Gamma(x + 1) = x Gamma(x)).
+        close(Builtin::Gamma, &[0.5], sqrt_pi);
+        close(Builtin::Gamma, &[4.5], 105.0 * sqrt_pi / 16.0);
+        close(Builtin::Gamma, &[-1.5], 4.0 * sqrt_pi / 3.0);
+        close(Builtin::Gamma, &[6.0], 120.0);
+        // log|Gamma|, also where Gamma < 0: Gamma(-1/2) = -2 sqrt(pi).
+        close(Builtin::Lgamma, &[0.5], sqrt_pi.ln());
+        close(Builtin::Lgamma, &[-0.5], (2.0 * sqrt_pi).ln());
+        // B(a, b) = Gamma(a) Gamma(b) / Gamma(a + b).
+        close(Builtin::Beta, &[2.0, 3.0], 1.0 / 12.0);
+        close(Builtin::Beta, &[0.5, 0.5], PI);
+        close(Builtin::Beta, &[-0.5, 2.0], -4.0);
+        // psi(1) = -Euler's gamma (0.57721566490153286061, to 20 digits);
+        // psi(1/2) = psi(1) - 2 ln 2; psi(x + 1) = psi(x) + 1/x.
+        let euler = 0.577_215_664_901_532_860_61;
+        close(Builtin::Digamma, &[1.0], -euler);
+        close(Builtin::Digamma, &[0.5], -euler - 2.0 * 2f64.ln());
+        close(Builtin::Digamma, &[-0.5], -euler - 2.0 * 2f64.ln() + 2.0);
+        // psi'(1) = pi^2/6, psi'(1/2) = pi^2/2, psi'(x) = psi'(x + 1) + 1/x^2,
+        // and psi'(n) = pi^2/6 - sum_{k < n} 1/k^2.
+        close(Builtin::Trigamma, &[1.0], PI * PI / 6.0);
+        close(Builtin::Trigamma, &[0.5], PI * PI / 2.0);
+        close(Builtin::Trigamma, &[-0.5], PI * PI / 2.0 + 4.0);
+        let partial: f64 = (1..20).map(|k| 1.0 / f64::from(k * k)).sum();
+        close(Builtin::Trigamma, &[20.0], PI * PI / 6.0 - partial);
+        // Poles are NaN or infinite, never a number.
+        for b in [Builtin::Gamma, Builtin::Lgamma, Builtin::Digamma, Builtin::Trigamma] {
+            for x in [0.0, -1.0, -7.0] {
+                assert!(!b.eval(&[x]).is_finite(), "{}({x})", b.name());
+            }
+        }
+    }
+
+    #[test]
+    fn the_analysis_table_agrees_with_the_values() {
+        // Ranges contain every value on a grid of their interval.
+        let intervals = [(-3.0, 2.0), (0.25, 5.0), (-0.9, 0.9), (-1.7, -1.2), (1.0, 1.0)];
+        for b in Builtin::ALL {
+            for a in [0.3, 1.0] {
+                for &(lo, hi) in &intervals {
+                    let (rlo, rhi) = b.range(lo, hi, a);
+                    for i in 0..=200 {
+                        let x = lo + (hi - lo) * f64::from(i) / 200.0;
+                        let y = b.eval(&[x, a]);
+                        if y.is_finite() {
+                            assert!(
+                                rlo <= y + 1e-12 && y <= rhi + 1e-12,
+                                "{}({x}, {a}) = {y} outside {rlo}..{rhi}",
+                                b.name()
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        // Limits at infinity and near points agree with far and near values.
+        for b in Builtin::ALL {
+            for side in [-1.0, 1.0] {
+                match b.at_infinity(side, 0.3) {
+                    Asymptote::Limit(l) => {
+                        let y = b.eval(&[side * 1e8, 0.3]);
+                        assert!((y - l).abs() < 1e-6, "{} at {side} inf: {y} vs {l}", b.name());
+                    }
+                    Asymptote::Power { c, d, .. } => {
+                        let x = 1e6;
+                        let y = b.eval(&[side * x, 0.3]);
+                        assert!(
+                            (y / (c * x.powf(d)) - 1.0).abs() < 1e-5,
+                            "{} at {side} inf: {y} vs {c} x^{d}",
+                            b.name()
+                        );
+                    }
+                    _ => {}
+                }
+            }
+            for x0 in [0.0, 1.0, -1.0, 0.7] {
+                for dir in [-1.0, 1.0] {
+                    if let Near::Finite { value, .. } = b.near(x0, dir, 0.3) {
+                        let y = b.eval(&[x0 + dir * 1e-14, 0.3]);
+                        assert!(
+                            (y - value).abs() < 1e-6,
+                            "{} near {x0} from {dir}: {y} vs {value}",
+                            b.name()
+                        );
+                    }
+                }
+            }
+        }
+    }
 }
