@@ -111,7 +111,11 @@ const GENERIC: Local = Local::Size {
 impl Local {
     fn value(c: f64, lo: f64, hi: f64, dsign: Option<f64>) -> Local {
         if c == 0.0 {
-            Local::Size { lo, hi, sign: dsign }
+            Local::Size {
+                lo,
+                hi,
+                sign: dsign,
+            }
         } else {
             Local::Value { c, lo, hi, dsign }
         }
@@ -171,7 +175,12 @@ impl Local {
                 if c.abs() <= 1e-12 * (c1.abs() + c2.abs()) {
                     Local::Size { lo, hi, sign: d }
                 } else {
-                    Local::Value { c, lo, hi, dsign: d }
+                    Local::Value {
+                        c,
+                        lo,
+                        hi,
+                        dsign: d,
+                    }
                 }
             }
             (
@@ -674,9 +683,7 @@ impl Analysis<'_> {
         for g in &groups {
             let r = self.group(g, p);
             if let Integrable::No(_) = r
-                && groups
-                    .iter()
-                    .any(|h| h != g && self.range(h) == (0.0, 0.0))
+                && groups.iter().any(|h| h != g && self.range(h) == (0.0, 0.0))
             {
                 continue;
             }
@@ -698,7 +705,7 @@ impl Analysis<'_> {
                 Rv::Pow(Box::new(f.clone()), Box::new(Rv::Const(k)))
             };
             let mut keys = Vec::new();
-            self.keys(&f, &mut keys);
+            self.keys(f, &mut keys);
             let mut merged = (keys, term);
             let mut i = 0;
             while i < groups.len() {
@@ -875,7 +882,9 @@ impl Analysis<'_> {
             points.extend(self.site_roots(site, v, law));
         }
         points.extend([lo, hi].into_iter().filter(|e| e.is_finite()));
-        points.sort_by(f64::total_cmp);
+        // Nearest the mass first: that is the point a reason should name.
+        let centre = law.scale_hint().0;
+        points.sort_by(|a, b| (a - centre).abs().total_cmp(&(b - centre).abs()));
         points.dedup();
         points
     }
@@ -934,6 +943,8 @@ impl Analysis<'_> {
         let from = if side > 0.0 { "above" } else { "below" };
         let distance = if t0 == 0.0 {
             format!("|{name}|")
+        } else if t0 < 0.0 {
+            format!("|{name} + {}|", -t0)
         } else {
             format!("|{name} - {t0}|")
         };
@@ -972,15 +983,7 @@ impl Analysis<'_> {
     }
 
     /// The verdict of comparing growth with a tail.
-    fn in_tail(
-        &self,
-        g: &Rv,
-        v: VarId,
-        side: f64,
-        tail: Tail,
-        p: f64,
-        single: bool,
-    ) -> Integrable {
+    fn in_tail(&self, g: &Rv, v: VarId, side: f64, tail: Tail, p: f64, single: bool) -> Integrable {
         let f = self.far(g, v, side);
         let hi = f.hi.pow(p);
         let lo = f.lo.map(|s| s.pow(p));
@@ -1298,7 +1301,11 @@ impl Analysis<'_> {
             Some(l) if l.d > 0.0 => {
                 // exp(c t^d + O(t^rem)): a remainder that is O(1) changes
                 // only the constant.
-                let (dh, dl) = if l.rem <= 0.0 { (0.0, 0.0) } else { (INF, -INF) };
+                let (dh, dl) = if l.rem <= 0.0 {
+                    (0.0, 0.0)
+                } else {
+                    (INF, -INF)
+                };
                 Far {
                     hi: Size::exponential(l.d, l.c, dh),
                     lo: Some(Size::exponential(l.d, l.c, dl)),
@@ -1504,10 +1511,7 @@ fn rewritten(f: Builtin, args: &[Rv]) -> Option<Rv> {
     let gamma = |x: Rv| Rv::Call(Builtin::Gamma, vec![x]);
     match f {
         Builtin::Min | Builtin::Max => {
-            let spread = Rv::Call(
-                Builtin::Abs,
-                vec![Rv::Sub(bx(a.clone()), bx(b.clone()))],
-            );
+            let spread = Rv::Call(Builtin::Abs, vec![Rv::Sub(bx(a.clone()), bx(b.clone()))]);
             let sum = Rv::Add(bx(a), bx(b));
             let both = if f == Builtin::Max {
                 Rv::Add(bx(sum), bx(spread))
@@ -1758,14 +1762,14 @@ mod tests {
         assert!(!finite("b ~ Bernoulli(0.3)", "log(b)", 1.0));
         assert!(finite("b ~ Bernoulli(0.3)", "1/(b + 1)", 1.0));
         // Sign-aware growth: exp(-s) for s >= 0 lies in (0, 1].
-        assert!(finite(
-            "u ~ Exponential(2); s = sum(3, u)",
-            "exp(-s)",
-            2.0
-        ));
+        assert!(finite("u ~ Exponential(2); s = sum(3, u)", "exp(-s)", 2.0));
         // A correlated Gaussian pair's ratio has no mean.
         assert!(!finite("u, v ~ BivariateNormal(1, 1, 0.5)", "u/v", 1.0));
-        assert!(finite("u, v ~ BivariateNormal(1, 1, 0.5)", "u/(1 + v^2)", 2.0));
+        assert!(finite(
+            "u, v ~ BivariateNormal(1, 1, 0.5)",
+            "u/(1 + v^2)",
+            2.0
+        ));
     }
 
     #[test]
@@ -1773,7 +1777,14 @@ mod tests {
         let model = "u ~ Uniform(0, 1); z ~ Normal(0, 1)";
         for p in [0.5, 1.0, 1.5, 2.0, 3.0] {
             let want = p * 0.5 < 1.0;
-            for x in ["1/sqrt(u)", "u^(-0.5)", "1/u^0.5", "sqrt(1/u)", "(u^-1)^0.5", "u^0.5/u"] {
+            for x in [
+                "1/sqrt(u)",
+                "u^(-0.5)",
+                "1/u^0.5",
+                "sqrt(1/u)",
+                "(u^-1)^0.5",
+                "u^0.5/u",
+            ] {
                 assert_eq!(finite(model, x, p), want, "E|{x}|^{p}");
             }
             for x in [
@@ -1860,9 +1871,18 @@ mod tests {
             law("LogNormal", &[0.0, 1.0]).density_order(0.0, 1.0),
             Some(INF)
         );
-        assert_eq!(law("Triangular", &[0.0, 1.0, 0.0]).density_order(0.0, 1.0), Some(0.0));
-        assert_eq!(law("Triangular", &[0.0, 1.0, 0.0]).density_order(1.0, -1.0), Some(1.0));
-        assert_eq!(law("Normal", &[0.0, 1.0]).density_order(3.0, -1.0), Some(0.0));
+        assert_eq!(
+            law("Triangular", &[0.0, 1.0, 0.0]).density_order(0.0, 1.0),
+            Some(0.0)
+        );
+        assert_eq!(
+            law("Triangular", &[0.0, 1.0, 0.0]).density_order(1.0, -1.0),
+            Some(1.0)
+        );
+        assert_eq!(
+            law("Normal", &[0.0, 1.0]).density_order(3.0, -1.0),
+            Some(0.0)
+        );
         assert_eq!(law("Bernoulli", &[0.3]).density_order(0.0, 1.0), None);
         assert_eq!(law("Uniform", &[0.0, 1.0]).tail(1.0), None);
         assert_eq!(law("StudentsT", &[0.0, 1.0, 3.0]).tail_index(), 3.0);

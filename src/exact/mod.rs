@@ -910,7 +910,12 @@ impl<'a> Engine<'a> {
     /// sampling, which cannot decide it either, is not asked to).
     /// `moment_of` names the expressions whose second moments a covariance
     /// needs.
-    fn check_exists(&self, law: &Law, expr: &Rv, moment_of: Option<(&Rv, &Rv)>) -> Result<(), NoExact> {
+    fn check_exists(
+        &self,
+        law: &Law,
+        expr: &Rv,
+        moment_of: Option<(&Rv, &Rv)>,
+    ) -> Result<(), NoExact> {
         let pieces: Vec<(&Rv, f64)> = match moment_of {
             Some((x, y)) => vec![(x, 2.0), (y, 2.0)],
             None => vec![(expr, 1.0)],
@@ -931,7 +936,9 @@ impl<'a> Engine<'a> {
                     )));
                 }
                 exists::Integrable::Unknown(r) => {
-                    return Err(NoExact::NoForm(format!("{moment} is not shown finite: {r}")));
+                    return Err(NoExact::NoForm(format!(
+                        "{moment} is not shown finite: {r}"
+                    )));
                 }
             }
         }
@@ -1325,5 +1332,4 @@ mod tests {
             assert_eq!(affine(&rv(&m, x)), None, "{x}");
         }
     }
-
 }

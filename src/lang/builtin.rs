@@ -1,9 +1,19 @@
-//! The built-in functions: their names, arities, values and kinks.
+//! The built-in functions: their names, arities, values and kinks, and
+//! what the existence rules must know of each.
 //!
 //! This is the one table every stage shares. The parser only checks names
 //! against it; the derivative rules (in `deriv`) are written in the language
 //! itself; the exact engine asks it where a function is not smooth, so that
 //! quadrature can split there; the sampling kernels call `eval` once per lane.
+//!
+//! Whether a moment exists (`exact::exists`) is decided from each
+//! function's parity, range, poles, behaviour near a point ([`Near`]) and
+//! at infinity ([`Asymptote`]). Each is an exhaustive match without a
+//! default arm, so that a new built-in must state them rather than inherit
+//! an answer that would decide existence for it. The gamma family (gamma,
+//! lgamma, beta, digamma, trigamma) is smooth on its domain, so its kinks
+//! are none; its poles at 0, -1, -2, ... are known to the existence rules,
+//! which refuse every moment that meets one.
 //!
 //! Conventions at kinks are PyTorch's: a derivative at a kink is the value
 //! PyTorch's backward pass gives there, because the audit is about what
@@ -94,11 +104,7 @@ pub enum Near {
     },
     /// A pole: |f| lies between c|d|^-lo and C|d|^-hi (`lo` = 0 for a
     /// logarithm); `sign` is the sign of f.
-    Pole {
-        lo: f64,
-        hi: f64,
-        sign: Option<f64>,
-    },
+    Pole { lo: f64, hi: f64, sign: Option<f64> },
     /// Outside the domain on that side: the value there is NaN, which the
     /// evaluators report as an ill-posed claim.
     Outside,
@@ -429,9 +435,7 @@ impl Builtin {
                 hi: LOG_ORDER,
                 sign: Some(-1.0),
             },
-            Asin | Acos if x0.abs() > 1.0 || (x0.abs() == 1.0 && dir * x0 > 0.0) => {
-                Near::Outside
-            }
+            Asin | Acos if x0.abs() > 1.0 || (x0.abs() == 1.0 && dir * x0 > 0.0) => Near::Outside,
             Asin if x0.abs() == 1.0 => root(x0.asin(), dir),
             Acos if x0.abs() == 1.0 => root(x0.acos(), -dir),
             // slope -1 from below: |x| rises on both sides.
@@ -566,10 +570,26 @@ impl Builtin {
             NormCdf | Sigmoid if up => Asymptote::Limit(1.0),
             Erfc if !up => Asymptote::Limit(2.0),
             // Mills: Phi(-x) ~ phi(x)/x, erfc(x) ~ exp(-x^2)/(x sqrt(pi)).
-            NormCdf => Asymptote::Decays { q: 2.0, r: 0.5, d: -1.0 },
-            Erfc => Asymptote::Decays { q: 2.0, r: 1.0, d: -1.0 },
-            Sigmoid => Asymptote::Decays { q: 1.0, r: 1.0, d: 0.0 },
-            NormPdf => Asymptote::Decays { q: 2.0, r: 0.5, d: 0.0 },
+            NormCdf => Asymptote::Decays {
+                q: 2.0,
+                r: 0.5,
+                d: -1.0,
+            },
+            Erfc => Asymptote::Decays {
+                q: 2.0,
+                r: 1.0,
+                d: -1.0,
+            },
+            Sigmoid => Asymptote::Decays {
+                q: 1.0,
+                r: 1.0,
+                d: 0.0,
+            },
+            NormPdf => Asymptote::Decays {
+                q: 2.0,
+                r: 0.5,
+                d: 0.0,
+            },
             Atan => Asymptote::Limit(side * std::f64::consts::FRAC_PI_2),
             Sin | Cos => Asymptote::Bounded,
             Relu | LeakyRelu | Prelu | Elu if up => exactly(1.0, 1.0),
@@ -586,9 +606,21 @@ impl Builtin {
                 rem: 0.0,
             },
             // x Phi(x) ~ -phi(x); x sigmoid(x) and x tanh(softplus(x)) ~ x e^x.
-            Gelu => Asymptote::Decays { q: 2.0, r: 0.5, d: 0.0 },
-            Silu | Mish => Asymptote::Decays { q: 1.0, r: 1.0, d: 1.0 },
-            Softplus => Asymptote::Decays { q: 1.0, r: 1.0, d: 0.0 },
+            Gelu => Asymptote::Decays {
+                q: 2.0,
+                r: 0.5,
+                d: 0.0,
+            },
+            Silu | Mish => Asymptote::Decays {
+                q: 1.0,
+                r: 1.0,
+                d: 1.0,
+            },
+            Softplus => Asymptote::Decays {
+                q: 1.0,
+                r: 1.0,
+                d: 0.0,
+            },
         }
     }
 
@@ -620,8 +652,8 @@ impl Builtin {
             Sqrt if hi >= 0.0 => (lo.max(0.0).sqrt(), hi.sqrt()),
             Log if hi > 0.0 => (lo.max(0.0).ln(), hi.ln()),
             Sqrt | Log => ALL,
-            Exp | Tanh | Erf | NormCdf | Atan | Sigmoid | Softplus | Selu | Hardtanh
-            | Identity | Relu | Sign | Step => increasing(),
+            Exp | Tanh | Erf | NormCdf | Atan | Sigmoid | Softplus | Selu | Hardtanh | Identity
+            | Relu | Sign | Step => increasing(),
             Elu if a >= 0.0 => increasing(),
             LeakyRelu | Prelu if a == 0.0 => (lo.max(0.0), hi.max(0.0)),
             LeakyRelu | Prelu if a > 0.0 => increasing(),
@@ -795,7 +827,8 @@ fn trigamma(x: f64) -> f64 {
     let r = 1.0 / z;
     let r2 = r * r;
     // Bernoulli numbers B2..B10: 1/6, -1/30, 1/42, -1/30, 5/66.
-    let series = r2 * (1.0 / 6.0 - r2 * (1.0 / 30.0 - r2 * (1.0 / 42.0 - r2 * (1.0 / 30.0 - r2 * 5.0 / 66.0))));
+    let series = r2
+        * (1.0 / 6.0 - r2 * (1.0 / 30.0 - r2 * (1.0 / 42.0 - r2 * (1.0 / 30.0 - r2 * 5.0 / 66.0))));
     acc + r + 0.5 * r2 + r * series
 }
 
@@ -859,9 +892,9 @@ mod tests {
         close(Builtin::Beta, &[2.0, 3.0], 1.0 / 12.0);
         close(Builtin::Beta, &[0.5, 0.5], PI);
         close(Builtin::Beta, &[-0.5, 2.0], -4.0);
-        // psi(1) = -Euler's gamma (0.57721566490153286061, to 20 digits);
+        // psi(1) = -Euler's gamma (0.57721566490153286061..., to f64);
         // psi(1/2) = psi(1) - 2 ln 2; psi(x + 1) = psi(x) + 1/x.
-        let euler = 0.577_215_664_901_532_860_61;
+        let euler = 0.577_215_664_901_532_9;
         close(Builtin::Digamma, &[1.0], -euler);
         close(Builtin::Digamma, &[0.5], -euler - 2.0 * 2f64.ln());
         close(Builtin::Digamma, &[-0.5], -euler - 2.0 * 2f64.ln() + 2.0);
@@ -873,7 +906,12 @@ mod tests {
         let partial: f64 = (1..20).map(|k| 1.0 / f64::from(k * k)).sum();
         close(Builtin::Trigamma, &[20.0], PI * PI / 6.0 - partial);
         // Poles are NaN or infinite, never a number.
-        for b in [Builtin::Gamma, Builtin::Lgamma, Builtin::Digamma, Builtin::Trigamma] {
+        for b in [
+            Builtin::Gamma,
+            Builtin::Lgamma,
+            Builtin::Digamma,
+            Builtin::Trigamma,
+        ] {
             for x in [0.0, -1.0, -7.0] {
                 assert!(!b.eval(&[x]).is_finite(), "{}({x})", b.name());
             }
@@ -883,7 +921,13 @@ mod tests {
     #[test]
     fn the_analysis_table_agrees_with_the_values() {
         // Ranges contain every value on a grid of their interval.
-        let intervals = [(-3.0, 2.0), (0.25, 5.0), (-0.9, 0.9), (-1.7, -1.2), (1.0, 1.0)];
+        let intervals = [
+            (-3.0, 2.0),
+            (0.25, 5.0),
+            (-0.9, 0.9),
+            (-1.7, -1.2),
+            (1.0, 1.0),
+        ];
         for b in Builtin::ALL {
             for a in [0.3, 1.0] {
                 for &(lo, hi) in &intervals {
@@ -908,7 +952,11 @@ mod tests {
                 match b.at_infinity(side, 0.3) {
                     Asymptote::Limit(l) => {
                         let y = b.eval(&[side * 1e8, 0.3]);
-                        assert!((y - l).abs() < 1e-6, "{} at {side} inf: {y} vs {l}", b.name());
+                        assert!(
+                            (y - l).abs() < 1e-6,
+                            "{} at {side} inf: {y} vs {l}",
+                            b.name()
+                        );
                     }
                     Asymptote::Power { c, d, .. } => {
                         let x = 1e6;
