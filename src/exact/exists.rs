@@ -34,7 +34,7 @@
 //! only when nothing in it can vanish or blow up.
 
 use super::kinks;
-use crate::lang::builtin::{Asymptote, Builtin, LOG_ORDER, Near};
+use crate::lang::builtin::{Asymptote, Builtin, LOG_ORDER, Near, Poles};
 use crate::model::law::{Law, Tail};
 use crate::model::rv::{Rv, VarId};
 use crate::model::{Scenario, Source};
@@ -966,7 +966,7 @@ impl Analysis<'_> {
         };
         if p * q_down >= a + 1.0 {
             return Integrable::No(format!(
-                "{} grows {} as {name} -> {t0} from {from}, and {density} (E|X|^{p} needs {p} x {q_down} < {} there)",
+                "{} grows at least {} as {name} -> {t0} from {from}, and {density} (E|X|^{p} needs {p} x {q_down} < {} there)",
                 self.shown(g),
                 order(q_down),
                 a + 1.0
@@ -1265,7 +1265,7 @@ impl Analysis<'_> {
                 Near::Unknown => Far::top(),
             },
             _ if x.hi.is_power() && x.hi.d <= 0.0 || x.hi.r < 0.0 => {
-                if f.has_poles() {
+                if f.poles() != Poles::None {
                     Far::top()
                 } else {
                     Far::bounded()
@@ -1282,7 +1282,7 @@ impl Analysis<'_> {
                     | Asymptote::Outside => Some(0.0),
                     Asymptote::Between { .. } | Asymptote::Exp | Asymptote::Unknown => None,
                 };
-                match (bound(-1.0), bound(1.0), f.has_poles()) {
+                match (bound(-1.0), bound(1.0), f.poles() != Poles::None) {
                     (Some(l), Some(r), false) => Far {
                         hi: x.hi.pow(l.max(r)),
                         lo: None,
@@ -1433,10 +1433,12 @@ fn collect_sites(x: &Rv, out: &mut Vec<Site>) {
     match x {
         Rv::Div(_, b) => push(b, SiteKind::Zero),
         Rv::Pow(a, b) if matches!(**b, Rv::Const(k) if k < 0.0) => push(a, SiteKind::Zero),
-        Rv::Call(Builtin::Log, args) => push(&args[0], SiteKind::Zero),
-        Rv::Call(Builtin::Gamma | Builtin::Lgamma | Builtin::Digamma | Builtin::Trigamma, args) => {
-            push(&args[0], SiteKind::GammaPoles)
-        }
+        // Beta is seen through its gammas below.
+        Rv::Call(f, args) if rewritten(*f, args).is_none() => match f.poles() {
+            Poles::AtZero => push(&args[0], SiteKind::Zero),
+            Poles::AtNonPositiveIntegers => push(&args[0], SiteKind::GammaPoles),
+            Poles::None => {}
+        },
         _ => {}
     }
     match x {
@@ -1592,7 +1594,7 @@ fn compose_local(f: Builtin, arg: Local, a: f64) -> Local {
                 GENERIC
             }
         }
-        Local::Size { lo, .. } if lo >= 0.0 && !f.has_poles() => BOUNDED,
+        Local::Size { lo, .. } if lo >= 0.0 && f.poles() == Poles::None => BOUNDED,
         Local::Size { .. } => UNKNOWN,
     }
 }
@@ -1822,6 +1824,13 @@ mod tests {
         assert!(finite(n, "exp(-1/u)/u^3", 1.0));
         // 1 - cos(y) vanishes to second order.
         assert!(!finite(n, "1/sqrt(1 - cos(y))", 1.0));
+        // cos vanishes at pi/2, which is not a double.
+        let w = "w ~ Uniform(0, 3)";
+        assert!(!finite(w, "1/cos(w)", 1.0));
+        assert!(finite(w, "1/abs(cos(w))^0.5", 1.0));
+        assert!(!finite(w, "1/abs(cos(w))^0.5", 2.0));
+        // A double root found by scanning: at least order 1, so infinite.
+        assert!(!finite(n, "1/(y^2 - 2*y + 1)", 1.0));
     }
 
     #[test]

@@ -82,6 +82,14 @@ pub enum Kinks {
 /// claim can write.
 pub const LOG_ORDER: f64 = 1e-9;
 
+/// Where a function has poles (in its first argument; beta in either).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Poles {
+    None,
+    AtZero,
+    AtNonPositiveIntegers,
+}
+
 /// Symmetry of a function under x -> -x.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Parity {
@@ -272,17 +280,17 @@ impl Builtin {
         }
     }
 
-    /// Whether the function blows up at finite points of its domain's
-    /// closure (log at 0, the gamma family at the non-positive integers):
-    /// a function without poles is bounded on bounded sets.
-    pub fn has_poles(self) -> bool {
+    /// Where the function blows up at finite points of its domain's
+    /// closure: log at 0, the gamma family at the non-positive integers. A
+    /// function without poles is bounded on bounded sets.
+    pub fn poles(self) -> Poles {
         match self {
-            Builtin::Log
-            | Builtin::Gamma
+            Builtin::Log => Poles::AtZero,
+            Builtin::Gamma
             | Builtin::Lgamma
             | Builtin::Beta
             | Builtin::Digamma
-            | Builtin::Trigamma => true,
+            | Builtin::Trigamma => Poles::AtNonPositiveIntegers,
             Builtin::Sqrt
             | Builtin::Exp
             | Builtin::Abs
@@ -311,7 +319,7 @@ impl Builtin {
             | Builtin::Sigmoid
             | Builtin::Mish
             | Builtin::Hardtanh
-            | Builtin::Identity => false,
+            | Builtin::Identity => Poles::None,
         }
     }
 
@@ -502,6 +510,14 @@ impl Builtin {
         }
         let h = 1e-6 * x0.abs().max(1.0);
         let slope = (f(x0 + h) - f(x0 - h)) / (2.0 * h);
+        // The points asked about are computed roots: cos at the double
+        // nearest pi/2 is 6e-17, the rounding of the root times the slope,
+        // and stands for the zero it approximates.
+        let value = if value.abs() <= 1e-12 * slope.abs() * x0.abs().max(1.0) {
+            0.0
+        } else {
+            value
+        };
         if slope.abs() > 1e-6 * value.abs().max(1.0) {
             Near::Finite {
                 value,
