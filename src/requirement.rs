@@ -16,11 +16,11 @@
 //! unproved assumption.
 
 use crate::diag::Diag;
-use crate::exact::{Engine, NoExact, growth};
+use crate::exact::exists::Integrable;
+use crate::exact::{Engine, NoExact};
 use crate::lang::Functions;
 use crate::lang::ast::{Expr, ExprKind};
-use crate::lang::builtin::Builtin;
-use crate::model::law::Law;
+use crate::lang::builtin::{self, Builtin};
 use crate::model::resolve::Model;
 use crate::model::rv::{Moment, Rv, VarId};
 use crate::model::{Scenario, Source};
@@ -399,21 +399,11 @@ fn parity(x: &Rv) -> Option<Parity> {
 }
 
 fn is_odd(f: Builtin) -> bool {
-    matches!(
-        f,
-        Builtin::Tanh
-            | Builtin::Sin
-            | Builtin::Atan
-            | Builtin::Asin
-            | Builtin::Erf
-            | Builtin::Sign
-            | Builtin::Identity
-            | Builtin::Hardtanh
-    )
+    f.parity() == builtin::Parity::Odd
 }
 
 fn is_even(f: Builtin) -> bool {
-    matches!(f, Builtin::Abs | Builtin::Cos | Builtin::NormPdf)
+    f.parity() == builtin::Parity::Even
 }
 
 /// Whether two expressions share no source of randomness.
@@ -689,31 +679,11 @@ fn gaussian(s: &Scenario, engine: &Engine, x: &Rv) -> Decision {
 }
 
 fn finite_moment(s: &Scenario, x: &Rv, k: f64) -> Decision {
-    for (i, b) in s.bases.iter().enumerate() {
-        let g = growth(x, VarId(i));
-        let (alpha, normal) = match &s.sources[b.source] {
-            Source::Single(law) => (law.tail_index(), matches!(law, Law::Normal { .. })),
-            Source::Bivariate(_) => (f64::INFINITY, true),
-        };
-        if normal || g == 0.0 {
-            continue;
-        }
-        if g * k >= alpha {
-            return Decision::structure(
-                false,
-                format!(
-                    "grows like |{}|^{}; its law has moments only below order {alpha}",
-                    b.name,
-                    if g.is_infinite() {
-                        "inf".to_string()
-                    } else {
-                        g.to_string()
-                    }
-                ),
-            );
-        }
+    match crate::exact::exists::integrable(s, x, k) {
+        Integrable::Yes => Decision::structure(true, "its growth and poles are within its laws"),
+        Integrable::No(r) => Decision::structure(false, r),
+        Integrable::Unknown(r) => Decision::undecided(r),
     }
-    Decision::structure(true, "polynomial growth within the laws' tails")
 }
 
 #[cfg(test)]

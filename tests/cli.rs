@@ -314,4 +314,98 @@ fn heavy_tails_near_the_edge_of_existence_are_exact() {
         ("holds", "exact (quadrature)")
     );
     assert_eq!(check("E[abs(y)^3] = 14.57347589", given), "fails");
+// Issue 8, section 1: finite moments at integrable singularities hold with
+// their closed forms; infinite ones are undefined, never inconclusive.
+#[test]
+fn integrable_singularities_are_computed_exactly() {
+    // E[g^-1] = rate/(shape - 1) for g ~ Gamma(shape, rate).
+    assert_eq!(check("E[1/g] = 2", "g ~ Gamma(1.5, 1)"), "holds");
+    // E[1/b] = (a + b - 1)/(a - 1) for b ~ Beta(a, b), finite iff a > 1.
+    assert_eq!(check("E[1/b] = 2", "b ~ Beta(3, 2)"), "holds");
+    assert_eq!(check("E[1/b] = 2", "b ~ Beta(1, 2)"), "undefined");
+    // E[u^-1/2] = 2 for u ~ Uniform(0, 1), however it is spelled.
+    for x in ["1/sqrt(u)", "u^(-0.5)", "1/u^0.5", "sqrt(1/u)"] {
+        let claim = format!("E[{x}] = 2");
+        assert_eq!(check(&claim, "u ~ Uniform(0, 1)"), "holds", "{claim}");
+        assert_eq!(
+            checked_lhs(&claim, "u ~ Uniform(0, 1)").1,
+            "exact (quadrature)",
+            "{claim}"
+        );
+    }
+    // E|z|^s = 2^(s/2) Gamma((s + 1)/2)/sqrt(pi) for a standard normal z.
+    assert_eq!(
+        check(
+            "E[1/sqrt(abs(z))] = 2^(-1/4)*gamma(1/4)/sqrt(pi)",
+            "z ~ Normal(0, 1)"
+        ),
+        "holds"
+    );
+    // E[l^k] = exp(k mu + k^2 sigma^2/2) for l ~ LogNormal(mu, sigma).
+    assert_eq!(check("E[l^-3] = exp(4.5)", "l ~ LogNormal(0, 1)"), "holds");
+}
+
+#[test]
+fn infinite_moments_are_undefined() {
+    // E[exp(c y)] = 1/(1 - c^2 b^2) for |c| < 1/b under Laplace(0, b).
+    assert_eq!(check("E[exp(0.5*y)] = 4/3", "y ~ Laplace(0, 1)"), "holds");
+    assert_eq!(check("E[exp(y)] = 1", "y ~ Laplace(0, 1)"), "undefined");
+    assert_eq!(check("E[exp(1.5*y)] = 1", "y ~ Laplace(0, 1)"), "undefined");
+    assert_eq!(check("E[exp(y^2)] = 1", "y ~ Normal(0, 1)"), "undefined");
+    assert_eq!(check("E[t^2] = 3", "t ~ StudentsT(0, 1, 3)"), "holds");
+    assert_eq!(
+        check("E[abs(t)^3] = 1", "t ~ StudentsT(0, 1, 3)"),
+        "undefined"
+    );
+    // A point mass at a pole: infinite; log(0) is -infinity, not bad input.
+    assert_eq!(check("E[1/b] = 1", "b ~ Bernoulli(0.3)"), "undefined");
+    assert_eq!(check("E[log(b)] = 1", "b ~ Bernoulli(0.3)"), "undefined");
+    // E|u/v| is infinite for a correlated Gaussian pair.
+    assert_eq!(
+        check("E[u/v] = 1", "u, v ~ BivariateNormal(1, 1, 0.5)"),
+        "undefined"
+    );
+    assert_eq!(check("E[gamma(y)] = 1", "y ~ Normal(0, 1)"), "undefined");
+}
+
+#[test]
+fn a_decaying_exponential_of_a_sum_is_sampled() {
+    // exp(-s) lies in (0, 1] for s >= 0; E[exp(-s)] = (rate/(rate + 1))^3
+    // for s the sum of three Exponential(rate) copies.
+    assert_eq!(
+        check("E[exp(-s)] = (2/3)^3", "u ~ Exponential(2); s = sum(3, u)"),
+        "holds"
+    );
+}
+
+#[test]
+fn gamma_functions_write_student_t_constants() {
+    // E|t| = 2 sqrt(dof) Gamma((dof + 1)/2) / (sqrt(pi) (dof - 1) Gamma(dof/2)).
+    assert_eq!(
+        check(
+            "E[abs(t)] = 2*sqrt(5)*gamma(3)/(sqrt(pi)*4*gamma(2.5))",
+            "t ~ StudentsT(0, 1, 5)"
+        ),
+        "holds"
+    );
+    // B(a, b) = Gamma(a) Gamma(b)/Gamma(a + b); lgamma' = digamma.
+    assert_eq!(
+        check(
+            "E[beta(u, 2)] = E[gamma(u)*gamma(2)/gamma(u + 2)]",
+            "u ~ Uniform(0.5, 3)"
+        ),
+        "holds"
+    );
+    assert_eq!(
+        check("E[lgamma'(u)] = lgamma(2) - lgamma(1)", "u ~ Uniform(1, 2)"),
+        "holds"
+    );
+    let (code, _, err) = initaudit(&[
+        "check",
+        "E[trigamma'(u)] = 0",
+        "--given",
+        "u ~ Uniform(1, 2)",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot differentiate `trigamma`"), "{err}");
 }

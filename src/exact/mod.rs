@@ -844,7 +844,7 @@ impl<'a> Engine<'a> {
             }
             ([_], [v]) => {
                 let law = self.marginal(*v);
-                self.check_exists(&law, *v, expr, moment_of, true)?;
+                self.check_exists(&law, expr, moment_of)?;
                 let (lo, hi) = law.support();
                 let breaks = kinks::kinks(expr, *v, &vec![0.0; n], lo, hi, law.scale_hint());
                 let f = |x: f64| expr.eval_at(&env_with(&[(*v, x)]));
@@ -862,7 +862,7 @@ impl<'a> Engine<'a> {
                 } else {
                     (*v, *u)
                 };
-                self.check_exists(&self.marginal(u), u, expr, moment_of, false)?;
+                self.check_exists(&self.marginal(u), expr, moment_of)?;
                 let f = |a: f64, c: f64| expr.eval_at(&env_with(&[(u, a), (v, c)]));
                 let all = (f64::NEG_INFINITY, f64::INFINITY);
                 let breaks_u = kinks::kinks(expr, u, &vec![0.0; n], all.0, all.1, (0.0, b.sd_u));
@@ -879,8 +879,7 @@ impl<'a> Engine<'a> {
                 // own law (a pair's component by its marginal).
                 let (u, v) = (*u, *v);
                 let (lu, lv) = (self.marginal(u), self.marginal(v));
-                self.check_exists(&lu, u, expr, moment_of, false)?;
-                self.check_exists(&lv, v, expr, moment_of, false)?;
+                self.check_exists(&lu, expr, moment_of)?;
                 let f = |a: f64, c: f64| expr.eval_at(&env_with(&[(u, a), (v, c)]));
                 let (ulo, uhi) = lu.support();
                 let (vlo, vhi) = lv.support();
@@ -909,80 +908,45 @@ impl<'a> Engine<'a> {
     }
 
     /// Refuses to integrate what does not exist: quadrature of a divergent
-    /// integral can stop at a finite-looking number. Tails are judged from
-    /// structure ([`exists::tails`]); a denominator that may vanish is
-    /// looked for zeros along `v` when there is one variable, and makes the
-    /// moment "no exact form" otherwise. `moment_of` names the expressions
-    /// whose second moments a covariance needs.
+    /// integral can stop at a finite-looking number. [`exists::integrable`]
+    /// decides from the expression and the laws; what it proves infinite is
+    /// undefined, what it cannot show finite gets no exact value (and
+    /// sampling, which cannot decide it either, is not asked to).
+    /// `moment_of` names the expressions whose second moments a covariance
+    /// needs.
     fn check_exists(
         &self,
         law: &Law,
-        v: VarId,
         expr: &Rv,
         moment_of: Option<(&Rv, &Rv)>,
-        one_variable: bool,
     ) -> Result<(), NoExact> {
         let pieces: Vec<(&Rv, f64)> = match moment_of {
             Some((x, y)) => vec![(x, 2.0), (y, 2.0)],
             None => vec![(expr, 1.0)],
         };
         let shown = |x: &Rv| x.shown(&self.scenario.bases).to_string();
-        let moment = |x: &Rv, p: f64| {
-            if p == 1.0 {
+        for (x, p) in pieces {
+            let moment = if p == 1.0 {
                 format!("E[|{}|]", shown(x))
             } else {
                 format!("E[|{}|^{p}]", shown(x))
-            }
-        };
-        for (x, p) in pieces {
-            if let exists::Integrable::No(r) = exists::tails(self.scenario, x, p) {
-                return Err(NoExact::Undefined(format!(
-                    "{} is infinite under {}: {r}",
-                    moment(x, p),
-                    law_name(law)
-                )));
-            }
-            for b in exists::poles(x, p) {
-                if !one_variable {
-                    return Err(NoExact::NoForm(format!(
-                        "{} divides by {}, which may vanish",
-                        shown(x),
-                        shown(&b)
+            };
+            match exists::integrable(self.scenario, x, p) {
+                exists::Integrable::Yes => {}
+                exists::Integrable::No(r) => {
+                    return Err(NoExact::Undefined(format!(
+                        "{moment} is infinite under {}: {r}",
+                        law_name(law)
                     )));
                 }
-                if let Some(at) = self.zero_in_support(&b, v, law) {
-                    let name = &self.scenario.bases[v.0].name;
-                    return Err(NoExact::Undefined(format!(
-                        "{} is infinite: {} vanishes at {name} = {at} where the density is positive",
-                        moment(x, p),
-                        shown(&b)
+                exists::Integrable::Unknown(r) => {
+                    return Err(NoExact::NoForm(format!(
+                        "{moment} is not shown finite: {r}"
                     )));
                 }
             }
         }
         Ok(())
-    }
-
-    /// A point of the support where `b` (a function of `v` alone) is zero
-    /// and the density does not vanish around it.
-    fn zero_in_support(&self, b: &Rv, v: VarId, law: &Law) -> Option<f64> {
-        let n = self.scenario.bases.len();
-        let env = vec![0.0; n];
-        let (lo, hi) = law.support();
-        let abs = Rv::Call(Builtin::Abs, vec![b.clone()]);
-        let inside = kinks::kinks(&abs, v, &env, lo, hi, law.scale_hint());
-        let at_ends = [lo, hi].into_iter().filter(|e| e.is_finite()).filter(|&e| {
-            let mut point = env.clone();
-            point[v.0] = e;
-            let step = 1e-9 * law.scale_hint().1;
-            let nearby = if e == lo { e + step } else { e - step };
-            b.eval_at(&point).abs() <= f64::EPSILON && law.pdf(nearby) > 0.0
-        });
-        inside
-            .into_iter()
-            .filter(|&x| law.pdf(x) > 0.0 || law.atoms().is_some())
-            .chain(at_ends)
-            .next()
     }
 }
 
@@ -1025,73 +989,6 @@ pub fn affine(x: &Rv) -> Option<(VarId, f64, f64)> {
             }
         }
         _ => None,
-    }
-}
-
-/// How fast `|x|` grows in `|v|` as `|v| -> inf`: a polynomial degree, or
-/// infinity for exponential growth. Conservative: it may overstate, never
-/// understate.
-pub fn growth(x: &Rv, v: VarId) -> f64 {
-    match x {
-        Rv::Const(_) => 0.0,
-        // The copies are drawn from the same laws, so they have the same tails.
-        Rv::Sum(_, t) => growth(t, v),
-        Rv::Base(w) => {
-            if *w == v {
-                1.0
-            } else {
-                0.0
-            }
-        }
-        Rv::Neg(a) => growth(a, v),
-        Rv::Add(a, b) | Rv::Sub(a, b) => growth(a, v).max(growth(b, v)),
-        Rv::Mul(a, b) => growth(a, v) + growth(b, v),
-        // A random denominator can only shrink growth at infinity, but it
-        // can blow up near its zeros; those are quadrature's problem.
-        Rv::Div(a, _) => growth(a, v),
-        Rv::Pow(a, b) => match **b {
-            Rv::Const(k) if k >= 0.0 => k * growth(a, v),
-            Rv::Const(_) => 0.0,
-            _ => f64::INFINITY,
-        },
-        Rv::Call(f, args) => {
-            let g = growth(&args[0], v);
-            match f {
-                Builtin::Tanh
-                | Builtin::Sigmoid
-                | Builtin::Erf
-                | Builtin::Erfc
-                | Builtin::NormCdf
-                | Builtin::NormPdf
-                | Builtin::Sin
-                | Builtin::Cos
-                | Builtin::Atan
-                | Builtin::Asin
-                | Builtin::Acos
-                | Builtin::Step
-                | Builtin::Sign
-                | Builtin::Hardtanh => 0.0,
-                Builtin::Sqrt => g / 2.0,
-                // log grows slower than any power: a small positive degree
-                // keeps "finite for every k < alpha" strict.
-                Builtin::Log => {
-                    if g > 0.0 {
-                        1e-9
-                    } else {
-                        0.0
-                    }
-                }
-                Builtin::Exp => {
-                    if g > 0.0 {
-                        f64::INFINITY
-                    } else {
-                        0.0
-                    }
-                }
-                Builtin::Min | Builtin::Max => g.max(growth(&args[1], v)),
-                _ => g,
-            }
-        }
     }
 }
 
@@ -1438,24 +1335,5 @@ mod tests {
         for x in ["z * z", "z + y", "relu(z)", "1 + 2", "z^1"] {
             assert_eq!(affine(&rv(&m, x)), None, "{x}");
         }
-    }
-
-    #[test]
-    fn growth_degrees() {
-        let m = model("z ~ Normal(0, 1)\ny ~ Normal(0, 1)");
-        let z = VarId(0);
-        let g = |x: &str| growth(&rv(&m, x), z);
-        assert_eq!(g("z^3"), 3.0);
-        assert_eq!(g("z * relu(z) + y^5"), 2.0);
-        assert_eq!(g("tanh(z) * y"), 0.0);
-        assert_eq!(g("sqrt(abs(z))"), 0.5);
-        assert_eq!(g("z^(-1)"), 0.0);
-        assert_eq!(g("sum(3, z^2)"), 2.0);
-        assert_eq!(g("exp(z)"), f64::INFINITY);
-        assert_eq!(g("exp(y)"), 0.0);
-        assert_eq!(g("z^y"), f64::INFINITY);
-        // log grows slower than any power, but not at all is too little.
-        let log = g("log(abs(z))");
-        assert!(log > 0.0 && log < 1e-6, "{log}");
     }
 }

@@ -1,9 +1,19 @@
-//! The built-in functions: their names, arities, values and kinks.
+//! The built-in functions: their names, arities, values and kinks, and
+//! what the existence rules must know of each.
 //!
 //! This is the one table every stage shares. The parser only checks names
 //! against it; the derivative rules (in `deriv`) are written in the language
 //! itself; the exact engine asks it where a function is not smooth, so that
 //! quadrature can split there; the sampling kernels call `eval` once per lane.
+//!
+//! Whether a moment exists (`exact::exists`) is decided from each
+//! function's parity, range, poles, behaviour near a point ([`Near`]) and
+//! at infinity ([`Asymptote`]). Each is an exhaustive match without a
+//! default arm, so that a new built-in must state them rather than inherit
+//! an answer that would decide existence for it. The gamma family (gamma,
+//! lgamma, beta, digamma, trigamma) is smooth on its domain, so its kinks
+//! are none; its poles at 0, -1, -2, ... are known to the existence rules,
+//! which refuse every moment that meets one.
 //!
 //! Conventions at kinks are PyTorch's: a derivative at a kink is the value
 //! PyTorch's backward pass gives there, because the audit is about what
@@ -37,6 +47,11 @@ pub enum Builtin {
     Asin,
     Acos,
     Atan,
+    Gamma,
+    Lgamma,
+    Beta,
+    Digamma,
+    Trigamma,
     Relu,
     LeakyRelu,
     Prelu,
@@ -62,8 +77,73 @@ pub enum Kinks {
     WhereEqual,
 }
 
+/// Growth exponent standing for "slower than any power" (a logarithm):
+/// positive, so that comparisons stay strict, and far below any power a
+/// claim can write.
+pub const LOG_ORDER: f64 = 1e-9;
+
+/// Where a function has poles (in its first argument; beta in either).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Poles {
+    None,
+    AtZero,
+    AtNonPositiveIntegers,
+}
+
+/// Symmetry of a function under x -> -x.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parity {
+    Odd,
+    Even,
+    Neither,
+}
+
+/// How a function behaves as its argument tends to a point from one side.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Near {
+    /// Continuous there with limit `value`: |f(x0 + d) - value| lies
+    /// between c|d|^hi and C|d|^lo as d -> 0 on that side (`hi` infinite:
+    /// it may be constant there); `dsign` is the sign of f - value.
+    Finite {
+        value: f64,
+        lo: f64,
+        hi: f64,
+        dsign: Option<f64>,
+    },
+    /// A pole: |f| lies between c|d|^-lo and C|d|^-hi (`lo` = 0 for a
+    /// logarithm); `sign` is the sign of f.
+    Pole { lo: f64, hi: f64, sign: Option<f64> },
+    /// Outside the domain on that side: the value there is NaN, which the
+    /// evaluators report as an ill-posed claim.
+    Outside,
+    /// Not described (two-argument functions, which callers rewrite).
+    Unknown,
+}
+
+/// How a function behaves as its argument tends to plus or minus infinity.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Asymptote {
+    /// f(x) = c |x|^d + O(|x|^rem), rem < d (minus infinity: exactly).
+    Power { c: f64, d: f64, rem: f64 },
+    /// f(x) tends to this value.
+    Limit(f64),
+    /// |f(x)| lies between constant multiples of |x|^d exp(-r |x|^q):
+    /// an exponential decay (sigmoid's e^x, phi's exp(-x^2/2)).
+    Decays { q: f64, r: f64, d: f64 },
+    /// Bounded, without a limit.
+    Bounded,
+    /// exp itself.
+    Exp,
+    /// c|x|^lo <= |f(x)| <= C|x|^hi, sign not stated.
+    Between { lo: f64, hi: f64 },
+    /// Outside the domain (NaN, reported by the evaluators).
+    Outside,
+    /// Poles all the way out, or faster than any power.
+    Unknown,
+}
+
 impl Builtin {
-    pub const ALL: [Builtin; 30] = [
+    pub const ALL: [Builtin; 35] = [
         Builtin::Sqrt,
         Builtin::Exp,
         Builtin::Log,
@@ -82,6 +162,11 @@ impl Builtin {
         Builtin::Asin,
         Builtin::Acos,
         Builtin::Atan,
+        Builtin::Gamma,
+        Builtin::Lgamma,
+        Builtin::Beta,
+        Builtin::Digamma,
+        Builtin::Trigamma,
         Builtin::Relu,
         Builtin::LeakyRelu,
         Builtin::Prelu,
@@ -116,6 +201,11 @@ impl Builtin {
             Builtin::Asin => "asin",
             Builtin::Acos => "acos",
             Builtin::Atan => "atan",
+            Builtin::Gamma => "gamma",
+            Builtin::Lgamma => "lgamma",
+            Builtin::Beta => "beta",
+            Builtin::Digamma => "digamma",
+            Builtin::Trigamma => "trigamma",
             Builtin::Relu => "relu",
             Builtin::LeakyRelu => "leaky_relu",
             Builtin::Prelu => "prelu",
@@ -139,7 +229,7 @@ impl Builtin {
     /// [`Builtin::defaults`].
     pub fn arity(self) -> (usize, usize) {
         match self {
-            Builtin::Min | Builtin::Max | Builtin::Prelu => (2, 2),
+            Builtin::Min | Builtin::Max | Builtin::Prelu | Builtin::Beta => (2, 2),
             Builtin::LeakyRelu | Builtin::Elu => (1, 2),
             _ => (1, 1),
         }
@@ -160,6 +250,7 @@ impl Builtin {
         match self {
             Builtin::Min | Builtin::Max => format!("{}(a, b)", self.name()),
             Builtin::Prelu => "prelu(x, a)".to_string(),
+            Builtin::Beta => "beta(a, b)".to_string(),
             Builtin::LeakyRelu => "leaky_relu(x) or leaky_relu(x, a)".to_string(),
             Builtin::Elu => "elu(x) or elu(x, a)".to_string(),
             _ => format!("{}(x)", self.name()),
@@ -187,6 +278,421 @@ impl Builtin {
             Builtin::Min | Builtin::Max => Kinks::WhereEqual,
             _ => Kinks::None,
         }
+    }
+
+    /// Where the function blows up at finite points of its domain's
+    /// closure: log at 0, the gamma family at the non-positive integers. A
+    /// function without poles is bounded on bounded sets.
+    pub fn poles(self) -> Poles {
+        match self {
+            Builtin::Log => Poles::AtZero,
+            Builtin::Gamma
+            | Builtin::Lgamma
+            | Builtin::Beta
+            | Builtin::Digamma
+            | Builtin::Trigamma => Poles::AtNonPositiveIntegers,
+            Builtin::Sqrt
+            | Builtin::Exp
+            | Builtin::Abs
+            | Builtin::Sign
+            | Builtin::Step
+            | Builtin::Min
+            | Builtin::Max
+            | Builtin::Sin
+            | Builtin::Cos
+            | Builtin::Tanh
+            | Builtin::Erf
+            | Builtin::Erfc
+            | Builtin::NormCdf
+            | Builtin::NormPdf
+            | Builtin::Asin
+            | Builtin::Acos
+            | Builtin::Atan
+            | Builtin::Relu
+            | Builtin::LeakyRelu
+            | Builtin::Prelu
+            | Builtin::Elu
+            | Builtin::Selu
+            | Builtin::Gelu
+            | Builtin::Silu
+            | Builtin::Softplus
+            | Builtin::Sigmoid
+            | Builtin::Mish
+            | Builtin::Hardtanh
+            | Builtin::Identity => Poles::None,
+        }
+    }
+
+    /// Whether the function is zero on a whole interval (relu left of 0),
+    /// so that its value at a generic point may be zero with positive
+    /// probability. `a` is the second argument, where there is one.
+    pub fn zero_on_interval(self, a: f64) -> bool {
+        match self {
+            Builtin::Relu | Builtin::Step => true,
+            Builtin::LeakyRelu | Builtin::Prelu | Builtin::Elu => a == 0.0,
+            // min and max are rewritten through abs before anyone asks.
+            Builtin::Min | Builtin::Max => true,
+            Builtin::Sqrt
+            | Builtin::Exp
+            | Builtin::Log
+            | Builtin::Abs
+            | Builtin::Sign
+            | Builtin::Sin
+            | Builtin::Cos
+            | Builtin::Tanh
+            | Builtin::Erf
+            | Builtin::Erfc
+            | Builtin::NormCdf
+            | Builtin::NormPdf
+            | Builtin::Asin
+            | Builtin::Acos
+            | Builtin::Atan
+            | Builtin::Gamma
+            | Builtin::Lgamma
+            | Builtin::Beta
+            | Builtin::Digamma
+            | Builtin::Trigamma
+            | Builtin::Selu
+            | Builtin::Gelu
+            | Builtin::Silu
+            | Builtin::Softplus
+            | Builtin::Sigmoid
+            | Builtin::Mish
+            | Builtin::Hardtanh
+            | Builtin::Identity => false,
+        }
+    }
+
+    /// Symmetry under x -> -x of the first argument.
+    pub fn parity(self) -> Parity {
+        match self {
+            Builtin::Tanh
+            | Builtin::Sin
+            | Builtin::Atan
+            | Builtin::Asin
+            | Builtin::Erf
+            | Builtin::Sign
+            | Builtin::Identity
+            | Builtin::Hardtanh => Parity::Odd,
+            Builtin::Abs | Builtin::Cos | Builtin::NormPdf => Parity::Even,
+            Builtin::Sqrt
+            | Builtin::Exp
+            | Builtin::Log
+            | Builtin::Step
+            | Builtin::Min
+            | Builtin::Max
+            | Builtin::Erfc
+            | Builtin::NormCdf
+            | Builtin::Acos
+            | Builtin::Gamma
+            | Builtin::Lgamma
+            | Builtin::Beta
+            | Builtin::Digamma
+            | Builtin::Trigamma
+            | Builtin::Relu
+            | Builtin::LeakyRelu
+            | Builtin::Prelu
+            | Builtin::Elu
+            | Builtin::Selu
+            | Builtin::Gelu
+            | Builtin::Silu
+            | Builtin::Softplus
+            | Builtin::Sigmoid
+            | Builtin::Mish => Parity::Neither,
+        }
+    }
+
+    /// How the function behaves as its first argument tends to `x0` from
+    /// the side `dir` (+1 from above, -1 from below); `a` is the second
+    /// argument. Points not named here are smooth points of the domain,
+    /// where the one-sided difference quotient decides between a simple
+    /// change and a possibly stationary one.
+    pub fn near(self, x0: f64, dir: f64, a: f64) -> Near {
+        use Builtin::*;
+        let at0 = x0 == 0.0;
+        let pole = x0 <= 0.0 && x0 == x0.floor();
+        let constant = |value: f64| Near::Finite {
+            value,
+            lo: f64::INFINITY,
+            hi: f64::INFINITY,
+            dsign: None,
+        };
+        let linear = |slope: f64, value: f64| {
+            if slope == 0.0 {
+                constant(value)
+            } else {
+                Near::Finite {
+                    value,
+                    lo: 1.0,
+                    hi: 1.0,
+                    dsign: Some(slope.signum() * dir),
+                }
+            }
+        };
+        let root = |value: f64, dsign: f64| Near::Finite {
+            value,
+            lo: 0.5,
+            hi: 0.5,
+            dsign: Some(dsign),
+        };
+        match self {
+            Sqrt | Log if x0 < 0.0 || (at0 && dir < 0.0) => Near::Outside,
+            Sqrt if at0 => root(0.0, 1.0),
+            Log if at0 => Near::Pole {
+                lo: 0.0,
+                hi: LOG_ORDER,
+                sign: Some(-1.0),
+            },
+            Asin | Acos if x0.abs() > 1.0 || (x0.abs() == 1.0 && dir * x0 > 0.0) => Near::Outside,
+            Asin if x0.abs() == 1.0 => root(x0.asin(), dir),
+            Acos if x0.abs() == 1.0 => root(x0.acos(), -dir),
+            // slope -1 from below: |x| rises on both sides.
+            Abs if at0 => linear(dir, 0.0),
+            Sign if at0 => constant(dir),
+            Step if at0 => constant(if dir > 0.0 { 1.0 } else { 0.0 }),
+            Relu if at0 => linear(if dir > 0.0 { 1.0 } else { 0.0 }, 0.0),
+            LeakyRelu | Prelu | Elu if at0 => linear(if dir > 0.0 { 1.0 } else { a }, 0.0),
+            Selu if at0 => linear(
+                if dir > 0.0 {
+                    SELU_LAMBDA
+                } else {
+                    SELU_LAMBDA * SELU_ALPHA
+                },
+                0.0,
+            ),
+            Hardtanh if x0.abs() == 1.0 => {
+                if dir * x0 < 0.0 {
+                    linear(1.0, x0)
+                } else {
+                    constant(x0)
+                }
+            }
+            // Gamma(-n + d) ~ (-1)^n / (n! d).
+            Gamma if pole => Near::Pole {
+                lo: 1.0,
+                hi: 1.0,
+                sign: Some(if (x0 as i64) % 2 == 0 { dir } else { -dir }),
+            },
+            Lgamma if pole => Near::Pole {
+                lo: 0.0,
+                hi: LOG_ORDER,
+                sign: Some(1.0),
+            },
+            // psi(-n + d) ~ -1/d, psi'(-n + d) ~ 1/d^2.
+            Digamma if pole => Near::Pole {
+                lo: 1.0,
+                hi: 1.0,
+                sign: Some(-dir),
+            },
+            Trigamma if pole => Near::Pole {
+                lo: 2.0,
+                hi: 2.0,
+                sign: Some(1.0),
+            },
+            // Two arguments: callers rewrite min, max and beta first.
+            Min | Max | Beta => Near::Unknown,
+            Sqrt | Exp | Log | Abs | Sign | Step | Sin | Cos | Tanh | Erf | Erfc | NormCdf
+            | NormPdf | Asin | Acos | Atan | Gamma | Lgamma | Digamma | Trigamma | Relu
+            | LeakyRelu | Prelu | Elu | Selu | Gelu | Silu | Softplus | Sigmoid | Mish
+            | Hardtanh | Identity => self.smooth_near(x0, dir, a),
+        }
+    }
+
+    /// [`Builtin::near`] at a smooth point: the value, and a central
+    /// difference quotient whose error (~1e-12 here) is far below the margin
+    /// that declares the derivative nonzero; below it the change is only
+    /// known to be at most linear, unless the second difference is clear.
+    fn smooth_near(self, x0: f64, dir: f64, a: f64) -> Near {
+        let f = |x: f64| self.eval(&[x, a]);
+        let value = f(x0);
+        if !value.is_finite() {
+            return Near::Unknown;
+        }
+        let h = 1e-6 * x0.abs().max(1.0);
+        let slope = (f(x0 + h) - f(x0 - h)) / (2.0 * h);
+        // The points asked about are computed roots: cos at the double
+        // nearest pi/2 is 6e-17, the rounding of the root times the slope,
+        // and stands for the zero it approximates.
+        let value = if value.abs() <= 1e-12 * slope.abs() * x0.abs().max(1.0) {
+            0.0
+        } else {
+            value
+        };
+        if slope.abs() > 1e-6 * value.abs().max(1.0) {
+            Near::Finite {
+                value,
+                lo: 1.0,
+                hi: 1.0,
+                dsign: Some(slope.signum() * dir),
+            }
+        } else {
+            // Stationary: a clear second difference (error ~1e-8 at this
+            // step) makes the change exactly quadratic.
+            let h = 1e-4 * x0.abs().max(1.0);
+            let curvature = (f(x0 + h) - 2.0 * value + f(x0 - h)) / (h * h);
+            if curvature.abs() > 1e-4 * value.abs().max(1.0) {
+                Near::Finite {
+                    value,
+                    lo: 2.0,
+                    hi: 2.0,
+                    dsign: Some(curvature.signum()),
+                }
+            } else {
+                Near::Finite {
+                    value,
+                    lo: 1.0,
+                    hi: f64::INFINITY,
+                    dsign: None,
+                }
+            }
+        }
+    }
+
+    /// How the function behaves as its first argument tends to `side`
+    /// times infinity; `a` is the second argument.
+    pub fn at_infinity(self, side: f64, a: f64) -> Asymptote {
+        use Builtin::*;
+        let up = side > 0.0;
+        let exactly = |c: f64, d: f64| Asymptote::Power {
+            c,
+            d,
+            rem: f64::NEG_INFINITY,
+        };
+        match self {
+            Sqrt if up => exactly(1.0, 0.5),
+            Exp => Asymptote::Exp,
+            Log | Digamma if up => Asymptote::Between {
+                lo: 0.0,
+                hi: LOG_ORDER,
+            },
+            // log Gamma(x) ~ x log x.
+            Lgamma if up => Asymptote::Between {
+                lo: 1.0,
+                hi: 1.0 + LOG_ORDER,
+            },
+            Trigamma if up => Asymptote::Power {
+                c: 1.0,
+                d: -1.0,
+                rem: -2.0,
+            },
+            Sqrt | Log | Asin | Acos => Asymptote::Outside,
+            // Poles all the way out, or faster than any power (Gamma);
+            // two-argument functions are rewritten first.
+            Gamma | Lgamma | Digamma | Trigamma | Min | Max | Beta => Asymptote::Unknown,
+            Abs => exactly(1.0, 1.0),
+            Identity => exactly(side, 1.0),
+            Sign | Tanh | Erf | Hardtanh => Asymptote::Limit(side),
+            Step => Asymptote::Limit(if up { 1.0 } else { 0.0 }),
+            NormCdf | Sigmoid if up => Asymptote::Limit(1.0),
+            Erfc if !up => Asymptote::Limit(2.0),
+            // Mills: Phi(-x) ~ phi(x)/x, erfc(x) ~ exp(-x^2)/(x sqrt(pi)).
+            NormCdf => Asymptote::Decays {
+                q: 2.0,
+                r: 0.5,
+                d: -1.0,
+            },
+            Erfc => Asymptote::Decays {
+                q: 2.0,
+                r: 1.0,
+                d: -1.0,
+            },
+            Sigmoid => Asymptote::Decays {
+                q: 1.0,
+                r: 1.0,
+                d: 0.0,
+            },
+            NormPdf => Asymptote::Decays {
+                q: 2.0,
+                r: 0.5,
+                d: 0.0,
+            },
+            Atan => Asymptote::Limit(side * std::f64::consts::FRAC_PI_2),
+            Sin | Cos => Asymptote::Bounded,
+            Relu | LeakyRelu | Prelu | Elu if up => exactly(1.0, 1.0),
+            Selu if up => exactly(SELU_LAMBDA, 1.0),
+            Relu => Asymptote::Limit(0.0),
+            LeakyRelu | Prelu if a == 0.0 => Asymptote::Limit(0.0),
+            LeakyRelu | Prelu => exactly(-a, 1.0),
+            Elu => Asymptote::Limit(-a),
+            Selu => Asymptote::Limit(-SELU_LAMBDA * SELU_ALPHA),
+            // x minus a bounded correction.
+            Gelu | Silu | Mish | Softplus if up => Asymptote::Power {
+                c: 1.0,
+                d: 1.0,
+                rem: 0.0,
+            },
+            // x Phi(x) ~ -phi(x); x sigmoid(x) and x tanh(softplus(x)) ~ x e^x.
+            Gelu => Asymptote::Decays {
+                q: 2.0,
+                r: 0.5,
+                d: 0.0,
+            },
+            Silu | Mish => Asymptote::Decays {
+                q: 1.0,
+                r: 1.0,
+                d: 1.0,
+            },
+            Softplus => Asymptote::Decays {
+                q: 1.0,
+                r: 1.0,
+                d: 0.0,
+            },
+        }
+    }
+
+    /// An interval containing the image of `[lo, hi]` (ends may be
+    /// infinite) under the function; `a` is the second argument. Wide
+    /// where a tight answer would need care the callers do not need.
+    pub fn range(self, lo: f64, hi: f64, a: f64) -> (f64, f64) {
+        use Builtin::*;
+        const ALL: (f64, f64) = (f64::NEG_INFINITY, f64::INFINITY);
+        let f = |x: f64| self.eval(&[x, a]);
+        let increasing = || (f(lo), f(hi));
+        let checked = |r: (f64, f64)| if r.0.is_nan() || r.1.is_nan() { ALL } else { r };
+        // Minima of the non-monotone activations, rounded outward:
+        // gelu -0.16997 at -0.7518, silu -0.27846 at -1.2785, mish -0.30884
+        // at -1.1924 (found by minimising each on a fine grid).
+        let dipping = |min: f64| (if lo >= 0.0 { f(lo) } else { min }, f(hi).max(0.0));
+        // The minimum of Gamma on x > 0 is 0.8856031944108887 at
+        // 1.4616321449683623 (Abramowitz & Stegun 6.1.11 quote 0.88560 32).
+        const GAMMA_ARGMIN: f64 = 1.461_632_144_968_362_3;
+        let gamma_like = |min: f64| {
+            let ends = (f(lo).min(f(hi)), f(lo).max(f(hi)));
+            if lo <= GAMMA_ARGMIN && GAMMA_ARGMIN <= hi {
+                (min, ends.1)
+            } else {
+                ends
+            }
+        };
+        checked(match self {
+            Sqrt if hi >= 0.0 => (lo.max(0.0).sqrt(), hi.sqrt()),
+            Log if hi > 0.0 => (lo.max(0.0).ln(), hi.ln()),
+            Sqrt | Log => ALL,
+            Exp | Tanh | Erf | NormCdf | Atan | Sigmoid | Softplus | Selu | Hardtanh | Identity
+            | Relu | Sign | Step => increasing(),
+            Elu if a >= 0.0 => increasing(),
+            LeakyRelu | Prelu if a == 0.0 => (lo.max(0.0), hi.max(0.0)),
+            LeakyRelu | Prelu if a > 0.0 => increasing(),
+            Elu | LeakyRelu | Prelu => ALL,
+            Erfc => (f(hi), f(lo)),
+            Abs if lo >= 0.0 => (lo, hi),
+            Abs if hi <= 0.0 => (-hi, -lo),
+            Abs => (0.0, hi.max(-lo)),
+            NormPdf if lo <= 0.0 && hi >= 0.0 => (f(lo).min(f(hi)), f(0.0)),
+            NormPdf => (f(lo).min(f(hi)), f(lo).max(f(hi))),
+            Sin | Cos => (-1.0, 1.0),
+            Asin => (f(lo.max(-1.0)), f(hi.min(1.0))),
+            Acos => (f(hi.min(1.0)), f(lo.max(-1.0))),
+            Gelu => dipping(-0.17),
+            Silu => dipping(-0.2785),
+            Mish => dipping(-0.3089),
+            Gamma if lo > 0.0 => gamma_like(0.885_603),
+            Lgamma if lo > 0.0 => gamma_like(-0.121_487),
+            Digamma if lo > 0.0 => increasing(),
+            Trigamma if lo > 0.0 => (f(hi), f(lo)),
+            Trigamma => (0.0, f64::INFINITY),
+            Gamma | Lgamma | Digamma | Beta | Min | Max => ALL,
+        })
     }
 
     /// The value at `args` (already padded with defaults to the full arity).
@@ -221,6 +727,11 @@ impl Builtin {
             Builtin::Asin => x.asin(),
             Builtin::Acos => x.acos(),
             Builtin::Atan => x.atan(),
+            Builtin::Gamma => libm::tgamma(x),
+            Builtin::Lgamma => libm::lgamma(x),
+            Builtin::Beta => beta(x, args[1]),
+            Builtin::Digamma => digamma(x),
+            Builtin::Trigamma => trigamma(x),
             Builtin::Relu => x.max(0.0),
             Builtin::LeakyRelu | Builtin::Prelu => {
                 if x > 0.0 {
@@ -282,6 +793,61 @@ fn softplus(x: f64) -> f64 {
     x.max(0.0) + (-x.abs()).exp().ln_1p()
 }
 
+/// Gamma(a) Gamma(b) / Gamma(a + b), through log-gammas (no overflow for
+/// large arguments) with the signs of the three gammas, so that negative
+/// non-integer arguments work too; NaN at the poles of the numerator.
+fn beta(a: f64, b: f64) -> f64 {
+    let (la, sa) = libm::lgamma_r(a);
+    let (lb, sb) = libm::lgamma_r(b);
+    let (lab, sab) = libm::lgamma_r(a + b);
+    let sign = f64::from(sa * sb * sab);
+    if !(la.is_finite() && lb.is_finite()) {
+        return f64::NAN;
+    }
+    sign * (la + lb - lab).exp()
+}
+
+/// The digamma function psi = Gamma'/Gamma (statrs: recurrence up to 12,
+/// then the asymptotic series; reflection for x < 0). NaN at its poles,
+/// the non-positive integers, where statrs answers -inf from either side.
+fn digamma(x: f64) -> f64 {
+    if x <= 0.0 && x == x.floor() {
+        return f64::NAN;
+    }
+    statrs::function::gamma::digamma(x)
+}
+
+/// The trigamma function psi' = sum_k 1/(x + k)^2: the recurrence
+/// psi'(x) = psi'(x + 1) + 1/x^2 up to x >= 12, then the asymptotic series
+/// 1/x + 1/(2x^2) + sum B_2k / x^(2k+1), whose first omitted term is below
+/// 1e-17 there; reflection psi'(1 - x) + psi'(x) = pi^2 / sin^2(pi x) for
+/// x < 0. NaN at the poles, the non-positive integers.
+fn trigamma(x: f64) -> f64 {
+    use std::f64::consts::PI;
+    if x.is_nan() || (x <= 0.0 && x == x.floor()) {
+        return f64::NAN;
+    }
+    if x == f64::INFINITY {
+        return 0.0;
+    }
+    if x < 0.0 {
+        let s = (PI * x).sin();
+        return PI * PI / (s * s) - trigamma(1.0 - x);
+    }
+    let mut z = x;
+    let mut acc = 0.0;
+    while z < 12.0 {
+        acc += 1.0 / (z * z);
+        z += 1.0;
+    }
+    let r = 1.0 / z;
+    let r2 = r * r;
+    // Bernoulli numbers B2..B10: 1/6, -1/30, 1/42, -1/30, 5/66.
+    let series = r2
+        * (1.0 / 6.0 - r2 * (1.0 / 30.0 - r2 * (1.0 / 42.0 - r2 * (1.0 / 30.0 - r2 * 5.0 / 66.0))));
+    acc + r + 0.5 * r2 + r * series
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,5 +881,123 @@ mod tests {
         assert_eq!(Builtin::Relu.eval(&[0.0]), 0.0);
         assert_eq!(Builtin::Step.eval(&[0.0]), 0.0);
         assert_eq!(Builtin::LeakyRelu.eval(&[-2.0, 0.01]), -0.02);
+    }
+
+    #[test]
+    fn gamma_family_against_closed_forms() {
+        use std::f64::consts::PI;
+        let close = |b: Builtin, args: &[f64], want: f64| {
+            let got = b.eval(args);
+            assert!(
+                (got - want).abs() <= 4e-15 * want.abs().max(1.0),
+                "{}({args:?}) = {got}, want {want}",
+                b.name()
+            );
+        };
+        let sqrt_pi = PI.sqrt();
+        // Gamma(1/2) = sqrt(pi); Gamma(9/2) = 105 sqrt(pi)/16;
+        // Gamma(-3/2) = 4 sqrt(pi)/3 (recurrence Gamma(x + 1) = x Gamma(x)).
+        close(Builtin::Gamma, &[0.5], sqrt_pi);
+        close(Builtin::Gamma, &[4.5], 105.0 * sqrt_pi / 16.0);
+        close(Builtin::Gamma, &[-1.5], 4.0 * sqrt_pi / 3.0);
+        close(Builtin::Gamma, &[6.0], 120.0);
+        // log|Gamma|, also where Gamma < 0: Gamma(-1/2) = -2 sqrt(pi).
+        close(Builtin::Lgamma, &[0.5], sqrt_pi.ln());
+        close(Builtin::Lgamma, &[-0.5], (2.0 * sqrt_pi).ln());
+        // B(a, b) = Gamma(a) Gamma(b) / Gamma(a + b).
+        close(Builtin::Beta, &[2.0, 3.0], 1.0 / 12.0);
+        close(Builtin::Beta, &[0.5, 0.5], PI);
+        close(Builtin::Beta, &[-0.5, 2.0], -4.0);
+        // psi(1) = -Euler's gamma (0.57721566490153286061..., to f64);
+        // psi(1/2) = psi(1) - 2 ln 2; psi(x + 1) = psi(x) + 1/x.
+        let euler = 0.577_215_664_901_532_9;
+        close(Builtin::Digamma, &[1.0], -euler);
+        close(Builtin::Digamma, &[0.5], -euler - 2.0 * 2f64.ln());
+        close(Builtin::Digamma, &[-0.5], -euler - 2.0 * 2f64.ln() + 2.0);
+        // psi'(1) = pi^2/6, psi'(1/2) = pi^2/2, psi'(x) = psi'(x + 1) + 1/x^2,
+        // and psi'(n) = pi^2/6 - sum_{k < n} 1/k^2.
+        close(Builtin::Trigamma, &[1.0], PI * PI / 6.0);
+        close(Builtin::Trigamma, &[0.5], PI * PI / 2.0);
+        close(Builtin::Trigamma, &[-0.5], PI * PI / 2.0 + 4.0);
+        let partial: f64 = (1..20).map(|k| 1.0 / f64::from(k * k)).sum();
+        close(Builtin::Trigamma, &[20.0], PI * PI / 6.0 - partial);
+        // Poles are NaN or infinite, never a number.
+        for b in [
+            Builtin::Gamma,
+            Builtin::Lgamma,
+            Builtin::Digamma,
+            Builtin::Trigamma,
+        ] {
+            for x in [0.0, -1.0, -7.0] {
+                assert!(!b.eval(&[x]).is_finite(), "{}({x})", b.name());
+            }
+        }
+    }
+
+    #[test]
+    fn the_analysis_table_agrees_with_the_values() {
+        // Ranges contain every value on a grid of their interval.
+        let intervals = [
+            (-3.0, 2.0),
+            (0.25, 5.0),
+            (-0.9, 0.9),
+            (-1.7, -1.2),
+            (1.0, 1.0),
+        ];
+        for b in Builtin::ALL {
+            for a in [0.3, 1.0] {
+                for &(lo, hi) in &intervals {
+                    let (rlo, rhi) = b.range(lo, hi, a);
+                    for i in 0..=200 {
+                        let x = lo + (hi - lo) * f64::from(i) / 200.0;
+                        let y = b.eval(&[x, a]);
+                        if y.is_finite() {
+                            assert!(
+                                rlo <= y + 1e-12 && y <= rhi + 1e-12,
+                                "{}({x}, {a}) = {y} outside {rlo}..{rhi}",
+                                b.name()
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        // Limits at infinity and near points agree with far and near values.
+        for b in Builtin::ALL {
+            for side in [-1.0, 1.0] {
+                match b.at_infinity(side, 0.3) {
+                    Asymptote::Limit(l) => {
+                        let y = b.eval(&[side * 1e8, 0.3]);
+                        assert!(
+                            (y - l).abs() < 1e-6,
+                            "{} at {side} inf: {y} vs {l}",
+                            b.name()
+                        );
+                    }
+                    Asymptote::Power { c, d, .. } => {
+                        let x = 1e6;
+                        let y = b.eval(&[side * x, 0.3]);
+                        assert!(
+                            (y / (c * x.powf(d)) - 1.0).abs() < 1e-5,
+                            "{} at {side} inf: {y} vs {c} x^{d}",
+                            b.name()
+                        );
+                    }
+                    _ => {}
+                }
+            }
+            for x0 in [0.0, 1.0, -1.0, 0.7] {
+                for dir in [-1.0, 1.0] {
+                    if let Near::Finite { value, .. } = b.near(x0, dir, 0.3) {
+                        let y = b.eval(&[x0 + dir * 1e-14, 0.3]);
+                        assert!(
+                            (y - value).abs() < 1e-6,
+                            "{} near {x0} from {dir}: {y} vs {value}",
+                            b.name()
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -97,6 +97,25 @@ pub enum Law {
     },
 }
 
+/// How a density decays in one tail.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Tail {
+    /// density ~ |t|^-(index + 1): moments of order below `index` only.
+    Power { index: f64 },
+    /// density ~ |t|^degree exp(-rate |t|^order); `pure` when the exponent
+    /// has no lower-order term that grows (which decides the boundary case
+    /// of an integrand growing at exactly the same rate).
+    Exp {
+        order: f64,
+        rate: f64,
+        degree: f64,
+        pure: bool,
+    },
+    /// The LogNormal's exp(-(log t)^2 / 2sigma^2) / t: lighter than every
+    /// power, heavier than every exponential.
+    LogNormal,
+}
+
 /// A parameter that is out of range: which one (0-based) and what is valid.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ParamError {
@@ -487,15 +506,109 @@ impl Law {
         }
     }
 
-    /// The supremum of the orders k with E|X|^k finite: `dof` for the
-    /// Student t, 1 for the Cauchy, infinity for every other law (the
-    /// LogNormal has all moments, though no moment generating function).
+    /// The supremum of the orders k with E|X|^k finite: the smaller tail
+    /// index of its two [`Law::tail`]s (`dof` for the Student t, 1 for the
+    /// Cauchy), infinity for every other law.
     pub fn tail_index(&self) -> f64 {
-        match *self {
-            Law::StudentsT { dof, .. } => dof,
-            Law::Cauchy { .. } => 1.0,
-            _ => f64::INFINITY,
+        [-1.0, 1.0]
+            .into_iter()
+            .filter_map(|side| match self.tail(side) {
+                Some(Tail::Power { index }) => Some(index),
+                _ => None,
+            })
+            .fold(f64::INFINITY, f64::min)
+    }
+
+    /// How the density behaves as its variable tends to `side` times
+    /// infinity; `None` where the support is bounded on that side. This and
+    /// [`Law::density_order`] are everything the existence rules know of a
+    /// law.
+    pub fn tail(&self, side: f64) -> Option<Tail> {
+        let (lo, hi) = self.support();
+        if (side > 0.0 && hi.is_finite()) || (side < 0.0 && lo.is_finite()) {
+            return None;
         }
+        let gaussian = |mean: f64, sd: f64| Tail::Exp {
+            order: 2.0,
+            rate: 1.0 / (2.0 * sd * sd),
+            degree: 0.0,
+            // exp(-(t - m)^2 / 2sd^2) has a linear term in t unless m = 0.
+            pure: mean == 0.0,
+        };
+        Some(match *self {
+            Law::Normal { mean, sd } | Law::TruncatedNormal { mean, sd, .. } => gaussian(mean, sd),
+            // A shift only multiplies exp(-|t - loc| / scale) by a constant.
+            Law::Laplace { scale, .. } => Tail::Exp {
+                order: 1.0,
+                rate: 1.0 / scale,
+                degree: 0.0,
+                pure: true,
+            },
+            Law::Exponential { rate } => Tail::Exp {
+                order: 1.0,
+                rate,
+                degree: 0.0,
+                pure: true,
+            },
+            Law::Gamma { shape, rate } => Tail::Exp {
+                order: 1.0,
+                rate,
+                degree: shape - 1.0,
+                pure: true,
+            },
+            Law::StudentsT { dof, .. } => Tail::Power { index: dof },
+            Law::Cauchy { .. } => Tail::Power { index: 1.0 },
+            Law::LogNormal { .. } => Tail::LogNormal,
+            Law::Uniform { .. }
+            | Law::Beta { .. }
+            | Law::Triangular { .. }
+            | Law::Bernoulli { .. } => return None,
+        })
+    }
+
+    /// The exponent `a` with density ~ |t - t0|^a as t tends to `t0` from
+    /// the side `side` (+1 from above): 0 inside the support, where every
+    /// density here is positive and finite; the law's own order at a finite
+    /// end (shape - 1 for the Gamma at 0, a - 1 and b - 1 for the Beta,
+    /// infinity for the LogNormal at 0, whose density vanishes faster than
+    /// any power). `None` where there is no mass on that side, and for the
+    /// discrete law (see [`Law::atoms`]).
+    pub fn density_order(&self, t0: f64, side: f64) -> Option<f64> {
+        let (lo, hi) = self.support();
+        if self.atoms().is_some()
+            || t0 < lo
+            || t0 > hi
+            || (t0 == lo && side < 0.0)
+            || (t0 == hi && side > 0.0)
+        {
+            return None;
+        }
+        if t0 > lo && t0 < hi {
+            return Some(0.0);
+        }
+        let at_lo = t0 == lo;
+        Some(match *self {
+            Law::Uniform { .. } | Law::Exponential { .. } | Law::TruncatedNormal { .. } => 0.0,
+            Law::Gamma { shape, .. } => shape - 1.0,
+            Law::Beta { a, b } => {
+                if at_lo {
+                    a - 1.0
+                } else {
+                    b - 1.0
+                }
+            }
+            Law::LogNormal { .. } => f64::INFINITY,
+            Law::Triangular { lo, hi, mode } => {
+                let peak = if at_lo { mode == lo } else { mode == hi };
+                if peak { 0.0 } else { 1.0 }
+            }
+            // Unbounded supports have no finite end; atoms were answered above.
+            Law::Normal { .. }
+            | Law::Laplace { .. }
+            | Law::StudentsT { .. }
+            | Law::Cauchy { .. }
+            | Law::Bernoulli { .. } => return None,
+        })
     }
 
     /// The centre c when X - c and c - X have one law.
