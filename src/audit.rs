@@ -178,7 +178,12 @@ impl Item {
 
 /// A loaded file.
 pub struct File {
+    /// The path as the user typed it: where errors point.
     pub origin: String,
+    /// What the file is: its name within the folder it was audited from
+    /// (see [`identity`]). Streams are keyed by it and reports print it, so
+    /// neither depends on how the path was spelled or where the run started.
+    pub name: String,
     pub text: String,
     pub functions: FunctionTable,
     pub scenarios: Vec<(String, String, Model)>,
@@ -330,6 +335,17 @@ pub fn parse_within(s: &str) -> Result<(f64, bool), String> {
         Ok(x) if x.is_finite() && x >= 0.0 => Ok(if rel { (x / 100.0, true) } else { (x, false) }),
         _ => Err(format!("`{s}` is not a band")),
     }
+}
+
+/// A file's identity from its path: the last component, which is its name
+/// relative to the audited root (folders are read one level deep, and a
+/// file given by itself is its own root). `x.toml`, `./x.toml` and
+/// `/abs/x.toml` are one file; so are `derivations/he2015.toml` from the
+/// crate and the absolute path the test harness uses.
+pub fn identity(origin: &str) -> String {
+    Path::new(origin)
+        .file_name()
+        .map_or_else(|| origin.to_string(), |n| n.to_string_lossy().into_owned())
 }
 
 /// Loads one file.
@@ -486,6 +502,7 @@ pub fn load(origin: &str, text: &str) -> Result<File, InputError> {
     let (networks, series) = load_networks(&l, &raw, &functions, &mut check_id)?;
     Ok(File {
         origin: origin.to_string(),
+        name: identity(origin),
         text: text.to_string(),
         functions,
         scenarios,
@@ -603,7 +620,8 @@ pub enum Entry {
 
 #[derive(Clone, Debug)]
 pub struct FileReport {
-    pub origin: String,
+    /// The file's identity ([`File::name`]), not its path as typed.
+    pub name: String,
     pub entries: Vec<Entry>,
 }
 
@@ -625,7 +643,7 @@ impl Report {
                         links.iter().chain(std::iter::once(overall)).collect()
                     }
                 };
-                v.into_iter().map(move |c| (f.origin.as_str(), c))
+                v.into_iter().map(move |c| (f.name.as_str(), c))
             })
         })
     }
@@ -754,7 +772,7 @@ fn plan_claim(
         for (r, at) in &def.requires {
             let d = decide(r, model, &file.functions).map_err(|d| in_scenario(d, *at))?;
             requirements.push((r.text.clone(), d));
-            requirement_keys.push(StreamKey::new(seed, &[&file.origin, name, &r.text]));
+            requirement_keys.push(StreamKey::new(seed, &[&file.name, name, &r.text]));
         }
         let pinned = def.expect.iter().find(|(s, _)| s == name).map(|(_, v)| *v);
         let expected = pinned.or_else(|| {
@@ -772,7 +790,7 @@ fn plan_claim(
                 rhs,
                 relation: def.claim.relation,
                 within: def.within,
-                key: StreamKey::new(seed, &[&file.origin, &def.id, name]),
+                key: StreamKey::new(seed, &[&file.name, &def.id, name]),
                 exact: Vec::new(),
                 requirements,
                 requirement_keys,
@@ -801,7 +819,7 @@ fn plan_claim(
                 rhs,
                 relation: def.claim.relation,
                 within: def.within,
-                key: StreamKey::new(seed, &[&file.origin, &def.id, "-"]),
+                key: StreamKey::new(seed, &[&file.name, &def.id, "-"]),
                 exact: Vec::new(),
                 requirements: Vec::new(),
                 requirement_keys: Vec::new(),
@@ -882,7 +900,7 @@ pub fn run_selected(
             .collect();
         entries.extend(check_series(f, series, settings, budget.tests, selected));
         files_out.push(FileReport {
-            origin: f.origin.clone(),
+            name: f.name.clone(),
             entries,
         });
     }
@@ -1223,6 +1241,7 @@ pub fn adhoc(
         .collect::<Result<Vec<_>, _>>()?;
     Ok(File {
         origin: "<claim>".to_string(),
+        name: "<claim>".to_string(),
         text: claim.to_string(),
         functions: table,
         scenarios: vec![("given".to_string(), String::new(), model)],

@@ -266,3 +266,80 @@ fn moments_that_may_not_exist_are_never_numbers() {
     assert_eq!(check("E[exp(y^2/4)] = sqrt(2)", given), "holds");
     assert_eq!(check("E[y/(1 + y^2)] = 0", given), "holds");
 }
+
+/// Runs the binary in `dir` and returns (status, stdout, stderr).
+fn initaudit_in(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_initaudit"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).expect("utf-8 output"),
+        String::from_utf8(out.stderr).expect("utf-8 errors"),
+    )
+}
+
+/// A scratch folder of this test process, emptied first.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("initaudit-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch folder");
+    dir
+}
+
+#[test]
+fn streams_follow_what_a_file_is_not_how_its_path_is_spelled() {
+    // A sampled-only claim, so the sampled values in the json come from the
+    // streams keyed by the file.
+    let file = "[scenario.s]\nmodel = \"y ~ Normal(0, 1)\"\n\n[[claim]]\nid = \"t\"\nsays = \"E[tanh(y)*sigmoid(y)] <= 1\"\n";
+    let dir = scratch("identity");
+    std::fs::write(dir.join("x.toml"), file).unwrap();
+    let abs = dir.join("x.toml");
+    let abs = abs.to_str().unwrap();
+    let sub = dir.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    let runs = [
+        initaudit_in(&dir, &["audit", "x.toml", "--format", "json"]),
+        initaudit_in(&dir, &["audit", "./x.toml", "--format", "json"]),
+        initaudit_in(&dir, &["audit", abs, "--format", "json"]),
+        initaudit_in(&sub, &["audit", "../x.toml", "--format", "json"]),
+        initaudit_in(
+            std::path::Path::new("/"),
+            &["audit", abs, "--format", "json"],
+        ),
+        initaudit_in(&sub, &["audit", "..", "--format", "json"]),
+    ];
+    let (code, first, err) = &runs[0];
+    assert_eq!(*code, 0, "{err}");
+    let v: Value = serde_json::from_str(first).unwrap();
+    assert!(
+        v["results"][0]["lhs"]["sampled"]["value"].is_number(),
+        "{first}"
+    );
+    for (code, out, err) in &runs[1..] {
+        assert_eq!(*code, 0, "{err}");
+        assert_eq!(out, first);
+    }
+    // The table names the file as it is, too.
+    let (_, a, _) = initaudit_in(&dir, &["audit", "./x.toml"]);
+    let (_, b, _) = initaudit_in(std::path::Path::new("/"), &["audit", abs]);
+    assert_eq!(a, b);
+    assert!(a.starts_with("=== x.toml ==="), "{a}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_harness_samples_the_streams_of_the_command_line() {
+    // tests/audit.rs loads derivations/ by absolute path; `cargo run` by the
+    // relative one. Same file, same streams, same report.
+    let abs = concat!(env!("CARGO_MANIFEST_DIR"), "/derivations/glorot2010.toml");
+    let file = initaudit::audit::load_path(std::path::Path::new(abs)).expect("loads");
+    let report =
+        initaudit::audit::run(&[file], &initaudit::verdict::Settings::default()).expect("runs");
+    let lib = initaudit::report::render(&report, initaudit::report::Format::Json);
+    let (code, cli, err) = initaudit(&["audit", "derivations/glorot2010.toml", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(lib, cli);
+}
