@@ -20,7 +20,7 @@ use crate::diag::{Diag, InputError};
 use crate::exact::Outcome;
 use crate::lang::ast::{ClaimExpr, Expr, ExprKind, Relation, Span};
 use crate::lang::{FunctionDef, Functions, parse_claim, parse_expr, parse_function, parse_model};
-use crate::model::resolve::{Model, build};
+use crate::model::resolve::{Model, build, check_function_body, check_function_name};
 use crate::model::rv::{Moment, Side};
 use crate::net;
 use crate::requirement::{Decision, Requirement, decide};
@@ -56,7 +56,7 @@ impl Functions for FunctionTable {
 #[serde(deny_unknown_fields)]
 struct RawFile {
     #[serde(default)]
-    functions: BTreeMap<String, Spanned<String>>,
+    functions: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
     scenario: BTreeMap<String, Spanned<RawScenario>>,
     #[serde(default)]
@@ -360,8 +360,15 @@ pub fn load(origin: &str, text: &str) -> Result<File, InputError> {
     })?;
     let mut functions = FunctionTable::default();
     for (name, v) in &raw.functions {
+        check_function_name(name.get_ref())
+            .map_err(|(message, help)| l.err(Diag::new(name.span(), message, help)))?;
         let def = parse_function(v.get_ref()).map_err(|e| l.at(v, e.into()))?;
-        functions.insert(name.clone(), def);
+        functions.insert(name.get_ref().clone(), def);
+    }
+    // Only once all are in can a body's calls be followed.
+    for (name, v) in &raw.functions {
+        let def = functions.get(name.get_ref()).expect("inserted above");
+        check_function_body(name.get_ref(), def, &functions).map_err(|d| l.at(v, d))?;
     }
     let mut raw_scenarios: Vec<(&String, &Spanned<RawScenario>)> = raw.scenario.iter().collect();
     raw_scenarios.sort_by_key(|(_, s)| s.span().start);
@@ -877,6 +884,21 @@ pub fn run_selected(
     settings: &Settings,
     selected: &dyn Fn(&str) -> bool,
 ) -> Result<Report, InputError> {
+    if let Some(f) = files
+        .iter()
+        .find(|f| f.items.is_empty() && f.series.is_empty())
+    {
+        // Passing an audit of nothing would read as a proof of something.
+        return Err(InputError::new(
+            &f.origin,
+            &f.text,
+            Diag::new(
+                0..0,
+                "nothing to check: this file has no [[claim]], [[derivation]] or [[series]]",
+                "add a [[claim]] with `id` and `says`, or audit the files that hold the claims",
+            ),
+        ));
+    }
     let mut plans = plan_all(files, settings.seed)?;
     let series_plans = plan_series(files)?;
     let budget = prepare(&mut plans, &series_plans, settings);
@@ -1178,6 +1200,52 @@ fn trial_of(p: &Planned) -> Trial<'_> {
     }
 }
 
+/// Adds a `--define` (text `text`, shown as `origin`) to `table`: a name
+/// that is a built-in's, or already defined, is an error, not a definition
+/// that would be silently passed over.
+pub fn define(
+    table: &mut FunctionTable,
+    origin: &str,
+    text: &str,
+    name: String,
+    def: FunctionDef,
+) -> Result<(), InputError> {
+    let at = text.find(name.as_str()).unwrap_or(0);
+    let span = at..at + name.len();
+    check_function_name(&name).map_err(|(message, help)| {
+        InputError::new(origin, text, Diag::new(span.clone(), message, help))
+    })?;
+    if table.get(&name).is_some() {
+        return Err(InputError::new(
+            origin,
+            text,
+            Diag::new(
+                span,
+                format!("`{name}` is already defined"),
+                "define each function once, or give this one another name",
+            ),
+        ));
+    }
+    table.insert(name, def);
+    Ok(())
+}
+
+/// Checks every `--define` once all are in `table` (see
+/// [`check_function_body`]); `texts[i]` is the text of definition i + 1.
+pub fn check_defined(table: &FunctionTable, texts: &[String]) -> Result<(), InputError> {
+    for (i, text) in texts.iter().enumerate() {
+        let Ok(def) = parse_function(text) else {
+            continue;
+        };
+        let Some(name) = def.name.as_deref() else {
+            continue;
+        };
+        check_function_body(name, &def, table)
+            .map_err(|d| InputError::new(format!("--define #{}", i + 1), text, d))?;
+    }
+    Ok(())
+}
+
 /// The ad hoc file behind `initaudit check CLAIM --given STATEMENTS`.
 pub fn adhoc(
     claim: &str,
@@ -1201,8 +1269,9 @@ pub fn adhoc(
                 ),
             ));
         };
-        table.insert(name, def);
+        define(&mut table, &origin, f, name, def)?;
     }
+    check_defined(&table, functions)?;
     let stmts = parse_model(given).map_err(|e| InputError::new("--given", given, e.into()))?;
     let model = build("given", &stmts, &table).map_err(|d| InputError::new("--given", given, d))?;
     let parsed = parse_claim(claim).map_err(|e| InputError::new("<claim>", claim, e.into()))?;

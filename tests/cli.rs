@@ -343,3 +343,53 @@ fn the_harness_samples_the_streams_of_the_command_line() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(lib, cli);
 }
+
+#[test]
+fn definitions_that_would_be_ignored_are_errors() {
+    let normal = "y ~ Normal(0, 1)";
+    let pair = "y, y ~ BivariateNormal(1, 1, 0.5)";
+    let cases: [(&str, &[&str], &str); 4] = [
+        (
+            normal,
+            &["--define", "relu(x) = x"],
+            "`relu` is a built-in function",
+        ),
+        (
+            normal,
+            &["--define", "f(x) = x + f(x)"],
+            "`f` reaches itself (f -> f)",
+        ),
+        (
+            normal,
+            &["--define", "f(x) = x", "--define", "f(x) = 2*x"],
+            "`f` is already defined",
+        ),
+        (pair, &[], "`y` is named twice"),
+    ];
+    for (given, extra, message) in cases {
+        let mut args = vec!["check", "E[y^2] = 1", "--given", given];
+        args.extend_from_slice(extra);
+        let (code, out, err) = initaudit(&args);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(err.contains(message), "{args:?}: {err}");
+        assert!(err.contains("help:"), "{err}");
+    }
+    let (code, _, err) = initaudit(&["gain", "relu", "--define", "tanh(x) = x"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("rename"), "{err}");
+}
+
+#[test]
+fn a_file_with_nothing_to_check_exits_2() {
+    let dir = scratch("empty");
+    std::fs::write(
+        dir.join("e.toml"),
+        "[scenario.s]\nmodel = \"y ~ Normal(0, 1)\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = initaudit_in(&dir, &["audit", "e.toml"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("nothing to check"), "{err}");
+    assert!(!out.contains("PASSED"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

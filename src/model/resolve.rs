@@ -18,7 +18,7 @@ use super::{BaseVar, Scenario, Source};
 use crate::diag::Diag;
 use crate::lang::ast::{BinOp, Expr, ExprKind, MomentOp, Span, Stmt};
 use crate::lang::builtin::Builtin;
-use crate::lang::{Functions, expand_primes};
+use crate::lang::{FunctionDef, Functions, expand_primes};
 
 /// How deep file-defined functions may call one another.
 const MAX_CALL_DEPTH: usize = 64;
@@ -91,8 +91,17 @@ pub fn build(name: &str, stmts: &[Stmt], funcs: &dyn Functions) -> Result<Model,
                 args,
                 span,
             } => {
-                for (n, s) in names {
+                for (i, (n, s)) in names.iter().enumerate() {
                     check_new_name(n, s, &defined, funcs)?;
+                    // A pair must name two variables: `y, y ~ ...` would
+                    // keep one component and lose the correlation.
+                    if names[..i].iter().any(|(m, _)| m == n) {
+                        return Err(Diag::new(
+                            s.clone(),
+                            format!("`{n}` is named twice in one draw"),
+                            "a pair needs two distinct names: u, v ~ BivariateNormal(sd_u, sd_v, rho)",
+                        ));
+                    }
                 }
                 let mut values = Vec::with_capacity(args.len());
                 for a in args {
@@ -190,6 +199,138 @@ fn check_new_name(
         ));
     }
     Ok(())
+}
+
+/// Whether `name` may be given to a defined function: not a built-in (the
+/// built-in would win every call, and the definition would be ignored) and
+/// not a word of the language. The error is (message, help).
+pub fn check_function_name(name: &str) -> Result<(), (String, String)> {
+    if Builtin::from_name(name).is_some() {
+        return Err((
+            format!("`{name}` is a built-in function; a definition cannot replace it"),
+            format!("rename it, e.g. `my_{name}`, and call it by that name"),
+        ));
+    }
+    if RESERVED.contains(&name) {
+        return Err((
+            format!("`{name}` is reserved by the language"),
+            "choose another name for the function".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a defined function can be evaluated at all, whatever the model:
+/// every function it calls exists and gets the right number of arguments,
+/// it does not reach itself through the functions it calls, and its
+/// derivatives can be expanded. Checked where it is defined, used or not,
+/// so a broken definition is never accepted and ignored. Spans are in the
+/// definition's text.
+pub fn check_function_body(
+    name: &str,
+    def: &FunctionDef,
+    funcs: &dyn Functions,
+) -> Result<(), Diag> {
+    let mut calls = Vec::new();
+    collect_calls(&def.body, &mut calls);
+    for (func, span, args) in &calls {
+        if let Some(b) = Builtin::from_name(func) {
+            let (lo, hi) = b.arity();
+            if *args < lo || *args > hi {
+                return Err(Diag::new(
+                    span.clone(),
+                    format!(
+                        "{func} takes {} argument(s), got {args}",
+                        arity_text(lo, hi)
+                    ),
+                    format!("write {}", b.signature()),
+                ));
+            }
+        } else if let Some(callee) = funcs.get(func) {
+            if *args != callee.params.len() {
+                return Err(Diag::new(
+                    span.clone(),
+                    format!(
+                        "{func} takes {} argument(s) ({}), got {args}",
+                        callee.params.len(),
+                        callee.params.join(", ")
+                    ),
+                    format!("write {func}({})", callee.params.join(", ")),
+                ));
+            }
+            if let Some(path) = path_back(func, name, funcs) {
+                return Err(Diag::new(
+                    span.clone(),
+                    format!(
+                        "recursive function: `{name}` reaches itself ({name} -> {})",
+                        path.join(" -> ")
+                    ),
+                    "a function may not call itself, directly or through others; write it out",
+                ));
+            }
+        } else {
+            let mut names: Vec<&str> = Builtin::ALL.iter().map(|b| b.name()).collect();
+            names.extend(funcs.names());
+            return Err(Diag::new(
+                span.clone(),
+                format!("unknown function `{func}`"),
+                format!("functions: {}", names.join(", ")),
+            ));
+        }
+    }
+    expand_primes(&def.body, funcs).map_err(|d| Diag::new(d.span, d.message, ""))?;
+    Ok(())
+}
+
+/// Every call in `e`: (function, span of its name, number of arguments).
+fn collect_calls(e: &Expr, out: &mut Vec<(String, Span, usize)>) {
+    match &e.kind {
+        ExprKind::Num(_) | ExprKind::Name(_) => {}
+        ExprKind::Neg(a) => collect_calls(a, out),
+        ExprKind::Binary(_, a, b) | ExprKind::Sum(a, b) => {
+            collect_calls(a, out);
+            collect_calls(b, out);
+        }
+        ExprKind::Call {
+            func,
+            func_span,
+            args,
+            ..
+        } => {
+            out.push((func.clone(), func_span.clone(), args.len()));
+            args.iter().for_each(|a| collect_calls(a, out));
+        }
+        ExprKind::Moment(_, args) => args.iter().for_each(|a| collect_calls(a, out)),
+    }
+}
+
+/// A chain of defined functions from `from` that calls `target`, ending
+/// with `target`: the cycle's rest when `target` calls `from`. Each
+/// function is visited once, so the search is linear in the definitions.
+fn path_back(from: &str, target: &str, funcs: &dyn Functions) -> Option<Vec<String>> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut todo: Vec<Vec<String>> = vec![vec![from.to_string()]];
+    while let Some(path) = todo.pop() {
+        let last = path.last().expect("paths are never empty");
+        if last == target {
+            return Some(path);
+        }
+        if seen.contains(last) {
+            continue;
+        }
+        seen.push(last.clone());
+        let Some(def) = funcs.get(last) else { continue };
+        let mut calls = Vec::new();
+        collect_calls(&def.body, &mut calls);
+        for (callee, _, _) in calls.into_iter().rev() {
+            if Builtin::from_name(&callee).is_none() && funcs.get(&callee).is_some() {
+                let mut next = path.clone();
+                next.push(callee);
+                todo.push(next);
+            }
+        }
+    }
+    None
 }
 
 fn valid_laws() -> String {
