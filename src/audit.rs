@@ -901,6 +901,7 @@ pub fn run_selected(
     }
     let mut plans = plan_all(files, settings.seed)?;
     let series_plans = plan_series(files)?;
+    check_memory(files, &series_plans, selected)?;
     let budget = prepare(&mut plans, &series_plans, settings);
     let keep = select(files, &mut plans, selected);
     let evaluations: Vec<Evaluation> = flatten(&plans)
@@ -920,7 +921,7 @@ pub fn run_selected(
             .filter(|(_, keep)| **keep)
             .map(|((item, defs_plans), _)| entry(item, defs_plans, &mut evals))
             .collect();
-        entries.extend(check_series(f, series, settings, budget.tests, selected));
+        entries.extend(check_series(f, series, settings, budget.tests, selected)?);
         files_out.push(FileReport {
             name: f.name.clone(),
             entries,
@@ -1152,25 +1153,21 @@ fn check_series(
     settings: &Settings,
     tests: u64,
     selected: &dyn Fn(&str) -> bool,
-) -> Vec<Entry> {
+) -> Result<Vec<Entry>, InputError> {
     let chosen: Vec<bool> = f.series.iter().map(|s| selected(&s.id)).collect();
-    let used: Vec<bool> = (0..f.networks.len())
-        .map(|i| {
-            plans
-                .iter()
-                .zip(&chosen)
-                .filter(|(_, c)| **c)
-                .flat_map(|(p, _)| p)
-                .any(|p| p.network == i)
-        })
-        .collect();
+    // One network at a time (its draws run in parallel), so that the draws
+    // in flight are those one network's memory plan allowed for.
     let stats: Vec<Option<net::simulate::Stats>> = f
         .networks
-        .par_iter()
-        .zip(used)
-        .map(|(n, used)| used.then(|| net::simulate::simulate(n, net::key(n, settings.seed))))
-        .collect();
-    f.series
+        .iter()
+        .zip(used_networks(f, plans, selected))
+        .map(|(n, used)| {
+            used.then(|| net::simulate::simulate(n, net::key(n, settings.seed)))
+                .transpose()
+                .map_err(|d| InputError::new(&f.origin, &f.text, d))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(f.series
         .iter()
         .zip(plans)
         .zip(chosen)
@@ -1185,7 +1182,43 @@ fn check_series(
                 tests,
             ))
         })
+        .collect())
+}
+
+/// Which of a file's networks the selected series claims draw.
+fn used_networks(
+    f: &File,
+    plans: &[Vec<net::series::Planned>],
+    selected: &dyn Fn(&str) -> bool,
+) -> Vec<bool> {
+    (0..f.networks.len())
+        .map(|i| {
+            f.series
+                .iter()
+                .zip(plans)
+                .filter(|(s, _)| selected(&s.id))
+                .flat_map(|(_, p)| p)
+                .any(|p| p.network == i)
+        })
         .collect()
+}
+
+/// Refuses, before any work, a network the machine's memory cannot hold.
+fn check_memory(
+    files: &[File],
+    series_plans: &[Vec<Vec<net::series::Planned>>],
+    selected: &dyn Fn(&str) -> bool,
+) -> Result<(), InputError> {
+    let available = crate::memory::available();
+    for (f, plans) in files.iter().zip(series_plans) {
+        for (n, used) in f.networks.iter().zip(used_networks(f, plans, selected)) {
+            if used {
+                n.draws_at_once(available)
+                    .map_err(|d| InputError::new(&f.origin, &f.text, d))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn trial_of(p: &Planned) -> Trial<'_> {
