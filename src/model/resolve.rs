@@ -27,6 +27,23 @@ const MAX_CALL_DEPTH: usize = 64;
 /// nested sums: beyond it sampling a single draw would take seconds.
 const MAX_SUM_COUNT: f64 = 1e7;
 
+/// Most nodes a variable or a call may lower to. Inlining copies an argument
+/// once per use, so `f(x) = x * tanh(x)` nested fifty deep, or fifty
+/// derived variables each the square of the last, would double the tree
+/// fifty times; real models stay in the hundreds.
+const MAX_RV_NODES: usize = 50_000;
+
+/// The error for an expression that inlines to more than `MAX_RV_NODES`.
+fn too_large(span: &Span, what: &str) -> Diag {
+    Diag::new(
+        span.clone(),
+        format!(
+            "{what} expands to more than {MAX_RV_NODES} nodes once functions and variables are written out"
+        ),
+        "each use of a parameter or variable copies its expression: nest fewer calls, or use a variable fewer times",
+    )
+}
+
 /// Names the language keeps for itself.
 const RESERVED: &[&str] = &["pi", "e", "E", "Var", "Cov", "sum"];
 
@@ -77,6 +94,9 @@ pub fn build(name: &str, stmts: &[Stmt], funcs: &dyn Functions) -> Result<Model,
             } => {
                 check_new_name(name, name_span, &defined, funcs)?;
                 let rv = lower.rv(value)?;
+                if rv.larger_than(MAX_RV_NODES) {
+                    return Err(too_large(&value.span, &format!("`{name}`")));
+                }
                 let binding = match rv {
                     Rv::Const(c) => Binding::Param(c),
                     rv => Binding::Random(rv),
@@ -573,13 +593,17 @@ impl Lower<'_> {
                 .map_err(|d| Diag::new(func_span.clone(), d.message, ""))?;
             // The body's own spans point into the function's definition, not
             // here: report any error in it at the call.
-            return self.rv_in(&body, &scope, depth + 1).map_err(|d| {
+            let rv = self.rv_in(&body, &scope, depth + 1).map_err(|d| {
                 Diag::new(
                     func_span.clone(),
                     format!("in {func}: {}", d.message),
                     d.help,
                 )
-            });
+            })?;
+            if rv.larger_than(MAX_RV_NODES) {
+                return Err(too_large(span, &format!("this call of {func}")));
+            }
+            return Ok(rv);
         }
         let mut names: Vec<&str> = Builtin::ALL.iter().map(|b| b.name()).collect();
         names.extend(self.funcs.names());
@@ -964,6 +988,40 @@ mod tests {
             &no_functions(),
         )
         .expect("1e4 copies at most");
+    }
+
+    #[test]
+    fn inlining_that_doubles_is_refused_before_it_explodes() {
+        // Found by the fuzzer: f(x) = x * tanh(x) nested fifty deep copies
+        // its argument twice a level, 2^50 nodes; it never finished.
+        let mut funcs = std::collections::HashMap::new();
+        funcs.insert(
+            "f".to_string(),
+            crate::lang::parse_function("f(x) = x * tanh(x)").unwrap(),
+        );
+        let text = format!(
+            "y ~ Normal(0, 1)\ns = {}y{}",
+            "f(".repeat(50),
+            ")".repeat(50)
+        );
+        let (d, under) = error_in(&text, &funcs);
+        assert!(d.message.contains("more than 50000 nodes"), "{d:?}");
+        assert!(under.starts_with("f(f("), "{under}");
+        // Variables that square the last one double the same way.
+        let mut text = "x0 ~ Normal(0, 1)".to_string();
+        for k in 1..40 {
+            text.push_str(&format!("\nx{k} = x{} * x{}", k - 1, k - 1));
+        }
+        let (d, under) = error(&text);
+        assert!(d.message.contains("`x15` expands to more than"), "{d:?}");
+        assert_eq!(under, "x14 * x14");
+        // Ten levels (about 3000 nodes) are fine.
+        let ten = format!(
+            "y ~ Normal(0, 1)\ns = {}y{}",
+            "f(".repeat(10),
+            ")".repeat(10)
+        );
+        build_in(&ten, &funcs).expect("ten levels resolve");
     }
 
     #[test]

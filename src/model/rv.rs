@@ -130,6 +130,28 @@ impl Rv {
         }
     }
 
+    /// Whether the tree has more than `cap` nodes, found without recursion
+    /// and stopping as soon as it knows.
+    pub fn larger_than(&self, cap: usize) -> bool {
+        let mut todo = vec![self];
+        let mut count = 0;
+        while let Some(rv) = todo.pop() {
+            count += 1;
+            if count > cap {
+                return true;
+            }
+            match rv {
+                Rv::Const(_) | Rv::Base(_) => {}
+                Rv::Neg(a) | Rv::Sum(_, a) => todo.push(a),
+                Rv::Add(a, b) | Rv::Sub(a, b) | Rv::Mul(a, b) | Rv::Div(a, b) | Rv::Pow(a, b) => {
+                    todo.extend([&**a, &**b]);
+                }
+                Rv::Call(_, args) => todo.extend(args),
+            }
+        }
+        false
+    }
+
     /// Copies of its innermost terms one draw of this expression takes:
     /// the largest product of `sum` counts along any nesting, 1 without a
     /// sum. As an f64, so that absurd nestings do not overflow.
