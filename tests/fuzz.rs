@@ -646,6 +646,24 @@ fn run_library(case: &Case) -> Result<String, String> {
     })
 }
 
+/// Whether the OS can pass the case to the binary: an argument cannot
+/// hold a NUL byte (a file can, and is written as it is).
+fn passable(case: &Case) -> bool {
+    match case {
+        Case::File(_) => true,
+        Case::Check {
+            claim,
+            given,
+            define,
+            within,
+        } => ![claim, given]
+            .into_iter()
+            .chain(define)
+            .chain(within)
+            .any(|a| a.contains('\0')),
+    }
+}
+
 /// Runs the binary on a case under a timeout; Err says what went wrong.
 fn run_binary(case: &Case, scratch: &Path) -> Result<i32, String> {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_initaudit"));
@@ -781,8 +799,9 @@ fn fuzz(cases: u64, seed: u64, binary_every: u64) -> Findings {
                     let lib = run_library(&case);
                     let took = t.elapsed();
                     let heavy = awaits_work_budget(&case);
-                    let bin = (binary_every > 0 && i % binary_every == 0 && !heavy)
-                        .then(|| run_binary(&case, &scratch));
+                    let bin =
+                        (binary_every > 0 && i % binary_every == 0 && !heavy && passable(&case))
+                            .then(|| run_binary(&case, &scratch));
                     started.store(0, Ordering::SeqCst);
                     let mut f = findings.lock().unwrap();
                     f.cases += 1;
