@@ -420,13 +420,15 @@ fn mutate_once(rng: &mut Rng, s: &str, other: &str) -> String {
     match rng.below(14) {
         0 | 1 => {
             let at = boundary(&s, rng.below(s.len() + 1));
-            s.insert_str(at, *rng.pick(TOKENS));
+            let token: &str = rng.pick::<&str>(TOKENS);
+            s.insert_str(at, token);
         }
         2 | 3 => {
             let nums = numbers(&s);
             if !nums.is_empty() {
                 let (a, b) = *rng.pick(&nums);
-                s.replace_range(a..b, *rng.pick(NUMBERS));
+                let number: &str = rng.pick::<&str>(NUMBERS);
+                s.replace_range(a..b, number);
             }
         }
         4 => {
@@ -586,10 +588,12 @@ fn awaits_work_budget(case: &Case) -> bool {
                 .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'+' | b'-'))
                 .count();
             let token = &text[i..j];
-            let big = token.len() >= 6 && token.bytes().take(6).all(|c| c.is_ascii_digit())
-                || token.parse::<f64>().is_ok_and(|x| !(x.abs() < 1e5))
-                || token.contains('e')
-                || token.contains('E');
+            // Six digits, an exponent, or a value past 10^5 (or not finite).
+            let big = (token.len() >= 6 && token.bytes().take(6).all(|c| c.is_ascii_digit()))
+                || token.contains(['e', 'E'])
+                || token
+                    .parse::<f64>()
+                    .is_ok_and(|x| !x.is_finite() || x.abs() >= 1e5);
             if big {
                 return true;
             }
@@ -872,6 +876,10 @@ fn report(f: &Findings, elapsed: Duration) -> String {
         depth.join(", "),
         f.unsampled
     ));
+    if let Some(case) = &f.slowest.1 {
+        let text: String = case.to_json().to_string().chars().take(300).collect();
+        out.push_str(&format!("slowest: {text}\n"));
+    }
     for (what, case) in &f.failures {
         out.push_str(&format!("FAILED: {what}\n  {}\n", case.to_json()));
     }
