@@ -217,6 +217,12 @@ fn corpus() -> Vec<(String, Case)> {
     let mut out: Vec<(String, Case)> = dir
         .map(|e| e.expect("an entry").path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        // `slow-` entries are known to outlast the watchdog, kept for the
+        // work that will bound them (docs/CALIBRATION.md), not replayed.
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("slow-"))
+        })
         .map(|p| {
             let text = std::fs::read_to_string(&p).expect("readable");
             let v: Value = serde_json::from_str(&text).expect("corpus entries are json");
