@@ -393,3 +393,41 @@ fn a_file_with_nothing_to_check_exits_2() {
     assert!(!out.contains("PASSED"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_function_defined_in_two_functions_files_is_an_error() {
+    let dir = scratch("two-functions");
+    for f in ["a.toml", "b.toml"] {
+        std::fs::write(dir.join(f), "[functions]\nsq = \"x^2\"\n").unwrap();
+    }
+    let (code, _, err) = initaudit_in(
+        &dir,
+        &[
+            "gain",
+            "sq",
+            "--functions",
+            "a.toml",
+            "--functions",
+            "b.toml",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("`sq` is defined in two of the --functions files"),
+        "{err}"
+    );
+    let (code, _, err) = initaudit_in(
+        &dir,
+        &[
+            "gain",
+            "sq",
+            "--functions",
+            "a.toml",
+            "--define",
+            "sq(x) = x^3",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`sq` is already defined"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
