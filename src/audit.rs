@@ -20,7 +20,7 @@ use crate::diag::{Diag, InputError};
 use crate::exact::Outcome;
 use crate::lang::ast::{ClaimExpr, Expr, ExprKind, Relation, Span};
 use crate::lang::{FunctionDef, Functions, parse_claim, parse_expr, parse_function, parse_model};
-use crate::model::resolve::{Model, build};
+use crate::model::resolve::{Model, build, check_function_body, check_function_name};
 use crate::model::rv::{Moment, Side};
 use crate::net;
 use crate::requirement::{Decision, Requirement, decide};
@@ -56,7 +56,7 @@ impl Functions for FunctionTable {
 #[serde(deny_unknown_fields)]
 struct RawFile {
     #[serde(default)]
-    functions: BTreeMap<String, Spanned<String>>,
+    functions: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
     scenario: BTreeMap<String, Spanned<RawScenario>>,
     #[serde(default)]
@@ -178,7 +178,12 @@ impl Item {
 
 /// A loaded file.
 pub struct File {
+    /// The path as the user typed it: where errors point.
     pub origin: String,
+    /// What the file is: its name within the folder it was audited from
+    /// (see [`identity`]). Streams are keyed by it and reports print it, so
+    /// neither depends on how the path was spelled or where the run started.
+    pub name: String,
     pub text: String,
     pub functions: FunctionTable,
     pub scenarios: Vec<(String, String, Model)>,
@@ -332,6 +337,17 @@ pub fn parse_within(s: &str) -> Result<(f64, bool), String> {
     }
 }
 
+/// A file's identity from its path: the last component, which is its name
+/// relative to the audited root (folders are read one level deep, and a
+/// file given by itself is its own root). `x.toml`, `./x.toml` and
+/// `/abs/x.toml` are one file; so are `derivations/he2015.toml` from the
+/// crate and the absolute path the test harness uses.
+pub fn identity(origin: &str) -> String {
+    Path::new(origin)
+        .file_name()
+        .map_or_else(|| origin.to_string(), |n| n.to_string_lossy().into_owned())
+}
+
 /// Loads one file.
 pub fn load(origin: &str, text: &str) -> Result<File, InputError> {
     let l = Loader { origin, text };
@@ -344,8 +360,15 @@ pub fn load(origin: &str, text: &str) -> Result<File, InputError> {
     })?;
     let mut functions = FunctionTable::default();
     for (name, v) in &raw.functions {
+        check_function_name(name.get_ref())
+            .map_err(|(message, help)| l.err(Diag::new(name.span(), message, help)))?;
         let def = parse_function(v.get_ref()).map_err(|e| l.at(v, e.into()))?;
-        functions.insert(name.clone(), def);
+        functions.insert(name.get_ref().clone(), def);
+    }
+    // Only once all are in can a body's calls be followed.
+    for (name, v) in &raw.functions {
+        let def = functions.get(name.get_ref()).expect("inserted above");
+        check_function_body(name.get_ref(), def, &functions).map_err(|d| l.at(v, d))?;
     }
     let mut raw_scenarios: Vec<(&String, &Spanned<RawScenario>)> = raw.scenario.iter().collect();
     raw_scenarios.sort_by_key(|(_, s)| s.span().start);
@@ -486,6 +509,7 @@ pub fn load(origin: &str, text: &str) -> Result<File, InputError> {
     let (networks, series) = load_networks(&l, &raw, &functions, &mut check_id)?;
     Ok(File {
         origin: origin.to_string(),
+        name: identity(origin),
         text: text.to_string(),
         functions,
         scenarios,
@@ -603,7 +627,8 @@ pub enum Entry {
 
 #[derive(Clone, Debug)]
 pub struct FileReport {
-    pub origin: String,
+    /// The file's identity ([`File::name`]), not its path as typed.
+    pub name: String,
     pub entries: Vec<Entry>,
 }
 
@@ -625,7 +650,7 @@ impl Report {
                         links.iter().chain(std::iter::once(overall)).collect()
                     }
                 };
-                v.into_iter().map(move |c| (f.origin.as_str(), c))
+                v.into_iter().map(move |c| (f.name.as_str(), c))
             })
         })
     }
@@ -754,7 +779,7 @@ fn plan_claim(
         for (r, at) in &def.requires {
             let d = decide(r, model, &file.functions).map_err(|d| in_scenario(d, *at))?;
             requirements.push((r.text.clone(), d));
-            requirement_keys.push(StreamKey::new(seed, &[&file.origin, name, &r.text]));
+            requirement_keys.push(StreamKey::new(seed, &[&file.name, name, &r.text]));
         }
         let pinned = def.expect.iter().find(|(s, _)| s == name).map(|(_, v)| *v);
         let expected = pinned.or_else(|| {
@@ -772,7 +797,7 @@ fn plan_claim(
                 rhs,
                 relation: def.claim.relation,
                 within: def.within,
-                key: StreamKey::new(seed, &[&file.origin, &def.id, name]),
+                key: StreamKey::new(seed, &[&file.name, &def.id, name]),
                 exact: Vec::new(),
                 requirements,
                 requirement_keys,
@@ -801,7 +826,7 @@ fn plan_claim(
                 rhs,
                 relation: def.claim.relation,
                 within: def.within,
-                key: StreamKey::new(seed, &[&file.origin, &def.id, "-"]),
+                key: StreamKey::new(seed, &[&file.name, &def.id, "-"]),
                 exact: Vec::new(),
                 requirements: Vec::new(),
                 requirement_keys: Vec::new(),
@@ -859,8 +884,24 @@ pub fn run_selected(
     settings: &Settings,
     selected: &dyn Fn(&str) -> bool,
 ) -> Result<Report, InputError> {
+    if let Some(f) = files
+        .iter()
+        .find(|f| f.items.is_empty() && f.series.is_empty())
+    {
+        // Passing an audit of nothing would read as a proof of something.
+        return Err(InputError::new(
+            &f.origin,
+            &f.text,
+            Diag::new(
+                0..0,
+                "nothing to check: this file has no [[claim]], [[derivation]] or [[series]]",
+                "add a [[claim]] with `id` and `says`, or audit the files that hold the claims",
+            ),
+        ));
+    }
     let mut plans = plan_all(files, settings.seed)?;
     let series_plans = plan_series(files)?;
+    check_memory(files, &series_plans, selected)?;
     let budget = prepare(&mut plans, &series_plans, settings);
     let keep = select(files, &mut plans, selected);
     let evaluations: Vec<Evaluation> = flatten(&plans)
@@ -880,9 +921,9 @@ pub fn run_selected(
             .filter(|(_, keep)| **keep)
             .map(|((item, defs_plans), _)| entry(item, defs_plans, &mut evals))
             .collect();
-        entries.extend(check_series(f, series, settings, budget.tests, selected));
+        entries.extend(check_series(f, series, settings, budget.tests, selected)?);
         files_out.push(FileReport {
-            origin: f.origin.clone(),
+            name: f.name.clone(),
             entries,
         });
     }
@@ -1112,25 +1153,21 @@ fn check_series(
     settings: &Settings,
     tests: u64,
     selected: &dyn Fn(&str) -> bool,
-) -> Vec<Entry> {
+) -> Result<Vec<Entry>, InputError> {
     let chosen: Vec<bool> = f.series.iter().map(|s| selected(&s.id)).collect();
-    let used: Vec<bool> = (0..f.networks.len())
-        .map(|i| {
-            plans
-                .iter()
-                .zip(&chosen)
-                .filter(|(_, c)| **c)
-                .flat_map(|(p, _)| p)
-                .any(|p| p.network == i)
-        })
-        .collect();
+    // One network at a time (its draws run in parallel), so that the draws
+    // in flight are those one network's memory plan allowed for.
     let stats: Vec<Option<net::simulate::Stats>> = f
         .networks
-        .par_iter()
-        .zip(used)
-        .map(|(n, used)| used.then(|| net::simulate::simulate(n, net::key(n, settings.seed))))
-        .collect();
-    f.series
+        .iter()
+        .zip(used_networks(f, plans, selected))
+        .map(|(n, used)| {
+            used.then(|| net::simulate::simulate(n, net::key(n, settings.seed)))
+                .transpose()
+                .map_err(|d| InputError::new(&f.origin, &f.text, d))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(f.series
         .iter()
         .zip(plans)
         .zip(chosen)
@@ -1145,7 +1182,43 @@ fn check_series(
                 tests,
             ))
         })
+        .collect())
+}
+
+/// Which of a file's networks the selected series claims draw.
+fn used_networks(
+    f: &File,
+    plans: &[Vec<net::series::Planned>],
+    selected: &dyn Fn(&str) -> bool,
+) -> Vec<bool> {
+    (0..f.networks.len())
+        .map(|i| {
+            f.series
+                .iter()
+                .zip(plans)
+                .filter(|(s, _)| selected(&s.id))
+                .flat_map(|(_, p)| p)
+                .any(|p| p.network == i)
+        })
         .collect()
+}
+
+/// Refuses, before any work, a network the machine's memory cannot hold.
+fn check_memory(
+    files: &[File],
+    series_plans: &[Vec<Vec<net::series::Planned>>],
+    selected: &dyn Fn(&str) -> bool,
+) -> Result<(), InputError> {
+    let available = crate::memory::available();
+    for (f, plans) in files.iter().zip(series_plans) {
+        for (n, used) in f.networks.iter().zip(used_networks(f, plans, selected)) {
+            if used {
+                n.draws_at_once(available)
+                    .map_err(|d| InputError::new(&f.origin, &f.text, d))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn trial_of(p: &Planned) -> Trial<'_> {
@@ -1158,6 +1231,52 @@ fn trial_of(p: &Planned) -> Trial<'_> {
         within: p.within,
         key: p.key,
     }
+}
+
+/// Adds a `--define` (text `text`, shown as `origin`) to `table`: a name
+/// that is a built-in's, or already defined, is an error, not a definition
+/// that would be silently passed over.
+pub fn define(
+    table: &mut FunctionTable,
+    origin: &str,
+    text: &str,
+    name: String,
+    def: FunctionDef,
+) -> Result<(), InputError> {
+    let at = text.find(name.as_str()).unwrap_or(0);
+    let span = at..at + name.len();
+    check_function_name(&name).map_err(|(message, help)| {
+        InputError::new(origin, text, Diag::new(span.clone(), message, help))
+    })?;
+    if table.get(&name).is_some() {
+        return Err(InputError::new(
+            origin,
+            text,
+            Diag::new(
+                span,
+                format!("`{name}` is already defined"),
+                "define each function once, or give this one another name",
+            ),
+        ));
+    }
+    table.insert(name, def);
+    Ok(())
+}
+
+/// Checks every `--define` once all are in `table` (see
+/// [`check_function_body`]); `texts[i]` is the text of definition i + 1.
+pub fn check_defined(table: &FunctionTable, texts: &[String]) -> Result<(), InputError> {
+    for (i, text) in texts.iter().enumerate() {
+        let Ok(def) = parse_function(text) else {
+            continue;
+        };
+        let Some(name) = def.name.as_deref() else {
+            continue;
+        };
+        check_function_body(name, &def, table)
+            .map_err(|d| InputError::new(format!("--define #{}", i + 1), text, d))?;
+    }
+    Ok(())
 }
 
 /// The ad hoc file behind `initaudit check CLAIM --given STATEMENTS`.
@@ -1183,8 +1302,9 @@ pub fn adhoc(
                 ),
             ));
         };
-        table.insert(name, def);
+        define(&mut table, &origin, f, name, def)?;
     }
+    check_defined(&table, functions)?;
     let stmts = parse_model(given).map_err(|e| InputError::new("--given", given, e.into()))?;
     let model = build("given", &stmts, &table).map_err(|d| InputError::new("--given", given, d))?;
     let parsed = parse_claim(claim).map_err(|e| InputError::new("<claim>", claim, e.into()))?;
@@ -1223,6 +1343,7 @@ pub fn adhoc(
         .collect::<Result<Vec<_>, _>>()?;
     Ok(File {
         origin: "<claim>".to_string(),
+        name: "<claim>".to_string(),
         text: claim.to_string(),
         functions: table,
         scenarios: vec![("given".to_string(), String::new(), model)],

@@ -77,6 +77,9 @@ impl InputError {
         let line_text = &self.text[line_start..line_end];
         let end = clamp_to_char(&self.text, self.diag.span.end.clamp(start, line_end));
         let width = self.text[start..end].chars().count().max(1);
+        // A very long line (a generated file, a run of nesting) is shown as
+        // a window around the caret, not as the whole line.
+        let (line_text, caret_at, width) = window(line_text, col - 1, width);
         let gutter = line.to_string().len();
         let mut out = String::new();
         let _ = writeln!(
@@ -90,7 +93,7 @@ impl InputError {
             out,
             "{:gutter$} | {}{}",
             "",
-            " ".repeat(col - 1),
+            " ".repeat(caret_at),
             "^".repeat(width)
         );
         if !self.diag.help.is_empty() {
@@ -98,6 +101,29 @@ impl InputError {
         }
         out
     }
+}
+
+/// The characters of a line shown around a caret: the whole line when it
+/// is short, else `WINDOW` characters either side of the caret, marked as
+/// cut with `...`. Returns (text, caret offset in characters, caret width).
+fn window(line: &str, caret: usize, width: usize) -> (String, usize, usize) {
+    const WINDOW: usize = 60;
+    let count = line.chars().count();
+    if count <= 3 * WINDOW {
+        return (line.to_string(), caret, width);
+    }
+    let from = caret.saturating_sub(WINDOW);
+    let to = (caret + width.min(WINDOW) + WINDOW).min(count);
+    let mut shown: String = line.chars().skip(from).take(to - from).collect();
+    let mut at = caret - from;
+    if from > 0 {
+        shown.insert_str(0, "...");
+        at += 3;
+    }
+    if to < count {
+        shown.push_str("...");
+    }
+    (shown, at, width.min(WINDOW))
 }
 
 fn clamp_to_char(text: &str, mut i: usize) -> usize {
@@ -139,6 +165,22 @@ mod tests {
         assert_eq!(
             e.render(),
             "error: sd must be > 0\n --> f.toml:2:12\n  |\n2 | y ~ Normal(0, -1)\n  |            ^^\n  = help: a positive number\n"
+        );
+    }
+
+    #[test]
+    fn a_long_line_is_shown_as_a_window_around_the_caret() {
+        let text = format!("x = {}]{}", "[".repeat(5000), "]".repeat(5000));
+        let at = 4 + 5000;
+        let e = InputError::new("deep.toml", &text, Diag::new(at..at + 1, "too deep", ""));
+        assert_eq!(e.line_col(), (1, 5005));
+        let shown = format!("...{}]{}...", "[".repeat(60), "]".repeat(60));
+        assert_eq!(
+            e.render(),
+            format!(
+                "error: too deep\n --> deep.toml:1:5005\n  |\n1 | {shown}\n  | {}^\n",
+                " ".repeat(63)
+            )
         );
     }
 

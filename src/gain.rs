@@ -38,7 +38,7 @@
 //! that grows without bound has no fixed point, and one that shrinks to zero
 //! has q* = 0 with chi_1 taken in the limit q -> 0.
 
-use crate::audit::{FunctionTable, load_path};
+use crate::audit::{FunctionTable, check_defined, define, load_path};
 use crate::diag::{Diag, InputError};
 use crate::exact::exists::{self, Integrable};
 use crate::exact::{Engine, NoExact, Val};
@@ -355,6 +355,14 @@ impl Activation {
             let file = load_path(path)?;
             for name in file.functions.names() {
                 if let Some(def) = file.functions.get(name) {
+                    if functions.get(name).is_some() {
+                        return Err(arg_error(
+                            &file.origin,
+                            "",
+                            format!("`{name}` is defined in two of the --functions files"),
+                            "keep one definition, or rename the other",
+                        ));
+                    }
                     functions.insert(name.to_string(), def.clone());
                 }
             }
@@ -370,8 +378,9 @@ impl Activation {
                     "write it as f(x) = ...",
                 ));
             };
-            functions.insert(name, def);
+            define(&mut functions, &origin, d, name, def)?;
         }
+        check_defined(&functions, defines)?;
         let origin = "<activation>";
         let expr = parse_expr(spec).map_err(|e| InputError::new(origin, spec, e.into()))?;
         let pytorch = pytorch_gain(&expr);

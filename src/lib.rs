@@ -11,6 +11,7 @@ pub mod diag;
 pub mod exact;
 pub mod gain;
 pub mod lang;
+pub mod memory;
 pub mod model;
 pub mod net;
 pub mod report;

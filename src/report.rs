@@ -270,9 +270,9 @@ fn text(report: &Report, markdown: bool) -> String {
     let mut out = String::new();
     for f in &report.files {
         if markdown {
-            let _ = writeln!(out, "## {}\n", f.origin);
+            let _ = writeln!(out, "## {}\n", f.name);
         } else {
-            let _ = writeln!(out, "=== {} ===\n", f.origin);
+            let _ = writeln!(out, "=== {} ===\n", f.name);
         }
         let (mut results, mut contradicted, mut defects, mut claims) = (0, 0, 0, 0);
         for e in &f.entries {
@@ -332,7 +332,7 @@ fn text(report: &Report, markdown: bool) -> String {
         let _ = writeln!(
             out,
             "{}: {claims} claims and derivations, {results} results, {} as expected, {contradicted} contradicted, {defects} defects\n",
-            f.origin,
+            f.name,
             results - contradicted
         );
     }

@@ -408,4 +408,167 @@ fn gamma_functions_write_student_t_constants() {
     ]);
     assert_eq!(code, 2);
     assert!(err.contains("cannot differentiate `trigamma`"), "{err}");
+/// Runs the binary in `dir` and returns (status, stdout, stderr).
+fn initaudit_in(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_initaudit"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).expect("utf-8 output"),
+        String::from_utf8(out.stderr).expect("utf-8 errors"),
+    )
+}
+
+/// A scratch folder of this test process, emptied first.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("initaudit-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch folder");
+    dir
+}
+
+#[test]
+fn streams_follow_what_a_file_is_not_how_its_path_is_spelled() {
+    // A sampled-only claim, so the sampled values in the json come from the
+    // streams keyed by the file.
+    let file = "[scenario.s]\nmodel = \"y ~ Normal(0, 1)\"\n\n[[claim]]\nid = \"t\"\nsays = \"E[tanh(y)*sigmoid(y)] <= 1\"\n";
+    let dir = scratch("identity");
+    std::fs::write(dir.join("x.toml"), file).unwrap();
+    let abs = dir.join("x.toml");
+    let abs = abs.to_str().unwrap();
+    let sub = dir.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    let runs = [
+        initaudit_in(&dir, &["audit", "x.toml", "--format", "json"]),
+        initaudit_in(&dir, &["audit", "./x.toml", "--format", "json"]),
+        initaudit_in(&dir, &["audit", abs, "--format", "json"]),
+        initaudit_in(&sub, &["audit", "../x.toml", "--format", "json"]),
+        initaudit_in(
+            std::path::Path::new("/"),
+            &["audit", abs, "--format", "json"],
+        ),
+        initaudit_in(&sub, &["audit", "..", "--format", "json"]),
+    ];
+    let (code, first, err) = &runs[0];
+    assert_eq!(*code, 0, "{err}");
+    let v: Value = serde_json::from_str(first).unwrap();
+    assert!(
+        v["results"][0]["lhs"]["sampled"]["value"].is_number(),
+        "{first}"
+    );
+    for (code, out, err) in &runs[1..] {
+        assert_eq!(*code, 0, "{err}");
+        assert_eq!(out, first);
+    }
+    // The table names the file as it is, too.
+    let (_, a, _) = initaudit_in(&dir, &["audit", "./x.toml"]);
+    let (_, b, _) = initaudit_in(std::path::Path::new("/"), &["audit", abs]);
+    assert_eq!(a, b);
+    assert!(a.starts_with("=== x.toml ==="), "{a}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_harness_samples_the_streams_of_the_command_line() {
+    // tests/audit.rs loads derivations/ by absolute path; `cargo run` by the
+    // relative one. Same file, same streams, same report.
+    let abs = concat!(env!("CARGO_MANIFEST_DIR"), "/derivations/glorot2010.toml");
+    let file = initaudit::audit::load_path(std::path::Path::new(abs)).expect("loads");
+    let report =
+        initaudit::audit::run(&[file], &initaudit::verdict::Settings::default()).expect("runs");
+    let lib = initaudit::report::render(&report, initaudit::report::Format::Json);
+    let (code, cli, err) = initaudit(&["audit", "derivations/glorot2010.toml", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(lib, cli);
+}
+
+#[test]
+fn definitions_that_would_be_ignored_are_errors() {
+    let normal = "y ~ Normal(0, 1)";
+    let pair = "y, y ~ BivariateNormal(1, 1, 0.5)";
+    let cases: [(&str, &[&str], &str); 4] = [
+        (
+            normal,
+            &["--define", "relu(x) = x"],
+            "`relu` is a built-in function",
+        ),
+        (
+            normal,
+            &["--define", "f(x) = x + f(x)"],
+            "`f` reaches itself (f -> f)",
+        ),
+        (
+            normal,
+            &["--define", "f(x) = x", "--define", "f(x) = 2*x"],
+            "`f` is already defined",
+        ),
+        (pair, &[], "`y` is named twice"),
+    ];
+    for (given, extra, message) in cases {
+        let mut args = vec!["check", "E[y^2] = 1", "--given", given];
+        args.extend_from_slice(extra);
+        let (code, out, err) = initaudit(&args);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(err.contains(message), "{args:?}: {err}");
+        assert!(err.contains("help:"), "{err}");
+    }
+    let (code, _, err) = initaudit(&["gain", "relu", "--define", "tanh(x) = x"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("rename"), "{err}");
+}
+
+#[test]
+fn a_file_with_nothing_to_check_exits_2() {
+    let dir = scratch("empty");
+    std::fs::write(
+        dir.join("e.toml"),
+        "[scenario.s]\nmodel = \"y ~ Normal(0, 1)\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = initaudit_in(&dir, &["audit", "e.toml"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("nothing to check"), "{err}");
+    assert!(!out.contains("PASSED"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_function_defined_in_two_functions_files_is_an_error() {
+    let dir = scratch("two-functions");
+    for f in ["a.toml", "b.toml"] {
+        std::fs::write(dir.join(f), "[functions]\nsq = \"x^2\"\n").unwrap();
+    }
+    let (code, _, err) = initaudit_in(
+        &dir,
+        &[
+            "gain",
+            "sq",
+            "--functions",
+            "a.toml",
+            "--functions",
+            "b.toml",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("`sq` is defined in two of the --functions files"),
+        "{err}"
+    );
+    let (code, _, err) = initaudit_in(
+        &dir,
+        &[
+            "gain",
+            "sq",
+            "--functions",
+            "a.toml",
+            "--define",
+            "sq(x) = x^3",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`sq` is already defined"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

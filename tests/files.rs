@@ -310,3 +310,72 @@ fn a_contradicted_expectation_fails_the_audit() {
     let out = render(&report, Format::Table);
     assert!(out.contains("CONTRADICTED"), "{out}");
 }
+
+#[test]
+fn a_function_named_like_a_builtin_is_refused_at_its_name() {
+    let text = format!(
+        "[functions]\nrelu = \"x\"\n{SCENARIO}\n[[claim]]\nid = \"a\"\nsays = \"E[relu(y)] = 1\"\n"
+    );
+    let e = error_at(&text, "relu", 0, "`relu` is a built-in function");
+    assert!(e.diag.help.contains("rename"), "{}", e.render());
+    let text = format!("[functions]\nsum = \"x\"\n{SCENARIO}");
+    error_at(&text, "sum", 0, "reserved");
+}
+
+#[test]
+fn a_function_that_cannot_be_evaluated_is_refused_where_it_is_defined() {
+    // Never used, and still an error: each at the call that makes it so.
+    let cases = [
+        (
+            "f = \"x + f(x)\"",
+            "f(x)",
+            "recursive function: `f` reaches itself (f -> f)",
+        ),
+        (
+            "a = \"g(x) = x * b(x)\"\nb = \"2 * c(x)\"\nc = \"a(x)\"",
+            "b(x)",
+            "`a` reaches itself (a -> b -> c -> a)",
+        ),
+        (
+            "f = \"x + nothing(x)\"",
+            "nothing",
+            "unknown function `nothing`",
+        ),
+        (
+            "f = \"leaky_relu(x, 1, 2)\"",
+            "leaky_relu",
+            "takes 1 or 2 argument(s), got 3",
+        ),
+        (
+            "f = \"g(x, x)\"\ng = \"2 * x\"",
+            "g(x, x)",
+            "g takes 1 argument(s) (x), got 2",
+        ),
+    ];
+    for (functions, needle, message) in cases {
+        let text = format!(
+            "[functions]\n{functions}\n{SCENARIO}\n[[claim]]\nid = \"a\"\nsays = \"E[x] = 1\"\n"
+        );
+        error_at(&text, needle, 0, message);
+    }
+}
+
+#[test]
+fn a_pair_needs_two_names() {
+    let text = "[scenario.s]\nmodel = \"y, y ~ BivariateNormal(1, 1, 0.5)\"\n";
+    error_at(text, "y ~", 0, "`y` is named twice in one draw");
+}
+
+#[test]
+fn a_file_with_nothing_to_check_does_not_pass() {
+    for text in ["", "[functions]\nf = \"2 * x\"\n", SCENARIO] {
+        let file = load("empty.toml", text).expect("loads");
+        let e = run(&[file], &Settings::default()).expect_err("nothing to check is an error");
+        assert!(
+            e.diag.message.contains("nothing to check"),
+            "{}",
+            e.render()
+        );
+        assert_eq!(e.origin, "empty.toml");
+    }
+}

@@ -18,14 +18,31 @@ use super::{BaseVar, Scenario, Source};
 use crate::diag::Diag;
 use crate::lang::ast::{BinOp, Expr, ExprKind, MomentOp, Span, Stmt};
 use crate::lang::builtin::Builtin;
-use crate::lang::{Functions, expand_primes};
+use crate::lang::{FunctionDef, Functions, expand_primes};
 
 /// How deep file-defined functions may call one another.
 const MAX_CALL_DEPTH: usize = 64;
 
-/// The largest `n` in `sum(n, T)`: beyond it sampling a single draw would
-/// take seconds.
+/// The largest `n` in `sum(n, T)`, and the largest product of the counts of
+/// nested sums: beyond it sampling a single draw would take seconds.
 const MAX_SUM_COUNT: f64 = 1e7;
+
+/// Most nodes a variable or a call may lower to. Inlining copies an argument
+/// once per use, so `f(x) = x * tanh(x)` nested fifty deep, or fifty
+/// derived variables each the square of the last, would double the tree
+/// fifty times; real models stay in the hundreds.
+const MAX_RV_NODES: usize = 50_000;
+
+/// The error for an expression that inlines to more than `MAX_RV_NODES`.
+fn too_large(span: &Span, what: &str) -> Diag {
+    Diag::new(
+        span.clone(),
+        format!(
+            "{what} expands to more than {MAX_RV_NODES} nodes once functions and variables are written out"
+        ),
+        "each use of a parameter or variable copies its expression: nest fewer calls, or use a variable fewer times",
+    )
+}
 
 /// Names the language keeps for itself.
 const RESERVED: &[&str] = &["pi", "e", "E", "Var", "Cov", "sum"];
@@ -77,6 +94,9 @@ pub fn build(name: &str, stmts: &[Stmt], funcs: &dyn Functions) -> Result<Model,
             } => {
                 check_new_name(name, name_span, &defined, funcs)?;
                 let rv = lower.rv(value)?;
+                if rv.larger_than(MAX_RV_NODES) {
+                    return Err(too_large(&value.span, &format!("`{name}`")));
+                }
                 let binding = match rv {
                     Rv::Const(c) => Binding::Param(c),
                     rv => Binding::Random(rv),
@@ -91,8 +111,17 @@ pub fn build(name: &str, stmts: &[Stmt], funcs: &dyn Functions) -> Result<Model,
                 args,
                 span,
             } => {
-                for (n, s) in names {
+                for (i, (n, s)) in names.iter().enumerate() {
                     check_new_name(n, s, &defined, funcs)?;
+                    // A pair must name two variables: `y, y ~ ...` would
+                    // keep one component and lose the correlation.
+                    if names[..i].iter().any(|(m, _)| m == n) {
+                        return Err(Diag::new(
+                            s.clone(),
+                            format!("`{n}` is named twice in one draw"),
+                            "a pair needs two distinct names: u, v ~ BivariateNormal(sd_u, sd_v, rho)",
+                        ));
+                    }
                 }
                 let mut values = Vec::with_capacity(args.len());
                 for a in args {
@@ -190,6 +219,138 @@ fn check_new_name(
         ));
     }
     Ok(())
+}
+
+/// Whether `name` may be given to a defined function: not a built-in (the
+/// built-in would win every call, and the definition would be ignored) and
+/// not a word of the language. The error is (message, help).
+pub fn check_function_name(name: &str) -> Result<(), (String, String)> {
+    if Builtin::from_name(name).is_some() {
+        return Err((
+            format!("`{name}` is a built-in function; a definition cannot replace it"),
+            format!("rename it, e.g. `my_{name}`, and call it by that name"),
+        ));
+    }
+    if RESERVED.contains(&name) {
+        return Err((
+            format!("`{name}` is reserved by the language"),
+            "choose another name for the function".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a defined function can be evaluated at all, whatever the model:
+/// every function it calls exists and gets the right number of arguments,
+/// it does not reach itself through the functions it calls, and its
+/// derivatives can be expanded. Checked where it is defined, used or not,
+/// so a broken definition is never accepted and ignored. Spans are in the
+/// definition's text.
+pub fn check_function_body(
+    name: &str,
+    def: &FunctionDef,
+    funcs: &dyn Functions,
+) -> Result<(), Diag> {
+    let mut calls = Vec::new();
+    collect_calls(&def.body, &mut calls);
+    for (func, span, args) in &calls {
+        if let Some(b) = Builtin::from_name(func) {
+            let (lo, hi) = b.arity();
+            if *args < lo || *args > hi {
+                return Err(Diag::new(
+                    span.clone(),
+                    format!(
+                        "{func} takes {} argument(s), got {args}",
+                        arity_text(lo, hi)
+                    ),
+                    format!("write {}", b.signature()),
+                ));
+            }
+        } else if let Some(callee) = funcs.get(func) {
+            if *args != callee.params.len() {
+                return Err(Diag::new(
+                    span.clone(),
+                    format!(
+                        "{func} takes {} argument(s) ({}), got {args}",
+                        callee.params.len(),
+                        callee.params.join(", ")
+                    ),
+                    format!("write {func}({})", callee.params.join(", ")),
+                ));
+            }
+            if let Some(path) = path_back(func, name, funcs) {
+                return Err(Diag::new(
+                    span.clone(),
+                    format!(
+                        "recursive function: `{name}` reaches itself ({name} -> {})",
+                        path.join(" -> ")
+                    ),
+                    "a function may not call itself, directly or through others; write it out",
+                ));
+            }
+        } else {
+            let mut names: Vec<&str> = Builtin::ALL.iter().map(|b| b.name()).collect();
+            names.extend(funcs.names());
+            return Err(Diag::new(
+                span.clone(),
+                format!("unknown function `{func}`"),
+                format!("functions: {}", names.join(", ")),
+            ));
+        }
+    }
+    expand_primes(&def.body, funcs).map_err(|d| Diag::new(d.span, d.message, ""))?;
+    Ok(())
+}
+
+/// Every call in `e`: (function, span of its name, number of arguments).
+fn collect_calls(e: &Expr, out: &mut Vec<(String, Span, usize)>) {
+    match &e.kind {
+        ExprKind::Num(_) | ExprKind::Name(_) => {}
+        ExprKind::Neg(a) => collect_calls(a, out),
+        ExprKind::Binary(_, a, b) | ExprKind::Sum(a, b) => {
+            collect_calls(a, out);
+            collect_calls(b, out);
+        }
+        ExprKind::Call {
+            func,
+            func_span,
+            args,
+            ..
+        } => {
+            out.push((func.clone(), func_span.clone(), args.len()));
+            args.iter().for_each(|a| collect_calls(a, out));
+        }
+        ExprKind::Moment(_, args) => args.iter().for_each(|a| collect_calls(a, out)),
+    }
+}
+
+/// A chain of defined functions from `from` that calls `target`, ending
+/// with `target`: the cycle's rest when `target` calls `from`. Each
+/// function is visited once, so the search is linear in the definitions.
+fn path_back(from: &str, target: &str, funcs: &dyn Functions) -> Option<Vec<String>> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut todo: Vec<Vec<String>> = vec![vec![from.to_string()]];
+    while let Some(path) = todo.pop() {
+        let last = path.last().expect("paths are never empty");
+        if last == target {
+            return Some(path);
+        }
+        if seen.contains(last) {
+            continue;
+        }
+        seen.push(last.clone());
+        let Some(def) = funcs.get(last) else { continue };
+        let mut calls = Vec::new();
+        collect_calls(&def.body, &mut calls);
+        for (callee, _, _) in calls.into_iter().rev() {
+            if Builtin::from_name(&callee).is_none() && funcs.get(&callee).is_some() {
+                let mut next = path.clone();
+                next.push(callee);
+                todo.push(next);
+            }
+        }
+    }
+    None
 }
 
 fn valid_laws() -> String {
@@ -353,7 +514,22 @@ impl Lower<'_> {
                         ));
                     }
                 };
-                Rv::Sum(count as u64, b(self.rv_in(t, scope, depth)?))
+                let body = self.rv_in(t, scope, depth)?;
+                // Nested sums multiply: sum(2, sum(2, ...)) fifty deep is
+                // 2^50 copies a draw, however small each count is.
+                let copies = count * body.nested_copies();
+                if copies > MAX_SUM_COUNT {
+                    return Err(Diag::new(
+                        e.span.clone(),
+                        format!(
+                            "these nested sums take {copies:.3e} copies of their innermost term per draw"
+                        ),
+                        format!(
+                            "at most {MAX_SUM_COUNT:e} in all: the counts of nested sums multiply"
+                        ),
+                    ));
+                }
+                Rv::Sum(count as u64, b(body))
             }
         };
         match fold(rv) {
@@ -417,13 +593,17 @@ impl Lower<'_> {
                 .map_err(|d| Diag::new(func_span.clone(), d.message, ""))?;
             // The body's own spans point into the function's definition, not
             // here: report any error in it at the call.
-            return self.rv_in(&body, &scope, depth + 1).map_err(|d| {
+            let rv = self.rv_in(&body, &scope, depth + 1).map_err(|d| {
                 Diag::new(
                     func_span.clone(),
                     format!("in {func}: {}", d.message),
                     d.help,
                 )
-            });
+            })?;
+            if rv.larger_than(MAX_RV_NODES) {
+                return Err(too_large(span, &format!("this call of {func}")));
+            }
+            return Ok(rv);
         }
         let mut names: Vec<&str> = Builtin::ALL.iter().map(|b| b.name()).collect();
         names.extend(self.funcs.names());
@@ -785,6 +965,63 @@ mod tests {
         let (d, under) = error("a ~ Normal(0, 1)\ns = sum(a, a)");
         assert_eq!(under, "a");
         assert!(d.message.contains("not random"), "{d:?}");
+    }
+
+    #[test]
+    fn nested_sums_multiply_their_counts() {
+        // Found by the fuzzer: fifty sum(2, ...) around y are 2^50 copies
+        // a draw, each count far below the limit; sampling never ended.
+        let deep = format!(
+            "y ~ Normal(0, 1)\ns = {}y{}",
+            "sum(2, ".repeat(50),
+            ")".repeat(50)
+        );
+        // The error is at the first nesting past the limit: 2^24 copies.
+        let (d, under) = error(&deep);
+        assert!(under.starts_with("sum(2, sum(2,"), "{under}");
+        assert!(d.message.contains("1.678e7 copies"), "{d:?}");
+        let (d, _) = error("y ~ Normal(0, 1)\ns = sum(1000, sum(1000, sum(1000, y)))");
+        assert!(d.message.contains("1.000e9 copies"), "{d:?}");
+        // Side by side they do not multiply; nested within the limit is fine.
+        build_in(
+            "y ~ Normal(0, 1)\ns = sum(1000, y) * sum(10000, y) + sum(100, sum(1000, y))",
+            &no_functions(),
+        )
+        .expect("1e4 copies at most");
+    }
+
+    #[test]
+    fn inlining_that_doubles_is_refused_before_it_explodes() {
+        // Found by the fuzzer: f(x) = x * tanh(x) nested fifty deep copies
+        // its argument twice a level, 2^50 nodes; it never finished.
+        let mut funcs = std::collections::HashMap::new();
+        funcs.insert(
+            "f".to_string(),
+            crate::lang::parse_function("f(x) = x * tanh(x)").unwrap(),
+        );
+        let text = format!(
+            "y ~ Normal(0, 1)\ns = {}y{}",
+            "f(".repeat(50),
+            ")".repeat(50)
+        );
+        let (d, under) = error_in(&text, &funcs);
+        assert!(d.message.contains("more than 50000 nodes"), "{d:?}");
+        assert!(under.starts_with("f(f("), "{under}");
+        // Variables that square the last one double the same way.
+        let mut text = "x0 ~ Normal(0, 1)".to_string();
+        for k in 1..40 {
+            text.push_str(&format!("\nx{k} = x{} * x{}", k - 1, k - 1));
+        }
+        let (d, under) = error(&text);
+        assert!(d.message.contains("`x15` expands to more than"), "{d:?}");
+        assert_eq!(under, "x14 * x14");
+        // Ten levels (about 3000 nodes) are fine.
+        let ten = format!(
+            "y ~ Normal(0, 1)\ns = {}y{}",
+            "f(".repeat(10),
+            ")".repeat(10)
+        );
+        build_in(&ten, &funcs).expect("ten levels resolve");
     }
 
     #[test]

@@ -130,6 +130,43 @@ impl Rv {
         }
     }
 
+    /// Whether the tree has more than `cap` nodes, found without recursion
+    /// and stopping as soon as it knows.
+    pub fn larger_than(&self, cap: usize) -> bool {
+        let mut todo = vec![self];
+        let mut count = 0;
+        while let Some(rv) = todo.pop() {
+            count += 1;
+            if count > cap {
+                return true;
+            }
+            match rv {
+                Rv::Const(_) | Rv::Base(_) => {}
+                Rv::Neg(a) | Rv::Sum(_, a) => todo.push(a),
+                Rv::Add(a, b) | Rv::Sub(a, b) | Rv::Mul(a, b) | Rv::Div(a, b) | Rv::Pow(a, b) => {
+                    todo.extend([&**a, &**b]);
+                }
+                Rv::Call(_, args) => todo.extend(args),
+            }
+        }
+        false
+    }
+
+    /// Copies of its innermost terms one draw of this expression takes:
+    /// the largest product of `sum` counts along any nesting, 1 without a
+    /// sum. As an f64, so that absurd nestings do not overflow.
+    pub fn nested_copies(&self) -> f64 {
+        match self {
+            Rv::Const(_) | Rv::Base(_) => 1.0,
+            Rv::Sum(n, t) => *n as f64 * t.nested_copies(),
+            Rv::Neg(a) => a.nested_copies(),
+            Rv::Add(a, b) | Rv::Sub(a, b) | Rv::Mul(a, b) | Rv::Div(a, b) | Rv::Pow(a, b) => {
+                a.nested_copies().max(b.nested_copies())
+            }
+            Rv::Call(_, args) => args.iter().map(Rv::nested_copies).fold(1.0, f64::max),
+        }
+    }
+
     pub fn contains_sum(&self) -> bool {
         match self {
             Rv::Sum(..) => true,

@@ -29,6 +29,7 @@ use crate::audit::File;
 use crate::diag::Diag;
 use crate::lang::ast::{Expr, ExprKind, Span, Stmt};
 use crate::lang::{FunctionDef, Functions, parse_expr};
+use crate::memory::{self, human_bytes};
 use crate::model::law::Law;
 use crate::model::resolve::build;
 use crate::model::rv::Rv;
@@ -40,9 +41,10 @@ use simulate::{Atom, Norm, Signal, Stats};
 use std::path::Path;
 use toml::Spanned;
 
-/// The most memory the draws that run at once may take. A network beyond
-/// it is refused before anything is allocated.
-pub const MEMORY_LIMIT: f64 = 4.0 * (1u64 << 30) as f64;
+/// The share of the memory the machine has left that the draws in flight
+/// may take; the rest is for everything else the process and the machine
+/// hold, and for what the estimate leaves out (allocator slack).
+const MEMORY_SHARE: f64 = 0.75;
 
 /// Fewest independent draws: standard errors over draws need a few dozen
 /// for the t quantile (and the delta method) to mean something.
@@ -120,6 +122,9 @@ fn apply(rv: &Rv, v: f64) -> f64 {
 #[derive(Clone, Debug)]
 pub struct Network {
     pub name: String,
+    /// Where its size is written (the widths), in the file: where an error
+    /// about its memory points.
+    pub span: Span,
     pub about: String,
     /// n_0 (input) to n_L.
     pub widths: Vec<usize>,
@@ -146,6 +151,38 @@ impl Network {
         cost(&self.widths, self.inputs).0
     }
 
+    /// How many draws may be held in memory at once, given the bytes the
+    /// machine has left (`None`: it does not say, and as many as there are
+    /// threads run, each allocating fallibly). Refused (at the widths) when
+    /// not even one draw fits in its share.
+    pub fn draws_at_once(&self, available: Option<u64>) -> Result<usize, Diag> {
+        let per_draw = self.bytes_per_draw();
+        let Some(available) = available else {
+            return Ok(rayon::current_num_threads().clamp(1, self.draws));
+        };
+        let room = available as f64 * MEMORY_SHARE;
+        if per_draw > room {
+            let widths = &self.widths;
+            return Err(Diag::new(
+                self.span.clone(),
+                format!(
+                    "network `{}` would need {} for one draw ({} weights and {} signal values); this machine has {} available, of which draws may take {}",
+                    self.name,
+                    human_bytes(per_draw),
+                    widths
+                        .windows(2)
+                        .map(|w| w[0] as f64 * w[1] as f64)
+                        .sum::<f64>(),
+                    4.0 * self.inputs as f64 * widths.iter().map(|&n| n as f64).sum::<f64>(),
+                    human_bytes(available as f64),
+                    human_bytes(room),
+                ),
+                "use narrower layers, fewer layers or fewer `inputs` per draw",
+            ));
+        }
+        Ok(((room / per_draw).floor() as usize).clamp(1, self.draws))
+    }
+
     /// Seconds the whole run should take on one core, from the counts of
     /// random numbers and multiply-adds; a rough guide, printed before a run.
     pub fn seconds(&self) -> f64 {
@@ -164,18 +201,6 @@ fn cost(widths: &[usize], inputs: usize) -> (f64, f64, f64) {
     // Forward W x, backward W^T dy: two products per layer.
     let flops = 2.0 * k * weights;
     (bytes, normals, flops)
-}
-
-/// A size in the unit a person reads.
-pub fn human_bytes(b: f64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    format!("{v:.1} {}", UNITS[u])
 }
 
 /// The name under which the network's activation is lowered; it cannot
@@ -282,6 +307,12 @@ pub fn load(
 
     let net = Network {
         name: name.to_string(),
+        span: r
+            .widths
+            .as_ref()
+            .map(|w| w.span())
+            .or_else(|| r.width.as_ref().map(|w| w.span()))
+            .unwrap_or(whole),
         about: r.about.clone().unwrap_or_default(),
         widths,
         activation,
@@ -293,29 +324,6 @@ pub fn load(
         draws,
         seed,
     };
-    let bytes = net.bytes_per_draw();
-    if bytes > MEMORY_LIMIT {
-        let span = r
-            .widths
-            .as_ref()
-            .map(|w| w.span())
-            .or_else(|| r.width.as_ref().map(|w| w.span()))
-            .unwrap_or(whole);
-        return Err(Diag::new(
-            span,
-            format!(
-                "network `{name}` would need {} for one draw ({} weights and {} signal values); the limit is {}",
-                human_bytes(bytes),
-                net.widths
-                    .windows(2)
-                    .map(|w| w[0] as f64 * w[1] as f64)
-                    .sum::<f64>(),
-                4.0 * net.inputs as f64 * net.widths.iter().map(|&n| n as f64).sum::<f64>(),
-                human_bytes(MEMORY_LIMIT)
-            ),
-            "use narrower layers, fewer layers or fewer `inputs` per draw",
-        ));
-    }
     Ok(net)
 }
 
@@ -647,6 +655,18 @@ pub fn command(
         };
         found.push(net);
     }
+    // Every network is sized against the machine before any is drawn.
+    let located = |net: &Network, d: Diag| {
+        let f = files
+            .iter()
+            .find(|f| f.networks.iter().any(|n| std::ptr::eq(n, net)))
+            .expect("found in the files");
+        crate::diag::InputError::new(&f.origin, &f.text, d).render()
+    };
+    let available = memory::available();
+    for net in &found {
+        net.draws_at_once(available).map_err(|d| located(net, d))?;
+    }
     let mut out = String::new();
     let mut all_curves = Vec::new();
     for net in found {
@@ -656,7 +676,7 @@ pub fn command(
             human_bytes(net.bytes_per_draw()),
             net.seconds()
         ));
-        let stats = simulate::simulate(net, key(net, seed));
+        let stats = simulate::simulate(net, key(net, seed)).map_err(|d| located(net, d))?;
         out.push_str(&table(net, &stats));
         out.push('\n');
         if plot.is_some() {

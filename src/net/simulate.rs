@@ -14,9 +14,13 @@
 //! Draw `d` takes its random numbers from stream `d` of the network's key,
 //! in a fixed order (input, then each layer's weights and bias, then g), so
 //! the statistics do not depend on the thread count. Draws run in waves
-//! small enough that the draws in flight fit in [`super::MEMORY_LIMIT`].
+//! small enough that the draws in flight fit in the memory the machine has
+//! ([`Network::draws_at_once`]), and every matrix of a draw is allocated
+//! fallibly, so running out is an error, not an abort.
 
-use super::{Fill, MEMORY_LIMIT, Network};
+use super::{Fill, Network};
+use crate::diag::Diag;
+use crate::memory::{self, OutOfMemory};
 use crate::sample::StreamKey;
 use nalgebra::DMatrix;
 use rand::{Rng, RngExt};
@@ -187,21 +191,38 @@ impl Stats {
 }
 
 /// Draws the network `net.draws` times; draw `d` uses stream `d` of `key`.
-pub fn simulate(net: &Network, key: StreamKey) -> Stats {
-    let wave = ((MEMORY_LIMIT / net.bytes_per_draw()).floor() as usize).clamp(1, net.draws);
+/// The error (at the network's widths) is a network the machine's memory
+/// cannot hold, found before drawing or by an allocation that failed.
+pub fn simulate(net: &Network, key: StreamKey) -> Result<Stats, Diag> {
+    let wave = net.draws_at_once(memory::available())?;
     let mut per_draw = Vec::with_capacity(net.draws);
     for start in (0..net.draws).step_by(wave) {
         let end = (start + wave).min(net.draws);
         let batch: Vec<Vec<f64>> = (start..end)
             .into_par_iter()
             .map(|d| one_draw(net, &mut key.batch_rng(d as u64)))
-            .collect();
+            .collect::<Result<_, _>>()
+            .map_err(|e| {
+                Diag::new(
+                    net.span.clone(),
+                    format!("network `{}`: {e} for one draw", net.name),
+                    "use narrower layers, fewer layers or fewer `inputs` per draw, or free memory",
+                )
+            })?;
         per_draw.extend(batch);
     }
-    Stats {
+    Ok(Stats {
         depth: net.depth(),
         per_draw,
-    }
+    })
+}
+
+/// A zero matrix, or an error if the allocator refuses.
+fn zeros(rows: usize, cols: usize) -> Result<DMatrix<f64>, OutOfMemory> {
+    let len = rows
+        .checked_mul(cols)
+        .ok_or(OutOfMemory { bytes: u64::MAX })?;
+    Ok(DMatrix::from_vec(rows, cols, memory::try_zeros(len)?))
 }
 
 fn fill<R: Rng>(f: &Fill, rng: &mut R, out: &mut [f64]) {
@@ -219,7 +240,7 @@ fn moments(m: &DMatrix<f64>) -> (f64, f64) {
     (s / n, s2 / n)
 }
 
-fn one_draw<R: Rng>(net: &Network, rng: &mut R) -> Vec<f64> {
+fn one_draw<R: Rng>(net: &Network, rng: &mut R) -> Result<Vec<f64>, OutOfMemory> {
     let depth = net.depth();
     let n = &net.widths;
     let k = net.inputs;
@@ -229,29 +250,33 @@ fn one_draw<R: Rng>(net: &Network, rng: &mut R) -> Vec<f64> {
         out[index(depth, Atom::Layer(atom.0, atom.1, 2))] = m2;
     };
 
-    let mut x0 = DMatrix::<f64>::zeros(n[0], k);
+    let mut x0 = zeros(n[0], k)?;
     fill(&net.input, rng, x0.as_mut_slice());
     let mut xs = vec![x0];
     let mut ys = Vec::with_capacity(depth);
     let mut ws = Vec::with_capacity(depth);
     let mut bias = Vec::new();
     for l in 1..=depth {
-        let mut w = DMatrix::<f64>::zeros(n[l], n[l - 1]);
+        let mut w = zeros(n[l], n[l - 1])?;
         net.weights[l - 1].fill(rng, w.as_mut_slice());
         bias.resize(n[l], 0.0);
         fill(&net.biases[l - 1], rng, &mut bias);
-        let mut y = &w * &xs[l - 1];
+        let mut y = zeros(n[l], k)?;
+        w.mul_to(&xs[l - 1], &mut y);
         for mut col in y.column_iter_mut() {
             for (v, b) in col.iter_mut().zip(&bias) {
                 *v += b;
             }
         }
-        let x = y.map(|v| net.activation.value(v));
+        let mut x = zeros(n[l], k)?;
+        for (x, y) in x.iter_mut().zip(y.iter()) {
+            *x = net.activation.value(*y);
+        }
         ys.push(y);
         ws.push(w);
         xs.push(x);
     }
-    let mut g = DMatrix::<f64>::zeros(n[depth], k);
+    let mut g = zeros(n[depth], k)?;
     for v in g.iter_mut() {
         *v = rng.sample(StandardNormal);
     }
@@ -280,7 +305,10 @@ fn one_draw<R: Rng>(net: &Network, rng: &mut R) -> Vec<f64> {
     let mut dx = g;
     put(&mut out, (Signal::Dx, depth), moments(&dx));
     for l in (1..=depth).rev() {
-        let dy = dx.zip_map(&ys[l - 1], |d, y| d * net.activation.derivative(y));
+        let mut dy = zeros(n[l], k)?;
+        for ((dy, d), y) in dy.iter_mut().zip(dx.iter()).zip(ys[l - 1].iter()) {
+            *dy = d * net.activation.derivative(*y);
+        }
         put(&mut out, (Signal::Dy, l), moments(&dy));
         // dC/dW_l for one input is dy x_{l-1}^T: the mean of its entries is
         // mean(dy) mean(x), of their squares mean(dy^2) mean(x^2).
@@ -293,8 +321,9 @@ fn one_draw<R: Rng>(net: &Network, rng: &mut R) -> Vec<f64> {
             m2 += (d.norm_squared() / rows) * (x.norm_squared() / cols);
         }
         put(&mut out, (Signal::Dw, l), (m1 / kf, m2 / kf));
-        dx = ws[l - 1].tr_mul(&dy);
+        dx = zeros(n[l - 1], k)?;
+        ws[l - 1].tr_mul_to(&dy, &mut dx);
         put(&mut out, (Signal::Dx, l - 1), moments(&dx));
     }
-    out
+    Ok(out)
 }
