@@ -314,6 +314,8 @@ fn heavy_tails_near_the_edge_of_existence_are_exact() {
         ("holds", "exact (quadrature)")
     );
     assert_eq!(check("E[abs(y)^3] = 14.57347589", given), "fails");
+}
+
 // Issue 8, section 1: finite moments at integrable singularities hold with
 // their closed forms; infinite ones are undefined, never inconclusive.
 #[test]
@@ -408,6 +410,8 @@ fn gamma_functions_write_student_t_constants() {
     ]);
     assert_eq!(code, 2);
     assert!(err.contains("cannot differentiate `trigamma`"), "{err}");
+}
+
 /// Runs the binary in `dir` and returns (status, stdout, stderr).
 fn initaudit_in(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_initaudit"))
