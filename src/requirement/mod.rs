@@ -15,6 +15,8 @@
 //! undecided and counted as not met, so an expectation is never built on an
 //! unproved assumption.
 
+mod lemmas;
+
 use crate::diag::Diag;
 use crate::exact::{Engine, NoExact, growth};
 use crate::lang::Functions;
@@ -24,6 +26,7 @@ use crate::model::law::Law;
 use crate::model::resolve::Model;
 use crate::model::rv::{Moment, Rv, VarId};
 use crate::model::{Scenario, Source};
+use lemmas::Lemma;
 use crate::sample::{SampleError, Sampler, StreamKey};
 use crate::verdict::{BATCHES, standard_error};
 
@@ -123,6 +126,9 @@ impl By {
 pub struct Decision {
     pub met: bool,
     pub by: By,
+    /// Which rule decided it: the lemma for structure, the test for exact
+    /// and sampled decisions; empty when undecided.
+    pub rule: String,
     /// The evidence, in words.
     pub why: String,
     /// For an undecided requirement: the sampled test that may settle it.
@@ -201,6 +207,7 @@ impl Pending {
                 return Decision {
                     met: false,
                     by: By::Sampled,
+                    rule: what.clone(),
                     why: format!("{what} = {est:.4} ± {se:.1e} is not 0"),
                     pending: None,
                 };
@@ -212,6 +219,12 @@ impl Pending {
             Decision {
                 met: true,
                 by: By::Sampled,
+                rule: self
+                    .checks
+                    .iter()
+                    .map(|(what, _)| what.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 why: format!(
                     "{}: 0 within {}% of its size",
                     evidence.join(", "),
@@ -229,19 +242,21 @@ impl Pending {
 }
 
 impl Decision {
-    fn structure(met: bool, why: impl Into<String>) -> Decision {
+    fn structure(met: bool, lemma: Lemma, why: impl Into<String>) -> Decision {
         Decision {
             met,
             by: By::Structure,
+            rule: lemma.name().to_string(),
             why: why.into(),
             pending: None,
         }
     }
 
-    fn exact(met: bool, why: impl Into<String>) -> Decision {
+    fn exact(met: bool, test: impl Into<String>, why: impl Into<String>) -> Decision {
         Decision {
             met,
             by: By::Exact,
+            rule: test.into(),
             why: why.into(),
             pending: None,
         }
@@ -251,6 +266,7 @@ impl Decision {
         Decision {
             met: false,
             by: By::Undecided,
+            rule: String::new(),
             why: why.into(),
             pending: None,
         }
@@ -303,226 +319,73 @@ pub fn decide(req: &Requirement, model: &Model, funcs: &dyn Functions) -> Result
     })
 }
 
-/// Whether `x` is symmetric about zero, if structure proves it.
-fn proved_symmetric(s: &Scenario, x: &Rv) -> bool {
-    let indep = |a: &Rv, b: &Rv| disjoint(s, a, b);
-    match x {
-        Rv::Const(c) => *c == 0.0,
-        Rv::Base(v) => base_symmetric(s, *v),
-        Rv::Neg(a) => proved_symmetric(s, a),
-        Rv::Mul(a, b) | Rv::Div(a, b) => {
-            (indep(a, b) && (proved_symmetric(s, a) || proved_symmetric(s, b))) || odd(s, x)
-        }
-        Rv::Add(a, b) | Rv::Sub(a, b) => {
-            (indep(a, b) && proved_symmetric(s, a) && proved_symmetric(s, b)) || odd(s, x)
-        }
-        Rv::Sum(_, t) => proved_symmetric(s, t),
-        Rv::Call(f, args) => (is_odd(*f) && proved_symmetric(s, &args[0])) || odd(s, x),
-        Rv::Pow(..) => odd(s, x),
-    }
-}
-
-fn base_symmetric(s: &Scenario, v: VarId) -> bool {
-    match &s.sources[s.bases[v.0].source] {
-        Source::Single(law) => law.is_symmetric_about() == Some(0.0),
-        Source::Bivariate(_) => true,
-    }
-}
-
-/// `x` is an odd function of base variables whose joint law is unchanged by
-/// flipping all their signs at once.
-fn odd(s: &Scenario, x: &Rv) -> bool {
-    let mut vars = Vec::new();
-    x.bases(&mut vars);
-    vars.iter().all(|v| base_symmetric(s, *v)) && parity(x) == Some(Parity::Odd)
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Parity {
-    Even,
-    Odd,
-}
-
-fn parity(x: &Rv) -> Option<Parity> {
-    use Parity::*;
-    let mul = |a: Parity, b: Parity| if a == b { Even } else { Odd };
-    match x {
-        Rv::Const(c) if *c == 0.0 => Some(Odd),
-        Rv::Const(_) => Some(Even),
-        Rv::Base(_) => Some(Odd),
-        Rv::Neg(a) => parity(a),
-        Rv::Add(a, b) | Rv::Sub(a, b) => match (parity(a)?, parity(b)?) {
-            (p, q) if p == q => Some(p),
-            _ => {
-                // zero is both: 0 + odd is odd.
-                if matches!(**a, Rv::Const(c) if c == 0.0) {
-                    parity(b)
-                } else if matches!(**b, Rv::Const(c) if c == 0.0) {
-                    parity(a)
-                } else {
-                    None
-                }
-            }
-        },
-        Rv::Mul(a, b) | Rv::Div(a, b) => Some(mul(parity(a)?, parity(b)?)),
-        Rv::Pow(a, b) => match **b {
-            Rv::Const(k) if k == k.trunc() => {
-                let p = parity(a)?;
-                if (k as i64) % 2 == 0 {
-                    Some(Even)
-                } else {
-                    Some(p)
-                }
-            }
-            _ => None,
-        },
-        Rv::Call(f, args) => {
-            let p = parity(&args[0])?;
-            let rest_const = args[1..].iter().all(|a| matches!(a, Rv::Const(_)));
-            if !rest_const {
-                None
-            } else if p == Even {
-                Some(Even)
-            } else if is_odd(*f) {
-                Some(Odd)
-            } else if is_even(*f) {
-                Some(Even)
-            } else {
-                None
-            }
-        }
-        // A sum's copies are fresh variables; its parity as a function of
-        // the outer variables is irrelevant, and flipping its own copies
-        // is covered by `proved_symmetric`.
-        Rv::Sum(..) => None,
-    }
-}
-
-fn is_odd(f: Builtin) -> bool {
-    matches!(
-        f,
-        Builtin::Tanh
-            | Builtin::Sin
-            | Builtin::Atan
-            | Builtin::Asin
-            | Builtin::Erf
-            | Builtin::Sign
-            | Builtin::Identity
-            | Builtin::Hardtanh
-    )
-}
-
-fn is_even(f: Builtin) -> bool {
-    matches!(f, Builtin::Abs | Builtin::Cos | Builtin::NormPdf)
-}
-
-/// Whether two expressions share no source of randomness.
-fn disjoint(s: &Scenario, a: &Rv, b: &Rv) -> bool {
-    let sources = |x: &Rv| {
-        let mut v = Vec::new();
-        x.bases(&mut v);
-        v.into_iter()
-            .map(|v| s.bases[v.0].source)
-            .collect::<Vec<_>>()
-    };
-    let (sa, sb) = (sources(a), sources(b));
-    let shared_sum = shared_sums(a, b);
-    !shared_sum && !sa.iter().any(|x| sb.contains(x))
-}
-
-fn shared_sums(a: &Rv, b: &Rv) -> bool {
-    let mut sa = Vec::new();
-    collect_sums(a, &mut sa);
-    let mut sb = Vec::new();
-    collect_sums(b, &mut sb);
-    sa.iter().any(|x| sb.contains(x))
-}
-
-fn collect_sums<'a>(x: &'a Rv, out: &mut Vec<&'a Rv>) {
-    match x {
-        Rv::Sum(..) => out.push(x),
-        Rv::Const(_) | Rv::Base(_) => {}
-        Rv::Neg(a) => collect_sums(a, out),
-        Rv::Add(a, b) | Rv::Sub(a, b) | Rv::Mul(a, b) | Rv::Div(a, b) | Rv::Pow(a, b) => {
-            collect_sums(a, out);
-            collect_sums(b, out);
-        }
-        Rv::Call(_, args) => args.iter().for_each(|a| collect_sums(a, out)),
-    }
-}
-
 /// `x` is exactly zero up to its error bound and rounding relative to its
 /// root mean square.
 fn vanishes(engine: &Engine, x: &Rv) -> Result<(bool, f64), NoExact> {
     let m = engine.expect(x)?;
     let rms = engine
-        .expect(&Rv::Pow(Box::new(x.clone()), Box::new(Rv::Const(2.0))))
+        .expect(&square(x))
         .map(|e| e.val.value.abs().sqrt())
         .unwrap_or(0.0);
     Ok((m.val.value.abs() <= m.val.err + 1e-12 * rms, m.val.value))
 }
 
 fn symmetric(s: &Scenario, engine: &Engine, x: &Rv, name: &str) -> Decision {
-    if proved_symmetric(s, x) {
-        return Decision::structure(
-            true,
-            "built from laws symmetric about 0 by odd maps and independent products",
-        );
+    if let Some(lemma) = lemmas::symmetric(s, x) {
+        return Decision::structure(true, lemma, lemma.says());
     }
-    // A variable symmetric about 0 has every odd moment zero; refute by
-    // finding one that is not.
-    for k in [1.0, 3.0] {
-        let xk = Rv::Pow(Box::new(x.clone()), Box::new(Rv::Const(k)));
-        match vanishes(engine, &xk) {
+    // A variable symmetric about 0 has every odd moment that exists equal
+    // to 0, and so is the mean of every bounded odd function (tanh settles
+    // laws whose moments are not enough, and those without moments): one
+    // that is not refutes it.
+    let tests = [
+        (format!("E[{name}]"), x.clone()),
+        (format!("E[{}^3]", atom(name)), power(x, 3.0)),
+        (format!("E[tanh({name})]"), call(Builtin::Tanh, x)),
+    ];
+    let mut missing = None;
+    for (what, t) in &tests {
+        match vanishes(engine, t) {
             Ok((false, v)) => {
-                let what = if k == 1.0 {
-                    format!("E[{name}]")
-                } else {
-                    format!("E[{}^{k}]", atom(name))
-                };
-                return Decision::exact(false, format!("{what} = {v:.6} is not 0"));
+                return Decision::exact(false, what, format!("{what} = {v:.6} is not 0"));
             }
-            Ok((true, _)) => {}
-            Err(NoExact::Undefined(_)) => {}
+            Ok((true, _)) | Err(NoExact::Undefined(_)) => {}
             Err(e) => {
-                // Odd moments that sampling can estimate (their estimators
-                // need twice the order finite), and a bounded odd function.
-                let mut checks = Vec::new();
-                if finite_moment(s, x, 2.0).met {
-                    checks.push((format!("E[{name}]"), Moment::E(x.clone())));
-                }
-                if finite_moment(s, x, 6.0).met {
-                    let cube = Rv::Pow(Box::new(x.clone()), Box::new(Rv::Const(3.0)));
-                    checks.push((format!("E[{}^3]", atom(name)), Moment::E(cube)));
-                }
-                let t = Rv::Call(Builtin::Tanh, vec![x.clone()]);
-                checks.push((format!("E[tanh({name})]"), Moment::E(t)));
-                return Decision::pending(
-                    format!("no exact odd moment: {}", e.reason()),
-                    checks,
-                    false,
-                );
+                missing.get_or_insert_with(|| e.reason().to_string());
             }
         }
     }
-    // Odd moments vanish; a bounded odd test function settles laws whose
-    // odd moments are not enough (and those without moments).
-    let t = Rv::Call(Builtin::Tanh, vec![x.clone()]);
-    match vanishes(engine, &t) {
-        Ok((false, v)) => Decision::exact(false, format!("E[tanh({name})] = {v:.6} is not 0")),
-        Ok((true, _)) => Decision::undecided("odd moments vanish, but symmetry is not proved"),
-        Err(e) => Decision::undecided(format!("no exact test: {}", e.reason())),
+    let Some(reason) = missing else {
+        return Decision::undecided("odd moments vanish, but symmetry is not proved");
+    };
+    // The same tests by sampling, where their estimators have the moments
+    // they need (twice the order finite); tanh is bounded.
+    let mut checks = Vec::new();
+    for ((what, t), order) in tests.into_iter().zip([2.0, 6.0, 0.0]) {
+        if order == 0.0 || finite_moment(s, x, order).met {
+            checks.push((what, Moment::E(t)));
+        }
     }
+    Decision::pending(format!("no exact odd moment: {reason}"), checks, false)
 }
 
 fn zero_mean(s: &Scenario, engine: &Engine, x: &Rv, name: &str) -> Decision {
     match engine.expect(x) {
         Err(NoExact::Undefined(r)) => {
-            Decision::exact(false, format!("E[{name}] does not exist: {r}"))
+            Decision::exact(false, format!("E[{name}]"), format!("E[{name}] does not exist: {r}"))
         }
         Err(e) => {
-            if proved_symmetric(s, x) && finite_moment(s, x, 1.0).met {
-                Decision::structure(true, "symmetric about 0 with a finite mean")
+            let proof = lemmas::symmetric(s, x).filter(|_| finite_moment(s, x, 1.0).met);
+            if let Some(lemma) = proof {
+                Decision::structure(
+                    true,
+                    Lemma::SymmetricMean,
+                    format!(
+                        "symmetric about 0 ({}: {}) with a finite mean",
+                        lemma.name(),
+                        lemma.says()
+                    ),
+                )
             } else if finite_moment(s, x, 2.0).met {
                 let checks = vec![(format!("E[{name}]"), Moment::E(x.clone()))];
                 Decision::pending(format!("no exact mean: {}", e.reason()), checks, true)
@@ -531,83 +394,70 @@ fn zero_mean(s: &Scenario, engine: &Engine, x: &Rv, name: &str) -> Decision {
             }
         }
         Ok(_) => match vanishes(engine, x) {
-            Ok((true, _)) => Decision::exact(true, format!("E[{name}] = 0")),
-            Ok((false, v)) => Decision::exact(false, format!("E[{name}] = {v:.6}")),
+            Ok((true, _)) => Decision::exact(true, format!("E[{name}]"), format!("E[{name}] = 0")),
+            Ok((false, v)) => {
+                Decision::exact(false, format!("E[{name}]"), format!("E[{name}] = {v:.6}"))
+            }
             Err(e) => Decision::undecided(e.reason().to_string()),
         },
     }
 }
 
 fn independent(s: &Scenario, engine: &Engine, x: &Rv, y: &Rv, names: (&str, &str)) -> Decision {
-    if disjoint(s, x, y) {
-        return Decision::structure(true, "they share no base variable");
+    if let Some(lemma) = lemmas::independent(s, x, y) {
+        return Decision::structure(true, lemma, lemma.says());
     }
-    if let Some(d) = uncorrelated_pair(s, x, y) {
-        return d;
-    }
-    for (a, b, what) in [
+    // Independent variables have Cov[f(x), g(y)] = 0 for every f and g
+    // with the moments it needs; each test is one such pair, and one that
+    // is nonzero beyond its error bound refutes independence.
+    let (a, b) = (atom(names.0), atom(names.1));
+    let tests = [
         (
+            format!("Cov[{}, {}]", names.0, names.1),
             x.clone(),
             y.clone(),
-            format!("Cov[{}, {}]", names.0, names.1),
+        ),
+        (format!("Cov[{a}^2, {b}^2]"), square(x), square(y)),
+        (
+            format!("Cov[sign({}), sign({})]", names.0, names.1),
+            call(Builtin::Sign, x),
+            call(Builtin::Sign, y),
         ),
         (
-            square(x),
-            square(y),
-            format!("Cov[{}^2, {}^2]", atom(names.0), atom(names.1)),
+            format!("Cov[tanh({}), tanh({})]", names.0, names.1),
+            call(Builtin::Tanh, x),
+            call(Builtin::Tanh, y),
         ),
-    ] {
-        match engine.cov(&a, &b) {
+    ];
+    let mut missing = None;
+    for (what, f, g) in &tests {
+        match engine.cov(f, g) {
             Ok(c) if c.val.value.abs() > c.val.err + 1e-12 => {
-                return Decision::exact(false, format!("{what} = {:.6} is not 0", c.val.value));
+                return Decision::exact(false, what, format!("{what} = {:.6} is not 0", c.val.value));
             }
-            Ok(_) => {}
+            Ok(_) | Err(NoExact::Undefined(_)) => {}
             Err(e) => {
-                let mut checks = Vec::new();
-                if finite_moment(s, x, 4.0).met && finite_moment(s, y, 4.0).met {
-                    checks.push((
-                        format!("Cov[{}, {}]", names.0, names.1),
-                        Moment::Cov(x.clone(), y.clone()),
-                    ));
-                }
-                if finite_moment(s, x, 8.0).met && finite_moment(s, y, 8.0).met {
-                    checks.push((
-                        format!("Cov[{}^2, {}^2]", atom(names.0), atom(names.1)),
-                        Moment::Cov(square(x), square(y)),
-                    ));
-                }
-                return Decision::pending(
-                    format!("they share base variables; {}", e.reason()),
-                    checks,
-                    false,
-                );
+                missing.get_or_insert_with(|| e.reason().to_string());
             }
         }
     }
-    Decision::undecided("they share base variables and independence is not proved")
-}
-
-/// The two components of a BivariateNormal with rho = 0, used one on each
-/// side, are independent.
-fn uncorrelated_pair(s: &Scenario, x: &Rv, y: &Rv) -> Option<Decision> {
-    let vars = |r: &Rv| {
-        let mut v = Vec::new();
-        r.bases(&mut v);
-        v
+    let Some(reason) = missing else {
+        return Decision::undecided(
+            "every covariance tested vanishes, but independence is not proved",
+        );
     };
-    let (vx, vy) = (vars(x), vars(y));
-    if shared_sums(x, y) || vx.iter().any(|v| vy.contains(v)) {
-        return None;
+    let mut checks = Vec::new();
+    if finite_moment(s, x, 4.0).met && finite_moment(s, y, 4.0).met {
+        checks.push((tests[0].0.clone(), Moment::Cov(x.clone(), y.clone())));
     }
-    let shared: Vec<usize> = vx
-        .iter()
-        .map(|v| s.bases[v.0].source)
-        .filter(|src| vy.iter().any(|w| s.bases[w.0].source == *src))
-        .collect();
-    shared
-        .iter()
-        .all(|src| matches!(&s.sources[*src], Source::Bivariate(b) if b.rho == 0.0))
-        .then(|| Decision::structure(true, "uncorrelated components of a bivariate normal"))
+    if finite_moment(s, x, 8.0).met && finite_moment(s, y, 8.0).met {
+        checks.push((tests[1].0.clone(), Moment::Cov(square(x), square(y))));
+    }
+    Decision::pending(
+        format!("they share base variables; {reason}"),
+        checks,
+        false,
+    )
 }
 
 /// `name`, parenthesised unless it is a single name or number, so that a
@@ -623,68 +473,144 @@ fn atom(name: &str) -> String {
     }
 }
 
-fn square(x: &Rv) -> Rv {
-    Rv::Pow(Box::new(x.clone()), Box::new(Rv::Const(2.0)))
+fn power(x: &Rv, k: f64) -> Rv {
+    Rv::Pow(Box::new(x.clone()), Box::new(Rv::Const(k)))
 }
 
-/// Affine in jointly Gaussian base variables.
-fn linear_gaussian(s: &Scenario, x: &Rv) -> bool {
-    match x {
-        Rv::Const(_) => true,
-        Rv::Base(v) => match &s.sources[s.bases[v.0].source] {
-            Source::Single(law) => law.is_gaussian(),
-            Source::Bivariate(_) => true,
-        },
-        Rv::Neg(a) => linear_gaussian(s, a),
-        Rv::Add(a, b) | Rv::Sub(a, b) => linear_gaussian(s, a) && linear_gaussian(s, b),
-        Rv::Mul(a, b) => match (&**a, &**b) {
-            (Rv::Const(_), e) | (e, Rv::Const(_)) => linear_gaussian(s, e),
-            _ => false,
-        },
-        Rv::Div(a, b) => matches!(**b, Rv::Const(_)) && linear_gaussian(s, a),
-        Rv::Sum(_, t) => linear_gaussian(s, t),
-        Rv::Call(Builtin::Identity, args) => linear_gaussian(s, &args[0]),
-        _ => false,
+fn square(x: &Rv) -> Rv {
+    power(x, 2.0)
+}
+
+fn call(f: Builtin, x: &Rv) -> Rv {
+    Rv::Call(f, vec![x.clone()])
+}
+
+/// A closed interval of reals, for propagating the exact engine's error
+/// bounds through the cumulants; every operation widens its result by the
+/// rounding it may have made, so the true value stays inside.
+#[derive(Clone, Copy, Debug)]
+struct Interval {
+    lo: f64,
+    hi: f64,
+}
+
+impl Interval {
+    fn new(lo: f64, hi: f64) -> Interval {
+        let slack = 2.0 * f64::EPSILON * lo.abs().max(hi.abs()) + f64::MIN_POSITIVE;
+        Interval {
+            lo: lo - slack,
+            hi: hi + slack,
+        }
+    }
+
+    fn around(value: f64, err: f64) -> Interval {
+        Interval::new(value - err, value + err)
+    }
+
+    fn add(self, o: Interval) -> Interval {
+        Interval::new(self.lo + o.lo, self.hi + o.hi)
+    }
+
+    fn sub(self, o: Interval) -> Interval {
+        Interval::new(self.lo - o.hi, self.hi - o.lo)
+    }
+
+    fn mul(self, o: Interval) -> Interval {
+        let p = [
+            self.lo * o.lo,
+            self.lo * o.hi,
+            self.hi * o.lo,
+            self.hi * o.hi,
+        ];
+        Interval::new(
+            p.iter().copied().fold(f64::INFINITY, f64::min),
+            p.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        )
+    }
+
+    fn scale(self, k: f64) -> Interval {
+        self.mul(Interval { lo: k, hi: k })
+    }
+
+    fn excludes_zero(self) -> bool {
+        self.lo > 0.0 || self.hi < 0.0
+    }
+
+    fn mid(self) -> f64 {
+        0.5 * (self.lo + self.hi)
+    }
+
+    fn radius(self) -> f64 {
+        0.5 * (self.hi - self.lo)
     }
 }
 
+/// The third and fourth cumulants of `x`, with intervals that contain them.
+/// Cumulants of order two and up do not change under a shift, so they are
+/// computed from the raw moments of `x - m` for the engine's mean `m`: a
+/// shift that keeps the cancellation in the formulas small.
+fn cumulants(engine: &Engine, x: &Rv) -> Result<(Interval, Interval), NoExact> {
+    let m = engine.expect(x)?.val.value;
+    let centred = Rv::Sub(Box::new(x.clone()), Box::new(Rv::Const(m)));
+    let mut raw = [Interval::around(0.0, 0.0); 5];
+    for (k, slot) in raw.iter_mut().enumerate().skip(1) {
+        let e = engine.expect(&power(&centred, k as f64))?;
+        if !e.val.is_finite() {
+            return Err(NoExact::Failed(
+                "a moment is not finite".to_string(),
+            ));
+        }
+        *slot = Interval::around(e.val.value, e.val.err);
+    }
+    let [_, m1, m2, m3, m4] = raw;
+    let m1sq = m1.mul(m1);
+    // k3 = m3 - 3 m2 m1 + 2 m1^3
+    let k3 = m3.sub(m2.mul(m1).scale(3.0)).add(m1sq.mul(m1).scale(2.0));
+    // k4 = m4 - 4 m3 m1 - 3 m2^2 + 12 m2 m1^2 - 6 m1^4
+    let k4 = m4
+        .sub(m3.mul(m1).scale(4.0))
+        .sub(m2.mul(m2).scale(3.0))
+        .add(m2.mul(m1sq).scale(12.0))
+        .sub(m1sq.mul(m1sq).scale(6.0));
+    Ok((k3, k4))
+}
+
 fn gaussian(s: &Scenario, engine: &Engine, x: &Rv) -> Decision {
-    if linear_gaussian(s, x) {
-        return Decision::structure(true, "affine in jointly Gaussian variables");
+    if let Some(lemma) = lemmas::gaussian(s, x) {
+        return Decision::structure(true, lemma, lemma.says());
     }
     if let Rv::Base(v) = x
         && let Source::Single(law) = &s.sources[s.bases[v.0].source]
     {
         return Decision::structure(
             false,
+            Lemma::NonGaussianLaw,
             format!("{} is not Gaussian", crate::exact::law_name(law)),
         );
     }
-    // A Gaussian has zero skewness and zero excess kurtosis.
-    let central = |k: f64| -> Result<f64, NoExact> {
-        let m = engine.expect(x)?.val.value;
-        let c = Rv::Pow(
-            Box::new(Rv::Sub(Box::new(x.clone()), Box::new(Rv::Const(m)))),
-            Box::new(Rv::Const(k)),
-        );
-        Ok(engine.expect(&c)?.val.value)
-    };
-    match (central(2.0), central(3.0), central(4.0)) {
-        (Ok(v), Ok(m3), Ok(m4)) if v > 0.0 => {
-            let skew = m3 / v.powf(1.5);
-            let kurt = m4 / (v * v) - 3.0;
-            if skew.abs() > 1e-9 {
-                Decision::exact(false, format!("skewness {skew:.4} is not 0"))
-            } else if kurt.abs() > 1e-9 {
-                Decision::exact(false, format!("excess kurtosis {kurt:.4} is not 0"))
-            } else {
-                Decision::undecided("its first four moments match a Gaussian's")
+    // A Gaussian's cumulants beyond the second are 0: a third or fourth one
+    // that is not, beyond its error bound, refutes it.
+    match cumulants(engine, x) {
+        Ok((k3, k4)) => {
+            for (what, k) in [("third cumulant", k3), ("fourth cumulant", k4)] {
+                if k.excludes_zero() {
+                    return Decision::exact(
+                        false,
+                        what,
+                        format!(
+                            "{what} {:.6} ± {:.1e} is not 0, as a Gaussian's is",
+                            k.mid(),
+                            k.radius()
+                        ),
+                    );
+                }
             }
+            Decision::undecided("its third and fourth cumulants vanish, as a Gaussian's do")
         }
-        (Err(NoExact::Undefined(r)), ..) | (_, _, Err(NoExact::Undefined(r))) => {
-            Decision::exact(false, format!("a Gaussian has all moments; {r}"))
+        Err(NoExact::Undefined(r)) => {
+            Decision::exact(false, "moments", format!("a Gaussian has all moments; {r}"))
         }
-        _ => Decision::undecided("no exact moments to test"),
+        Err(e) => Decision::undecided(format!("no exact cumulants: {}", e.reason())),
     }
 }
 
@@ -701,6 +627,7 @@ fn finite_moment(s: &Scenario, x: &Rv, k: f64) -> Decision {
         if g * k >= alpha {
             return Decision::structure(
                 false,
+                Lemma::TailGrowth,
                 format!(
                     "grows like |{}|^{}; its law has moments only below order {alpha}",
                     b.name,
@@ -713,7 +640,7 @@ fn finite_moment(s: &Scenario, x: &Rv, k: f64) -> Decision {
             );
         }
     }
-    Decision::structure(true, "polynomial growth within the laws' tails")
+    Decision::structure(true, Lemma::TailGrowth, Lemma::TailGrowth.says())
 }
 
 #[cfg(test)]
