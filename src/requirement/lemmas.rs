@@ -943,3 +943,212 @@ pub fn gaussian(s: &Scenario, x: &Rv) -> Option<Lemma> {
         .is_some_and(|a| gaussian(s, a).is_some())
         .then_some(Lemma::GaussianTimesSign)
 }
+
+#[cfg(test)]
+mod tests {
+    // Soundness over random expressions: what the structural comparison
+    // proves holds at every point, and what a lemma proves holds in
+    // distribution, checked by seeded sampling with bounded test functions
+    // (a mean of values in [-1, 1] over N draws is off by more than
+    // 7/sqrt(N) with probability below 5e-11, by Hoeffding's inequality).
+
+    use super::*;
+    use crate::lang::{FunctionDef, parse_model};
+    use crate::model::resolve::build;
+    use proptest::prelude::*;
+    use rand::SeedableRng;
+    use rand_xoshiro::Xoshiro256PlusPlus;
+    use std::collections::HashMap;
+
+    const MODEL: &str = "
+        z ~ Normal(0, 1)
+        l ~ Laplace(0, 1)
+        g ~ Exponential(1)
+        h ~ Exponential(1)
+        s ~ Bernoulli(0.5)
+        m ~ Normal(0.5, 1)
+        t ~ Uniform(-1, 1)
+        p, r ~ BivariateNormal(1, 1, 0.6)
+    ";
+    const VARS: usize = 9;
+
+    fn scenario() -> Scenario {
+        let funcs: HashMap<String, FunctionDef> = HashMap::new();
+        let stmts = parse_model(MODEL).expect("the model parses");
+        build("props", &stmts, &funcs)
+            .expect("the model resolves")
+            .scenario
+    }
+
+    /// `n` draws of every base variable, one row per draw.
+    fn draws(s: &Scenario, seed: u64, n: usize) -> Vec<Vec<f64>> {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut cols = vec![vec![0.0; n]; s.bases.len()];
+        for (i, src) in s.sources.iter().enumerate() {
+            let var = |c: usize| {
+                (0..s.bases.len())
+                    .find(|&v| s.bases[v].source == i && s.bases[v].component == c)
+                    .expect("a component")
+            };
+            match src {
+                Source::Single(law) => law.fill(&mut rng, &mut cols[var(0)]),
+                Source::Bivariate(b) => {
+                    let (mut u, mut v) = (vec![0.0; n], vec![0.0; n]);
+                    b.fill(&mut rng, &mut u, &mut v);
+                    cols[var(0)] = u;
+                    cols[var(1)] = v;
+                }
+            }
+        }
+        (0..n).map(|k| cols.iter().map(|c| c[k]).collect()).collect()
+    }
+
+    /// The mean of `f` over the draws.
+    fn mean(points: &[Vec<f64>], f: impl Fn(&[f64]) -> f64) -> f64 {
+        points.iter().map(|p| f(p)).sum::<f64>() / points.len() as f64
+    }
+
+    const UNARY: [Builtin; 8] = [
+        Builtin::Tanh,
+        Builtin::Relu,
+        Builtin::Abs,
+        Builtin::Sign,
+        Builtin::Sin,
+        Builtin::Cos,
+        Builtin::Atan,
+        Builtin::Erf,
+    ];
+
+    /// Random expressions over the first `vars` base variables.
+    fn arb_rv(vars: usize) -> impl Strategy<Value = Rv> {
+        let leaf = prop_oneof![
+            4 => (0..vars).prop_map(|v| Rv::Base(VarId(v))),
+            1 => prop::sample::select(vec![-2.0, -1.0, 0.0, 0.5, 1.0, 2.0]).prop_map(Rv::Const),
+        ];
+        leaf.prop_recursive(4, 24, 2, |inner| {
+            let pair = (inner.clone(), inner.clone());
+            prop_oneof![
+                inner.clone().prop_map(|a| Rv::Neg(Box::new(a))),
+                pair.clone()
+                    .prop_map(|(a, b)| Rv::Add(Box::new(a), Box::new(b))),
+                pair.clone()
+                    .prop_map(|(a, b)| Rv::Sub(Box::new(a), Box::new(b))),
+                pair.prop_map(|(a, b)| Rv::Mul(Box::new(a), Box::new(b))),
+                (inner.clone(), prop::sample::select(UNARY.to_vec()))
+                    .prop_map(|(a, f)| Rv::Call(f, vec![a])),
+                (inner, prop::sample::select(vec![2.0, 3.0]))
+                    .prop_map(|(a, k)| Rv::Pow(Box::new(a), Box::new(Rv::Const(k)))),
+            ]
+        })
+    }
+
+    /// `a` equals `b`, or `-b`, at the point (both NaN counts as equal).
+    fn agrees(a: f64, b: f64) -> bool {
+        (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-9 * (1.0 + b.abs())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn structural_equivalence_holds_pointwise(
+            x in arb_rv(VARS),
+            y in arb_rv(VARS),
+            flips in prop::collection::vec(any::<bool>(), VARS),
+            swap in (0..VARS, 0..VARS),
+        ) {
+            let s = scenario();
+            prop_assert!(equiv(&x, &x, false), "not reflexive: {x:?}");
+            let t = Transform {
+                swaps: if swap.0 == swap.1 { Vec::new() } else { vec![(VarId(swap.0), VarId(swap.1))] },
+                flipped: (0..VARS).filter(|&v| flips[v]).map(|v| Atom::Var(VarId(v))).collect(),
+            };
+            let image = t.image(&x);
+            let points = draws(&s, 11, 32);
+            for (a, b) in [(&image, &x), (&x, &y)] {
+                for odd in [false, true] {
+                    if equiv(a, b, odd) {
+                        for p in &points {
+                            let (va, vb) = (a.eval_at(p), b.eval_at(p));
+                            let want = if odd { -vb } else { vb };
+                            prop_assert!(agrees(va, want), "{a:?} vs {b:?} (odd {odd}) at {p:?}: {va} against {want}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn what_is_proved_symmetric_is_symmetric(x in arb_rv(VARS), seed in any::<u64>()) {
+            let s = scenario();
+            if let Some(lemma) = symmetric(&s, &x) {
+                let n = 20_000;
+                let points = draws(&s, seed, n);
+                let bound = 7.0 / (n as f64).sqrt();
+                // P(x > c) - P(x < -c) is the mean of a value in [-1, 1]
+                // and 0 for a symmetric x.
+                for c in [0.0, 0.5, 1.5] {
+                    let d = mean(&points, |p| {
+                        let v = x.eval_at(p);
+                        f64::from(u8::from(v > c)) - f64::from(u8::from(v < -c))
+                    });
+                    prop_assert!(d.abs() <= bound, "{x:?} by {lemma:?}: P(x > {c}) - P(x < -{c}) = {d}");
+                }
+            }
+        }
+
+        #[test]
+        fn what_is_proved_independent_is_independent(
+            x in arb_rv(5),
+            y in arb_rv(5),
+            seed in any::<u64>(),
+        ) {
+            // Five variables (z, l, g, h, s) so that the two share some.
+            let s = scenario();
+            if let Some(lemma) = independent(&s, &x, &y) {
+                let n = 40_000;
+                let points = draws(&s, seed, n);
+                // Each of the three means is of a value in [0, 1] (an
+                // indicator), so each is off by at most 3.5/sqrt(n).
+                let bound = 3.0 * 3.5 / (n as f64).sqrt();
+                for (c, d) in [(0.0, 0.0), (0.5, -0.5), (-0.5, 1.0)] {
+                    let above = |v: f64, c: f64| f64::from(u8::from(v > c));
+                    let both = mean(&points, |p| above(x.eval_at(p), c) * above(y.eval_at(p), d));
+                    let px = mean(&points, |p| above(x.eval_at(p), c));
+                    let py = mean(&points, |p| above(y.eval_at(p), d));
+                    prop_assert!(
+                        (both - px * py).abs() <= bound,
+                        "{x:?} and {y:?} by {lemma:?}: P(x > {c}, y > {d}) - P(x > {c}) P(y > {d}) = {}",
+                        both - px * py
+                    );
+                }
+            }
+        }
+
+        #[test]
+        fn what_is_proved_gaussian_is_gaussian(x in arb_rv(VARS), seed in any::<u64>()) {
+            let s = scenario();
+            if let Some(lemma) = gaussian(&s, &x) {
+                let n = 40_000;
+                let points = draws(&s, seed, n);
+                let values: Vec<f64> = points.iter().map(|p| x.eval_at(p)).collect();
+                let mu = values.iter().sum::<f64>() / n as f64;
+                let sd = (values.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / n as f64).sqrt();
+                if sd > 1e-9 * (1.0 + mu.abs()) {
+                    // A normal law puts 0.6826895 within one sd of its mean
+                    // and 0.9544997 within two (Phi(1) - Phi(-1),
+                    // Phi(2) - Phi(-2)); the estimated mean and sd add a
+                    // little to the sampling error.
+                    for (k, want) in [(1.0, 0.682_689_492_137_085_9), (2.0, 0.954_499_736_103_641_6)] {
+                        let within = values.iter().filter(|v| (*v - mu).abs() < k * sd).count() as f64 / n as f64;
+                        prop_assert!((within - want).abs() < 0.02, "{x:?} by {lemma:?}: {within} within {k} sd");
+                    }
+                }
+            }
+        }
+    }
+}
