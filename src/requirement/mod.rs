@@ -652,6 +652,7 @@ mod tests {
     use super::*;
     use crate::lang::{FunctionDef, parse_expr, parse_model};
     use crate::model::resolve::build;
+    use proptest::prelude::*;
     use std::collections::HashMap;
 
     const MODEL: &str = "
@@ -915,5 +916,155 @@ mod tests {
         let text = "zero_mean(nope)";
         let d = err(text);
         assert_eq!(&text[d.span.clone()], "nope");
+    }
+
+    /// Decides `requirement` in the model written as text.
+    fn decide_with(model: &str, requirement: &str) -> Decision {
+        let funcs: HashMap<String, FunctionDef> = HashMap::new();
+        let stmts = parse_model(model).unwrap_or_else(|e| panic!("{model}: {e:?}"));
+        let model = build("constructed", &stmts, &funcs).expect("the model resolves");
+        let e = parse_expr(requirement).expect("the requirement parses");
+        let req = Requirement::from_expr(requirement, &e).expect("a requirement");
+        decide(&req, &model, &funcs).expect("decided")
+    }
+
+    /// Laws with a positive mean and no symmetry, as model text.
+    fn skewed_law() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (0.3f64..3.0).prop_map(|r| format!("Exponential({r})")),
+            (0.5f64..4.0, 0.5f64..2.0).prop_map(|(k, r)| format!("Gamma({k}, {r})")),
+            (-0.5f64..0.5, 0.2f64..0.8).prop_map(|(m, s)| format!("LogNormal({m}, {s})")),
+            (0.05f64..0.45).prop_map(|m| format!("Triangular(0, 1, {m})")),
+        ]
+    }
+
+    /// Laws symmetric about 0 with a finite third moment, as model text.
+    fn symmetric_law() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (0.2f64..3.0).prop_map(|s| format!("Normal(0, {s})")),
+            (0.2f64..3.0).prop_map(|b| format!("Laplace(0, {b})")),
+            (0.2f64..3.0).prop_map(|h| format!("Uniform(-{h}, {h})")),
+            (0.2f64..2.0, 5.0f64..9.0).prop_map(|(s, d)| format!("StudentsT(0, {s}, {d})")),
+        ]
+    }
+
+    fn is(d: &Decision, met: bool, by: By, rule: &str) -> bool {
+        d.met == met && d.by == by && (rule.is_empty() || d.rule == rule)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        #[test]
+        fn differences_of_iid_copies_are_symmetric(law in skewed_law(), k in prop_oneof![0.3f64..0.9, 1.1f64..2.0]) {
+            let d = decide_with(&format!("u ~ {law}; v ~ {law}; y = u - v"), "symmetric(y)");
+            prop_assert!(is(&d, true, By::Structure, "iid-exchange"), "{law}: {d:?}");
+            // u - k v has mean (1 - k) E[u], not 0.
+            let d = decide_with(&format!("u ~ {law}; v ~ {law}; y = u - {k}*v"), "symmetric(y)");
+            prop_assert!(is(&d, false, By::Exact, "E[y]"), "{law}, k = {k}: {d:?}");
+        }
+
+        #[test]
+        fn a_fair_sign_makes_a_product_symmetric(
+            law in prop_oneof![symmetric_law(), skewed_law()],
+            f in prop::sample::select(vec!["sigmoid(u)", "abs(u) + 1", "u^2 + 1", "exp(-abs(u))"]),
+            p in prop_oneof![0.05f64..0.45, 0.55f64..0.95],
+        ) {
+            let d = decide_with(&format!("s ~ Bernoulli(0.5); u ~ {law}; y = (2*s - 1) * ({f})"), "symmetric(y)");
+            prop_assert!(is(&d, true, By::Structure, "symmetric-factor"), "{law}, {f}: {d:?}");
+            // An unfair sign: E[y] = (2p - 1) E[f(u)] with f > 0, and
+            // E[tanh(y)] is as far from 0 (whichever the engine reaches).
+            let d = decide_with(&format!("s ~ Bernoulli({p}); u ~ {law}; y = (2*s - 1) * ({f})"), "symmetric(y)");
+            prop_assert!(is(&d, false, By::Exact, ""), "{law}, {f}, p = {p}: {d:?}");
+        }
+
+        #[test]
+        fn size_and_sign_of_a_symmetric_variable_are_independent(
+            law in symmetric_law(),
+            even in prop::sample::select(vec!["a^2", "abs(a)", "cos(a)", "a^4 + abs(a)"]),
+            sign in prop::sample::select(vec!["sign(a)", "2*sign(a) + 1", "tanh(sign(a))"]),
+        ) {
+            let model = format!("a ~ {law}; x = {even}; z = {sign}");
+            let d = decide_with(&model, "independent(x, z)");
+            prop_assert!(is(&d, true, By::Structure, "sign-magnitude"), "{model}: {d:?}");
+            // The positive part is not the sign: Cov[a^2, relu(a)] =
+            // E|a|^3/2 - E[a^2] E|a|/2 > 0 for any non-degenerate law.
+            let model = format!("a ~ {law}; x = a^2; z = relu(a)");
+            let d = decide_with(&model, "independent(x, z)");
+            prop_assert!(is(&d, false, By::Exact, "Cov[x, z]"), "{model}: {d:?}");
+        }
+
+        #[test]
+        fn a_symmetric_factor_hides_the_sign(
+            law in symmetric_law(),
+            gate in prop_oneof![symmetric_law(), skewed_law(), Just("Normal(0.5, 1)".to_string())],
+            f in prop::sample::select(vec!["relu(b)", "b", "step(b)", "exp(-b^2)"]),
+            shift in 0.2f64..2.0,
+        ) {
+            // (For a symmetric b and an even f, sign-magnitude proves it
+            // as well.)
+            let model = format!("a ~ {law}; b ~ {gate}; w = -a*sign(b); x = {f}");
+            let d = decide_with(&model, "independent(w, x)");
+            prop_assert!(
+                is(&d, true, By::Structure, "symmetric-multiplier")
+                    || is(&d, true, By::Structure, "sign-magnitude"),
+                "{model}: {d:?}"
+            );
+            // A shifted factor does not: Cov[(a + c) sign(b), b] = c E|b|
+            // for a symmetric b.
+            let model = format!("a ~ {law}; b ~ {law}; w = (a + {shift})*sign(b); x = b");
+            let d = decide_with(&model, "independent(w, x)");
+            prop_assert!(is(&d, false, By::Exact, "Cov[w, x]"), "{model}: {d:?}");
+        }
+
+        #[test]
+        fn uncorrelated_gaussian_forms_are_independent(
+            sd in (0.3f64..2.0, 0.3f64..2.0),
+            rho in 0.0f64..0.9,
+            coef in (0.3f64..2.0, 0.3f64..2.0),
+            eps in 0.2f64..1.0,
+        ) {
+            // y = (g, h).(u, v) with (g, h) orthogonal to S (a, b), S the
+            // pair's covariance: Cov[x, y] = (g, h) S (a, b)' = 0.
+            let (a, b) = coef;
+            let c = rho * sd.0 * sd.1;
+            let (s1, s2) = (sd.0 * sd.0 * a + c * b, c * a + sd.1 * sd.1 * b);
+            let pair = format!("u, v ~ BivariateNormal({}, {}, {rho})", sd.0, sd.1);
+            let model = format!("{pair}; z ~ Normal(0, 1); x = {a}*u + {b}*v; y = {}*u + {s1}*v", -s2);
+            let d = decide_with(&model, "independent(relu(x) + z, tanh(y))");
+            prop_assert!(is(&d, true, By::Structure, "uncorrelated-gaussian"), "{model}: {d:?}");
+            // Tilted towards x: Cov[x, y + eps u] = eps s1 > 0.
+            let model = format!("{pair}; x = {a}*u + {b}*v; y = {}*u + {s1}*v + {eps}*u", -s2);
+            let d = decide_with(&model, "independent(x, y)");
+            prop_assert!(is(&d, false, By::Exact, "Cov[x, y]"), "{model}: {d:?}");
+        }
+
+        #[test]
+        fn gaussian_constructions_are_gaussian_and_others_are_not(
+            c in (-2.0f64..2.0, -2.0f64..2.0, 0.3f64..2.0),
+            gate in prop_oneof![symmetric_law(), skewed_law()],
+            k in 0.3f64..1.5,
+        ) {
+            let model = format!(
+                "z ~ Normal(1, 2); a ~ Normal(0, 1); b ~ {gate}; u, v ~ BivariateNormal(1, 2, 0.3); y = {}*z + {}*u - v + {}*a*sign(b) + 1",
+                c.0, c.1, c.2
+            );
+            let d = decide_with(&model, "gaussian(y)");
+            prop_assert!(is(&d, true, By::Structure, ""), "{model}: {d:?}");
+            // A Laplace term: cumulants add over independent terms and a
+            // Gaussian's fourth is 0, so the fourth cumulant is k^4 times
+            // Laplace(0, 1)'s, 12 (excess kurtosis 3 times variance 2^2).
+            let model = format!("z ~ Normal(1, 2); l ~ Laplace(0, 1); y = {}*z + {k}*l", c.0);
+            let d = decide_with(&model, "gaussian(y)");
+            prop_assert!(is(&d, false, By::Exact, "fourth cumulant"), "{model}: {d:?}");
+            let stmts = parse_model(&model).expect("parses");
+            let funcs: HashMap<String, FunctionDef> = HashMap::new();
+            let m = build("k4", &stmts, &funcs).expect("resolves");
+            let y = m.rv(&parse_expr("y").expect("parses"), &funcs).expect("y");
+            let (_, k4) = cumulants(&Engine::new(&m.scenario), &y).expect("exact cumulants");
+            let truth = 12.0 * k.powi(4);
+            prop_assert!(k4.lo <= truth && truth <= k4.hi, "{truth} outside [{}, {}]", k4.lo, k4.hi);
+            prop_assert!(k4.radius() <= 1e-6 * truth, "bound {} too wide", k4.radius());
+        }
     }
 }
