@@ -164,9 +164,14 @@ const MAX_SEARCH_BITS: usize = 12;
 
 /// A proof that `x` is symmetric about 0, if structure gives one.
 pub fn symmetric(s: &Scenario, x: &Rv) -> Option<Lemma> {
+    match x {
+        Rv::Const(c) => return (*c == 0.0).then_some(Lemma::SymmetricLaw),
+        Rv::Base(v) if base_symmetric(s, *v) => return Some(Lemma::SymmetricLaw),
+        _ if centred_affine(s, x) => return Some(Lemma::CentredAffine),
+        _ => {}
+    }
     let by_parts = match x {
-        Rv::Const(c) => (*c == 0.0).then_some(Lemma::SymmetricLaw),
-        Rv::Base(v) => base_symmetric(s, *v).then_some(Lemma::SymmetricLaw),
+        Rv::Const(_) | Rv::Base(_) => None,
         Rv::Neg(a) => symmetric(s, a).map(|_| Lemma::OddFunction),
         Rv::Call(f, args) if is_odd(*f) && args[1..].iter().all(|a| constant(a).is_some()) => {
             symmetric(s, &args[0]).map(|_| Lemma::OddFunction)
@@ -180,16 +185,14 @@ pub fn symmetric(s: &Scenario, x: &Rv) -> Option<Lemma> {
         Rv::Mul(a, b) | Rv::Div(a, b) => (disjoint(s, a, b)
             && (symmetric(s, a).is_some() || symmetric(s, b).is_some()))
         .then_some(Lemma::SymmetricFactor),
-        Rv::Add(a, b) | Rv::Sub(a, b) => (disjoint(s, a, b)
-            && symmetric(s, a).is_some()
-            && symmetric(s, b).is_some())
-        .then_some(Lemma::SymmetricSum),
+        Rv::Add(a, b) | Rv::Sub(a, b) => {
+            (disjoint(s, a, b) && symmetric(s, a).is_some() && symmetric(s, b).is_some())
+                .then_some(Lemma::SymmetricSum)
+        }
         Rv::Sum(_, t) => symmetric(s, t).map(|_| Lemma::SymmetricCopies),
         Rv::Call(..) => None,
     };
-    by_parts
-        .or_else(|| centred_affine(s, x).then_some(Lemma::CentredAffine))
-        .or_else(|| invariance(s, x))
+    by_parts.or_else(|| invariance(s, x))
 }
 
 fn base_symmetric(s: &Scenario, v: VarId) -> bool {
@@ -446,7 +449,11 @@ fn invariance(s: &Scenario, x: &Rv) -> Option<Lemma> {
     for t in sums {
         if !seen.contains(&t) {
             seen.push(t);
-            if symmetric(s, t).is_some() {
+            // The body, not the sum: asking about the sum itself would come
+            // back here when `x` is that sum.
+            if let Rv::Sum(_, body) = t
+                && symmetric(s, body).is_some()
+            {
                 flips.push(vec![Atom::Sum(t)]);
             }
         }
@@ -591,7 +598,10 @@ fn equiv(a: &Rv, b: &Rv, odd: bool) -> bool {
         (Rv::Call(f, xs), Rv::Call(g, ys)) => {
             if f != g
                 || xs.len() != ys.len()
-                || !xs[1..].iter().zip(&ys[1..]).all(|(p, q)| equiv(p, q, false))
+                || !xs[1..]
+                    .iter()
+                    .zip(&ys[1..])
+                    .all(|(p, q)| equiv(p, q, false))
             {
                 return false;
             }
@@ -1003,7 +1013,9 @@ mod tests {
                 }
             }
         }
-        (0..n).map(|k| cols.iter().map(|c| c[k]).collect()).collect()
+        (0..n)
+            .map(|k| cols.iter().map(|c| c[k]).collect())
+            .collect()
     }
 
     /// The mean of `f` over the draws.
