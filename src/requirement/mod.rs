@@ -18,6 +18,7 @@
 mod lemmas;
 
 use crate::diag::Diag;
+use crate::exact::exists::{Integrable, integrable};
 use crate::exact::{Engine, NoExact, growth};
 use crate::lang::Functions;
 use crate::lang::ast::{Expr, ExprKind};
@@ -644,7 +645,14 @@ fn finite_moment(s: &Scenario, x: &Rv, k: f64) -> Decision {
             );
         }
     }
-    Decision::structure(true, Lemma::TailGrowth, Lemma::TailGrowth.says())
+    // Polynomial growth within the tails is not all: exp(z^2) outgrows a
+    // Normal's tail and 1/z has a pole, which the exact engine's existence
+    // rules see.
+    match integrable(s, x, k) {
+        Integrable::Yes => Decision::structure(true, Lemma::TailGrowth, Lemma::TailGrowth.says()),
+        Integrable::No(r) => Decision::structure(false, Lemma::TailGrowth, r),
+        Integrable::Unknown(r) => Decision::undecided(format!("not shown finite: {r}")),
+    }
 }
 
 #[cfg(test)]
@@ -915,6 +923,12 @@ mod tests {
         decided("finite_moment(relu(t)^2, 2)", false, By::Structure);
         decided("finite_moment(tanh(c), 8)", true, By::Structure);
         decided("finite_moment(exp(z), 4)", true, By::Structure);
+        // These once passed as polynomial growth: E[exp(z^2)] is infinite
+        // for a unit normal z, and so is E|1/z| (the pole at 0).
+        let d = decide_in("finite_moment(exp(z^2), 1)").expect("decided");
+        assert!(!d.met && d.by != By::Exact, "{d:?}");
+        let d = decide_in("finite_moment(1/z, 1)").expect("decided");
+        assert!(!d.met && d.by != By::Exact, "{d:?}");
     }
 
     #[test]
