@@ -7,7 +7,7 @@
 //! machines and carries every number the tables round.
 
 use crate::audit::{Attribution, Checked, Entry, Report, Row};
-use crate::requirement::By;
+use crate::requirement::{By, Decision};
 use crate::verdict::{SideValue, Verdict};
 use prettytable::{Cell, Table, format};
 use serde_json::{Value, json};
@@ -100,6 +100,24 @@ fn mark(met: bool, by: By) -> &'static str {
         (true, _) => "✓",
         (false, _) => "✗",
     }
+}
+
+/// How a requirement was decided, and by which rule: `✓ structure:
+/// iid-exchange`, `✗ exact: E[y^3]`.
+fn decided_cell(d: &Decision) -> String {
+    let mut s = format!("{} {}", mark(d.met, d.by), d.by.name());
+    if !d.rule.is_empty() {
+        let _ = write!(s, ": {}", d.rule);
+    }
+    s
+}
+
+/// Requirements left undecided in these results.
+fn undecided<'a>(rows: impl IntoIterator<Item = &'a Row>) -> usize {
+    rows.into_iter()
+        .flat_map(|r| &r.requirements)
+        .filter(|(_, d)| d.by == By::Undecided)
+        .count()
 }
 
 fn verdict_cell(row: &Row) -> String {
@@ -199,11 +217,7 @@ fn claim_table(c: &Checked, markdown: bool) -> String {
             deviation_cell(row),
             method_cell(row),
         ];
-        cells.extend(
-            row.requirements
-                .iter()
-                .map(|(_, d)| format!("{} {}", mark(d.met, d.by), d.by.name())),
-        );
+        cells.extend(row.requirements.iter().map(|(_, d)| decided_cell(d)));
         cells.push(verdict_cell(row));
         cells.push(expected_cell(row));
         t.add_row(cells.iter().map(|s| Cell::new(s)).collect());
@@ -274,7 +288,7 @@ fn text(report: &Report, markdown: bool) -> String {
         } else {
             let _ = writeln!(out, "=== {} ===\n", f.name);
         }
-        let (mut results, mut contradicted, mut defects, mut claims) = (0, 0, 0, 0);
+        let (mut results, mut contradicted, mut defects, mut claims, mut open) = (0, 0, 0, 0, 0);
         for e in &f.entries {
             // Below each table: indented lines in a terminal, the same lines
             // as a nested list in markdown.
@@ -322,6 +336,7 @@ fn text(report: &Report, markdown: bool) -> String {
             out.push('\n');
             claims += 1;
             for c in all {
+                open += undecided(&c.rows);
                 for r in &c.rows {
                     results += 1;
                     contradicted += usize::from(!r.as_expected);
@@ -331,18 +346,19 @@ fn text(report: &Report, markdown: bool) -> String {
         }
         let _ = writeln!(
             out,
-            "{}: {claims} claims and derivations, {results} results, {} as expected, {contradicted} contradicted, {defects} defects\n",
+            "{}: {claims} claims and derivations, {results} results, {} as expected, {contradicted} contradicted, {defects} defects, {open} undecided requirements\n",
             f.name,
             results - contradicted
         );
     }
     let _ = writeln!(
         out,
-        "seed {}, resolution {}%, {} statistical tests at family-wise false-failure rate 1e-6 (critical t = {:.2}); {}",
+        "seed {}, resolution {}%, {} statistical tests at family-wise false-failure rate 1e-6 (critical t = {:.2}); {} undecided requirements; {}",
         report.settings.seed,
         report.settings.resolution * 100.0,
         report.tests,
         report.critical,
+        undecided(report.checked().flat_map(|(_, c)| &c.rows)),
         if report.passed() {
             "AUDIT PASSED"
         } else {
@@ -433,7 +449,7 @@ fn to_json(report: &Report) -> Value {
                     "draws": r.evaluation.draws,
                     "capped": r.evaluation.capped,
                     "requirements": r.requirements.iter().map(|(p, d)| json!({
-                        "predicate": p, "met": d.met, "by": d.by.name(), "why": d.why,
+                        "predicate": p, "met": d.met, "by": d.by.name(), "rule": d.rule, "why": d.why,
                     })).collect::<Vec<_>>(),
                     "expected": r.expected.map(|v| v.name()),
                     "pinned": r.pinned,
@@ -466,6 +482,7 @@ fn to_json(report: &Report) -> Value {
         "tests": report.tests,
         "critical_t": report.critical,
         "passed": report.passed(),
+        "undecided": undecided(report.checked().flat_map(|(_, c)| &c.rows)),
         "results": results,
         "attribution": attributions,
     })
@@ -524,9 +541,14 @@ fn explain_one(file: &str, c: &Checked) -> String {
                     (true, _) => "met",
                     (false, _) => "not met",
                 };
+                let rule = match d.by {
+                    By::Structure => format!(" [lemma {}]", d.rule),
+                    By::Exact | By::Sampled => format!(" [test {}]", d.rule),
+                    By::Undecided => String::new(),
+                };
                 let _ = writeln!(
                     out,
-                    "      {text}: {status} — by {}: {}",
+                    "      {text}: {status} — by {}: {}{rule}",
                     d.by.name(),
                     d.why
                 );
@@ -725,7 +747,7 @@ expect = { gaussian = "fails" }
         assert_eq!(
             first["requirements"],
             json!([{"predicate": "symmetric(y)", "met": true, "by": "structure",
-                    "why": first["requirements"][0]["why"]}])
+                    "rule": "symmetric-law", "why": first["requirements"][0]["why"]}])
         );
         let naive = &results[1];
         assert_eq!(naive["verdict"], json!("fails"));
@@ -749,11 +771,46 @@ expect = { gaussian = "fails" }
         assert!(out.contains("FAILS"), "{out}");
         assert!(out.contains("fails (pinned)"), "{out}");
         assert!(
-            out.contains("2 results, 2 as expected, 0 contradicted, 0 defects"),
+            out.contains(
+                "2 results, 2 as expected, 0 contradicted, 0 defects, 0 undecided requirements"
+            ),
             "{out}"
         );
+        assert!(out.contains("✓ structure: symmetric-law"), "{out}");
         assert!(out.trim_end().ends_with("AUDIT PASSED"), "{out}");
         let md = render(&report, Format::Markdown);
         assert!(md.contains("### `naive`"), "{md}");
+    }
+
+    #[test]
+    fn undecided_requirements_are_counted() {
+        // logit(u) = log(u) - log(1 - u) is symmetric (the logistic law),
+        // but only a reflection of u about 1/2 shows it, and no lemma
+        // reflects: every odd test vanishes, so it stays undecided. The
+        // Laplace scenario's symmetry is decided by its law.
+        const OPEN: &str = r#"
+[scenario.logit]
+model = """
+u ~ Uniform(0, 1)
+y = log(u) - log(1 - u)
+"""
+
+[scenario.laplace]
+model = "y ~ Laplace(0, 1)"
+
+[[claim]]
+id = "mean"
+says = "E[y] = 0"
+requires = ["symmetric(y)"]
+"#;
+        let file = load("open.toml", OPEN).expect("the file loads");
+        let report = run(&[file], &Settings::default()).expect("the file runs");
+        let out = render(&report, Format::Table);
+        assert!(out.contains("? undecided "), "{out}");
+        assert!(out.contains("✓ structure: symmetric-law"), "{out}");
+        assert!(out.contains("0 defects, 1 undecided requirements"), "{out}");
+        assert!(out.contains("; 1 undecided requirements; AUDIT"), "{out}");
+        let v: Value = serde_json::from_str(&render(&report, Format::Json)).expect("json");
+        assert_eq!(v["undecided"], json!(1));
     }
 }

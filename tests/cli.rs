@@ -240,15 +240,16 @@ fn requirements_without_exact_values_are_tested_by_sampling() {
         .map(|r| (r["met"].as_bool().unwrap(), r["by"].as_str().unwrap()))
         .collect();
     // A mean of 0.69 is refuted; the centred one is confirmed within the
-    // resolution; a nonzero covariance refutes independence; symmetry (true
-    // here: the expression is a + b + c) cannot be proved by sampling.
+    // resolution; a nonzero covariance refutes independence. Symmetry (true
+    // here: the expression is a + b + c) cannot be proved by sampling, but
+    // flipping the signs of a, b and c proves it.
     assert_eq!(
         decided,
         [
             (false, "sampled"),
             (true, "sampled"),
             (false, "sampled"),
-            (false, "undecided")
+            (true, "structure")
         ]
     );
 }
@@ -575,4 +576,83 @@ fn a_function_defined_in_two_functions_files_is_an_error() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("`sq` is already defined"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The requirements of `check CLAIM --given GIVEN --requires ...` as (met,
+/// by, rule), from the json output.
+fn requirements(claim: &str, given: &str, requires: &[&str]) -> Vec<(bool, String, String)> {
+    let mut args = vec!["check", claim, "--given", given, "--format", "json"];
+    for r in requires {
+        args.extend(["--requires", r]);
+    }
+    let (code, out, err) = initaudit(&args);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    v["results"][0]["requirements"]
+        .as_array()
+        .expect("requirements")
+        .iter()
+        .map(|r| {
+            let text = |k: &str| r[k].as_str().expect("text").to_string();
+            (r["met"].as_bool().expect("met"), text("by"), text("rule"))
+        })
+        .collect()
+}
+
+#[test]
+fn the_assumptions_users_write_are_decided() {
+    let proved = |rule: &str| vec![(true, "structure".to_string(), rule.to_string())];
+    // A difference of iid copies is symmetric.
+    assert_eq!(
+        requirements(
+            "E[y] = 0",
+            "u ~ Exponential(1); v ~ Exponential(1); y = u - v",
+            &["symmetric(y)"]
+        ),
+        proved("iid-exchange")
+    );
+    // A product with an independent symmetric sign is symmetric.
+    assert_eq!(
+        requirements(
+            "E[y] = 0",
+            "s ~ Bernoulli(0.5); u ~ Normal(0, 1); y = (2*s - 1) * exp(u)",
+            &["symmetric(y)"]
+        ),
+        proved("symmetric-factor")
+    );
+    // A symmetric a times any sign of b is independent of b.
+    assert_eq!(
+        requirements(
+            "E[w*x] = E[w]*E[x]",
+            "a ~ Normal(0, 1); b ~ Normal(0, 1); w = a*sign(b); x = relu(b)",
+            &["independent(w, x)"]
+        ),
+        proved("symmetric-multiplier")
+    );
+    // |a| and sign(a) are independent for a symmetric a.
+    assert_eq!(
+        requirements(
+            "E[x*z] = E[x]*E[z]",
+            "a ~ Normal(0, 1); x = a^2; z = sign(a)",
+            &["independent(x, z)"]
+        ),
+        proved("sign-magnitude")
+    );
+    // And the near misses are refuted by the exact test named.
+    assert_eq!(
+        requirements(
+            "E[y] = -1",
+            "u ~ Exponential(1); v ~ Exponential(0.5); y = u - v",
+            &["symmetric(y)"]
+        ),
+        vec![(false, "exact".to_string(), "E[y]".to_string())]
+    );
+    assert_eq!(
+        requirements(
+            "E[x*z] >= 0",
+            "a ~ Normal(0, 1); x = a^2; z = relu(a)",
+            &["independent(x, z)"]
+        ),
+        vec![(false, "exact".to_string(), "Cov[x, z]".to_string())]
+    );
 }
