@@ -44,6 +44,20 @@ const DENSE_SPREADS: f64 = 8.0;
 /// `arg0(x) − arg1(x) = 0`. Sorted, deduplicated. `hint` is the law's
 /// `(centre, spread)`, used to bound the scan of non-affine arguments.
 pub fn kinks(rv: &Rv, var: VarId, env: &[f64], lo: f64, hi: f64, hint: (f64, f64)) -> Vec<f64> {
+    kinks_and_work(rv, var, env, lo, hi, hint).0
+}
+
+/// [`kinks`], with the work it took: expression nodes evaluated while
+/// scanning and bisecting, so that a caller who calls it once per outer
+/// node of a nested quadrature can charge it to that quadrature's budget.
+pub fn kinks_and_work(
+    rv: &Rv,
+    var: VarId,
+    env: &[f64],
+    lo: f64,
+    hi: f64,
+    hint: (f64, f64),
+) -> (Vec<f64>, u64) {
     // A variable the caller gave no value for reads as NaN: it yields no
     // kinks rather than an out-of-bounds panic.
     let mut mentioned = vec![var];
@@ -61,12 +75,13 @@ pub fn kinks(rv: &Rv, var: VarId, env: &[f64], lo: f64, hi: f64, hint: (f64, f64
         hi,
         scan,
         out: Vec::new(),
+        work: 0,
     };
     cx.walk(rv);
     let mut out = cx.out;
     out.sort_by(f64::total_cmp);
     out.dedup_by(|b, a| (*b - *a).abs() <= 4.0 * f64::EPSILON * a.abs().max(b.abs()));
-    out
+    (out, cx.work)
 }
 
 /// The grid for non-affine arguments.
@@ -119,6 +134,8 @@ struct Solver {
     hi: f64,
     scan: Scan,
     out: Vec<f64>,
+    /// Expression nodes evaluated so far.
+    work: u64,
 }
 
 impl Solver {
@@ -225,7 +242,9 @@ impl Solver {
             }
             return;
         }
+        let nodes = (a.nodes_up_to(usize::MAX) + b.map_or(0, |b| b.nodes_up_to(usize::MAX))) as u64;
         let h = |s: &mut Solver, x: f64| -> f64 {
+            s.work = s.work.saturating_add(nodes);
             s.env[s.var.0] = x;
             let va = a.eval_at(&s.env);
             let vb = b.map_or(0.0, |b| b.eval_at(&s.env));

@@ -43,6 +43,50 @@ use std::ops::{Add, Div, Mul, Sub};
 /// as exact (DESIGN: 1e-10 or better); see [`Engine::integrate`].
 const QUAD_ACCEPT: f64 = 1e-10;
 
+/// Operations (integrand evaluations times the expression's size, and the
+/// node evaluations of the per-node searches for kinks) one
+/// quadrature may spend: a second or two of work. Nested quadrature costs the
+/// product of its outer and inner nodes, so a deep expression of a pair
+/// would otherwise run for minutes; past the cap the moment has no exact
+/// value, and the reason says so (it is then sampled, inside the run's
+/// budget, like any moment without an exact form).
+const QUAD_WORK_CAP: u64 = 1 << 28;
+
+/// Charges each integrand evaluation against [`QUAD_WORK_CAP`]. Once it is
+/// spent, evaluations return NaN, which stops the quadrature at once; the
+/// engine then reads the meter to tell that stop from a real non-finite
+/// value.
+struct Meter {
+    per_eval: u64,
+    spent: std::cell::Cell<u64>,
+}
+
+impl Meter {
+    fn for_expr(expr: &Rv) -> Meter {
+        let nodes = expr.nodes_up_to(QUAD_WORK_CAP as usize);
+        Meter {
+            per_eval: nodes as u64,
+            spent: std::cell::Cell::new(0),
+        }
+    }
+
+    /// Whether one more evaluation fits.
+    fn charge(&self) -> bool {
+        self.charge_nodes(self.per_eval)
+    }
+
+    /// Whether `nodes` more node evaluations (a search for kinks) fit.
+    fn charge_nodes(&self, nodes: u64) -> bool {
+        let spent = self.spent.get().saturating_add(nodes);
+        self.spent.set(spent);
+        spent <= QUAD_WORK_CAP
+    }
+
+    fn exhausted(&self) -> bool {
+        self.spent.get() > QUAD_WORK_CAP
+    }
+}
+
 /// Unit roundoff; each arithmetic step may add this much relative error.
 const EPS: f64 = f64::EPSILON;
 
@@ -832,7 +876,8 @@ impl<'a> Engine<'a> {
             }
             env
         };
-        match (sources.as_slice(), vars.as_slice()) {
+        let meter = Meter::for_expr(expr);
+        let result = match (sources.as_slice(), vars.as_slice()) {
             ([], _) => {
                 let value = expr.eval_at(&vec![f64::NAN; n]);
                 let q = if value.is_finite() {
@@ -847,7 +892,13 @@ impl<'a> Engine<'a> {
                 self.check_exists(&law, expr, moment_of)?;
                 let (lo, hi) = law.support();
                 let breaks = kinks::kinks(expr, *v, &vec![0.0; n], lo, hi, law.scale_hint());
-                let f = |x: f64| expr.eval_at(&env_with(&[(*v, x)]));
+                let f = |x: f64| {
+                    if meter.charge() {
+                        expr.eval_at(&env_with(&[(*v, x)]))
+                    } else {
+                        f64::NAN
+                    }
+                };
                 Ok((
                     quad::expect_1d(&law, &f, &breaks, self.tol),
                     Method::Quadrature,
@@ -863,13 +914,25 @@ impl<'a> Engine<'a> {
                     (*v, *u)
                 };
                 self.check_exists(&self.marginal(u), expr, moment_of)?;
-                let f = |a: f64, c: f64| expr.eval_at(&env_with(&[(u, a), (v, c)]));
+                let f = |a: f64, c: f64| {
+                    if meter.charge() {
+                        expr.eval_at(&env_with(&[(u, a), (v, c)]))
+                    } else {
+                        f64::NAN
+                    }
+                };
                 let all = (f64::NEG_INFINITY, f64::INFINITY);
                 let breaks_u = kinks::kinks(expr, u, &vec![0.0; n], all.0, all.1, (0.0, b.sd_u));
                 let breaks_v = |a: f64| {
+                    if meter.exhausted() {
+                        return Vec::new();
+                    }
                     let (m, s) = b.conditional(a);
                     let hint = (m, s.max(1e-300));
-                    kinks::kinks(expr, v, &env_with(&[(u, a)]), all.0, all.1, hint)
+                    let (ks, work) =
+                        kinks::kinks_and_work(expr, v, &env_with(&[(u, a)]), all.0, all.1, hint);
+                    meter.charge_nodes(work);
+                    ks
                 };
                 let q = quad::expect_bivariate(b, &f, &breaks_u, &breaks_v, self.tol);
                 Ok((q, Method::NestedQuadrature))
@@ -880,7 +943,13 @@ impl<'a> Engine<'a> {
                 let (u, v) = (*u, *v);
                 let (lu, lv) = (self.marginal(u), self.marginal(v));
                 self.check_exists(&lu, expr, moment_of)?;
-                let f = |a: f64, c: f64| expr.eval_at(&env_with(&[(u, a), (v, c)]));
+                let f = |a: f64, c: f64| {
+                    if meter.charge() {
+                        expr.eval_at(&env_with(&[(u, a), (v, c)]))
+                    } else {
+                        f64::NAN
+                    }
+                };
                 let (ulo, uhi) = lu.support();
                 let (vlo, vhi) = lv.support();
                 // Kinks in u can move with v; take those at v's centre and
@@ -888,8 +957,16 @@ impl<'a> Engine<'a> {
                 // the error estimate if missed).
                 let env_u = env_with(&[(v, lv.scale_hint().0)]);
                 let breaks_u = kinks::kinks(expr, u, &env_u, ulo, uhi, lu.scale_hint());
-                let breaks_v =
-                    |a: f64| kinks::kinks(expr, v, &env_with(&[(u, a)]), vlo, vhi, lv.scale_hint());
+                let breaks_v = |a: f64| {
+                    if meter.exhausted() {
+                        return Vec::new();
+                    }
+                    let env = env_with(&[(u, a)]);
+                    let (ks, work) =
+                        kinks::kinks_and_work(expr, v, &env, vlo, vhi, lv.scale_hint());
+                    meter.charge_nodes(work);
+                    ks
+                };
                 let q = quad::expect_2d(&lu, &lv, &f, &breaks_u, &breaks_v, self.tol);
                 Ok((q, Method::NestedQuadrature))
             }
@@ -904,7 +981,16 @@ impl<'a> Engine<'a> {
                     names.join(", ")
                 )))
             }
+        };
+        if meter.exhausted() {
+            return Err(NoExact::Failed(format!(
+                "quadrature of E[{}] would take more than {QUAD_WORK_CAP} operations \
+                 (integrand evaluations times the expression's {} nodes)",
+                expr.shown(&self.scenario.bases),
+                meter.per_eval
+            )));
         }
+        result
     }
 
     /// Refuses to integrate what does not exist: quadrature of a divergent
@@ -1130,6 +1216,22 @@ mod tests {
 
     const MIXED: &str =
         "a ~ Normal(0.5, 1.5)\nb ~ Laplace(1, 2)\nc ~ Uniform(-1, 3)\ng ~ Normal(-1, 2)";
+
+    #[test]
+    fn quadrature_work_is_capped() {
+        // Found by the fuzzer: nested quadrature over a pair costs outer
+        // times inner nodes times the expression's size, and a 199-deep
+        // chain ran for minutes. Now it stops at the cap with a reason (and
+        // is sampled instead), while the same chain 3 deep stays exact.
+        let m = model("u, v ~ BivariateNormal(1, 1, 0.5)");
+        let chain = |d: usize| format!("{}v{}", "relu(".repeat(d), ")".repeat(d));
+        match cov(&m, "u", &chain(199)) {
+            Err(NoExact::Failed(r)) => assert!(r.contains("operations"), "{r}"),
+            other => panic!("{other:?}"),
+        }
+        // Cov[u, relu(v)] = rho sd_u sd_v P(v > 0) = 0.5 * 0.5 (Stein).
+        covers(cov(&m, "u", &chain(3)), 0.25);
+    }
 
     #[test]
     fn expectation_is_linear() {

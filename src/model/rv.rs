@@ -133,12 +133,17 @@ impl Rv {
     /// Whether the tree has more than `cap` nodes, found without recursion
     /// and stopping as soon as it knows.
     pub fn larger_than(&self, cap: usize) -> bool {
+        self.nodes_up_to(cap.saturating_add(1)) > cap
+    }
+
+    /// Its number of nodes, counted without recursion, stopping at `limit`.
+    pub fn nodes_up_to(&self, limit: usize) -> usize {
         let mut todo = vec![self];
         let mut count = 0;
         while let Some(rv) = todo.pop() {
             count += 1;
-            if count > cap {
-                return true;
+            if count >= limit {
+                return count;
             }
             match rv {
                 Rv::Const(_) | Rv::Base(_) => {}
@@ -149,7 +154,7 @@ impl Rv {
                 Rv::Call(_, args) => todo.extend(args),
             }
         }
-        false
+        count
     }
 
     /// Copies of its innermost terms one draw of this expression takes:
