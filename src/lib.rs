@@ -17,3 +17,4 @@ pub mod report;
 pub mod requirement;
 pub mod sample;
 pub mod verdict;
+pub mod work;

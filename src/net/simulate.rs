@@ -188,19 +188,30 @@ impl Stats {
 
 /// Draws the network `net.draws` times; draw `d` uses stream `d` of `key`.
 pub fn simulate(net: &Network, key: StreamKey) -> Stats {
-    let wave = ((MEMORY_LIMIT / net.bytes_per_draw()).floor() as usize).clamp(1, net.draws);
-    let mut per_draw = Vec::with_capacity(net.draws);
-    for start in (0..net.draws).step_by(wave) {
-        let end = (start + wave).min(net.draws);
+    let mut stats = Stats {
+        depth: net.depth(),
+        per_draw: Vec::with_capacity(net.draws),
+    };
+    extend(net, key, &mut stats, net.draws);
+    stats
+}
+
+/// Adds draws up to `to` in all: draw `d` still uses stream `d`, so the
+/// first draws are those `simulate` made and more draws only add to them
+/// (the power calculation asks for more after a first look).
+pub fn extend(net: &Network, key: StreamKey, stats: &mut Stats, to: usize) {
+    let from = stats.per_draw.len();
+    if to <= from {
+        return;
+    }
+    let wave = ((MEMORY_LIMIT / net.bytes_per_draw()).floor() as usize).clamp(1, to - from);
+    for start in (from..to).step_by(wave) {
+        let end = (start + wave).min(to);
         let batch: Vec<Vec<f64>> = (start..end)
             .into_par_iter()
             .map(|d| one_draw(net, &mut key.batch_rng(d as u64)))
             .collect();
-        per_draw.extend(batch);
-    }
-    Stats {
-        depth: net.depth(),
-        per_draw,
+        stats.per_draw.extend(batch);
     }
 }
 
