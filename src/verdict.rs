@@ -578,8 +578,9 @@ impl Trial<'_> {
         let mut smaller: Vec<Moment> = self.moments.to_vec();
         loop {
             let (plan, _) = magnitude_plan(&smaller);
-            let cost = Sampler::new(self.scenario, &plan, self.key, BATCHES).cost_per_draw() as f64;
-            if cost <= per_draw {
+            let cost = Sampler::new(self.scenario, &plan, self.key, BATCHES).cost_per_draw();
+            if cost as f64 <= per_draw {
+                ev.cost_per_draw = cost;
                 break;
             }
             if !smaller.iter_mut().any(halve_largest_sum) {
