@@ -399,7 +399,10 @@ impl Trial<'_> {
             }
             let (lhs_v, rhs_v) = (lhs_exact.as_ref(), rhs_exact.as_ref());
             let (Ok(l), Ok(r)) = (lhs_v, rhs_v) else {
-                unreachable!("no sampling needed means both sides are exact")
+                // Every moment is exact here, so the sides are; kept total.
+                ev.verdict = Verdict::Inconclusive;
+                ev.notes.push("a side has no exact value".to_string());
+                return ev;
             };
             ev.lhs = Some(exact_value(l, None));
             ev.rhs = Some(exact_value(r, None));
@@ -630,7 +633,7 @@ impl Trial<'_> {
             } else {
                 format!(
                     "{not_sampled}; self-checked through the same rules at a smaller size, {} = {} \
-                     exact, {} ± {:.1e} sampled from {} draws",
+                     exact, {:.6} ± {:.1e} sampled from {} draws",
                     describe_moment(small, self.scenario),
                     e.val.value,
                     pooled[i],
@@ -1209,6 +1212,76 @@ mod tests {
         // An inequality that holds with room to spare.
         let ev = evaluate(THREE, "E[relu(a + b + c)] <= 0.8", None);
         assert_eq!(ev.verdict, Verdict::Holds, "{ev:?}");
+    }
+
+    #[test]
+    fn sums_shrink_largest_first_and_stay_one_variable() {
+        use crate::model::rv::VarId;
+        let sum = |n, t: Rv| Rv::Sum(n, Box::new(t));
+        let y = Rv::Base(VarId(0));
+        // The same sum written twice shrinks as one: both copies at once.
+        let s = sum(6, sum(3, y.clone()));
+        let mut m = Moment::E(Rv::Mul(Box::new(s.clone()), Box::new(s)));
+        assert!(halve_largest_sum(&mut m));
+        let s = sum(3, sum(3, y.clone()));
+        assert_eq!(m, Moment::E(Rv::Mul(Box::new(s.clone()), Box::new(s))));
+        // Counts that tie are halved together; then the inner one is the
+        // largest no more.
+        assert!(halve_largest_sum(&mut m));
+        let s = sum(1, sum(1, y.clone()));
+        assert_eq!(m, Moment::E(Rv::Mul(Box::new(s.clone()), Box::new(s))));
+        assert!(!halve_largest_sum(&mut m), "all counts are 1");
+        let mut none = Moment::Var(y);
+        assert!(!halve_largest_sum(&mut none));
+    }
+
+    #[test]
+    fn pilots_fit_their_share_and_the_power_stage_repeats_them() {
+        // 1024 draws per batch where they fit, fewer where the share or
+        // --max-samples is smaller.
+        assert_eq!(pilot_draws(4, 1e12, 1 << 24), FIRST_DRAWS);
+        assert_eq!(pilot_draws(1000, 128.0 * 1000.0 * 100.0, 1 << 24), 100);
+        assert_eq!(pilot_draws(4, 1e12, 128 * 50), 50);
+        // A claim the pilot cannot decide at a fine resolution asks for a
+        // powered size; the powered evaluation decides it there.
+        let truth = (3.0 / (2.0 * PI)).sqrt();
+        let claim = format!("E[relu(a + b + c)] = {truth:.17}");
+        let funcs: HashMap<String, FunctionDef> = HashMap::new();
+        let model = build("t", &parse_model(THREE).expect("parses"), &funcs).expect("resolves");
+        let c = parse_claim(&claim).expect("parses");
+        let mut moments = Vec::new();
+        let lhs = model.side(&c.lhs, &funcs, &mut moments).expect("lhs");
+        let rhs = model.side(&c.rhs, &funcs, &mut moments).expect("rhs");
+        let trial = Trial {
+            scenario: &model.scenario,
+            moments: &moments,
+            lhs: &lhs,
+            rhs: &rhs,
+            relation: c.relation,
+            within: None,
+            key: StreamKey::new(3, &["power"]),
+        };
+        let exact = trial.exact_moments();
+        let budget = Budget::new(Budget::tests_for(moments.len(), true));
+        let settings = Settings {
+            resolution: 0.001,
+            ..Settings::default()
+        };
+        let pilot = trial.evaluate(&exact, &settings, &budget, Stage::Pilot);
+        assert_eq!(pilot.verdict, Verdict::Inconclusive, "{pilot:?}");
+        let need = pilot.need.expect("the pilot asks for more");
+        assert!(need > FIRST_DRAWS, "{need}");
+        let ev = trial.evaluate(&exact, &settings, &budget, Stage::Powered(need));
+        assert_eq!(ev.verdict, Verdict::Holds, "{ev:?}");
+        assert_eq!(ev.draws, need * BATCHES as u64);
+        // At 1e-5 the size is over --max-samples: refused, with the count.
+        let fine = Settings {
+            resolution: 1e-5,
+            ..Settings::default()
+        };
+        let ev = trial.evaluate(&exact, &fine, &budget, Stage::Pilot);
+        let why = ev.refused.expect("refused");
+        assert!(why.contains("more than --max-samples 16777216"), "{why}");
     }
 
     #[test]

@@ -128,10 +128,9 @@ mod tests {
         let level = 2.0 * Normal::standard().cdf(-c);
         assert!(miss <= level, "{miss} > {level}");
         // Quadratic in se and in 1/margin.
-        assert_eq!(
-            draws_for_power(draws, 2.0 * se, margin, c),
-            (4.0 * n).ceil()
-        );
+        // (up to the rounding up of each count to a whole draw).
+        let twice = draws_for_power(draws, 2.0 * se, margin, c);
+        assert!((twice - 4.0 * n).abs() <= 4.0, "{twice} against {}", 4.0 * n);
         assert!(draws_for_power(draws, se, 0.0, c).is_infinite());
         assert!(draws_for_power(draws, f64::NAN, margin, c).is_infinite());
     }
