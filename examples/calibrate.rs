@@ -32,7 +32,11 @@ fn main() {
         .enumerate()
         .map(|(k, kind)| {
             let t = calibrate::true_claims(kind, per_kind, 1_000_000 * (k as u64 + 1));
-            eprintln!("{}: {t:?} ({:.0} s)", kind.name, started.elapsed().as_secs_f64());
+            eprintln!(
+                "{}: {t:?} ({:.0} s)",
+                kind.name,
+                started.elapsed().as_secs_f64()
+            );
             (kind, t)
         })
         .collect();
@@ -42,7 +46,10 @@ fn main() {
         .enumerate()
         .map(|(j, &e)| {
             let t = calibrate::power(e, per_error, 100_000_000 + 1_000_000 * j as u64);
-            eprintln!("error {e}: {t:?} ({:.0} s)", started.elapsed().as_secs_f64());
+            eprintln!(
+                "error {e}: {t:?} ({:.0} s)",
+                started.elapsed().as_secs_f64()
+            );
             (e, t)
         })
         .collect();

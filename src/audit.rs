@@ -1120,10 +1120,7 @@ fn refuse_over_budget(
         work::human_seconds(settings.budget)
     );
     let biggest_net = networks.iter().max_by(|a, b| a.2.total_cmp(&b.2));
-    let biggest_claim = pilots
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1));
+    let biggest_claim = pilots.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1));
     match (biggest_net, biggest_claim) {
         (Some(&(fi, ni, secs)), c) if c.is_none_or(|(_, s)| secs >= *s) => Err(network_error(
             &files[fi],
@@ -1332,7 +1329,12 @@ fn check_series(
         .map(|(n, &d)| n.seconds() / n.draws as f64 * d.max(n.draws as f64))
         .collect();
     let total: f64 = cost.iter().sum();
-    if let Some((i, _)) = need.iter().enumerate().filter(|(_, d)| **d > 0.0).find(|_| total > settings.budget) {
+    if let Some((i, _)) = need
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| **d > 0.0)
+        .find(|_| total > settings.budget)
+    {
         let n = &f.networks[i];
         return Err(network_error(
             f,

@@ -110,9 +110,9 @@ pub fn kinds() -> Vec<Kind> {
                 file: Some(format!(
                     "[network.n]\ndepth = 3\nwidth = {}\nactivation = \"relu\"\n\
                      weight = \"Normal(0, sqrt(2/fan_in))\"\ninput = \"Normal(0, 1)\"\n\
-                     inputs = 4\ndraws = 64\n\n[[series]]\nid = \"he.flat\"\n\
-                     says = \"E[x(l)^2] ~= E[x(l-1)^2]\"\nwithin = \"3%\"\nlayers = \"1..L\"\n",
-                    8 + 4 * (i % 5)
+                     inputs = 32\ndraws = 64\n\n[[series]]\nid = \"he.flat\"\n\
+                     says = \"E[x(l)^2] ~= E[x(l-1)^2]\"\nwithin = \"10%\"\nlayers = \"1..L\"\n",
+                    32 + 8 * (i % 5)
                 )),
             },
         },
@@ -209,7 +209,11 @@ pub fn true_claims(kind: &Kind, count: usize, first_seed: u64) -> Tally {
 pub fn power(error: f64, count: usize, first_seed: u64) -> Tally {
     let mut t = Tally::default();
     for i in 0..count {
-        t.add(run_case(&sampled_only(i, error), first_seed + i as u64, 0.005));
+        t.add(run_case(
+            &sampled_only(i, error),
+            first_seed + i as u64,
+            0.005,
+        ));
     }
     t
 }
@@ -251,15 +255,7 @@ pub fn true_table(rows: &[(&Kind, Tally)]) -> String {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            k.name,
-            k.how,
-            t.runs,
-            t.holds,
-            t.fails,
-            t.inconclusive,
-            t.defects,
-            t.refused,
-            t.draws
+            k.name, k.how, t.runs, t.holds, t.fails, t.inconclusive, t.defects, t.refused, t.draws
         );
         total.runs += t.runs;
         total.holds += t.holds;

@@ -33,7 +33,7 @@ struct Opts {
     #[arg(long, default_value = "0.5%", global = true, value_parser = parse_resolution)]
     resolution: f64,
     /// Most draws one sampled test may take.
-    #[arg(long, default_value_t = 1 << 24, global = true)]
+    #[arg(long, default_value_t = 1 << 26, global = true)]
     max_samples: u64,
     /// CPU-seconds of one core the run may spend (300, 90s, 10m, 1h); work
     /// is estimated before it is done and refused over it.

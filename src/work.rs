@@ -130,7 +130,11 @@ mod tests {
         // Quadratic in se and in 1/margin.
         // (up to the rounding up of each count to a whole draw).
         let twice = draws_for_power(draws, 2.0 * se, margin, c);
-        assert!((twice - 4.0 * n).abs() <= 4.0, "{twice} against {}", 4.0 * n);
+        assert!(
+            (twice - 4.0 * n).abs() <= 4.0,
+            "{twice} against {}",
+            4.0 * n
+        );
         assert!(draws_for_power(draws, se, 0.0, c).is_infinite());
         assert!(draws_for_power(draws, f64::NAN, margin, c).is_infinite());
     }

@@ -84,7 +84,10 @@ fn nested_sums_are_not_forced_past_their_share() {
     let n = notes(&r);
     assert!(n.contains("not sampled at full size"), "{n}");
     assert!(n.contains("E[sum("), "{n}");
-    assert!(!n.contains("E[sum(1000, sum(1000, sum(1000, y)))] = 0 exact"), "{n}");
+    assert!(
+        !n.contains("E[sum(1000, sum(1000, sum(1000, y)))] = 0 exact"),
+        "{n}"
+    );
 }
 
 #[test]
@@ -103,7 +106,10 @@ fn a_sampled_test_that_needs_more_draws_than_allowed_is_refused_with_the_count()
     assert_eq!(code, 2, "{out}{err}");
     assert!(out.is_empty(), "{out}");
     assert!(err.contains("cannot be decided within the budget"), "{err}");
-    assert!(err.contains("draws") && err.contains("--max-samples 16777216"), "{err}");
+    assert!(
+        err.contains("draws") && err.contains("--max-samples 67108864"),
+        "{err}"
+    );
     assert!(err.contains("<claim>:1:1"), "{err}");
     // At the default resolution the same claim is decided.
     let r = checked(&[
@@ -160,8 +166,14 @@ fn a_network_estimated_at_hours_is_refused_up_front() {
     // Refused from the estimate, before the first draw (whose progress line
     // would say "about ... s of work").
     assert!(!err.contains("per draw, about"), "{err}");
-    assert!(err.contains("network `huge`: 2000 draws of 256 inputs"), "{err}");
-    assert!(err.contains(" h of work on one core, over the budget of 300 s"), "{err}");
+    assert!(
+        err.contains("network `huge`: 2000 draws of 256 inputs"),
+        "{err}"
+    );
+    assert!(
+        err.contains(" h of work on one core, over the budget of 300 s"),
+        "{err}"
+    );
     let (code, out, err) = initaudit(&["audit", path]);
     assert_eq!(code, 2, "{out}{err}");
     assert!(err.contains("network `huge` alone is"), "{err}");

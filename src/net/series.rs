@@ -549,9 +549,8 @@ struct Tested {
     /// (|d| + h) / (allowed), how close to failing: above 1 is not "holds".
     tightness: f64,
     verdict: Verdict,
-    /// The difference of the sides, its standard error, and what the
+    /// The standard error of the difference of the sides, and what the
     /// relation allows: the power calculation's inputs.
-    d: f64,
     se: f64,
     allowed: f64,
 }
@@ -596,7 +595,6 @@ fn test_layer(
         deviation,
         tightness: f64::INFINITY,
         verdict: Verdict::Inconclusive,
-        d,
         se,
         allowed: f64::NAN,
     };
@@ -644,11 +642,13 @@ pub fn draws_needed(
             if t.verdict != Verdict::Inconclusive {
                 continue;
             }
-            let margin = match def.claim.relation {
-                Relation::Approx => (t.allowed - t.d.abs()).abs(),
-                _ => t.allowed,
-            };
-            need = need.max(crate::work::draws_for_power(draws as f64, t.se, margin, crit));
+            let margin = crate::verdict::power_margin(def.claim.relation, t.allowed);
+            need = need.max(crate::work::draws_for_power(
+                draws as f64,
+                t.se,
+                margin,
+                crit,
+            ));
         }
         if need > draws as f64 {
             out.push((p.network, need.max(2.0 * draws as f64)));
