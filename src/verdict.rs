@@ -1245,8 +1245,8 @@ mod tests {
         assert_eq!(pilot_draws(4, 1e12, 1 << 24), FIRST_DRAWS);
         assert_eq!(pilot_draws(1000, 128.0 * 1000.0 * 100.0, 1 << 24), 100);
         assert_eq!(pilot_draws(4, 1e12, 128 * 50), 50);
-        // A claim the pilot cannot decide at a fine resolution asks for a
-        // powered size; the powered evaluation decides it there.
+        // A claim the pilot cannot decide at the default resolution asks
+        // for a powered size; the powered evaluation decides it there.
         let truth = (3.0 / (2.0 * PI)).sqrt();
         let claim = format!("E[relu(a + b + c)] = {truth:.17}");
         let funcs: HashMap<String, FunctionDef> = HashMap::new();
@@ -1266,10 +1266,7 @@ mod tests {
         };
         let exact = trial.exact_moments();
         let budget = Budget::new(Budget::tests_for(moments.len(), true));
-        let settings = Settings {
-            resolution: 0.001,
-            ..Settings::default()
-        };
+        let settings = Settings::default();
         let pilot = trial.evaluate(&exact, &settings, &budget, Stage::Pilot);
         assert_eq!(pilot.verdict, Verdict::Inconclusive, "{pilot:?}");
         let need = pilot.need.expect("the pilot asks for more");
@@ -1277,9 +1274,9 @@ mod tests {
         let ev = trial.evaluate(&exact, &settings, &budget, Stage::Powered(need));
         assert_eq!(ev.verdict, Verdict::Holds, "{ev:?}");
         assert_eq!(ev.draws, need * BATCHES as u64);
-        // At 1e-5 the size is over --max-samples: refused, with the count.
+        // At 1e-4 the size is over --max-samples: refused, with the count.
         let fine = Settings {
-            resolution: 1e-5,
+            resolution: 1e-4,
             ..Settings::default()
         };
         let ev = trial.evaluate(&exact, &fine, &budget, Stage::Pilot);
