@@ -121,9 +121,15 @@ fn halve_largest_sum(m: &mut Moment) -> bool {
                 let l = halve(a, target);
                 halve(b, target) || l
             }
-            Rv::Call(_, args) => args
-                .iter_mut()
-                .fold(false, |done, a| halve(a, target) || done),
+            Rv::Call(_, args) => {
+                // Every argument, without stopping at the first: one sum
+                // may be written in several.
+                let mut done = false;
+                for a in args.iter_mut() {
+                    done |= halve(a, target);
+                }
+                done
+            }
             Rv::Sum(n, t) => {
                 let inner = halve(t, target);
                 if *n == target {

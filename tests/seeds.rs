@@ -1,14 +1,16 @@
-//! The shipped audit must not depend on the seed: the fast files pass with
-//! every expectation met at ten seeds. (All files over many more seeds:
-//! docs/CALIBRATION.md.)
+//! The shipped audit must not depend on the seed: the fastest shipped file
+//! passes with every expectation met and no defect at ten seeds. Its seeds
+//! reach every self-check and every sampled requirement test. (All files,
+//! the networks' sampled series tests included, over more seeds:
+//! docs/CALIBRATION.md; `tests/audit.rs` runs all of them at seed 0.)
 
 use initaudit::audit;
 use initaudit::calibrate;
 use std::path::PathBuf;
 
 #[test]
-fn the_fast_files_pass_at_ten_seeds() {
-    let files: Vec<audit::File> = ["frameworks.toml", "glorot2010.toml"]
+fn the_fastest_file_passes_at_ten_seeds() {
+    let files: Vec<audit::File> = ["frameworks.toml"]
         .iter()
         .map(|f| {
             let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
