@@ -3,7 +3,7 @@
 //! shipped audit over many seeds.
 //!
 //! ```sh
-//! cargo run --release --example calibrate -- 200 200 20 > docs/CALIBRATION.md
+//! cargo run --release --example calibrate -- 170 100 4 > docs/CALIBRATION.md
 //! ```
 //!
 //! Arguments: true claims per kind, claims per error size, seeds of the
@@ -21,9 +21,9 @@ fn arg(i: usize, default: usize) -> usize {
 }
 
 fn main() {
-    let per_kind = arg(1, 200);
-    let per_error = arg(2, 200);
-    let seeds = arg(3, 20) as u64;
+    let per_kind = arg(1, 170);
+    let per_error = arg(2, 100);
+    let seeds = arg(3, 4) as u64;
     let started = Instant::now();
     let kinds = calibrate::kinds();
     // Distinct seeds everywhere: kind k uses 1_000_000 k + i.
