@@ -25,7 +25,8 @@ use crate::model::rv::{Moment, Side};
 use crate::net;
 use crate::requirement::{Decision, Requirement, decide};
 use crate::sample::StreamKey;
-use crate::verdict::{Budget, Evaluation, Settings, Trial, Verdict};
+use crate::verdict::{BATCHES, Budget, Evaluation, Settings, Stage, Trial, Verdict};
+use crate::work;
 use rayon::prelude::*;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -904,11 +905,30 @@ pub fn run_selected(
     check_memory(files, &series_plans, selected)?;
     let budget = prepare(&mut plans, &series_plans, settings);
     let keep = select(files, &mut plans, selected);
-    let evaluations: Vec<Evaluation> = flatten(&plans)
+    let sites = sites(files, &plans);
+    let flat = flatten(&plans);
+    let networks = networks_used(files, &series_plans, selected);
+    refuse_over_budget(files, &sites, &flat, &networks, settings)?;
+    let mut evaluations: Vec<Evaluation> = flat
         .par_iter()
-        .map(|p| trial_of(p).evaluate(&p.exact, settings, &budget))
+        .map(|p| trial_of(p).evaluate(&p.exact, settings, &budget, Stage::Pilot))
         .collect();
-    reject_ill_posed(files, &plans, &evaluations)?;
+    refuse_unaffordable(&sites, &evaluations, &networks, settings)?;
+    let powered: Vec<(usize, u64)> = evaluations
+        .iter()
+        .enumerate()
+        .filter_map(|(i, ev)| ev.need.map(|n| (i, n)))
+        .collect();
+    let again: Vec<Evaluation> = powered
+        .par_iter()
+        .map(|&(i, n)| {
+            trial_of(flat[i]).evaluate(&flat[i].exact, settings, &budget, Stage::Powered(n))
+        })
+        .collect();
+    for ((i, _), ev) in powered.iter().zip(again) {
+        evaluations[*i] = ev;
+    }
+    reject_ill_posed(&sites, &evaluations)?;
 
     let mut evals = evaluations.into_iter();
     let mut files_out = Vec::new();
@@ -1042,37 +1062,202 @@ fn select(
     keep
 }
 
-/// A claim that produces NaN or infinity is not well posed where it was
-/// evaluated: that is bad input, reported at the claim.
-fn reject_ill_posed(
-    files: &[File],
-    plans: &[FilePlans],
-    evaluations: &[Evaluation],
-) -> Result<(), InputError> {
-    let mut at = 0;
+/// Where each planned trial came from, in the order of [`flatten`]: its
+/// file, claim and scenario, for errors that point at the claim.
+type Site<'a> = (&'a File, &'a ClaimDef, &'a str);
+
+fn sites<'a>(files: &'a [File], plans: &'a [FilePlans]) -> Vec<Site<'a>> {
+    let mut out = Vec::new();
     for (f, per_item) in files.iter().zip(plans) {
         for (item, defs_plans) in f.items.iter().zip(per_item) {
             // An item that was not selected has no plans left: zip skips it.
             for (def, planned) in item.claims().into_iter().zip(defs_plans) {
                 for (scenario, _) in planned {
-                    if let Some(what) = &evaluations[at].non_finite {
-                        return Err(InputError::new(
-                            &f.origin,
-                            &f.text,
-                            Diag::new(
-                                def.span.clone(),
-                                format!("in scenario `{scenario}`: {what}"),
-                                "keep every function inside its domain for every value the \
-                                 variables can take (log and sqrt of positives, no division by zero)",
-                            ),
-                        ));
-                    }
-                    at += 1;
+                    out.push((f, def, scenario.as_str()));
                 }
             }
         }
     }
+    out
+}
+
+fn error_at(site: &Site, message: String, help: &str) -> InputError {
+    let (f, def, scenario) = site;
+    InputError::new(
+        &f.origin,
+        &f.text,
+        Diag::new(
+            def.span.clone(),
+            format!("in scenario `{scenario}`: {message}"),
+            help,
+        ),
+    )
+}
+
+/// A claim that produces NaN or infinity is not well posed where it was
+/// evaluated: that is bad input, reported at the claim.
+fn reject_ill_posed(sites: &[Site], evaluations: &[Evaluation]) -> Result<(), InputError> {
+    for (site, ev) in sites.iter().zip(evaluations) {
+        if let Some(what) = &ev.non_finite {
+            return Err(error_at(
+                site,
+                what.clone(),
+                "keep every function inside its domain for every value the \
+                 variables can take (log and sqrt of positives, no division by zero)",
+            ));
+        }
+    }
     Ok(())
+}
+
+const BUDGET_HELP: &str = "raise --budget (CPU-seconds of one core) or --max-samples, widen \
+     --resolution (or the claim's `within`), or make the claim cheaper (smaller sums, fewer scenarios)";
+
+/// The networks the selected series claims simulate, per file, with the
+/// work their draws are estimated at (seconds of one core).
+fn networks_used(
+    files: &[File],
+    series_plans: &[Vec<Vec<net::series::Planned>>],
+    selected: &dyn Fn(&str) -> bool,
+) -> Vec<(usize, usize, f64)> {
+    let mut out = Vec::new();
+    for (fi, (f, plans)) in files.iter().zip(series_plans).enumerate() {
+        for (ni, n) in f.networks.iter().enumerate() {
+            let used = f
+                .series
+                .iter()
+                .zip(plans)
+                .any(|(s, p)| selected(&s.id) && p.iter().any(|p| p.network == ni));
+            if used {
+                out.push((fi, ni, n.seconds()));
+            }
+        }
+    }
+    out
+}
+
+/// Before any sampling: the run's estimated work (every pilot and
+/// self-check within its share, every network at the draws its table asks
+/// for) against the budget. Over it, the run is refused, naming the most
+/// expensive piece.
+fn refuse_over_budget(
+    files: &[File],
+    sites: &[Site],
+    flat: &[&Planned],
+    networks: &[(usize, usize, f64)],
+    settings: &Settings,
+) -> Result<(), InputError> {
+    let pilots: Vec<f64> = flat
+        .par_iter()
+        .map(|p| work::lane_seconds(trial_of(p).pilot_ops(settings)))
+        .collect();
+    let total: f64 = pilots.iter().sum::<f64>() + networks.iter().map(|n| n.2).sum::<f64>();
+    if total <= settings.budget {
+        return Ok(());
+    }
+    let summary = format!(
+        "the run is estimated at {} of work on one core, over the budget of {}",
+        work::human_seconds(total),
+        work::human_seconds(settings.budget)
+    );
+    let biggest_net = networks.iter().max_by(|a, b| a.2.total_cmp(&b.2));
+    let biggest_claim = pilots.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1));
+    match (biggest_net, biggest_claim) {
+        (Some(&(fi, ni, secs)), c) if c.is_none_or(|(_, s)| secs >= *s) => Err(network_error(
+            &files[fi],
+            &files[fi].networks[ni],
+            secs,
+            &summary,
+        )),
+        (_, Some((i, secs))) => Err(error_at(
+            &sites[i],
+            format!(
+                "{summary}; the most expensive piece is this claim's self-check and first look, {}",
+                work::human_seconds(*secs)
+            ),
+            BUDGET_HELP,
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A network over the budget, pointed at its table.
+pub fn network_error(f: &File, n: &net::Network, secs: f64, summary: &str) -> InputError {
+    let header = format!("[network.{}]", n.name);
+    let at = f.text.find(&header).unwrap_or(0);
+    let end = if f.text.len() >= at + header.len() {
+        at + header.len()
+    } else {
+        at
+    };
+    InputError::new(
+        &f.origin,
+        &f.text,
+        Diag::new(
+            at..end,
+            format!(
+                "{summary}; network `{}` alone is {} ({} draws)",
+                n.name,
+                work::human_seconds(secs),
+                n.draws
+            ),
+            "raise --budget (CPU-seconds of one core), or give the network fewer `draws`, \
+             `inputs` or smaller widths",
+        ),
+    )
+}
+
+/// After the pilots: a test that cannot be afforded at all, or the powered
+/// tests together over what is left of the budget, refuse the run before
+/// the powered sampling starts.
+fn refuse_unaffordable(
+    sites: &[Site],
+    evaluations: &[Evaluation],
+    networks: &[(usize, usize, f64)],
+    settings: &Settings,
+) -> Result<(), InputError> {
+    for (site, ev) in sites.iter().zip(evaluations) {
+        if let Some(why) = &ev.refused {
+            return Err(error_at(
+                site,
+                format!("cannot be decided within the budget: {why}"),
+                BUDGET_HELP,
+            ));
+        }
+    }
+    let spent: f64 = evaluations
+        .iter()
+        .map(|e| work::lane_seconds(e.draws as f64 * e.cost_per_draw as f64))
+        .sum::<f64>()
+        + networks.iter().map(|n| n.2).sum::<f64>();
+    let needs: Vec<f64> = evaluations
+        .iter()
+        .map(|e| {
+            e.need.map_or(0.0, |n| {
+                work::lane_seconds((n * BATCHES as u64) as f64 * e.cost_per_draw as f64)
+            })
+        })
+        .collect();
+    let total = spent + needs.iter().sum::<f64>();
+    if total <= settings.budget {
+        return Ok(());
+    }
+    let Some((i, secs)) = needs.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)) else {
+        return Ok(());
+    };
+    let ev = &evaluations[i];
+    Err(error_at(
+        &sites[i],
+        format!(
+            "the sampled tests need {} of work on one core in all, over the budget of {}; this \
+             one needs {} draws ({}) to be decided except with the run's error rate",
+            work::human_seconds(total),
+            work::human_seconds(settings.budget),
+            ev.need.unwrap_or(0) * BATCHES as u64,
+            work::human_seconds(*secs)
+        ),
+        BUDGET_HELP,
+    ))
 }
 
 /// An item's report entry from its plans and their evaluations (taken in
@@ -1145,8 +1330,9 @@ fn plan_series(files: &[File]) -> Result<Vec<Vec<Vec<net::series::Planned>>>, In
         .collect()
 }
 
-/// Simulates the networks a file's series claims use (each once) and
-/// checks the claims on them.
+/// Simulates the networks a file's series claims use (each once, at the
+/// draws their tables ask for), extends each to the draws the power
+/// calculation asks for (refused over the budget), and checks the claims.
 fn check_series(
     f: &File,
     plans: &[Vec<net::series::Planned>],
@@ -1157,7 +1343,7 @@ fn check_series(
     let chosen: Vec<bool> = f.series.iter().map(|s| selected(&s.id)).collect();
     // One network at a time (its draws run in parallel), so that the draws
     // in flight are those one network's memory plan allowed for.
-    let stats: Vec<Option<net::simulate::Stats>> = f
+    let mut stats: Vec<Option<net::simulate::Stats>> = f
         .networks
         .iter()
         .zip(used_networks(f, plans, selected))
@@ -1167,6 +1353,54 @@ fn check_series(
                 .map_err(|d| InputError::new(&f.origin, &f.text, d))
         })
         .collect::<Result<_, _>>()?;
+    let mut need = vec![0.0f64; f.networks.len()];
+    for ((s, p), _) in f.series.iter().zip(plans).zip(&chosen).filter(|(_, c)| **c) {
+        for (i, n) in net::series::draws_needed(s, p, &stats, settings, tests) {
+            need[i] = need[i].max(n);
+        }
+    }
+    let cost: Vec<f64> = f
+        .networks
+        .iter()
+        .zip(&need)
+        .map(|(n, &d)| n.seconds() / n.draws as f64 * d.max(n.draws as f64))
+        .collect();
+    let total: f64 = cost.iter().sum();
+    if let Some((i, _)) = need
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| **d > 0.0)
+        .find(|_| total > settings.budget)
+    {
+        let n = &f.networks[i];
+        return Err(network_error(
+            f,
+            n,
+            cost[i],
+            &format!(
+                "its series claims need {} draws to be decided except with the run's error rate \
+                 (a power calculation on the {} drawn), {} for this file's networks in all, \
+                 over the budget of {}",
+                need[i],
+                n.draws,
+                work::human_seconds(total),
+                work::human_seconds(settings.budget)
+            ),
+        ));
+    }
+    let grown: Vec<(usize, usize)> = need
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| **d > 0.0)
+        .map(|(i, d)| (i, *d as usize))
+        .collect();
+    for (i, to) in grown {
+        let n = &f.networks[i];
+        if let Some(st) = stats[i].as_mut() {
+            net::simulate::extend(n, net::key(n, settings.seed), st, to)
+                .map_err(|d| InputError::new(&f.origin, &f.text, d))?;
+        }
+    }
     Ok(f.series
         .iter()
         .zip(plans)

@@ -7,6 +7,7 @@
 //! See ARCHITECTURE.md for the map.
 
 pub mod audit;
+pub mod calibrate;
 pub mod diag;
 pub mod exact;
 pub mod gain;
@@ -18,3 +19,4 @@ pub mod report;
 pub mod requirement;
 pub mod sample;
 pub mod verdict;
+pub mod work;

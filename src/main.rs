@@ -33,8 +33,12 @@ struct Opts {
     #[arg(long, default_value = "0.5%", global = true, value_parser = parse_resolution)]
     resolution: f64,
     /// Most draws one sampled test may take.
-    #[arg(long, default_value_t = 1 << 24, global = true)]
+    #[arg(long, default_value_t = 1 << 26, global = true)]
     max_samples: u64,
+    /// CPU-seconds of one core the run may spend (300, 90s, 10m, 1h); work
+    /// is estimated before it is done and refused over it.
+    #[arg(long, default_value = "300", global = true, value_parser = initaudit::work::parse_budget)]
+    budget: f64,
     /// Worker threads (default: one per core). Output does not depend on it.
     #[arg(long, global = true)]
     threads: Option<usize>,
@@ -136,6 +140,7 @@ fn main() -> ExitCode {
         seed: cli.opts.seed,
         resolution: cli.opts.resolution,
         max_samples: cli.opts.max_samples,
+        budget: cli.opts.budget,
     };
     let files: Result<Vec<File>, String> = match cli.command {
         None => load_all(&[PathBuf::from("derivations")]),
@@ -160,6 +165,7 @@ fn main() -> ExitCode {
                     plot.as_deref(),
                     &series,
                     settings.seed,
+                    settings.budget,
                     &mut |s| eprint!("{s}"),
                 )
             }) {

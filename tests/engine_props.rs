@@ -176,7 +176,7 @@ fn evaluate(model: &Model, claim: &str, seed: u64) -> Evaluation {
         moments.len(),
         Trial::needs_sampling(&exact),
     ));
-    trial.evaluate(&exact, &Settings::default(), &budget)
+    trial.decide(&exact, &Settings::default(), &budget)
 }
 
 /// Checks both properties for one moment (as text) in one model.

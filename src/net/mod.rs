@@ -631,6 +631,7 @@ pub fn command(
     plot: Option<&Path>,
     chosen: &[String],
     seed: u64,
+    budget: f64,
     progress: &mut dyn FnMut(&str),
 ) -> Result<String, String> {
     let mut found = Vec::new();
@@ -654,6 +655,28 @@ pub fn command(
             ));
         };
         found.push(net);
+    }
+    // Every network is estimated before any is drawn.
+    let total: f64 = found.iter().map(|n| n.seconds()).sum();
+    if total > budget {
+        let worst = found
+            .iter()
+            .max_by(|a, b| a.seconds().total_cmp(&b.seconds()))
+            .expect("at least one network");
+        return Err(format!(
+            "error: the networks are estimated at {} of work on one core, over the budget of {}\n  \
+             network `{}`: {} draws of {} inputs, widths {}, about {} ({} per draw)\n  \
+             = help: raise --budget (CPU-seconds of one core), or give the network fewer `draws`, \
+             `inputs` or smaller widths\n",
+            crate::work::human_seconds(total),
+            crate::work::human_seconds(budget),
+            worst.name,
+            worst.draws,
+            worst.inputs,
+            series::widths_text(&worst.widths),
+            crate::work::human_seconds(worst.seconds()),
+            crate::work::human_seconds(worst.seconds() / worst.draws as f64),
+        ));
     }
     // Every network is sized against the machine before any is drawn.
     let located = |net: &Network, d: Diag| {

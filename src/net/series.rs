@@ -549,6 +549,10 @@ struct Tested {
     /// (|d| + h) / (allowed), how close to failing: above 1 is not "holds".
     tightness: f64,
     verdict: Verdict,
+    /// The standard error of the difference of the sides, and what the
+    /// relation allows: the power calculation's inputs.
+    se: f64,
+    allowed: f64,
 }
 
 fn test_layer(
@@ -591,6 +595,8 @@ fn test_layer(
         deviation,
         tightness: f64::INFINITY,
         verdict: Verdict::Inconclusive,
+        se,
+        allowed: f64::NAN,
     };
     if !(d.is_finite() && h.is_finite()) {
         return tested;
@@ -603,12 +609,52 @@ fn test_layer(
     };
     let (verdict, excess) = interval_verdict(def.claim.relation, d, h, allowed);
     tested.verdict = verdict;
+    tested.allowed = allowed;
     tested.tightness = if allowed > 0.0 {
         excess / allowed
     } else {
         f64::INFINITY
     };
     tested
+}
+
+/// The draws each network needs for this claim's undecided layers to be
+/// decided except with the per-test level (see `work`), from the draws
+/// simulated so far; `None` for networks that need no more. Infinite where
+/// no number of draws will do (a side that is not finite).
+pub fn draws_needed(
+    def: &SeriesDef,
+    plans: &[Planned],
+    stats: &[Option<Stats>],
+    settings: &Settings,
+    tests: u64,
+) -> Vec<(usize, f64)> {
+    let mut out = Vec::new();
+    for p in plans {
+        let Some(stats) = stats[p.network].as_ref() else {
+            continue;
+        };
+        let draws = stats.draws();
+        let crit = critical(draws - 1, tests);
+        let mut need = 0.0f64;
+        for (l, lhs, rhs) in &p.layers {
+            let t = test_layer(*l, lhs, rhs, def, stats, settings, crit);
+            if t.verdict != Verdict::Inconclusive {
+                continue;
+            }
+            let margin = crate::verdict::power_margin(def.claim.relation, t.allowed);
+            need = need.max(crate::work::draws_for_power(
+                draws as f64,
+                t.se,
+                margin,
+                crit,
+            ));
+        }
+        if need > draws as f64 {
+            out.push((p.network, need.max(2.0 * draws as f64)));
+        }
+    }
+    out
 }
 
 /// Evaluates a planned claim on simulated networks: one row per network.
@@ -737,6 +783,9 @@ fn aggregate(tested: &[Tested], net: &Network, draws: usize) -> Evaluation {
         defects: Vec::new(),
         notes,
         non_finite: None,
+        need: None,
+        refused: None,
+        cost_per_draw: 0,
     }
 }
 

@@ -194,10 +194,25 @@ impl Stats {
 /// The error (at the network's widths) is a network the machine's memory
 /// cannot hold, found before drawing or by an allocation that failed.
 pub fn simulate(net: &Network, key: StreamKey) -> Result<Stats, Diag> {
-    let wave = net.draws_at_once(memory::available())?;
-    let mut per_draw = Vec::with_capacity(net.draws);
-    for start in (0..net.draws).step_by(wave) {
-        let end = (start + wave).min(net.draws);
+    let mut stats = Stats {
+        depth: net.depth(),
+        per_draw: Vec::with_capacity(net.draws),
+    };
+    extend(net, key, &mut stats, net.draws)?;
+    Ok(stats)
+}
+
+/// Adds draws up to `to` in all: draw `d` still uses stream `d`, so the
+/// first draws are those `simulate` made and more draws only add to them
+/// (the power calculation asks for more after a first look).
+pub fn extend(net: &Network, key: StreamKey, stats: &mut Stats, to: usize) -> Result<(), Diag> {
+    let from = stats.per_draw.len();
+    if to <= from {
+        return Ok(());
+    }
+    let wave = net.draws_at_once(memory::available())?.clamp(1, to - from);
+    for start in (from..to).step_by(wave) {
+        let end = (start + wave).min(to);
         let batch: Vec<Vec<f64>> = (start..end)
             .into_par_iter()
             .map(|d| one_draw(net, &mut key.batch_rng(d as u64)))
@@ -209,12 +224,9 @@ pub fn simulate(net: &Network, key: StreamKey) -> Result<Stats, Diag> {
                     "use narrower layers, fewer layers or fewer `inputs` per draw, or free memory",
                 )
             })?;
-        per_draw.extend(batch);
+        stats.per_draw.extend(batch);
     }
-    Ok(Stats {
-        depth: net.depth(),
-        per_draw,
-    })
+    Ok(())
 }
 
 /// A zero matrix, or an error if the allocator refuses.

@@ -1,0 +1,25 @@
+//! The shipped audit must not depend on the seed: the fastest shipped file
+//! passes with every expectation met and no defect at ten seeds. Its seeds
+//! reach every self-check and every sampled requirement test. (All files,
+//! the networks' sampled series tests included, over more seeds:
+//! docs/CALIBRATION.md; `tests/audit.rs` runs all of them at seed 0.)
+
+use initaudit::audit;
+use initaudit::calibrate;
+use std::path::PathBuf;
+
+#[test]
+fn the_fastest_file_passes_at_ten_seeds() {
+    let files: Vec<audit::File> = ["frameworks.toml"]
+        .iter()
+        .map(|f| {
+            let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("derivations")
+                .join(f);
+            audit::load_path(&p).unwrap_or_else(|e| panic!("{}", e.render()))
+        })
+        .collect();
+    for (seed, contradicted, defects) in calibrate::shipped(&files, 1..11) {
+        assert_eq!((contradicted, defects), (0, 0), "seed {seed}");
+    }
+}
