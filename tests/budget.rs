@@ -180,3 +180,21 @@ fn a_network_estimated_at_hours_is_refused_up_front() {
     assert!(err.contains("huge.toml:2:1"), "{err}");
     std::fs::remove_dir_all(&dir).expect("cleaned up");
 }
+
+#[test]
+fn nested_sums_of_any_depth_end_promptly() {
+    // Found by the fuzzer: fifty sum(2, ...) around y are 2^50 copies a draw,
+    // each count far below the limit of one sum. The sum rules decide what
+    // they can exactly (E[s^2] = 2^50 Var[y]), and what only sampling could
+    // decide is refused up front with its cost, before any draw.
+    let deep = format!(
+        "y ~ Normal(0, 1); s = {}y{}",
+        "sum(2, ".repeat(50),
+        ")".repeat(50)
+    );
+    let r = checked(&["E[s^2] = 2^50", "--given", &deep]);
+    assert_eq!(r["verdict"], "holds", "{r}");
+    let (code, out, err) = initaudit(&["check", "E[tanh(s)] = 0", "--given", &deep]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("cannot be decided within the budget"), "{err}");
+}

@@ -217,8 +217,8 @@ fn corpus() -> Vec<(String, Case)> {
     let mut out: Vec<(String, Case)> = dir
         .map(|e| e.expect("an entry").path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        // `slow-` entries are known to outlast the watchdog, kept for the
-        // work that will bound them (docs/CALIBRATION.md), not replayed.
+        // `slow-` entries end (the exact engine's work cap bounds them) but
+        // take tens of seconds: stored for the record, not replayed.
         .filter(|p| {
             !p.file_name()
                 .is_some_and(|n| n.to_string_lossy().starts_with("slow-"))
@@ -564,53 +564,6 @@ fn mutate(rng: &mut Rng, case: &Case, other: &Case) -> Case {
     }
 }
 
-/// Whether sampling a case could take sum(n, T) with n (or a product of
-/// nested n) large enough to run for minutes: a sum and a number of 10^5
-/// or more anywhere in it. Bounding that work — the self-check of an exact
-/// value of `sum(10^7, y)` samples 10^7 terms a draw — is the work budget
-/// of issue 9, part A; until it lands such cases are planned (parsed,
-/// resolved, evaluated exactly) but not sampled, and not given to the
-/// binary. Over-approximate on purpose: it costs a few cases' depth, never
-/// a hang.
-fn awaits_work_budget(case: &Case) -> bool {
-    let text = match case {
-        Case::File(t) => t.clone(),
-        Case::Check {
-            claim,
-            given,
-            define,
-            within,
-        } => format!("{claim}\n{given}\n{}\n{within:?}", define.join("\n")),
-    };
-    if !text.contains("sum") {
-        return false;
-    }
-    let b = text.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i].is_ascii_digit() || b[i] == b'.' {
-            let j = i + b[i..]
-                .iter()
-                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'+' | b'-'))
-                .count();
-            let token = &text[i..j];
-            // Six digits, an exponent, or a value past 10^5 (or not finite).
-            let big = (token.len() >= 6 && token.bytes().take(6).all(|c| c.is_ascii_digit()))
-                || token.contains(['e', 'E'])
-                || token
-                    .parse::<f64>()
-                    .is_ok_and(|x| !x.is_finite() || x.abs() >= 1e5);
-            if big {
-                return true;
-            }
-            i = j.max(i + 1);
-        } else {
-            i += 1;
-        }
-    }
-    false
-}
-
 /// What a case did in the library: its class (for the corpus) or a panic.
 fn run_library(case: &Case) -> Result<String, String> {
     let settings = Settings {
@@ -620,7 +573,7 @@ fn run_library(case: &Case) -> Result<String, String> {
     let outcome = catch_unwind(AssertUnwindSafe(|| match case {
         Case::File(text) => match audit::load("fuzz.toml", text) {
             Err(e) => format!("load: {}", e.diag.message),
-            Ok(f) if text.len() < PLAN_BELOW && !awaits_work_budget(case) => {
+            Ok(f) if text.len() < PLAN_BELOW => {
                 match audit::run_selected(&[f], &settings, &|_| false) {
                     Err(e) => format!("plan: {}", e.diag.message),
                     Ok(_) => "planned".to_string(),
@@ -635,12 +588,6 @@ fn run_library(case: &Case) -> Result<String, String> {
             within,
         } => match audit::adhoc(claim, given, &[], define, within.as_deref()) {
             Err(e) => format!("load: {}", e.diag.message),
-            Ok(f) if awaits_work_budget(case) => {
-                match audit::run_selected(&[f], &settings, &|_| false) {
-                    Err(e) => format!("plan: {}", e.diag.message),
-                    Ok(_) => "planned".to_string(),
-                }
-            }
             Ok(f) => match audit::run(&[f], &settings) {
                 Err(e) => format!("run: {}", e.diag.message),
                 Ok(r) if r.passed() => "holds".to_string(),
@@ -740,8 +687,6 @@ struct Findings {
     classes: BTreeSet<String>,
     interesting: Vec<(String, Case)>,
     slowest: (Duration, Option<Case>),
-    /// Cases planned but not sampled (see [`awaits_work_budget`]).
-    unsampled: u64,
     /// How far cases got: refused at load, at planning, or run to a verdict.
     depth: std::collections::BTreeMap<String, u64>,
 }
@@ -808,14 +753,11 @@ fn fuzz(cases: u64, seed: u64, binary_every: u64) -> Findings {
                     let t = Instant::now();
                     let lib = run_library(&case);
                     let took = t.elapsed();
-                    let heavy = awaits_work_budget(&case);
-                    let bin =
-                        (binary_every > 0 && i % binary_every == 0 && !heavy && passable(&case))
-                            .then(|| run_binary(&case, &scratch));
+                    let bin = (binary_every > 0 && i % binary_every == 0 && passable(&case))
+                        .then(|| run_binary(&case, &scratch));
                     started.store(0, Ordering::SeqCst);
                     let mut f = findings.lock().unwrap();
                     f.cases += 1;
-                    f.unsampled += u64::from(heavy);
                     if took > f.slowest.0 {
                         f.slowest = (took, Some(case.clone()));
                     }
@@ -877,11 +819,7 @@ fn report(f: &Findings, elapsed: Duration) -> String {
         f.slowest.0.as_secs_f64()
     );
     let depth: Vec<String> = f.depth.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    out.push_str(&format!(
-        "outcomes: {}; {} planned but not sampled (large sums)\n",
-        depth.join(", "),
-        f.unsampled
-    ));
+    out.push_str(&format!("outcomes: {}\n", depth.join(", ")));
     if let Some(case) = &f.slowest.1 {
         let text: String = case.to_json().to_string().chars().take(300).collect();
         out.push_str(&format!("slowest: {text}\n"));
@@ -968,35 +906,4 @@ fn fuzz_the_language_and_the_loader() {
         println!("{saved} inputs added to tests/fuzz-corpus/");
     }
     assert!(f.failures.is_empty(), "{text}");
-}
-
-#[test]
-fn only_large_sums_wait_for_the_work_budget() {
-    let check = |claim: &str, given: &str| Case::Check {
-        claim: claim.to_string(),
-        given: given.to_string(),
-        define: Vec::new(),
-        within: None,
-    };
-    assert!(awaits_work_budget(&check(
-        "E[sum(1e7, u)^3] = 1",
-        "u ~ Exponential(1)"
-    )));
-    assert!(awaits_work_budget(&check(
-        "E[s] = 0",
-        "n = 100000; s = sum(n, y)"
-    )));
-    // Over-approximate: any large number beside a sum.
-    assert!(awaits_work_budget(&check(
-        "E[sum(128, y)^2] = 1",
-        "y ~ Normal(0, 1e9)"
-    )));
-    assert!(!awaits_work_budget(&check(
-        "E[sum(128, y)^2] = 128",
-        "y ~ Normal(0, 1)"
-    )));
-    assert!(!awaits_work_budget(&check(
-        "E[y^2] = 1e9",
-        "y ~ Normal(0, 1)"
-    )));
 }

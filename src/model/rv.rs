@@ -157,21 +157,6 @@ impl Rv {
         count
     }
 
-    /// Copies of its innermost terms one draw of this expression takes:
-    /// the largest product of `sum` counts along any nesting, 1 without a
-    /// sum. As an f64, so that absurd nestings do not overflow.
-    pub fn nested_copies(&self) -> f64 {
-        match self {
-            Rv::Const(_) | Rv::Base(_) => 1.0,
-            Rv::Sum(n, t) => *n as f64 * t.nested_copies(),
-            Rv::Neg(a) => a.nested_copies(),
-            Rv::Add(a, b) | Rv::Sub(a, b) | Rv::Mul(a, b) | Rv::Div(a, b) | Rv::Pow(a, b) => {
-                a.nested_copies().max(b.nested_copies())
-            }
-            Rv::Call(_, args) => args.iter().map(Rv::nested_copies).fold(1.0, f64::max),
-        }
-    }
-
     pub fn contains_sum(&self) -> bool {
         match self {
             Rv::Sum(..) => true,
