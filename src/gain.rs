@@ -51,7 +51,7 @@ use crate::model::resolve::{Model, build};
 use crate::model::rv::{Moment, Rv, Side, VarId};
 use crate::report::{Format, num};
 use crate::sample::StreamKey;
-use crate::verdict::{BATCHES, Budget, FAMILY_RATE, Settings, Stage, Trial, Verdict};
+use crate::verdict::{BATCHES, Budget, FAMILY_RATE, Settings, Trial, Verdict};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -1015,13 +1015,13 @@ pub fn self_check(
                 max_samples: settings.max_samples.min(DEPTH_DRAWS),
                 ..*settings
             };
-            // Along the depth path one look is enough; at q the test runs
-            // to the size its power calculation asks for.
-            let ev = if p.along_depth {
-                trial.evaluate(&sampled_only, &one_look, &budget, Stage::Pilot)
-            } else {
-                trial.decide(&sampled_only, settings, &budget)
-            };
+            // Along the depth path one look's draws are enough; at q the
+            // test runs to the size its power calculation asks for.
+            let ev = trial.decide(
+                &sampled_only,
+                if p.along_depth { &one_look } else { settings },
+                &budget,
+            );
             let sampled = ev.lhs.as_ref().map(|v| (v.value, v.err));
             let why_not = || {
                 ev.notes

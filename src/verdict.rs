@@ -483,6 +483,12 @@ impl Trial<'_> {
                         first.allowed,
                         settings.max_samples
                     ));
+                    // The sides as far as the pilot saw them: a refused
+                    // run stops the audit (exit 2), but a caller that only
+                    // wants one look (gain's depth path) reads them.
+                    self.finish(
+                        exact, &valid, &sampler, budget, &lhs_exact, &rhs_exact, &mut ev,
+                    );
                 } else {
                     ev.need = Some(per_batch as u64);
                 }
