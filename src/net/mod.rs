@@ -656,7 +656,19 @@ pub fn command(
         };
         found.push(net);
     }
-    // Every network is estimated before any is drawn.
+    // Every network is sized against the machine before any is drawn (a
+    // larger budget cannot fix that), then estimated against the budget.
+    let located = |net: &Network, d: Diag| {
+        let f = files
+            .iter()
+            .find(|f| f.networks.iter().any(|n| std::ptr::eq(n, net)))
+            .expect("found in the files");
+        crate::diag::InputError::new(&f.origin, &f.text, d).render()
+    };
+    let available = memory::available();
+    for net in &found {
+        net.draws_at_once(available).map_err(|d| located(net, d))?;
+    }
     let total: f64 = found.iter().map(|n| n.seconds()).sum();
     if total > budget {
         let worst = found
@@ -677,18 +689,6 @@ pub fn command(
             crate::work::human_seconds(worst.seconds()),
             crate::work::human_seconds(worst.seconds() / worst.draws as f64),
         ));
-    }
-    // Every network is sized against the machine before any is drawn.
-    let located = |net: &Network, d: Diag| {
-        let f = files
-            .iter()
-            .find(|f| f.networks.iter().any(|n| std::ptr::eq(n, net)))
-            .expect("found in the files");
-        crate::diag::InputError::new(&f.origin, &f.text, d).render()
-    };
-    let available = memory::available();
-    for net in &found {
-        net.draws_at_once(available).map_err(|d| located(net, d))?;
     }
     let mut out = String::new();
     let mut all_curves = Vec::new();
