@@ -1518,7 +1518,7 @@ mod tests {
     #[test]
     fn the_self_check_catches_a_wrong_exact_value() {
         // E[tanh(z)^2] = 0.39429449039784117 for z ~ N(0, 1) (17 digits,
-        // the same constant tests/gain.rs takes from REFERENCES.md). Handed
+        // the same constant tests/gain.rs takes from docs/REFERENCES.md). Handed
         // the truth, the check agrees; handed a value 2% off (four times
         // the resolution, many standard errors at 131072 draws), it is a
         // defect, in a full check and in the one look of a depth moment.
