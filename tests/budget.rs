@@ -5,21 +5,10 @@
 //! anything: each example is one that ran for hours before budgets, and
 //! now must be decided or refused from its estimate.
 
-use serde_json::Value;
-use std::process::Command;
+mod common;
 
-fn initaudit(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_initaudit"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).expect("utf-8 output"),
-        String::from_utf8(out.stderr).expect("utf-8 errors"),
-    )
-}
+use common::initaudit;
+use serde_json::Value;
 
 /// The one result of `check ... --format json`, which must exit 0.
 fn checked(args: &[&str]) -> Value {

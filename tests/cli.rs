@@ -1,21 +1,11 @@
 //! The command line, end to end: the verdicts the claim engine must reach,
 //! bad input, and reproducibility across thread counts.
 
+mod common;
+
+use common::initaudit;
 use serde_json::Value;
 use std::process::Command;
-
-fn initaudit(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_initaudit"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).expect("utf-8 output"),
-        String::from_utf8(out.stderr).expect("utf-8 errors"),
-    )
-}
 
 /// The verdict of `check CLAIM --given GIVEN`, from the json output.
 fn check(claim: &str, given: &str) -> String {

@@ -34,6 +34,7 @@
 //! only when nothing in it can vanish or blow up.
 
 use super::kinks;
+use super::{Key, dependence_keys};
 use crate::lang::builtin::{Asymptote, Builtin, LOG_ORDER, Near, Poles};
 use crate::model::law::{Law, Tail};
 use crate::model::rv::{Rv, VarId};
@@ -705,7 +706,7 @@ impl Analysis<'_> {
                 Rv::Pow(Box::new(f.clone()), Box::new(Rv::Const(k)))
             };
             let mut keys = Vec::new();
-            self.keys(f, &mut keys);
+            dependence_keys(self.scenario, f, &mut keys);
             let mut merged = (keys, term);
             let mut i = 0;
             while i < groups.len() {
@@ -720,20 +721,6 @@ impl Analysis<'_> {
             groups.push(merged);
         }
         groups.into_iter().map(|(_, t)| t).collect()
-    }
-
-    fn keys(&self, x: &Rv, out: &mut Vec<Key>) {
-        match x {
-            Rv::Sum(..) => out.push(Key::Sum(x.clone())),
-            Rv::Base(v) => out.push(Key::Source(self.scenario.bases[v.0].source)),
-            Rv::Const(_) => {}
-            Rv::Neg(a) => self.keys(a, out),
-            Rv::Add(a, b) | Rv::Sub(a, b) | Rv::Mul(a, b) | Rv::Div(a, b) | Rv::Pow(a, b) => {
-                self.keys(a, out);
-                self.keys(b, out);
-            }
-            Rv::Call(_, args) => args.iter().for_each(|a| self.keys(a, out)),
-        }
     }
 
     /// E|g|^p for a factor whose variables are not split by independence.
@@ -1396,13 +1383,6 @@ impl Analysis<'_> {
             }
         })
     }
-}
-
-/// What a factor depends on: independent factors share none of these.
-#[derive(Clone, Debug, PartialEq)]
-enum Key {
-    Source(usize),
-    Sum(Rv),
 }
 
 /// A place where an expression can be singular.

@@ -416,11 +416,31 @@ fn product(a: &[Monomial], b: &[Monomial]) -> Option<Vec<Monomial>> {
 /// What a piece of an expression depends on: independent pieces share
 /// none of these.
 #[derive(Clone, Debug, PartialEq)]
-enum Key {
+pub(crate) enum Key {
     /// A source of base variables (a pair's two components share one).
     Source(usize),
     /// One `sum(n, T)`: its copies are fresh, so it depends only on itself.
     Sum(Rv),
+}
+
+/// Adds to `out` (once each) the keys `x` depends on.
+pub(crate) fn dependence_keys(scenario: &Scenario, x: &Rv, out: &mut Vec<Key>) {
+    let mut add = |k: Key| {
+        if !out.contains(&k) {
+            out.push(k);
+        }
+    };
+    match x {
+        Rv::Sum(..) => add(Key::Sum(x.clone())),
+        Rv::Base(v) => add(Key::Source(scenario.bases[v.0].source)),
+        Rv::Const(_) => {}
+        Rv::Neg(a) => dependence_keys(scenario, a, out),
+        Rv::Add(a, b) | Rv::Sub(a, b) | Rv::Mul(a, b) | Rv::Div(a, b) | Rv::Pow(a, b) => {
+            dependence_keys(scenario, a, out);
+            dependence_keys(scenario, b, out);
+        }
+        Rv::Call(_, args) => args.iter().for_each(|a| dependence_keys(scenario, a, out)),
+    }
 }
 
 /// The engine for one scenario.
@@ -453,27 +473,7 @@ impl<'a> Engine<'a> {
     }
 
     fn keys(&self, x: &Rv, out: &mut Vec<Key>) {
-        match x {
-            Rv::Sum(..) => {
-                let k = Key::Sum(x.clone());
-                if !out.contains(&k) {
-                    out.push(k);
-                }
-            }
-            Rv::Base(v) => {
-                let k = Key::Source(self.scenario.bases[v.0].source);
-                if !out.contains(&k) {
-                    out.push(k);
-                }
-            }
-            Rv::Const(_) => {}
-            Rv::Neg(a) => self.keys(a, out),
-            Rv::Add(a, b) | Rv::Sub(a, b) | Rv::Mul(a, b) | Rv::Div(a, b) | Rv::Pow(a, b) => {
-                self.keys(a, out);
-                self.keys(b, out);
-            }
-            Rv::Call(_, args) => args.iter().for_each(|a| self.keys(a, out)),
-        }
+        dependence_keys(self.scenario, x, out);
     }
 
     fn keys_of(&self, x: &Rv) -> Vec<Key> {
