@@ -11,7 +11,8 @@
 //! relative error. `cargo run --release --example calibrate` writes
 //! docs/CALIBRATION.md from it; a small run is part of `cargo test`.
 
-use crate::audit::{self, Report};
+use crate::audit;
+use crate::outcome::Report;
 use crate::verdict::{Settings, Verdict};
 use std::fmt::Write;
 

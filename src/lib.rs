@@ -15,6 +15,7 @@ pub mod lang;
 pub mod memory;
 pub mod model;
 pub mod net;
+pub mod outcome;
 pub mod report;
 pub mod requirement;
 pub mod sample;

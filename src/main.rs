@@ -1,7 +1,7 @@
 //! The command line: argument parsing and exit status only; everything
 //! else is the library's.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use initaudit::audit::{self, File};
 use initaudit::gain;
 use initaudit::report::{self, Format};
@@ -25,7 +25,7 @@ struct Cli {
 struct Opts {
     /// Output format.
     #[arg(long, value_enum, default_value = "table", global = true)]
-    format: Format,
+    format: FormatArg,
     /// Seed of every sampled stream.
     #[arg(long, default_value_t = 0, global = true)]
     seed: u64,
@@ -113,6 +113,25 @@ enum Command {
     },
 }
 
+/// `--format`: the library's [`Format`], named for the command line here
+/// so that the library does not depend on clap.
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Table,
+    Markdown,
+    Json,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Table => Format::Table,
+            FormatArg::Markdown => Format::Markdown,
+            FormatArg::Json => Format::Json,
+        }
+    }
+}
+
 fn parse_resolution(s: &str) -> Result<f64, String> {
     let (num, scale) = match s.trim().strip_suffix('%') {
         Some(n) => (n, 0.01),
@@ -159,8 +178,9 @@ fn main() -> ExitCode {
             paths,
         }) => {
             return match load_all(&paths).and_then(|files| {
+                let found: Vec<_> = files.iter().map(File::network_file).collect();
                 initaudit::net::command(
-                    &files,
+                    &found,
                     &names,
                     plot.as_deref(),
                     &series,
@@ -185,7 +205,7 @@ fn main() -> ExitCode {
             } else {
                 paths
             };
-            return explain(&id, &paths, &settings, cli.opts.format);
+            return explain(&id, &paths, &settings, cli.opts.format.into());
         }
         Some(Command::Check {
             claim,
@@ -209,7 +229,7 @@ fn main() -> ExitCode {
                 .and_then(|a| gain::analyse(&a, &options, &settings))
             {
                 Ok(analysis) => {
-                    print!("{}", gain::render(&analysis, cli.opts.format));
+                    print!("{}", gain::render(&analysis, cli.opts.format.into()));
                     if analysis.has_defect() {
                         ExitCode::from(1)
                     } else {
@@ -232,7 +252,7 @@ fn main() -> ExitCode {
     };
     match audit::run(&files, &settings) {
         Ok(report) => {
-            print!("{}", report::render(&report, cli.opts.format));
+            print!("{}", report::render(&report, cli.opts.format.into()));
             if report.passed() {
                 ExitCode::SUCCESS
             } else {

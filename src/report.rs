@@ -6,14 +6,15 @@
 //! derivation, then the attribution and a summary per file); json is for
 //! machines and carries every number the tables round.
 
-use crate::audit::{Attribution, Checked, Entry, Report, Row};
+use crate::outcome::{Attribution, Checked, Entry, Report, Row};
 use crate::requirement::{By, Decision};
 use crate::verdict::{SideValue, Verdict};
 use prettytable::{Cell, Table, format};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+/// How a report is written: for a terminal, for markdown, or for machines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Table,
     Markdown,

@@ -237,6 +237,20 @@ impl Budget {
     }
 }
 
+/// Parses a band of `~=`: `"2%"` as (0.02, relative) and `"0.01"` as
+/// (0.01, absolute).
+pub fn parse_within(s: &str) -> Result<(f64, bool), String> {
+    let s = s.trim();
+    let (num, rel) = match s.strip_suffix('%') {
+        Some(n) => (n.trim(), true),
+        None => (s, false),
+    };
+    match num.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(if rel { (x / 100.0, true) } else { (x, false) }),
+        _ => Err(format!("`{s}` is not a band")),
+    }
+}
+
 /// A side's value as reported.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SideValue {

@@ -2,7 +2,8 @@
 //! located error (the line and column of the offending character in the
 //! file, not in the string it sat in), and a small good file loads and runs.
 
-use initaudit::audit::{Entry, load, run};
+use initaudit::audit::{load, run};
+use initaudit::outcome::Entry;
 use initaudit::diag::InputError;
 use initaudit::report::{Format, render};
 use initaudit::verdict::{Settings, Verdict};

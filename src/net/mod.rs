@@ -25,7 +25,6 @@ pub mod plot;
 pub mod series;
 pub mod simulate;
 
-use crate::audit::File;
 use crate::diag::Diag;
 use crate::lang::ast::{Expr, ExprKind, Span, Stmt};
 use crate::lang::{FunctionDef, Functions, parse_expr};
@@ -621,12 +620,20 @@ pub fn curves(net: &Network, stats: &Stats, chosen: &[String]) -> Result<Vec<Cur
     Ok(out)
 }
 
+/// A file's networks, with what errors about them point into.
+pub struct NetworkFile<'a> {
+    /// The path as the user typed it.
+    pub origin: &'a str,
+    pub text: &'a str,
+    pub networks: &'a [Network],
+}
+
 /// `initaudit net NAME... [--plot FILE]`: finds the networks in the files,
 /// reports what each will cost through `progress` before drawing it,
 /// simulates them, and returns the tables. The
 /// error is a message for the user (exit status 2).
 pub fn command(
-    files: &[File],
+    files: &[NetworkFile],
     names: &[String],
     plot: Option<&Path>,
     chosen: &[String],
@@ -663,7 +670,7 @@ pub fn command(
             .iter()
             .find(|f| f.networks.iter().any(|n| std::ptr::eq(n, net)))
             .expect("found in the files");
-        crate::diag::InputError::new(&f.origin, &f.text, d).render()
+        crate::diag::InputError::new(f.origin, f.text, d).render()
     };
     let available = memory::available();
     for net in &found {

@@ -21,14 +21,15 @@
 
 use super::Network;
 use super::simulate::{Atom, Norm, Signal, Stats};
-use crate::audit::{Checked, Row, parse_within};
 use crate::diag::Diag;
 use crate::lang::ast::{BinOp, ClaimExpr, Expr, ExprKind, MomentOp, Relation, Span};
 use crate::lang::builtin::Builtin;
 use crate::lang::{parse_claim, parse_expr};
 use crate::model::rv::pow;
+use crate::outcome::{Checked, Row};
 use crate::verdict::{
     Evaluation, FAMILY_RATE, Settings, SideValue, Verdict, interval_verdict, judging_scale,
+    parse_within,
 };
 use serde::Deserialize;
 use statrs::distribution::{ContinuousCDF, StudentsT};

@@ -1,0 +1,305 @@
+//! Planning: every claim of every file resolved in every scenario it
+//! applies to, before anything is sampled.
+//!
+//! Planning is where bad input is found (a name no scenario defines, a
+//! side that does not resolve), so that no time is spent before it is
+//! reported; it is also where the run's statistical tests are counted, over
+//! every claim, so that the family-wise rate is shared by all of them.
+//! The plans are one vector in run order (file, item, claim of the item,
+//! scenario); each remembers where it came from by index.
+
+use super::load::{ClaimDef, File};
+use crate::diag::{Diag, InputError};
+use crate::exact::Outcome;
+use crate::lang::ast::{Expr, ExprKind, Relation};
+use crate::model::Scenario;
+use crate::model::resolve::{Model, build};
+use crate::model::rv::{Moment, Side};
+use crate::net;
+use crate::requirement::{Decision, decide};
+use crate::sample::StreamKey;
+use crate::verdict::{Budget, Settings, Trial, Verdict};
+use rayon::prelude::*;
+
+/// Where a planned trial comes from: its file, the file's item, and the
+/// claim within the item (in the order of `Item::claims`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct At {
+    pub file: usize,
+    pub item: usize,
+    pub claim: usize,
+}
+
+/// One planned trial: everything needed to evaluate, owned.
+pub(super) struct Planned {
+    pub at: At,
+    /// The scenario's name, or "-" for a claim about numbers.
+    pub scenario_name: String,
+    pub scenario: Scenario,
+    pub moments: Vec<Moment>,
+    pub lhs: Side,
+    pub rhs: Side,
+    pub relation: Relation,
+    pub within: Option<(f64, bool)>,
+    pub key: StreamKey,
+    pub exact: Vec<Outcome>,
+    pub requirements: Vec<(String, Decision)>,
+    /// The stream of each requirement's sampled test: keyed by file,
+    /// scenario and requirement, not claim, so that one requirement in one
+    /// scenario is decided the same way for every claim that names it.
+    pub requirement_keys: Vec<StreamKey>,
+    pub expected: Option<Verdict>,
+    pub pinned: bool,
+}
+
+impl Planned {
+    pub fn trial(&self) -> Trial<'_> {
+        Trial {
+            scenario: &self.scenario,
+            moments: &self.moments,
+            lhs: &self.lhs,
+            rhs: &self.rhs,
+            relation: self.relation,
+            within: self.within,
+            key: self.key,
+        }
+    }
+
+    /// Where the trial came from, for errors that point at its claim.
+    pub fn site<'a>(&'a self, files: &'a [File]) -> Site<'a> {
+        let f = &files[self.at.file];
+        let def = f.items[self.at.item].claims()[self.at.claim];
+        (f, def, &self.scenario_name)
+    }
+}
+
+/// A planned trial's file, claim and scenario name.
+pub(super) type Site<'a> = (&'a File, &'a ClaimDef, &'a str);
+
+/// The series claims' plans: per file, per `[[series]]`, per network.
+pub(super) type SeriesPlans = Vec<Vec<Vec<net::series::Planned>>>;
+
+/// Free names of an expression (not functions, not constants).
+fn free_names(e: &Expr, out: &mut Vec<String>) {
+    match &e.kind {
+        ExprKind::Name(n) => {
+            if n != "pi" && n != "e" && !out.contains(n) {
+                out.push(n.clone());
+            }
+        }
+        ExprKind::Num(_) => {}
+        ExprKind::Neg(a) => free_names(a, out),
+        ExprKind::Binary(_, a, b) | ExprKind::Sum(a, b) => {
+            free_names(a, out);
+            free_names(b, out);
+        }
+        ExprKind::Call { args, .. } | ExprKind::Moment(_, args) => {
+            args.iter().for_each(|a| free_names(a, out))
+        }
+    }
+}
+
+/// A claim's trials, one per scenario it applies to: the scenarios it
+/// lists, or else every scenario that defines its names. A claim with no
+/// names in a file with no scenarios is about numbers, and is planned once,
+/// in an empty model named "-".
+fn plan_claim(file: &File, at: At, def: &ClaimDef, seed: u64) -> Result<Vec<Planned>, InputError> {
+    let err = |d: Diag| InputError::new(&file.origin, &file.text, d);
+    let mut names = Vec::new();
+    free_names(&def.claim.lhs, &mut names);
+    free_names(&def.claim.rhs, &mut names);
+    for (r, _) in &def.requires {
+        r.args.iter().for_each(|a| free_names(a, &mut names));
+    }
+    let mut chosen: Vec<(&str, &Model)> = file
+        .scenarios
+        .iter()
+        .filter(|(n, _, m)| match &def.scenarios {
+            Some(list) => list.contains(n),
+            None => names.iter().all(|n| m.defines(n)),
+        })
+        .map(|(n, _, m)| (n.as_str(), m))
+        .collect();
+    let about_numbers = chosen.is_empty();
+    let numbers;
+    if about_numbers {
+        if !names.is_empty() || !file.scenarios.is_empty() {
+            let missing = names
+                .iter()
+                .find(|n| !file.scenarios.iter().any(|(_, _, m)| m.defines(n)))
+                .cloned()
+                .unwrap_or_default();
+            return Err(err(Diag::new(
+                def.span.clone(),
+                format!(
+                    "no scenario of this file defines every name `{}` uses{}",
+                    def.id,
+                    if missing.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (`{missing}` is defined nowhere)")
+                    }
+                ),
+                "define the names in a [scenario.NAME] model, or list scenarios with `in`",
+            )));
+        }
+        numbers = build("-", &[], &file.functions).map_err(err)?;
+        chosen.push(("-", &numbers));
+    }
+    // A claim about numbers has no scenario to decide requirements in
+    // (their arguments name nothing).
+    let requires = if about_numbers { &[][..] } else { &def.requires };
+    chosen
+        .into_iter()
+        .map(|(name, model)| {
+            let located = |d: Diag, at: usize| {
+                let d = d.shifted(at);
+                if about_numbers {
+                    return err(d);
+                }
+                err(Diag::new(
+                    d.span,
+                    format!("in scenario `{name}`: {}", d.message),
+                    d.help,
+                ))
+            };
+            let mut moments = Vec::new();
+            let lhs = model
+                .side(&def.claim.lhs, &file.functions, &mut moments)
+                .map_err(|d| located(d, def.lhs_at))?;
+            let rhs = model
+                .side(&def.claim.rhs, &file.functions, &mut moments)
+                .map_err(|d| located(d, def.rhs_at))?;
+            let mut requirements = Vec::new();
+            let mut requirement_keys = Vec::new();
+            for (r, at) in requires {
+                let d = decide(r, model, &file.functions).map_err(|d| located(d, *at))?;
+                requirements.push((r.text.clone(), d));
+                requirement_keys.push(StreamKey::new(seed, &[&file.name, name, &r.text]));
+            }
+            let pinned = def.expect.iter().find(|(s, _)| s == name).map(|(_, v)| *v);
+            Ok(Planned {
+                at,
+                scenario_name: name.to_string(),
+                scenario: model.scenario.clone(),
+                moments,
+                lhs,
+                rhs,
+                relation: def.claim.relation,
+                within: def.within,
+                key: StreamKey::new(seed, &[&file.name, &def.id, name]),
+                exact: Vec::new(),
+                expected: pinned.or_else(|| expected(&requirements)),
+                requirements,
+                requirement_keys,
+                pinned: pinned.is_some(),
+            })
+        })
+        .collect()
+}
+
+/// What a claim is expected to do where nothing is pinned: hold where every
+/// requirement is met, and nothing otherwise.
+fn expected(requirements: &[(String, Decision)]) -> Option<Verdict> {
+    requirements
+        .iter()
+        .all(|(_, d)| d.met)
+        .then_some(Verdict::Holds)
+}
+
+/// Resolves every claim of every file in every scenario it applies to, so
+/// that bad input is reported before any time is spent.
+pub(super) fn plan_all(files: &[File], seed: u64) -> Result<Vec<Planned>, InputError> {
+    let mut out = Vec::new();
+    for (fi, f) in files.iter().enumerate() {
+        for (ii, item) in f.items.iter().enumerate() {
+            for (ci, def) in item.claims().into_iter().enumerate() {
+                let at = At {
+                    file: fi,
+                    item: ii,
+                    claim: ci,
+                };
+                out.extend(plan_claim(f, at, def, seed)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Every series claim of every file compiled against its networks, so that
+/// bad input is reported before anything is simulated and the claims' tests
+/// are counted in the run's budget.
+pub(super) fn plan_series(files: &[File]) -> Result<SeriesPlans, InputError> {
+    files
+        .iter()
+        .map(|f| {
+            f.series
+                .iter()
+                .map(|s| {
+                    net::series::plan(s, &f.networks)
+                        .map_err(|d| InputError::new(&f.origin, &f.text, d))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Evaluates every moment exactly, counts the run's statistical tests into
+/// its budget, then settles the requirements that need sampled tests (they
+/// are in the count) and sets each claim's expectation from them.
+pub(super) fn prepare(
+    plans: &mut [Planned],
+    series_plans: &SeriesPlans,
+    settings: &Settings,
+) -> Budget {
+    plans.par_iter_mut().for_each(|p| {
+        p.exact = p.trial().exact_moments();
+    });
+    let claims: u64 = plans
+        .iter()
+        .map(|p| Budget::tests_for(p.moments.len(), Trial::needs_sampling(&p.exact)))
+        .sum();
+    let series: u64 = series_plans
+        .iter()
+        .flatten()
+        .flatten()
+        .map(net::series::Planned::tests)
+        .sum();
+    let requirements: u64 = plans
+        .iter()
+        .flat_map(|p| &p.requirements)
+        .filter_map(|(_, d)| d.pending.as_ref().map(|t| t.tests()))
+        .sum();
+    let budget = Budget::new(claims + series + requirements);
+    plans.par_iter_mut().for_each(|p| {
+        for ((_, d), key) in p.requirements.iter_mut().zip(&p.requirement_keys) {
+            if let Some(test) = d.pending.take() {
+                *d = test.settle(&p.scenario, *key, budget.critical, settings.resolution);
+            }
+        }
+        if !p.pinned {
+            p.expected = expected(&p.requirements);
+        }
+    });
+    budget
+}
+
+/// Which items to evaluate, per file and item; the plans of the others are
+/// dropped (the test budget was counted over all of them already).
+pub(super) fn select(
+    files: &[File],
+    plans: &mut Vec<Planned>,
+    selected: &dyn Fn(&str) -> bool,
+) -> Vec<Vec<bool>> {
+    let keep: Vec<Vec<bool>> = files
+        .iter()
+        .map(|f| {
+            f.items
+                .iter()
+                .map(|i| i.claims().iter().any(|c| selected(&c.id)) || selected(i.id()))
+                .collect()
+        })
+        .collect();
+    plans.retain(|p| keep[p.at.file][p.at.item]);
+    keep
+}
