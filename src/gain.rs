@@ -49,7 +49,7 @@ use crate::lang::{
 };
 use crate::model::resolve::{Model, build};
 use crate::model::rv::{Moment, Rv, Side, VarId};
-use crate::report::{Format, num};
+use crate::report::{Format, Frame, Rule, Style, num, table};
 use crate::sample::StreamKey;
 use crate::verdict::{BATCHES, Budget, FAMILY_RATE, Settings, Trial, Verdict};
 use serde_json::{Value, json};
@@ -1216,14 +1216,13 @@ fn text(a: &Analysis, markdown: bool) -> String {
         .iter()
         .map(|(k, v)| vec![k.to_string(), num(*v)])
         .collect();
-    table(
-        &mut out,
+    out.push_str(&table(
+        table_style(markdown),
         &["quantity".into(), "value".into()],
         &first,
-        markdown,
-    );
+    ));
     out.push('\n');
-    table(&mut out, &header, &body, markdown);
+    out.push_str(&table(table_style(markdown), &header, &body));
     out.push('\n');
     for r in &a.rows {
         let _ = writeln!(
@@ -1296,7 +1295,7 @@ fn self_check_text(out: &mut String, a: &Analysis, markdown: bool) {
             ]
         })
         .collect();
-    table(out, &header, &body, markdown);
+    out.push_str(&table(table_style(markdown), &header, &body));
     if !quiet.is_empty() {
         let _ = writeln!(
             out,
@@ -1328,33 +1327,16 @@ fn self_check_text(out: &mut String, a: &Analysis, markdown: bool) {
     }
 }
 
-fn table(out: &mut String, header: &[String], rows: &[Vec<String>], markdown: bool) {
-    let widths: Vec<usize> = (0..header.len())
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].chars().count())
-                .chain([header[i].chars().count()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: &[String]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count())))
-            .collect();
-        if markdown {
-            format!("| {} |", padded.join(" | "))
+/// Gain's tables: titles over a rule of dashes, in columns or in markdown.
+fn table_style(markdown: bool) -> Style {
+    Style {
+        frame: if markdown {
+            Frame::Markdown
         } else {
-            padded.join("  ").trim_end().to_string()
-        }
-    };
-    let _ = writeln!(out, "{}", line(header));
-    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-    let _ = writeln!(out, "{}", line(&rule));
-    for r in rows {
-        let _ = writeln!(out, "{}", line(r));
+            Frame::Plain
+        },
+        rule: Rule::Dashes,
+        right: false,
     }
 }
 

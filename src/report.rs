@@ -59,23 +59,16 @@ fn short(x: f64) -> String {
 fn side_cell(s: &Option<SideValue>) -> String {
     match s {
         None => "—".to_string(),
-        Some(v) if v.exact => num(v.value),
+        Some(v) if v.exact() => num(v.value),
         Some(v) => format!("{} ± {}", num(v.value), short(v.err)),
     }
 }
 
 fn method_cell(row: &Row) -> String {
     let ev = &row.evaluation;
-    let mut parts: Vec<String> = Vec::new();
+    let mut parts: Vec<&str> = Vec::new();
     for s in [&ev.lhs, &ev.rhs].into_iter().flatten() {
-        let m = if s.exact {
-            s.method
-                .trim_start_matches("exact (")
-                .trim_end_matches(')')
-                .to_string()
-        } else {
-            "sampled".to_string()
-        };
+        let m = s.method.name();
         if !parts.contains(&m) {
             parts.push(m);
         }
@@ -85,7 +78,7 @@ fn method_cell(row: &Row) -> String {
     } else {
         parts.join(" / ")
     };
-    let sampled = [&ev.lhs, &ev.rhs].into_iter().flatten().any(|s| !s.exact);
+    let sampled = [&ev.lhs, &ev.rhs].into_iter().flatten().any(|s| !s.exact());
     if sampled {
         let _ = write!(out, ", n={}", ev.draws);
         if ev.capped {
@@ -161,69 +154,157 @@ fn deviation_cell(row: &Row) -> String {
     }
 }
 
-fn new_table(markdown: bool) -> Table {
+/// How a table is framed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// Box-drawing lines around the table.
+    Boxed,
+    /// Pipes: a markdown table.
+    Markdown,
+    /// No lines: columns two spaces apart, no space at the ends of lines.
+    Plain,
+}
+
+/// What sets the titles off from the rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// The frame's own line (`├──┼──┤`, markdown's `|---|`).
+    Line,
+    /// A row of dashes as wide as each column.
+    Dashes,
+    Nothing,
+}
+
+/// How a table is drawn: every table of the tool goes through [`table`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Style {
+    pub frame: Frame,
+    pub rule: Rule,
+    /// Cells right-aligned (numbers in columns), else left-aligned.
+    pub right: bool,
+}
+
+impl Style {
+    /// The audit's tables: boxed in a terminal, markdown's own otherwise.
+    pub fn lined(markdown: bool) -> Style {
+        Style {
+            frame: if markdown {
+                Frame::Markdown
+            } else {
+                Frame::Boxed
+            },
+            rule: Rule::Line,
+            right: false,
+        }
+    }
+}
+
+/// A table of `titles` over `rows`, drawn by prettytable in `style`.
+pub fn table(style: Style, titles: &[String], rows: &[Vec<String>]) -> String {
+    let align = if style.right {
+        format::Alignment::RIGHT
+    } else {
+        format::Alignment::LEFT
+    };
+    let cells = |r: &[String]| -> prettytable::Row {
+        r.iter().map(|s| Cell::new_align(s, align)).collect()
+    };
     let mut t = Table::new();
-    if markdown {
-        t.set_format(
+    t.set_format(table_format(style));
+    t.set_titles(cells(titles));
+    if style.rule == Rule::Dashes {
+        let dashes: Vec<String> = (0..titles.len())
+            .map(|i| {
+                let widest = rows
+                    .iter()
+                    .filter_map(|r| r.get(i))
+                    .chain([&titles[i]])
+                    .map(|c| c.chars().count())
+                    .max()
+                    .unwrap_or(0);
+                "-".repeat(widest)
+            })
+            .collect();
+        t.add_row(cells(&dashes));
+    }
+    for r in rows {
+        t.add_row(cells(r));
+    }
+    let drawn = t.to_string();
+    if style.frame != Frame::Plain {
+        return drawn;
+    }
+    drawn
+        .lines()
+        .map(|l| l.trim_end().to_string() + "\n")
+        .collect()
+}
+
+fn table_format(style: Style) -> format::TableFormat {
+    let line =
+        |fill, junction, left, right| format::LineSeparator::new(fill, junction, left, right);
+    let titled = |b: format::FormatBuilder, sep| match style.rule {
+        Rule::Line => b.separator(format::LinePosition::Title, sep),
+        Rule::Dashes | Rule::Nothing => b,
+    };
+    match style.frame {
+        Frame::Markdown => titled(
             format::FormatBuilder::new()
                 .column_separator('|')
                 .borders('|')
-                .separators(
-                    &[format::LinePosition::Title],
-                    format::LineSeparator::new('-', '|', '|', '|'),
-                )
-                .padding(1, 1)
-                .build(),
-        );
-    } else {
+                .padding(1, 1),
+            line('-', '|', '|', '|'),
+        )
+        .build(),
         // Box lines around the table and under the titles only: a line
         // between every row doubles the height for nothing.
-        t.set_format(
+        Frame::Boxed => titled(
             format::FormatBuilder::new()
                 .column_separator('│')
                 .borders('│')
-                .separator(
-                    format::LinePosition::Top,
-                    format::LineSeparator::new('─', '┬', '┌', '┐'),
-                )
-                .separator(
-                    format::LinePosition::Title,
-                    format::LineSeparator::new('─', '┼', '├', '┤'),
-                )
-                .separator(
-                    format::LinePosition::Bottom,
-                    format::LineSeparator::new('─', '┴', '└', '┘'),
-                )
-                .padding(1, 1)
-                .build(),
-        );
+                .separator(format::LinePosition::Top, line('─', '┬', '┌', '┐'))
+                .separator(format::LinePosition::Bottom, line('─', '┴', '└', '┘'))
+                .padding(1, 1),
+            line('─', '┼', '├', '┤'),
+        )
+        .build(),
+        // One space of padding and one of separator: two between columns.
+        Frame::Plain => titled(
+            format::FormatBuilder::new()
+                .column_separator(' ')
+                .padding(0, 1),
+            line('-', ' ', ' ', ' '),
+        )
+        .build(),
     }
-    t
 }
 
 fn claim_table(c: &Checked, markdown: bool) -> String {
-    let mut t = new_table(markdown);
-    let mut header = vec!["scenario", "lhs", "rhs", "rel. dev.", "method"];
-    let reqs: Vec<&str> = c.rows.first().map_or(Vec::new(), |r| {
-        r.requirements.iter().map(|(t, _)| t.as_str()).collect()
-    });
-    header.extend(reqs.iter().copied());
-    header.extend(["verdict", "expected"]);
-    t.set_titles(header.into_iter().map(Cell::new).collect());
-    for row in &c.rows {
-        let mut cells = vec![
-            row.scenario.clone(),
-            side_cell(&row.evaluation.lhs),
-            side_cell(&row.evaluation.rhs),
-            deviation_cell(row),
-            method_cell(row),
-        ];
-        cells.extend(row.requirements.iter().map(|(_, d)| decided_cell(d)));
-        cells.push(verdict_cell(row));
-        cells.push(expected_cell(row));
-        t.add_row(cells.iter().map(|s| Cell::new(s)).collect());
+    let mut titles: Vec<String> = ["scenario", "lhs", "rhs", "rel. dev.", "method"]
+        .map(String::from)
+        .to_vec();
+    if let Some(r) = c.rows.first() {
+        titles.extend(r.requirements.iter().map(|(t, _)| t.clone()));
     }
-    t.to_string()
+    titles.extend(["verdict", "expected"].map(String::from));
+    let rows: Vec<Vec<String>> = c
+        .rows
+        .iter()
+        .map(|row| {
+            let mut cells = vec![
+                row.scenario.clone(),
+                side_cell(&row.evaluation.lhs),
+                side_cell(&row.evaluation.rhs),
+                deviation_cell(row),
+                method_cell(row),
+            ];
+            cells.extend(row.requirements.iter().map(|(_, d)| decided_cell(d)));
+            cells.push(verdict_cell(row));
+            cells.push(expected_cell(row));
+            cells
+        })
+        .collect();
+    table(Style::lined(markdown), &titles, &rows)
 }
 
 fn notes(c: &Checked) -> String {
@@ -370,20 +451,23 @@ fn text(report: &Report, markdown: bool) -> String {
 }
 
 fn derivation_table(links: &[Checked], overall: &Checked, markdown: bool) -> String {
-    let mut t = new_table(markdown);
-    let mut header = vec!["scenario".to_string()];
-    header.extend((1..=links.len()).map(|i| format!("step {i}")));
-    header.push("first = last".to_string());
-    t.set_titles(header.iter().map(|s| Cell::new(s)).collect());
-    for (i, row) in overall.rows.iter().enumerate() {
-        let mut cells = vec![row.scenario.clone()];
-        for l in links.iter().chain(std::iter::once(overall)) {
-            let r = l.rows.get(i).filter(|r| r.scenario == row.scenario);
-            cells.push(r.map_or("—".to_string(), step_mark));
-        }
-        t.add_row(cells.iter().map(|s| Cell::new(s)).collect());
-    }
-    let mut s = t.to_string();
+    let mut titles = vec!["scenario".to_string()];
+    titles.extend((1..=links.len()).map(|i| format!("step {i}")));
+    titles.push("first = last".to_string());
+    let rows: Vec<Vec<String>> = overall
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let mut cells = vec![row.scenario.clone()];
+            for l in links.iter().chain(std::iter::once(overall)) {
+                let r = l.rows.get(i).filter(|r| r.scenario == row.scenario);
+                cells.push(r.map_or("—".to_string(), step_mark));
+            }
+            cells
+        })
+        .collect();
+    let mut s = table(Style::lined(markdown), &titles, &rows);
     if markdown {
         // A line right under a markdown table would be read as a row.
         s.push('\n');
@@ -419,9 +503,9 @@ fn side_json(s: &Option<SideValue>) -> Value {
         None => Value::Null,
         Some(v) => json!({
             "value": finite(v.value),
-            "se": if v.exact { Value::Null } else { finite(v.err) },
-            "err": if v.exact { finite(v.err) } else { Value::Null },
-            "method": v.method,
+            "se": if v.exact() { Value::Null } else { finite(v.err) },
+            "err": if v.exact() { finite(v.err) } else { Value::Null },
+            "method": v.method.to_string(),
             "sampled": v.sampled.map(|(m, se)| json!({"value": finite(m), "se": finite(se)})),
         }),
     }
@@ -619,7 +703,7 @@ fn side_detail(side: &Option<SideValue>) -> String {
         .sampled
         .map(|(v, se)| format!("; sampled {} ± {}", num(v), short(se)))
         .unwrap_or_default();
-    if s.exact {
+    if s.exact() {
         format!(
             "{}  {}, error bound {}{sampled}",
             num(s.value),
@@ -639,12 +723,10 @@ fn side_detail(side: &Option<SideValue>) -> String {
 #[cfg(test)]
 mod tests {
     // Number formatting against its promise (seven significant digits,
-    // plain or scientific by magnitude), and the json of a small run against
-    // the fields DESIGN §6 lists.
+    // plain or scientific by magnitude); the reports of whole runs are
+    // tested in tests/report.rs.
 
     use super::*;
-    use crate::audit::{load, run};
-    use crate::verdict::Settings;
 
     #[test]
     fn num_formats() {
@@ -677,141 +759,5 @@ mod tests {
             }
             x *= 3.7;
         }
-    }
-
-    const FILE: &str = r#"
-[scenario.gaussian]
-model = """
-w ~ Normal(0, 0.5)
-y ~ Normal(0, 1)
-x = relu(y)
-"""
-
-[[claim]]
-id = "second-moment"
-says = "E[x^2] = Var[y] / 2"
-requires = ["symmetric(y)"]
-
-[[claim]]
-id = "naive"
-says = "Var[w * x] = Var[w] * Var[x]"
-expect = { gaussian = "fails" }
-"#;
-
-    #[test]
-    fn json_has_the_design_fields() {
-        let file = load("small.toml", FILE).expect("the file loads");
-        let report = run(&[file], &Settings::default()).expect("the file runs");
-        let out = render(&report, Format::Json);
-        let v: Value = serde_json::from_str(&out).expect("json");
-        assert_eq!(v["passed"], json!(true));
-        assert_eq!(v["seed"], json!(0));
-        assert!(v["critical_t"].as_f64().expect("a number") > 4.0);
-        let results = v["results"].as_array().expect("results");
-        assert_eq!(results.len(), 2);
-        for r in results {
-            for key in [
-                "id",
-                "file",
-                "scenario",
-                "relation",
-                "lhs",
-                "rhs",
-                "verdict",
-                "requirements",
-                "expected",
-                "as_expected",
-            ] {
-                assert!(r.get(key).is_some(), "{key} missing from {r}");
-            }
-            assert_eq!(r["file"], json!("small.toml"));
-            assert_eq!(r["scenario"], json!("gaussian"));
-            assert_eq!(r["relation"], json!("="));
-            for side in ["lhs", "rhs"] {
-                for key in ["value", "se", "method"] {
-                    assert!(r[side].get(key).is_some(), "{side}.{key} missing from {r}");
-                }
-                assert!(
-                    r[side]["method"]
-                        .as_str()
-                        .expect("text")
-                        .starts_with("exact")
-                );
-            }
-            assert_eq!(r["as_expected"], json!(true));
-        }
-        let first = &results[0];
-        assert_eq!(first["id"], json!("second-moment"));
-        assert_eq!(first["verdict"], json!("holds"));
-        assert_eq!(first["expected"], json!("holds"));
-        assert_eq!(first["lhs"]["value"].as_f64(), Some(0.5));
-        assert_eq!(
-            first["requirements"],
-            json!([{"predicate": "symmetric(y)", "met": true, "by": "structure",
-                    "rule": "symmetric-law", "why": first["requirements"][0]["why"]}])
-        );
-        let naive = &results[1];
-        assert_eq!(naive["verdict"], json!("fails"));
-        assert_eq!(naive["expected"], json!("fails"));
-        assert_eq!(naive["pinned"], json!(true));
-        // The same run renders to the same bytes.
-        let again = run(
-            &[load("small.toml", FILE).expect("loads")],
-            &Settings::default(),
-        )
-        .expect("runs");
-        assert_eq!(render(&again, Format::Json), out);
-    }
-
-    #[test]
-    fn table_shows_verdicts_and_summary() {
-        let file = load("small.toml", FILE).expect("the file loads");
-        let report = run(&[file], &Settings::default()).expect("the file runs");
-        let out = render(&report, Format::Table);
-        assert!(out.contains("second-moment: E[x^2] = Var[y]/2"), "{out}");
-        assert!(out.contains("FAILS"), "{out}");
-        assert!(out.contains("fails (pinned)"), "{out}");
-        assert!(
-            out.contains(
-                "2 results, 2 as expected, 0 contradicted, 0 defects, 0 undecided requirements"
-            ),
-            "{out}"
-        );
-        assert!(out.contains("✓ structure: symmetric-law"), "{out}");
-        assert!(out.trim_end().ends_with("AUDIT PASSED"), "{out}");
-        let md = render(&report, Format::Markdown);
-        assert!(md.contains("### `naive`"), "{md}");
-    }
-
-    #[test]
-    fn undecided_requirements_are_counted() {
-        // logit(u) = log(u) - log(1 - u) is symmetric (the logistic law),
-        // but only a reflection of u about 1/2 shows it, and no lemma
-        // reflects: every odd test vanishes, so it stays undecided. The
-        // Laplace scenario's symmetry is decided by its law.
-        const OPEN: &str = r#"
-[scenario.logit]
-model = """
-u ~ Uniform(0, 1)
-y = log(u) - log(1 - u)
-"""
-
-[scenario.laplace]
-model = "y ~ Laplace(0, 1)"
-
-[[claim]]
-id = "mean"
-says = "E[y] = 0"
-requires = ["symmetric(y)"]
-"#;
-        let file = load("open.toml", OPEN).expect("the file loads");
-        let report = run(&[file], &Settings::default()).expect("the file runs");
-        let out = render(&report, Format::Table);
-        assert!(out.contains("? undecided "), "{out}");
-        assert!(out.contains("✓ structure: symmetric-law"), "{out}");
-        assert!(out.contains("0 defects, 1 undecided requirements"), "{out}");
-        assert!(out.contains("; 1 undecided requirements; AUDIT"), "{out}");
-        let v: Value = serde_json::from_str(&render(&report, Format::Json)).expect("json");
-        assert_eq!(v["undecided"], json!(1));
     }
 }

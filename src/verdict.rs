@@ -159,6 +159,23 @@ fn halve_largest_sum(m: &mut Moment) -> bool {
 
 /// One look of a sampled test: the verdict, the difference of the sides,
 /// its standard error and what the relation allows.
+/// What one evaluation knows before it samples, read by each of its steps.
+struct Known<'e> {
+    exact: &'e [Outcome],
+    /// The sides from the exact moments, where they have values.
+    lhs: Result<Exact, NoExact>,
+    rhs: Result<Exact, NoExact>,
+    /// Some moment has no exact value: the sampled test decides.
+    sampling_decides: bool,
+    /// The moments to sample, and their magnitudes among them.
+    plan: Vec<Moment>,
+    magnitudes: Vec<Magnitude>,
+    /// Whether each moment's sampled estimate has a finite variance.
+    valid: Vec<Result<(), String>>,
+    settings: &'e Settings,
+    budget: &'e Budget,
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Look {
     verdict: Verdict,
@@ -257,11 +274,48 @@ pub struct SideValue {
     pub value: f64,
     /// The error bound (exact) or the standard error (sampled).
     pub err: f64,
-    /// "exact (quadrature)", "sampled", ... as shown to the user.
-    pub method: String,
-    pub exact: bool,
+    pub method: SideMethod,
     /// The sampled estimate of the same side, with its standard error.
     pub sampled: Option<(f64, f64)>,
+}
+
+impl SideValue {
+    /// The value is exact, and `err` its error bound (else a standard error).
+    pub fn exact(&self) -> bool {
+        self.method != SideMethod::Sampled
+    }
+}
+
+/// How a side's value was obtained.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SideMethod {
+    /// By the exact engine, by this means.
+    Exact(exact::Method),
+    /// It is a number: a side that depends on no statistic.
+    Number,
+    Sampled,
+}
+
+impl SideMethod {
+    /// The means alone, as a table's method column shows it: "quadrature",
+    /// "number", "sampled".
+    pub fn name(self) -> &'static str {
+        match self {
+            SideMethod::Exact(m) => m.name(),
+            SideMethod::Number => "number",
+            SideMethod::Sampled => "sampled",
+        }
+    }
+}
+
+impl std::fmt::Display for SideMethod {
+    /// "exact (quadrature)", "exact (number)", "sampled".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SideMethod::Sampled => f.write_str(self.name()),
+            _ => write!(f, "exact ({})", self.name()),
+        }
+    }
 }
 
 /// A moment whose exact and sampled values disagree.
@@ -351,6 +405,12 @@ impl Trial<'_> {
     /// `need` (draws per batch from the power calculation) and leaves the
     /// verdict inconclusive; `Powered` repeats the pilot's draws bit for bit
     /// and continues to the planned size.
+    ///
+    /// In steps: what the exact engine left to sampling ([`Trial::known`]);
+    /// a first look over its share falls back on the exact verdict
+    /// ([`Trial::beyond_share`]); the looks ([`Trial::look`]); where they
+    /// did not decide, the power calculation ([`Trial::power`]); then the
+    /// self-check and the sides as reported ([`Trial::finish`]).
     pub fn evaluate(
         &self,
         exact: &[Outcome],
@@ -372,21 +432,55 @@ impl Trial<'_> {
             refused: None,
             cost_per_draw: 0,
         };
+        let Some(cx) = self.known(exact, settings, budget, &mut ev) else {
+            return ev;
+        };
+        let mut sampler = Sampler::new(self.scenario, &cx.plan, self.key, BATCHES);
+        let cost = sampler.cost_per_draw().max(1);
+        ev.cost_per_draw = cost;
+        let share = work::share_ops(settings.budget);
+        let pilot = pilot_draws(cost, share, settings.max_samples);
+        if pilot < MIN_PILOT {
+            self.beyond_share(&cx, cost, share, &mut ev);
+            return ev;
+        }
+        let Ok(undecided) = self.look(&cx, &mut sampler, pilot, stage, &mut ev) else {
+            return ev;
+        };
+        if let Some(first) = undecided {
+            if stage == Stage::Pilot {
+                self.power(&cx, &sampler, first, pilot, &mut ev);
+                return ev;
+            }
+            ev.capped = true;
+        }
+        self.finish(&cx, &sampler, &mut ev);
+        ev
+    }
+
+    /// What the exact engine left to sampling. An undefined moment ends the
+    /// evaluation (verdict undefined, its reason in the notes), and so does
+    /// a moment that neither engine can put an error bar on (inconclusive);
+    /// otherwise the notes say which moments have no exact value.
+    fn known<'e>(
+        &self,
+        exact: &'e [Outcome],
+        settings: &'e Settings,
+        budget: &'e Budget,
+        ev: &mut Evaluation,
+    ) -> Option<Known<'e>> {
         if let Some(reason) = exact.iter().find_map(|o| match o {
             Err(NoExact::Undefined(r)) => Some(r.clone()),
             _ => None,
         }) {
             ev.notes.push(reason);
-            return ev;
+            return None;
         }
         for o in exact {
             if let Err(NoExact::NoForm(r) | NoExact::Failed(r)) = o {
                 ev.notes.push(format!("no exact value: {r}"));
             }
         }
-        let lhs_exact = exact::side(self.lhs, exact);
-        let rhs_exact = exact::side(self.rhs, exact);
-
         // Sampling: the moments, plus their magnitudes (for the scale of
         // relative deviations of quantities that are zero).
         let (plan, magnitudes) = magnitude_plan(self.moments);
@@ -406,44 +500,66 @@ impl Trial<'_> {
                 describe_moment(&self.moments[i], self.scenario)
             ));
             ev.verdict = Verdict::Inconclusive;
-            return ev;
+            return None;
         }
-        let mut sampler = Sampler::new(self.scenario, &plan, self.key, BATCHES);
-        let sampling_decides = Trial::needs_sampling(exact);
-        let cost = sampler.cost_per_draw().max(1);
-        ev.cost_per_draw = cost;
-        let share = work::share_ops(settings.budget);
-        let pilot = pilot_draws(cost, share, settings.max_samples);
-        if pilot < MIN_PILOT {
-            let full = (FIRST_DRAWS * BATCHES as u64) as f64 * cost as f64;
-            if sampling_decides {
-                ev.verdict = Verdict::Inconclusive;
-                ev.refused = Some(format!(
-                    "one draw costs {cost} operations, so even a first look of {} draws would take {} \
-                     of work on one core (the share of one test is {})",
-                    MIN_PILOT * BATCHES as u64,
-                    work::human_seconds(work::lane_seconds(
-                        (MIN_PILOT * BATCHES as u64) as f64 * cost as f64
-                    )),
-                    work::human_seconds(work::lane_seconds(share)),
-                ));
-                return ev;
-            }
-            let (lhs_v, rhs_v) = (lhs_exact.as_ref(), rhs_exact.as_ref());
-            let (Ok(l), Ok(r)) = (lhs_v, rhs_v) else {
-                // Every moment is exact here, so the sides are; kept total.
-                ev.verdict = Verdict::Inconclusive;
-                ev.notes.push("a side has no exact value".to_string());
-                return ev;
-            };
-            ev.lhs = Some(exact_value(l, None));
-            ev.rhs = Some(exact_value(r, None));
-            let (verdict, deviation) = self.exact_verdict(l, r);
-            ev.verdict = verdict;
-            ev.deviation = deviation;
-            self.smaller_self_check(exact, &valid, full, share, budget, &mut ev);
-            return ev;
+        Some(Known {
+            exact,
+            lhs: exact::side(self.lhs, exact),
+            rhs: exact::side(self.rhs, exact),
+            sampling_decides: Trial::needs_sampling(exact),
+            plan,
+            magnitudes,
+            valid,
+            settings,
+            budget,
+        })
+    }
+
+    /// Not even a first look fits in one test's share: refused where
+    /// sampling must decide; otherwise the exact verdict stands, and the
+    /// self-check checks what fits ([`Trial::smaller_self_check`]).
+    fn beyond_share(&self, cx: &Known, cost: u64, share: f64, ev: &mut Evaluation) {
+        let full = (FIRST_DRAWS * BATCHES as u64) as f64 * cost as f64;
+        if cx.sampling_decides {
+            ev.verdict = Verdict::Inconclusive;
+            ev.refused = Some(format!(
+                "one draw costs {cost} operations, so even a first look of {} draws would take {} \
+                 of work on one core (the share of one test is {})",
+                MIN_PILOT * BATCHES as u64,
+                work::human_seconds(work::lane_seconds(
+                    (MIN_PILOT * BATCHES as u64) as f64 * cost as f64
+                )),
+                work::human_seconds(work::lane_seconds(share)),
+            ));
+            return;
         }
+        let (Ok(l), Ok(r)) = (&cx.lhs, &cx.rhs) else {
+            // Every moment is exact here, so the sides are; kept total.
+            ev.verdict = Verdict::Inconclusive;
+            ev.notes.push("a side has no exact value".to_string());
+            return;
+        };
+        ev.lhs = Some(exact_value(l, None));
+        ev.rhs = Some(exact_value(r, None));
+        let (verdict, deviation) = self.exact_verdict(l, r);
+        ev.verdict = verdict;
+        ev.deviation = deviation;
+        self.smaller_self_check(cx.exact, &cx.valid, full, share, cx.budget, ev);
+    }
+
+    /// Draws the pilot and, at `Powered`, on to the planned size; where
+    /// sampling decides, each look tests the sides, and a decided look ends
+    /// the looking. `Err` when a draw is not finite (the trial is not well
+    /// posed, `ev.non_finite` says where); otherwise the first look when
+    /// sampling decides and no look did.
+    fn look(
+        &self,
+        cx: &Known,
+        sampler: &mut Sampler,
+        pilot: u64,
+        stage: Stage,
+        ev: &mut Evaluation,
+    ) -> Result<Option<Look>, ()> {
         let target = match stage {
             Stage::Pilot => pilot,
             Stage::Powered(per_batch) => per_batch.max(pilot),
@@ -457,87 +573,68 @@ impl Trial<'_> {
             if let Err(SampleError::NonFinite { moment, value }) = sampler.extend(add) {
                 ev.non_finite = Some(format!(
                     "{} evaluates to {value} for some draws",
-                    describe_moment(&plan[moment], self.scenario)
+                    describe_moment(&cx.plan[moment], self.scenario)
                 ));
                 ev.verdict = Verdict::Inconclusive;
-                return ev;
+                return Err(());
             }
             ev.draws = sampler.draws_per_batch() * BATCHES as u64;
-            if !sampling_decides {
+            if !cx.sampling_decides {
                 break;
             }
-            let look =
-                self.sampled_verdict(&sampler, exact, &magnitudes, settings, budget, &mut ev);
+            let look = self.sampled_verdict(cx, sampler, ev);
             ev.verdict = look.verdict;
             looked.push(look);
             if look.verdict != Verdict::Inconclusive {
                 break;
             }
         }
-        if sampling_decides && ev.verdict == Verdict::Inconclusive {
-            let first = looked[0];
-            if stage == Stage::Pilot {
-                // The power calculation: how many draws decide this test,
-                // except with the per-test level, if the truth is what the
-                // pilot suggests (for `=`, `<=` and `>=`: no difference).
-                let margin = power_margin(self.relation, first.allowed);
-                let per_batch =
-                    work::draws_for_power(pilot as f64, first.se, margin, budget.critical)
-                        .max(2.0 * pilot as f64);
-                let draws = per_batch * BATCHES as f64;
-                if draws > settings.max_samples as f64 {
-                    ev.refused = Some(format!(
-                        "deciding it needs about {} draws (a power calculation on a pilot of {} \
-                         draws: difference of the sides {:.3e} ± {:.1e}, allowed {:.3e}), more \
-                         than --max-samples {}",
-                        fmt_draws(draws),
-                        pilot * BATCHES as u64,
-                        first.d,
-                        first.se,
-                        first.allowed,
-                        settings.max_samples
-                    ));
-                    // The sides as far as the pilot saw them: a refused
-                    // run stops the audit (exit 2), but a caller that only
-                    // wants one look (gain's depth path) reads them.
-                    self.finish(
-                        exact, &valid, &sampler, budget, &lhs_exact, &rhs_exact, &mut ev,
-                    );
-                } else {
-                    ev.need = Some(per_batch as u64);
-                }
-                return ev;
-            }
-            ev.capped = true;
+        let undecided = cx.sampling_decides && ev.verdict == Verdict::Inconclusive;
+        Ok(undecided.then(|| looked[0]))
+    }
+
+    /// The power calculation after a pilot that did not decide: how many
+    /// draws decide this test, except with the per-test level, if the
+    /// truth is what the pilot suggests (for `=`, `<=` and `>=`: no
+    /// difference). More than `--max-samples` is refused.
+    fn power(&self, cx: &Known, sampler: &Sampler, first: Look, pilot: u64, ev: &mut Evaluation) {
+        let margin = power_margin(self.relation, first.allowed);
+        let per_batch = work::draws_for_power(pilot as f64, first.se, margin, cx.budget.critical)
+            .max(2.0 * pilot as f64);
+        let draws = per_batch * BATCHES as f64;
+        if draws > cx.settings.max_samples as f64 {
+            ev.refused = Some(format!(
+                "deciding it needs about {} draws (a power calculation on a pilot of {} \
+                 draws: difference of the sides {:.3e} ± {:.1e}, allowed {:.3e}), more \
+                 than --max-samples {}",
+                fmt_draws(draws),
+                pilot * BATCHES as u64,
+                first.d,
+                first.se,
+                first.allowed,
+                cx.settings.max_samples
+            ));
+            // The sides as far as the pilot saw them: a refused run stops
+            // the audit (exit 2), but a caller that only wants one look
+            // (gain's depth path) reads them.
+            self.finish(cx, sampler, ev);
+        } else {
+            ev.need = Some(per_batch as u64);
         }
-        self.finish(
-            exact, &valid, &sampler, budget, &lhs_exact, &rhs_exact, &mut ev,
-        );
-        ev
     }
 
     /// The self-check of every exact moment against the sample, and the
     /// sides as reported.
-    #[allow(clippy::too_many_arguments)]
-    fn finish(
-        &self,
-        exact: &[Outcome],
-        valid: &[Result<(), String>],
-        sampler: &Sampler,
-        budget: &Budget,
-        lhs_exact: &Result<Exact, NoExact>,
-        rhs_exact: &Result<Exact, NoExact>,
-        ev: &mut Evaluation,
-    ) {
+    fn finish(&self, cx: &Known, sampler: &Sampler, ev: &mut Evaluation) {
         let batches = sampler.batch_estimates();
         let pooled = sampler.pooled();
         self_check(
             self.scenario,
             self.moments,
-            exact,
-            valid,
+            cx.exact,
+            &cx.valid,
             sampler,
-            budget,
+            cx.budget,
             ev,
         );
         let sampled_side = |side: &Side| {
@@ -553,7 +650,7 @@ impl Trial<'_> {
         let lhs_sampled = sampled_side(self.lhs);
         let rhs_sampled = sampled_side(self.rhs);
 
-        match (lhs_exact, rhs_exact) {
+        match (&cx.lhs, &cx.rhs) {
             (Ok(l), Ok(r)) => {
                 ev.lhs = Some(exact_value(l, Some(lhs_sampled)));
                 ev.rhs = Some(exact_value(r, Some(rhs_sampled)));
@@ -564,10 +661,10 @@ impl Trial<'_> {
             _ => {
                 // The sampled verdict has been set; report the sides with
                 // exact moments substituted where they exist.
-                let mixed = mixed_batches(&batches, &pooled, exact, self.moments.len());
+                let mixed = mixed_batches(&batches, &pooled, cx.exact, self.moments.len());
                 for (side, slot, exact_side) in [
-                    (self.lhs, &mut ev.lhs, lhs_exact),
-                    (self.rhs, &mut ev.rhs, rhs_exact),
+                    (self.lhs, &mut ev.lhs, &cx.lhs),
+                    (self.rhs, &mut ev.rhs, &cx.rhs),
                 ] {
                     *slot = Some(match exact_side {
                         Ok(e) => exact_value(e, Some(sampled_side(side))),
@@ -576,8 +673,7 @@ impl Trial<'_> {
                             SideValue {
                                 value: side.eval(&mixed.1),
                                 err: standard_error(per.into_iter()),
-                                method: "sampled".to_string(),
-                                exact: false,
+                                method: SideMethod::Sampled,
                                 sampled: Some(sampled_side(side)),
                             }
                         }
@@ -725,15 +821,9 @@ impl Trial<'_> {
         }
     }
 
-    fn sampled_verdict(
-        &self,
-        sampler: &Sampler,
-        exact: &[Outcome],
-        magnitudes: &[Magnitude],
-        settings: &Settings,
-        budget: &Budget,
-        ev: &mut Evaluation,
-    ) -> Look {
+    fn sampled_verdict(&self, cx: &Known, sampler: &Sampler, ev: &mut Evaluation) -> Look {
+        let (exact, magnitudes, settings, budget) =
+            (cx.exact, &cx.magnitudes, cx.settings, cx.budget);
         let n = self.moments.len();
         let batches = sampler.batch_estimates();
         let pooled = sampler.pooled();
@@ -865,8 +955,7 @@ fn exact_value(e: &Exact, sampled: Option<(f64, f64)>) -> SideValue {
     SideValue {
         value: e.val.value,
         err: e.val.err,
-        method: format!("exact ({})", e.method.name()),
-        exact: true,
+        method: SideMethod::Exact(e.method),
         sampled,
     }
 }
@@ -1130,8 +1219,8 @@ mod tests {
         let ev = evaluate(Y, "E[relu(y)^2] = Var[y] / 2", None);
         assert_eq!(ev.verdict, Verdict::Holds);
         let (l, r) = (ev.lhs.expect("lhs"), ev.rhs.expect("rhs"));
-        assert!(l.exact && r.exact, "{l:?} {r:?}");
-        assert_eq!(r.method, "exact (closed form)");
+        assert!(l.exact() && r.exact(), "{l:?} {r:?}");
+        assert_eq!(r.method, SideMethod::Exact(exact::Method::ClosedForm));
         // One part in 5000 is far outside an exact engine's bound.
         let ev = evaluate(Y, "E[relu(y)^2] = 0.5001", None);
         assert_eq!(ev.verdict, Verdict::Fails);
@@ -1209,7 +1298,7 @@ mod tests {
         let ev = evaluate(THREE, &format!("E[relu(a + b + c)] = {truth:.17}"), None);
         assert_eq!(ev.verdict, Verdict::Holds, "{ev:?}");
         let lhs = ev.lhs.expect("lhs");
-        assert!(!lhs.exact && lhs.method == "sampled", "{lhs:?}");
+        assert!(!lhs.exact() && lhs.method == SideMethod::Sampled, "{lhs:?}");
         assert!((lhs.value - truth).abs() <= 6.0 * lhs.err, "{lhs:?}");
         assert!(ev.draws >= (BATCHES as u64) * FIRST_DRAWS, "{}", ev.draws);
         assert!(

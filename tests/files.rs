@@ -3,8 +3,8 @@
 //! file, not in the string it sat in), and a small good file loads and runs.
 
 use initaudit::audit::{load, run};
-use initaudit::outcome::Entry;
 use initaudit::diag::InputError;
+use initaudit::outcome::Entry;
 use initaudit::report::{Format, render};
 use initaudit::verdict::{Settings, Verdict};
 

@@ -148,7 +148,11 @@ fn plan_claim(file: &File, at: At, def: &ClaimDef, seed: u64) -> Result<Vec<Plan
     }
     // A claim about numbers has no scenario to decide requirements in
     // (their arguments name nothing).
-    let requires = if about_numbers { &[][..] } else { &def.requires };
+    let requires = if about_numbers {
+        &[][..]
+    } else {
+        &def.requires
+    };
     chosen
         .into_iter()
         .map(|(name, model)| {

@@ -57,7 +57,10 @@ pub fn run_selected(
     refuse_over_budget(files, &sites, &plans, &networks, settings)?;
     let mut evaluations: Vec<Evaluation> = plans
         .par_iter()
-        .map(|p| p.trial().evaluate(&p.exact, settings, &budget, Stage::Pilot))
+        .map(|p| {
+            p.trial()
+                .evaluate(&p.exact, settings, &budget, Stage::Pilot)
+        })
         .collect();
     refuse_unaffordable(&sites, &evaluations, &networks, settings)?;
     let powered: Vec<(usize, u64)> = evaluations

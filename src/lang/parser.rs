@@ -878,7 +878,6 @@ mod tests {
                 "a claim has exactly one relation; this `=` is a second one",
                 6,
             ),
-            ("a <= b", "", 0),
             ("E[x]", "a claim needs a relation between its two sides", 4),
             (
                 "a ~ b",
@@ -893,9 +892,6 @@ mod tests {
             ("a, b = c", "unexpected `,` outside a call or `Cov[...]`", 1),
         ];
         for (src, message, column) in table {
-            if message.is_empty() {
-                continue;
-            }
             let err = parse_claim(src).expect_err(src);
             assert_eq!(err.message, message, "{src}");
             assert_eq!(err.span.start, column, "{src}");

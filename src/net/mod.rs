@@ -33,6 +33,7 @@ use crate::model::law::Law;
 use crate::model::resolve::build;
 use crate::model::rv::Rv;
 use crate::model::{BaseVar, Source};
+use crate::report::{self, Frame, Rule, Style};
 use crate::sample::StreamKey;
 use plot::Curve;
 use serde::Deserialize;
@@ -522,18 +523,17 @@ fn column(stats: &Stats, s: Signal, l: usize, kind: Kind) -> (f64, f64) {
 }
 
 fn pm((v, se): (f64, f64)) -> String {
-    format!("{} ± {:.1e}", crate::report::num(v), se)
+    format!("{} ± {:.1e}", report::num(v), se)
 }
 
 /// The per-layer table of a simulated network, then the law of ||x_L||^2.
 pub fn table(net: &Network, stats: &Stats) -> String {
-    let mut rows: Vec<Vec<String>> = vec![
-        ["l", "n_l"]
-            .into_iter()
-            .chain(COLUMNS.iter().map(|c| c.0))
-            .map(str::to_string)
-            .collect(),
-    ];
+    let titles: Vec<String> = ["l", "n_l"]
+        .into_iter()
+        .chain(COLUMNS.iter().map(|c| c.0))
+        .map(str::to_string)
+        .collect();
+    let mut rows: Vec<Vec<String>> = Vec::new();
     for l in 0..=net.depth() {
         let mut row = vec![l.to_string(), net.widths[l].to_string()];
         for (_, s, kind) in COLUMNS {
@@ -545,9 +545,6 @@ pub fn table(net: &Network, stats: &Stats) -> String {
         }
         rows.push(row);
     }
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
     let mut out = format!(
         "network {}: {}\n  widths {}, activation {}, weights {}, {} draws of {} inputs\n\n",
         net.name,
@@ -558,15 +555,12 @@ pub fn table(net: &Network, stats: &Stats) -> String {
         stats.draws(),
         net.inputs
     );
-    for r in &rows {
-        let cells: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:>w$}", w = *w))
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
+    let style = Style {
+        frame: Frame::Plain,
+        rule: Rule::Nothing,
+        right: true,
+    };
+    out.push_str(&report::table(style, &titles, &rows));
     out.push('\n');
     for norm in Norm::ALL {
         let mean = stats.delta(&[Atom::Norm(norm, 1)], &|m| m[0]);

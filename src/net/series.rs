@@ -28,8 +28,8 @@ use crate::lang::{parse_claim, parse_expr};
 use crate::model::rv::pow;
 use crate::outcome::{Checked, Row};
 use crate::verdict::{
-    Evaluation, FAMILY_RATE, Settings, SideValue, Verdict, interval_verdict, judging_scale,
-    parse_within,
+    Evaluation, FAMILY_RATE, Settings, SideMethod, SideValue, Verdict, interval_verdict,
+    judging_scale, parse_within,
 };
 use serde::Deserialize;
 use statrs::distribution::{ContinuousCDF, StudentsT};
@@ -744,12 +744,10 @@ fn aggregate(tested: &[Tested], net: &Network, draws: usize) -> Evaluation {
         value: v,
         err: se,
         method: if constant {
-            "exact (number)"
+            SideMethod::Number
         } else {
-            "sampled"
-        }
-        .to_string(),
-        exact: constant,
+            SideMethod::Sampled
+        },
         sampled: (!constant).then_some((v, se)),
     };
     let mut notes = vec![format!(
