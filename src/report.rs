@@ -206,9 +206,10 @@ pub fn table(style: Style, titles: &[String], rows: &[Vec<String>]) -> String {
     } else {
         format::Alignment::LEFT
     };
-    let cells = |r: &[String]| -> prettytable::Row {
-        r.iter().map(|s| Cell::new_align(s, align)).collect()
-    };
+    // `Row::new`, not `collect`: a row collected from cells keeps only
+    // their text, not their alignment.
+    let cells =
+        |r: &[String]| prettytable::Row::new(r.iter().map(|s| Cell::new_align(s, align)).collect());
     let mut t = Table::new();
     t.set_format(table_format(style));
     t.set_titles(cells(titles));
