@@ -242,42 +242,37 @@ pub fn table(style: Style, titles: &[String], rows: &[Vec<String>]) -> String {
 }
 
 fn table_format(style: Style) -> format::TableFormat {
-    let line =
-        |fill, junction, left, right| format::LineSeparator::new(fill, junction, left, right);
-    let titled = |b: format::FormatBuilder, sep| match style.rule {
-        Rule::Line => b.separator(format::LinePosition::Title, sep),
-        Rule::Dashes | Rule::Nothing => b,
-    };
-    match style.frame {
-        Frame::Markdown => titled(
-            format::FormatBuilder::new()
-                .column_separator('|')
-                .borders('|')
-                .padding(1, 1),
-            line('-', '|', '|', '|'),
-        )
-        .build(),
+    use format::LinePosition::{Bottom, Title, Top};
+    let line = format::LineSeparator::new;
+    // (column separator, border, left padding, the line under the titles,
+    // the lines above and below the table)
+    let (column, border, left, title, ends) = match style.frame {
+        Frame::Markdown => ('|', Some('|'), 1, line('-', '|', '|', '|'), None),
         // Box lines around the table and under the titles only: a line
         // between every row doubles the height for nothing.
-        Frame::Boxed => titled(
-            format::FormatBuilder::new()
-                .column_separator('│')
-                .borders('│')
-                .separator(format::LinePosition::Top, line('─', '┬', '┌', '┐'))
-                .separator(format::LinePosition::Bottom, line('─', '┴', '└', '┘'))
-                .padding(1, 1),
+        Frame::Boxed => (
+            '│',
+            Some('│'),
+            1,
             line('─', '┼', '├', '┤'),
-        )
-        .build(),
+            Some((line('─', '┬', '┌', '┐'), line('─', '┴', '└', '┘'))),
+        ),
         // One space of padding and one of separator: two between columns.
-        Frame::Plain => titled(
-            format::FormatBuilder::new()
-                .column_separator(' ')
-                .padding(0, 1),
-            line('-', ' ', ' ', ' '),
-        )
-        .build(),
+        Frame::Plain => (' ', None, 0, line('-', ' ', ' ', ' '), None),
+    };
+    let mut b = format::FormatBuilder::new()
+        .column_separator(column)
+        .padding(left, 1);
+    if let Some(c) = border {
+        b = b.borders(c);
     }
+    if let Some((above, below)) = ends {
+        b = b.separator(Top, above).separator(Bottom, below);
+    }
+    if style.rule == Rule::Line {
+        b = b.separator(Title, title);
+    }
+    b.build()
 }
 
 fn claim_table(c: &Checked, markdown: bool) -> String {
