@@ -2,15 +2,15 @@
 //!
 //! A file is read in three passes, each of which can only fail on input:
 //!
-//! 1. **load** ([`load`]): TOML into raw tables that remember where every
+//! 1. **load** (`load.rs`): TOML into raw tables that remember where every
 //!    string was, then every expression parsed, with errors shifted to file
 //!    positions;
-//! 2. **plan** (`plan`): each claim, and each link of each derivation, is
+//! 2. **plan** (`plan.rs`): each claim, and each link of each derivation, is
 //!    resolved in every scenario it applies to, its requirements decided,
 //!    and its moments evaluated exactly; the number of statistical tests is
 //!    counted here, over the whole run, so that the family-wise rate can be
 //!    shared;
-//! 3. **run** ([`run`]): every planned trial is evaluated (in parallel,
+//! 3. **run** (`run.rs`): every planned trial is evaluated (in parallel,
 //!    collected in order, so the output does not depend on the thread
 //!    count), and its verdict compared with what the file expects.
 //!

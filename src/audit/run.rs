@@ -15,9 +15,10 @@ use super::plan::{At, Planned, SeriesPlans, Site, plan_all, plan_series, prepare
 use crate::diag::{Diag, InputError};
 use crate::net;
 use crate::outcome::{Checked, Entry, FileReport, Report, Row, attribution};
-use crate::verdict::{BATCHES, Evaluation, Settings, Stage};
+use crate::verdict::{BATCHES, Budget, Evaluation, Settings, Stage};
 use crate::work;
 use rayon::prelude::*;
+use std::iter::Peekable;
 
 /// Plans and runs every claim of the files.
 pub fn run(files: &[File], settings: &Settings) -> Result<Report, InputError> {
@@ -32,75 +33,17 @@ pub fn run_selected(
     settings: &Settings,
     selected: &dyn Fn(&str) -> bool,
 ) -> Result<Report, InputError> {
-    if let Some(f) = files
-        .iter()
-        .find(|f| f.items.is_empty() && f.series.is_empty())
-    {
-        // Passing an audit of nothing would read as a proof of something.
-        return Err(InputError::new(
-            &f.origin,
-            &f.text,
-            Diag::new(
-                0..0,
-                "nothing to check: this file has no [[claim]], [[derivation]] or [[series]]",
-                "add a [[claim]] with `id` and `says`, or audit the files that hold the claims",
-            ),
-        ));
-    }
+    refuse_empty(files)?;
     let mut plans = plan_all(files, settings.seed)?;
     let series_plans = plan_series(files)?;
     check_memory(files, &series_plans, selected)?;
     let budget = prepare(&mut plans, &series_plans, settings);
     let keep = select(files, &mut plans, selected);
-    let sites: Vec<Site> = plans.iter().map(|p| p.site(files)).collect();
-    let networks = networks_used(files, &series_plans, selected);
-    refuse_over_budget(files, &sites, &plans, &networks, settings)?;
-    let mut evaluations: Vec<Evaluation> = plans
-        .par_iter()
-        .map(|p| {
-            p.trial()
-                .evaluate(&p.exact, settings, &budget, Stage::Pilot)
-        })
-        .collect();
-    refuse_unaffordable(&sites, &evaluations, &networks, settings)?;
-    let powered: Vec<(usize, u64)> = evaluations
-        .iter()
-        .enumerate()
-        .filter_map(|(i, ev)| ev.need.map(|n| (i, n)))
-        .collect();
-    let again: Vec<Evaluation> = powered
-        .par_iter()
-        .map(|&(i, n)| {
-            let p = &plans[i];
-            p.trial()
-                .evaluate(&p.exact, settings, &budget, Stage::Powered(n))
-        })
-        .collect();
-    for ((i, _), ev) in powered.iter().zip(again) {
-        evaluations[*i] = ev;
-    }
-    reject_ill_posed(&sites, &evaluations)?;
-
+    let evaluations = evaluate(files, &plans, &series_plans, selected, settings, &budget)?;
     let mut results = plans.into_iter().zip(evaluations).peekable();
     let mut files_out = Vec::new();
     for (fi, ((f, keep), series)) in files.iter().zip(&keep).zip(&series_plans).enumerate() {
-        let mut entries = Vec::new();
-        for (ii, item) in f.items.iter().enumerate().filter(|(ii, _)| keep[*ii]) {
-            let checked = item
-                .claims()
-                .into_iter()
-                .enumerate()
-                .map(|(ci, def)| {
-                    let at = At {
-                        file: fi,
-                        item: ii,
-                        claim: ci,
-                    };
-                    checked(def, rows(at, &mut results))
-                })
-                .collect();
-            entries.push(entry(item, checked));
-        }
+        let mut entries = checked_items(fi, f, keep, &mut results);
         entries.extend(check_series(f, series, settings, budget.tests, selected)?);
         files_out.push(FileReport {
             name: f.name.clone(),
@@ -113,6 +56,97 @@ pub fn run_selected(
         tests: budget.tests,
         critical: budget.critical,
     })
+}
+
+/// A file with nothing to check is refused: passing an audit of nothing
+/// would read as a proof of something.
+fn refuse_empty(files: &[File]) -> Result<(), InputError> {
+    let Some(f) = files
+        .iter()
+        .find(|f| f.items.is_empty() && f.series.is_empty())
+    else {
+        return Ok(());
+    };
+    Err(InputError::new(
+        &f.origin,
+        &f.text,
+        Diag::new(
+            0..0,
+            "nothing to check: this file has no [[claim]], [[derivation]] or [[series]]",
+            "add a [[claim]] with `id` and `says`, or audit the files that hold the claims",
+        ),
+    ))
+}
+
+/// Every selected plan evaluated, in plan order: refused before any draw
+/// when the estimate is over the budget, then the pilots, refused where the
+/// powered tests cannot be afforded, then the powered tests; a trial that
+/// met NaN or infinity is bad input.
+fn evaluate(
+    files: &[File],
+    plans: &[Planned],
+    series_plans: &SeriesPlans,
+    selected: &dyn Fn(&str) -> bool,
+    settings: &Settings,
+    budget: &Budget,
+) -> Result<Vec<Evaluation>, InputError> {
+    let sites: Vec<Site> = plans.iter().map(|p| p.site(files)).collect();
+    let networks = networks_used(files, series_plans, selected);
+    refuse_over_budget(files, &sites, plans, &networks, settings)?;
+    let mut evaluations: Vec<Evaluation> = plans
+        .par_iter()
+        .map(|p| p.trial().evaluate(&p.exact, settings, budget, Stage::Pilot))
+        .collect();
+    refuse_unaffordable(&sites, &evaluations, &networks, settings)?;
+    let powered: Vec<(usize, u64)> = evaluations
+        .iter()
+        .enumerate()
+        .filter_map(|(i, ev)| ev.need.map(|n| (i, n)))
+        .collect();
+    let again: Vec<Evaluation> = powered
+        .par_iter()
+        .map(|&(i, n)| {
+            let p = &plans[i];
+            p.trial()
+                .evaluate(&p.exact, settings, budget, Stage::Powered(n))
+        })
+        .collect();
+    for ((i, _), ev) in powered.iter().zip(again) {
+        evaluations[*i] = ev;
+    }
+    reject_ill_posed(&sites, &evaluations)?;
+    Ok(evaluations)
+}
+
+/// The entries of file `fi`'s selected items (`keep`), their rows taken
+/// from the front of `results`.
+fn checked_items(
+    fi: usize,
+    f: &File,
+    keep: &[bool],
+    results: &mut Peekable<impl Iterator<Item = (Planned, Evaluation)>>,
+) -> Vec<Entry> {
+    f.items
+        .iter()
+        .enumerate()
+        .filter(|(ii, _)| keep[*ii])
+        .map(|(ii, item)| {
+            let checked = item
+                .claims()
+                .into_iter()
+                .enumerate()
+                .map(|(ci, def)| {
+                    let at = At {
+                        file: fi,
+                        item: ii,
+                        claim: ci,
+                    };
+                    checked(def, rows(at, results))
+                })
+                .collect();
+            entry(item, checked)
+        })
+        .collect()
 }
 
 fn error_at(site: &Site, message: String, help: &str) -> InputError {
@@ -296,10 +330,7 @@ fn refuse_unaffordable(
 
 /// The rows of one claim: the evaluated plans at `at`, taken from the
 /// front of `results` (which is in plan order).
-fn rows(
-    at: At,
-    results: &mut std::iter::Peekable<impl Iterator<Item = (Planned, Evaluation)>>,
-) -> Vec<Row> {
+fn rows(at: At, results: &mut Peekable<impl Iterator<Item = (Planned, Evaluation)>>) -> Vec<Row> {
     std::iter::from_fn(|| results.next_if(|(p, _)| p.at == at))
         .map(|(p, evaluation)| Row {
             as_expected: p.expected.is_none_or(|v| v == evaluation.verdict),
