@@ -325,21 +325,7 @@ fn pytorch_gain(e: &Expr) -> Option<(f64, String)> {
         },
         _ => return None,
     };
-    match (name, slope) {
-        ("identity", None) => Some((1.0, "'linear': 1".into())),
-        ("sigmoid", None) => Some((1.0, "'sigmoid': 1".into())),
-        ("tanh", None) => Some((5.0 / 3.0, "'tanh': 5/3".into())),
-        ("relu", None) => Some((2f64.sqrt(), "'relu': sqrt(2)".into())),
-        ("selu", None) => Some((0.75, "'selu': 3/4, \"found empirically\"".into())),
-        ("leaky_relu", a) => {
-            let a = a.unwrap_or(0.01);
-            Some((
-                (2.0 / (1.0 + a * a)).sqrt(),
-                format!("'leaky_relu', param {a}: sqrt(2/(1 + a^2))"),
-            ))
-        }
-        _ => None,
-    }
+    Builtin::from_name(name)?.pytorch_gain(slope)
 }
 
 impl Activation {

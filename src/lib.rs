@@ -18,5 +18,6 @@ pub mod net;
 pub mod report;
 pub mod requirement;
 pub mod sample;
+pub mod special;
 pub mod verdict;
 pub mod work;

@@ -1238,10 +1238,10 @@ mod tests {
 
     #[test]
     fn truncated_normal_moments() {
-        // Against mpmath at 30 digits. The ratio E[X^k] / E[1] is compared
-        // because the law's normalising mass comes from statrs's erfc, which
-        // is off by ~1e-12 here: a constant factor that the ratio cancels,
-        // and no fault of the quadrature.
+        // Against mpmath at 30 digits. The ratio E[X^k] / E[1] is compared,
+        // so that a constant factor in the density (its normalising mass,
+        // from `special::upper`, a few ulps) cancels and only the
+        // quadrature is measured.
         let cases: [([f64; 4], [f64; 4]); 2] = [
             (
                 [0.0, 1.0, -2.0, 2.0],
