@@ -1244,6 +1244,112 @@ mod tests {
     }
 
     #[test]
+    fn newer_activations_against_independent_forms() {
+        let elu = |x: f64, a: f64| Builtin::Elu.eval(&[x, a]);
+        let relu6 = |x: f64| Builtin::Relu6.eval(&[x]);
+        for i in -80..=80 {
+            let x = f64::from(i) / 10.0;
+            // hardswish(x) = x relu6(x + 3)/6 (Howard et al. 2019).
+            let hs = Builtin::Hardswish.eval(&[x]);
+            assert!((hs - x * relu6(x + 3.0) / 6.0).abs() <= 1e-15 * x.abs().max(1.0));
+            assert_eq!(relu6(x), x.clamp(0.0, 6.0));
+            let hsig = Builtin::Hardsigmoid.eval(&[x]);
+            assert!((hsig - ((x / 6.0) + 0.5).clamp(0.0, 1.0)).abs() <= 2.0 * f64::EPSILON);
+            assert_eq!(Builtin::Softsign.eval(&[x]), x / (1.0 + x.abs()));
+            // celu(x, 1) = elu(x, 1), celu(x, a) = a elu(x/a, 1).
+            assert_eq!(Builtin::Celu.eval(&[x, 1.0]), elu(x, 1.0));
+            let c = Builtin::Celu.eval(&[x, 0.3]);
+            assert!((c - 0.3 * elu(x / 0.3, 1.0)).abs() <= 4.0 * f64::EPSILON * c.abs());
+            // logsigmoid = log(sigmoid), naive where sigmoid is not tiny.
+            let ls = Builtin::Logsigmoid.eval(&[x]);
+            assert!((ls - (1.0 / (1.0 + (-x).exp())).ln()).abs() <= 4e-16 * ls.abs().max(1.0));
+            // gelu_tanh = x (1 + tanh(u))/2, PyTorch's form, where 1 + tanh
+            // keeps most of its digits (above 0.36 for x > -1).
+            if x > -1.0 {
+                let u = GELU_TANH_K * (x + GELU_TANH_C * x * x * x);
+                let want = 0.5 * x * (1.0 + u.tanh());
+                let got = Builtin::GeluTanh.eval(&[x]);
+                assert!((got - want).abs() <= 2e-15 * want.abs(), "{x}");
+            }
+        }
+        // Deep in the left tail the sigmoid form keeps its digits: at x = -8,
+        // u = -24.65 and gelu_tanh is -3.107782937501111218e-21 (mpmath at
+        // 40 digits), where 1 + tanh(u) rounds to 0.
+        let deep = Builtin::GeluTanh.eval(&[-8.0]);
+        assert!(
+            (deep / -3.107_782_937_501_111_2e-21 - 1.0).abs() < 1e-13,
+            "{deep}"
+        );
+        // sqrt(2/pi) = 0.79788456080286535588 (mpmath).
+        assert!((GELU_TANH_K - (2.0 / std::f64::consts::PI).sqrt()).abs() <= 1e-16);
+        // celu is defined for a > 0 only.
+        for a in [0.0, -1.0, f64::NAN] {
+            assert!(Builtin::Celu.eval(&[1.0, a]).is_nan());
+            assert_eq!(Builtin::Celu.at_infinity(1.0, a), Asymptote::Outside);
+        }
+        // swish is silu, and printing uses the one name.
+        assert_eq!(Builtin::from_name("swish"), Some(Builtin::Silu));
+        assert_eq!(Builtin::Silu.name(), "silu");
+    }
+
+    #[test]
+    fn pytorch_gains_are_calculate_gains_table() {
+        // torch.nn.init.calculate_gain: linear and sigmoid 1, tanh 5/3,
+        // relu sqrt(2), leaky_relu sqrt(2/(1 + slope^2)) with slope 0.01 by
+        // default, selu 3/4; it raises for every other nonlinearity.
+        let gain = |b: Builtin, p: Option<f64>| b.pytorch_gain(p).map(|(g, _)| g);
+        assert_eq!(gain(Builtin::Identity, None), Some(1.0));
+        assert_eq!(gain(Builtin::Sigmoid, None), Some(1.0));
+        assert_eq!(gain(Builtin::Tanh, None), Some(5.0 / 3.0));
+        assert_eq!(gain(Builtin::Relu, None), Some(2f64.sqrt()));
+        assert_eq!(gain(Builtin::Selu, None), Some(0.75));
+        assert_eq!(
+            gain(Builtin::LeakyRelu, None),
+            Some((2.0 / 1.0001f64).sqrt())
+        );
+        assert_eq!(
+            gain(Builtin::LeakyRelu, Some(0.2)),
+            Some((2.0 / 1.04f64).sqrt())
+        );
+        let with_gain = Builtin::ALL
+            .into_iter()
+            .filter(|b| b.pytorch_gain(None).is_some())
+            .count();
+        assert_eq!(with_gain, 6);
+        for b in [
+            Builtin::Gelu,
+            Builtin::Silu,
+            Builtin::Elu,
+            Builtin::Softsign,
+            Builtin::Hardswish,
+            Builtin::Hardsigmoid,
+            Builtin::Relu6,
+            Builtin::Celu,
+            Builtin::GeluTanh,
+            Builtin::Logsigmoid,
+        ] {
+            assert_eq!(b.pytorch_gain(None), None, "{}", b.name());
+        }
+    }
+
+    #[test]
+    fn one_to_one_functions_are_strictly_monotone() {
+        for b in Builtin::ALL.into_iter().filter(|b| b.one_to_one()) {
+            // Where the saturating ones still change in every step.
+            let (lo, hi) = match b {
+                Builtin::Sqrt | Builtin::Log => (0.01, 3.0),
+                _ => (-3.0, 3.0),
+            };
+            let ys: Vec<f64> = (0..=400)
+                .map(|i| b.eval(&[lo + (hi - lo) * f64::from(i) / 400.0, 1.0]))
+                .collect();
+            let up = ys.windows(2).all(|w| w[0] < w[1]);
+            let down = ys.windows(2).all(|w| w[0] > w[1]);
+            assert!(up || down, "{} is not strictly monotone", b.name());
+        }
+    }
+
+    #[test]
     fn gamma_family_against_closed_forms() {
         use std::f64::consts::PI;
         let close = |b: Builtin, args: &[f64], want: f64| {
@@ -1331,6 +1437,21 @@ mod tests {
                         assert!(
                             (y - l).abs() < 1e-6,
                             "{} at {side} inf: {y} vs {l}",
+                            b.name()
+                        );
+                    }
+                    // |f| against |x|^d e^(-r|x|^q) at 5 and 10: a bounded
+                    // ratio, also bounded below where the bound is two-sided.
+                    Asymptote::Decays { q, r, d } | Asymptote::DecaysFaster { q, r, d } => {
+                        let ratio = |x: f64| {
+                            b.eval(&[side * x, 0.3]).abs() / (x.powf(d) * (-r * x.powf(q)).exp())
+                        };
+                        let growth = ratio(10.0) / ratio(5.0);
+                        let two_sided =
+                            matches!(b.at_infinity(side, 0.3), Asymptote::Decays { .. });
+                        assert!(
+                            growth <= 2.0 && (!two_sided || growth >= 0.5),
+                            "{} at {side} inf: ratio grows by {growth}",
                             b.name()
                         );
                     }

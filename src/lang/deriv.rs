@@ -769,7 +769,7 @@ fn bin(op: BinOp, a: Expr, b: Expr, span: Span) -> Expr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lang::builtin::{SELU_ALPHA, SELU_LAMBDA};
+    use crate::lang::builtin::{GELU_TANH_C, GELU_TANH_K, SELU_ALPHA, SELU_LAMBDA};
     use crate::lang::{parse_function, sexpr};
     use crate::special::pdf as norm_pdf;
     use libm::erf;
@@ -849,6 +849,9 @@ mod tests {
                 &[-2.3, -1.7, -0.6, 0.35, 0.9, 1.3, 2.2, 7.5]
             }
             Builtin::Beta => &[0.35, 0.9, 1.3, 2.2, 7.5],
+            // Either side of the kinks at -3 and 3, and at 6.
+            Builtin::Hardswish | Builtin::Hardsigmoid => &[-4.0, -2.3, -0.6, 0.35, 2.2, 3.5],
+            Builtin::Relu6 => &[-1.7, 0.35, 2.2, 5.5, 6.5],
             _ => &[-2.3, -1.7, -0.6, 0.35, 0.9, 1.3, 2.2],
         }
     }
@@ -913,7 +916,7 @@ mod tests {
             }
             checked += 1;
         }
-        assert_eq!(checked, 6, "min, max, leaky_relu, prelu, elu, beta");
+        assert_eq!(checked, 7, "min, max, leaky_relu, prelu, elu, beta, celu");
     }
 
     #[test]
@@ -941,7 +944,16 @@ mod tests {
         let sigmoid2 = |x: f64| sigmoid(x) * (1.0 - sigmoid(x)) * (1.0 - 2.0 * sigmoid(x));
         let erf1 = |x: f64| 2.0 / PI.sqrt() * (-x * x).exp();
         let phi2 = |x: f64| (x * x - 1.0) * norm_pdf(x);
-        let cases: [(&str, &dyn Fn(f64) -> f64); 9] = [
+        // PyTorch's form of gelu(approximate='tanh')': with t = tanh(u),
+        // u = k (x + c x^3): (1 + t)/2 + x (1 - t^2) u'/2.
+        let gelu_tanh = |x: f64| {
+            let (k, c) = (GELU_TANH_K, GELU_TANH_C);
+            let t = (k * (x + c * x * x * x)).tanh();
+            0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * k * (1.0 + 3.0 * c * x * x)
+        };
+        let logsigmoid = |x: f64| 1.0 / (1.0 + x.exp());
+        let softsign = |x: f64| (1.0 + x.abs()).powi(-2);
+        let cases: [(&str, &dyn Fn(f64) -> f64); 12] = [
             ("mish'(x)", &mish),
             ("silu'(x)", &silu),
             ("gelu'(x)", &gelu),
@@ -951,6 +963,9 @@ mod tests {
             ("sigmoid''(x)", &sigmoid2),
             ("erf'(x)", &erf1),
             ("phi''(x)", &phi2),
+            ("gelu_tanh'(x)", &gelu_tanh),
+            ("logsigmoid'(x)", &logsigmoid),
+            ("softsign'(x)", &softsign),
         ];
         for (src, want) in cases {
             let e = expanded(src, &());
@@ -996,6 +1011,21 @@ mod tests {
         assert_eq!(at("elu'(x)", 0.0, 0.0), 1.0);
         assert_eq!(at("selu'(x)", 0.0, 0.0), SELU_LAMBDA * SELU_ALPHA);
         assert_eq!(at("abs'(x)", 0.0, 0.0), 0.0);
+        // hardswish_backward: x/3 + 1/2 on [-3, 3], both ends included;
+        // hardsigmoid_backward and relu6 (hardtanh(x, 0, 6)): 0 at the ends.
+        assert_eq!(at("hardswish'(x)", -3.0, 0.0), -0.5);
+        assert_eq!(at("hardswish'(x)", 3.0, 0.0), 1.5);
+        assert_eq!(at("hardswish'(x)", -3.5, 0.0), 0.0);
+        assert_eq!(at("hardswish'(x)", 3.5, 0.0), 1.0);
+        assert_eq!(at("hardsigmoid'(x)", -3.0, 0.0), 0.0);
+        assert_eq!(at("hardsigmoid'(x)", 3.0, 0.0), 0.0);
+        assert_eq!(at("hardsigmoid'(x)", 0.0, 0.0), 1.0 / 6.0);
+        assert_eq!(at("relu6'(x)", 0.0, 0.0), 0.0);
+        assert_eq!(at("relu6'(x)", 6.0, 0.0), 0.0);
+        assert_eq!(at("relu6'(x)", 5.9, 0.0), 1.0);
+        // celu is smooth to first order at 0: slope 1 from both sides.
+        assert_eq!(at("celu'(x, a)", 0.0, 0.7), 1.0);
+        assert_eq!(at("celu'(x)", -800.0, 0.0), 0.0);
         // far right, elu' stays exact instead of inf*0
         assert_eq!(at("elu'(x)", 800.0, 0.0), 1.0);
         assert_eq!(at("elu''(x)", 800.0, 0.0), 0.0);

@@ -2,11 +2,11 @@
 //! sampling.
 
 use super::*;
-use std::f64::consts::SQRT_2;
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use statrs::distribution::{Continuous, ContinuousCDF};
 use statrs::statistics::Distribution as _;
+use std::f64::consts::SQRT_2;
 
 fn law(name: &str, params: &[f64]) -> Law {
     Law::new(name, params).unwrap()
