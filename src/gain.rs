@@ -298,6 +298,12 @@ fn valid_names(functions: &FunctionTable) -> Vec<String> {
         .filter(|b| b.is_activation() && b.arity().0 == 1)
         .map(|b| b.name().to_string())
         .chain(
+            Builtin::ALIASES
+                .iter()
+                .filter(|(_, b)| b.is_activation())
+                .map(|(alias, _)| alias.to_string()),
+        )
+        .chain(
             functions
                 .names()
                 .into_iter()
