@@ -201,7 +201,7 @@ fn bad_expressions_in_claims_and_requirements() {
 
 const GOOD: &str = r#"
 [functions]
-swish = "x * sigmoid(x)"
+my_swish = "x * sigmoid(x)"
 
 [scenario.gaussian]
 about = "He's setting"
@@ -229,7 +229,7 @@ requires = ["symmetric(y)"]
 
 [[claim]]
 id = "swish-mean"
-says = "E[swish(y)] >= 0"
+says = "E[my_swish(y)] >= 0"
 
 [[derivation]]
 id = "forward"

@@ -794,16 +794,6 @@ pub fn integrate(
     adapt(&g, &pieces(a, b, breaks, 0.0, 1.0), tol, false)
 }
 
-/// Points where a law's density is not smooth inside its support, so that
-/// quadrature splits there as it does at the integrand's kinks.
-fn density_kinks(law: &Law) -> Vec<f64> {
-    match *law {
-        Law::Laplace { loc, .. } => vec![loc],
-        Law::Triangular { mode, .. } => vec![mode],
-        _ => Vec::new(),
-    }
-}
-
 /// Most scale breaks on one side of the centre: 2^64 spreads is beyond any
 /// mass a density in `f64` still shows, short of the heaviest tails, whose
 /// far pieces the tail map and the mass check look after.
@@ -880,7 +870,7 @@ fn expect_with(law: &Law, g: &Integrand, breaks: &[f64], tol: Tol) -> Result<Qua
         1.0
     };
     let mut pts: Vec<f64> = breaks.to_vec();
-    pts.extend(density_kinks(law));
+    pts.extend(law.density_kinks());
     pts.extend(scale_breaks(law, lo, hi, &pts, centre, scale));
     let weighted = |x: f64| -> Result<Node, QuadError> {
         let w = law.pdf(x);

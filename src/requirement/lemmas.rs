@@ -687,11 +687,7 @@ fn base_cov(s: &Scenario, v: VarId, w: VarId) -> f64 {
             };
             sd * sd
         }
-        Source::Bivariate(b) => match (bv.component, bw.component) {
-            (0, 0) => b.sd_u * b.sd_u,
-            (1, 1) => b.sd_v * b.sd_v,
-            _ => b.rho * b.sd_u * b.sd_v,
-        },
+        Source::Bivariate(b) => b.cov(bv.component, bw.component),
     }
 }
 

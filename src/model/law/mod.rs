@@ -374,6 +374,27 @@ impl Law {
         }))
     }
 
+    /// Points inside the support where the density is not smooth (Laplace
+    /// at its location, Triangular at its mode), so that quadrature splits
+    /// there as it does at an integrand's kinks.
+    pub fn density_kinks(&self) -> Vec<f64> {
+        match *self {
+            Law::Laplace { loc, .. } => vec![loc],
+            Law::Triangular { mode, .. } => vec![mode],
+            // Smooth inside the support; the ends are the support's.
+            Law::Normal { .. }
+            | Law::Uniform { .. }
+            | Law::StudentsT { .. }
+            | Law::Cauchy { .. }
+            | Law::Exponential { .. }
+            | Law::Gamma { .. }
+            | Law::Beta { .. }
+            | Law::LogNormal { .. }
+            | Law::Bernoulli { .. }
+            | Law::TruncatedNormal { .. } => Vec::new(),
+        }
+    }
+
     /// The density at `x`; 0 outside the support, and 0 everywhere for the
     /// discrete Bernoulli (see [`Law::atoms`] and [`Law::pmf`]). At an
     /// endpoint where the density is unbounded (Gamma or Beta with a shape
@@ -855,6 +876,15 @@ impl Bivariate {
     pub fn sd(&self, component: usize) -> f64 {
         assert!(component < 2, "a pair has components 0 and 1");
         if component == 0 { self.sd_u } else { self.sd_v }
+    }
+
+    /// The covariance of two components (0 for u, 1 for v).
+    pub fn cov(&self, i: usize, j: usize) -> f64 {
+        if i == j {
+            self.sd(i) * self.sd(i)
+        } else {
+            self.rho * self.sd_u * self.sd_v
+        }
     }
 
     /// The mean and sd of v given u = `u`. The sd is 0 when |rho| = 1: v is
