@@ -298,6 +298,12 @@ fn valid_names(functions: &FunctionTable) -> Vec<String> {
         .filter(|b| b.is_activation() && b.arity().0 == 1)
         .map(|b| b.name().to_string())
         .chain(
+            Builtin::ALIASES
+                .iter()
+                .filter(|(_, b)| b.is_activation())
+                .map(|(alias, _)| alias.to_string()),
+        )
+        .chain(
             functions
                 .names()
                 .into_iter()
@@ -325,21 +331,7 @@ fn pytorch_gain(e: &Expr) -> Option<(f64, String)> {
         },
         _ => return None,
     };
-    match (name, slope) {
-        ("identity", None) => Some((1.0, "'linear': 1".into())),
-        ("sigmoid", None) => Some((1.0, "'sigmoid': 1".into())),
-        ("tanh", None) => Some((5.0 / 3.0, "'tanh': 5/3".into())),
-        ("relu", None) => Some((2f64.sqrt(), "'relu': sqrt(2)".into())),
-        ("selu", None) => Some((0.75, "'selu': 3/4, \"found empirically\"".into())),
-        ("leaky_relu", a) => {
-            let a = a.unwrap_or(0.01);
-            Some((
-                (2.0 / (1.0 + a * a)).sqrt(),
-                format!("'leaky_relu', param {a}: sqrt(2/(1 + a^2))"),
-            ))
-        }
-        _ => None,
-    }
+    Builtin::from_name(name)?.pytorch_gain(slope)
 }
 
 impl Activation {

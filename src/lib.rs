@@ -20,6 +20,7 @@ pub mod outcome;
 pub mod report;
 pub mod requirement;
 pub mod sample;
+pub mod special;
 pub mod verdict;
 pub mod work;
 

@@ -202,7 +202,7 @@ fn bad_expressions_in_claims_and_requirements() {
 
 const GOOD: &str = r#"
 [functions]
-swish = "x * sigmoid(x)"
+my_swish = "x * sigmoid(x)"
 
 [scenario.gaussian]
 about = "He's setting"
@@ -230,7 +230,7 @@ requires = ["symmetric(y)"]
 
 [[claim]]
 id = "swish-mean"
-says = "E[swish(y)] >= 0"
+says = "E[my_swish(y)] >= 0"
 
 [[derivation]]
 id = "forward"

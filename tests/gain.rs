@@ -372,12 +372,43 @@ fn functions_come_from_a_file() {
 }
 
 #[test]
+fn the_newer_activations_have_computed_gains_and_no_pytorch_one() {
+    // E[relu6(z)^2] = 0.49999999807527047738 (mpmath at 40 digits; also the
+    // closed form in derivations/activations.toml): forward gain 1/sqrt.
+    let v = json(&["relu6"]);
+    assert!(close(
+        f(&v["forward_gain"]),
+        1.0 / 0.499_999_998_075_270_5f64.sqrt(),
+        1e-12
+    ));
+    // calculate_gain raises for these: no pytorch row.
+    for name in ["relu6", "hardswish", "gelu_tanh", "swish"] {
+        let v = json(&[name]);
+        assert_eq!(v["gains"].as_array().unwrap().len(), 2, "{name}");
+    }
+    // swish is silu by another name: the same numbers.
+    let (swish, silu) = (json(&["swish"]), json(&["silu"]));
+    assert_eq!(swish["forward_gain"], silu["forward_gain"]);
+    assert_eq!(swish["backward_gain"], silu["backward_gain"]);
+}
+
+#[test]
 fn unknown_activation_is_bad_input_listing_the_valid_ones() {
     let out = run(&["gain", "swish3"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("`swish3` is not an activation"), "{err}");
-    for name in ["relu", "tanh", "gelu", "selu", "mish", "--define"] {
+    for name in [
+        "relu",
+        "tanh",
+        "gelu",
+        "selu",
+        "mish",
+        "gelu_tanh",
+        "hardswish",
+        "swish",
+        "--define",
+    ] {
         assert!(err.contains(name), "{name} missing from: {err}");
     }
 }

@@ -26,22 +26,23 @@
 //! For `t ≥ −1` the direct forms are used; there the cancellation is at most
 //! a factor 7.4 (k = 2 at t = −1), so they keep about 15 digits.
 
-use crate::lang::builtin::norm_pdf;
+use crate::special::{self, FRAC_1_SQRT_2PI};
 
 /// A bound on the relative rounding error of [`relu_normal`],
 /// [`step_normal`] and (relative to [`leaky_relu_normal_abs`]) of
 /// [`leaky_relu_normal`], for results in the normal range of `f64`.
 ///
-/// How it was arrived at. Direct branch (`t ≥ −1`): `Φ` comes from statrs's
-/// `erfc`, whose relative error on the arguments used (≤ 0.71) is within a
-/// few ulps; `φ` is `exp` of an argument below 1/2 (≤ 2 ulps with the
-/// constant); the combination `(t²+1)Φ + tφ` then loses at most the factor
+/// How it was arrived at. Direct branch (`t ≥ −1`): `Φ` and `φ` come from
+/// [`special`], each within 3 units of 2^-53 relative (measured there); the
+/// combination `(t²+1)Φ + tφ` then loses at most the factor
 /// 7.4 to cancellation, so ≈ 7.4 · 6 ε ≈ 1e-14 in the worst case.
 /// Continued-fraction branch (`t < −1`): truncation < 1e-17, the backward
 /// recurrence contracts rounding so that `r_1, r_2, I_0` carry a few ulps,
 /// `φ` one ulp for `exp` plus the corrected argument; about 10 ε in all.
 /// Measured against 50-digit values (mpmath) at 5000 random points with
-/// `t ∈ [−37.5, 10]` and `s` from 0.1 to 1000, the worst was 5.0e-15
+/// `t ∈ [−37.5, 10]` and `s` from 0.1 to 1000 (with the series-and-fraction
+/// `Φ` this module had before, within a unit of `special::cdf`), the worst
+/// was 5.0e-15
 /// (`E[relu²]` just above t = −1, the cancellation predicted). `2e-14`
 /// covers the a priori estimate with margin; the tests check it against
 /// 20-digit values and against quadrature.
@@ -66,7 +67,7 @@ pub fn relu_normal(mu: f64, s: f64, k: u32) -> f64 {
     }
     let t = mu / s;
     if t >= TAIL_T {
-        let (cdf, pdf) = (normal_cdf(t), norm_pdf(t));
+        let (cdf, pdf) = (special::cdf(t), special::pdf(t));
         return match k {
             1 => s * (t * cdf + pdf),
             _ => s * s * ((t * t + 1.0) * cdf + t * pdf),
@@ -109,44 +110,10 @@ pub fn step_normal(mu: f64, s: f64) -> f64 {
     }
     let t = mu / s;
     if t >= TAIL_T {
-        return normal_cdf(t);
+        return special::cdf(t);
     }
     let tail = Tail::new(t, division_residual(t, mu, s));
     tail.pdf * tail.i0
-}
-
-/// The standard normal cdf `Φ(t)`, to a few ulps for every `t` (relative,
-/// in both tails, down to underflow).
-///
-/// statrs 0.19's `erfc` (and so `builtin::norm_cdf`) is off by up to about
-/// 1e-10 relative for arguments above 1/2 — its rational approximations
-/// were fitted around single-precision offsets that it stores in double —
-/// which is far too coarse for a 1e-10 verdict. Here: Marsaglia's series
-/// `Φ(t) = 1/2 + φ(t) Σ t^(2n+1)/(2n+1)!!` on `[−1, 1]`, the Mills-ratio
-/// continued fraction outside it.
-pub fn normal_cdf(t: f64) -> f64 {
-    if t.is_nan() {
-        f64::NAN
-    } else if t.is_infinite() {
-        if t > 0.0 { 1.0 } else { 0.0 }
-    } else if t < TAIL_T {
-        let tail = Tail::new(t, 0.0);
-        tail.pdf * tail.i0
-    } else if t <= -TAIL_T {
-        let t2 = t * t;
-        let (mut sum, mut term) = (t, t);
-        for n in 1..64 {
-            term *= t2 / f64::from(2 * n + 1);
-            sum += term;
-            if term.abs() <= 1e-17 * sum.abs() {
-                break;
-            }
-        }
-        0.5 + norm_pdf(t) * sum
-    } else {
-        let tail = Tail::new(-t, 0.0);
-        1.0 - tail.pdf * tail.i0
-    }
 }
 
 /// `d` such that `t + d` is `mu/s` to about ε², `t` being the rounded
@@ -168,10 +135,9 @@ struct Tail {
 impl Tail {
     /// `t < −1` finite; `d` a first-order correction to `t` (or 0).
     fn new(t: f64, d: f64) -> Tail {
-        const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
         let hi = t * t;
         let lo = f64::mul_add(t, t, -hi) + 2.0 * t * d;
-        let pdf = INV_SQRT_2PI * (-0.5 * hi).exp() * (-0.5 * lo).exp();
+        let pdf = FRAC_1_SQRT_2PI * (-0.5 * hi).exp() * (-0.5 * lo).exp();
         let x = -t;
         let depth: u32 = if x < 2.0 {
             500
@@ -196,8 +162,6 @@ mod tests {
     use super::*;
     use crate::exact::quad::{Tol, integrate};
     use proptest::prelude::*;
-
-    const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 
     fn rel(got: f64, want: f64) -> f64 {
         ((got - want) / want).abs()
@@ -268,20 +232,18 @@ mod tests {
                 "Phi at {mu}, {s}"
             );
         }
-        // Phi(-1), the value statrs 0.19 gets wrong in the 11th digit.
-        assert!(rel(normal_cdf(-1.0), 0.158_655_253_931_457_05) <= 4.0 * f64::EPSILON);
     }
 
     #[test]
     fn standard_normal_constants() {
         // docs/REFERENCES.md: N(0,1) E[relu] = 1/sqrt(2 pi), E[relu^2] = 1/2;
         // leaky with slope a: (1 - a)/sqrt(2 pi) and (1 + a^2)/2.
-        assert!(rel(relu_normal(0.0, 1.0, 1), INV_SQRT_2PI) <= CLOSED_REL_ERR);
+        assert!(rel(relu_normal(0.0, 1.0, 1), FRAC_1_SQRT_2PI) <= CLOSED_REL_ERR);
         assert!(rel(relu_normal(0.0, 1.0, 2), 0.5) <= CLOSED_REL_ERR);
         assert_eq!(step_normal(0.0, 2.0), 0.5);
         for a in [0.0, 0.01, 0.2, 1.0, 3.0] {
             let e1 = leaky_relu_normal(0.0, 1.0, a, 1);
-            let want = (1.0 - a) * INV_SQRT_2PI;
+            let want = (1.0 - a) * FRAC_1_SQRT_2PI;
             let scale = leaky_relu_normal_abs(0.0, 1.0, a, 1);
             assert!((e1 - want).abs() <= CLOSED_REL_ERR * scale, "a = {a}");
             assert!(rel(leaky_relu_normal(0.0, 1.0, a, 2), (1.0 + a * a) / 2.0) <= CLOSED_REL_ERR);
@@ -305,8 +267,6 @@ mod tests {
         assert!(relu_normal(0.0, 1.0, 3).is_nan());
         assert!(relu_normal(f64::NAN, 1.0, 1).is_nan());
         assert!(step_normal(1.0, f64::INFINITY).is_nan());
-        assert_eq!(normal_cdf(f64::NEG_INFINITY), 0.0);
-        assert_eq!(normal_cdf(f64::INFINITY), 1.0);
         // Past underflow the value is 0, not NaN.
         assert_eq!(relu_normal(-50.0, 1.0, 2), 0.0);
     }
@@ -314,7 +274,7 @@ mod tests {
     /// E[relu(Z)^k] by quadrature of the density written out here, not
     /// through the law module.
     fn relu_by_quadrature(mu: f64, s: f64, k: i32) -> f64 {
-        let f = |x: f64| x.powi(k) * INV_SQRT_2PI / s * (-0.5 * ((x - mu) / s).powi(2)).exp();
+        let f = |x: f64| x.powi(k) * FRAC_1_SQRT_2PI / s * (-0.5 * ((x - mu) / s).powi(2)).exp();
         integrate(&f, 0.0, f64::INFINITY, &[], Tol::default())
             .unwrap()
             .value
@@ -331,7 +291,7 @@ mod tests {
                 prop_assert!(rel(relu_normal(mu, s, k), q) <= 1e-10, "k={} mu={} s={}", k, mu, s);
             }
             let cdf = integrate(
-                &|x: f64| INV_SQRT_2PI * (-0.5 * x * x).exp(),
+                &|x: f64| FRAC_1_SQRT_2PI * (-0.5 * x * x).exp(),
                 f64::NEG_INFINITY, mu / s, &[], Tol::default(),
             ).unwrap().value;
             prop_assert!(rel(step_normal(mu, s), cdf) <= 1e-10);
@@ -343,12 +303,6 @@ mod tests {
             let below = relu_normal(-s * (1.0 + 1e-12), s, k);
             let above = relu_normal(-s * (1.0 - 1e-12), s, k);
             prop_assert!(rel(below, above) <= 1e-11);
-        }
-
-        #[test]
-        fn cdf_symmetry(t in -8.0f64..8.0) {
-            let sum = normal_cdf(t) + normal_cdf(-t);
-            prop_assert!((sum - 1.0).abs() <= 4.0 * f64::EPSILON);
         }
     }
 }

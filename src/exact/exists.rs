@@ -1215,6 +1215,19 @@ impl Analysis<'_> {
                         lead: None,
                     }
                 }
+                // Only the upper bound: no lower one to offer.
+                Asymptote::DecaysFaster { q, r, d } => {
+                    let exact = q * l.d + l.rem - l.d <= 0.0;
+                    Far {
+                        hi: Size::exponential(
+                            q * l.d,
+                            -r * l.c.abs().powf(q),
+                            if exact { d * l.d } else { INF },
+                        ),
+                        lo: None,
+                        lead: None,
+                    }
+                }
                 Asymptote::Between { lo, hi } => Far {
                     hi: power(hi * l.d),
                     lo: Some(power(lo * l.d)),
@@ -1265,6 +1278,7 @@ impl Analysis<'_> {
                     Asymptote::Power { d, .. } => Some(d.max(0.0)),
                     Asymptote::Limit(_)
                     | Asymptote::Decays { .. }
+                    | Asymptote::DecaysFaster { .. }
                     | Asymptote::Bounded
                     | Asymptote::Outside => Some(0.0),
                     Asymptote::Between { .. } | Asymptote::Exp | Asymptote::Unknown => None,
@@ -1605,7 +1619,7 @@ fn through_asymptote(asym: Asymptote, side: f64, lo: f64, hi: f64) -> Local {
             hi: INF,
             sign: Some(1.0),
         },
-        Asymptote::Decays { .. } => Local::Size {
+        Asymptote::Decays { .. } | Asymptote::DecaysFaster { .. } => Local::Size {
             lo: INF,
             hi: INF,
             sign: None,

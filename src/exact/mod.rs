@@ -571,17 +571,13 @@ impl<'a> Engine<'a> {
                         };
                         Err(NoExact::Undefined(format!(
                             "{what} does not exist under {}",
-                            law_name(law)
+                            law
                         )))
                     }
                 },
                 Source::Bivariate(b) => {
-                    let sd = if self.scenario.bases[v.0].component == 0 {
-                        b.sd_u
-                    } else {
-                        b.sd_v
-                    };
-                    let m = Law::Normal { mean: 0.0, sd }
+                    let m = b
+                        .marginal(self.scenario.bases[v.0].component)
                         .raw_moment(power)
                         .unwrap_or(f64::NAN);
                     Ok(Some(Exact::new(
@@ -774,23 +770,18 @@ impl<'a> Engine<'a> {
     /// The variance of a base variable in closed form.
     fn base_variance(&self, v: VarId) -> Result<Option<Val>, NoExact> {
         let var = match &self.scenario.sources[self.scenario.bases[v.0].source] {
-            Source::Single(law) => match central_variance(law) {
+            Source::Single(law) => match law.variance() {
                 Some(Ok(var)) => var,
                 Some(Err(NoMoment::Undefined)) => {
                     return Err(NoExact::Undefined(format!(
                         "Var[{}] does not exist under {}",
-                        self.scenario.bases[v.0].name,
-                        law_name(law)
+                        self.scenario.bases[v.0].name, law
                     )));
                 }
                 None => return Ok(None),
             },
             Source::Bivariate(b) => {
-                let sd = if self.scenario.bases[v.0].component == 0 {
-                    b.sd_u
-                } else {
-                    b.sd_v
-                };
+                let sd = b.sd(self.scenario.bases[v.0].component);
                 sd * sd
             }
         };
@@ -1022,7 +1013,7 @@ impl<'a> Engine<'a> {
                 exists::Integrable::No(r) => {
                     return Err(NoExact::Undefined(format!(
                         "{moment} is infinite under {}: {r}",
-                        law_name(law)
+                        law
                     )));
                 }
                 exists::Integrable::Unknown(r) => {
@@ -1075,51 +1066,6 @@ pub fn affine(x: &Rv) -> Option<(VarId, f64, f64)> {
             }
         }
         _ => None,
-    }
-}
-
-/// The variance of a law in closed form, where it has one.
-fn central_variance(law: &Law) -> Option<Result<f64, NoMoment>> {
-    Some(Ok(match *law {
-        Law::Normal { sd, .. } => sd * sd,
-        Law::Uniform { lo, hi } => (hi - lo) * (hi - lo) / 12.0,
-        Law::Laplace { scale, .. } => 2.0 * scale * scale,
-        Law::StudentsT { scale, dof, .. } => {
-            if dof <= 2.0 {
-                return Some(Err(NoMoment::Undefined));
-            }
-            scale * scale * dof / (dof - 2.0)
-        }
-        Law::Cauchy { .. } => return Some(Err(NoMoment::Undefined)),
-        Law::Exponential { rate } => 1.0 / (rate * rate),
-        Law::Gamma { shape, rate } => shape / (rate * rate),
-        Law::Beta { a, b } => a * b / ((a + b) * (a + b) * (a + b + 1.0)),
-        Law::LogNormal { mu, sigma } => (sigma * sigma).exp_m1() * (2.0 * mu + sigma * sigma).exp(),
-        Law::Triangular { lo, hi, mode } => {
-            (lo * lo + hi * hi + mode * mode - lo * hi - lo * mode - hi * mode) / 18.0
-        }
-        Law::Bernoulli { p } => p * (1.0 - p),
-        Law::TruncatedNormal { .. } => return None,
-    }))
-}
-
-/// The law as the user wrote it, for messages.
-pub fn law_name(law: &Law) -> String {
-    match *law {
-        Law::Normal { mean, sd } => format!("Normal({mean}, {sd})"),
-        Law::Uniform { lo, hi } => format!("Uniform({lo}, {hi})"),
-        Law::Laplace { loc, scale } => format!("Laplace({loc}, {scale})"),
-        Law::StudentsT { loc, scale, dof } => format!("StudentsT({loc}, {scale}, {dof})"),
-        Law::Cauchy { loc, scale } => format!("Cauchy({loc}, {scale})"),
-        Law::Exponential { rate } => format!("Exponential({rate})"),
-        Law::Gamma { shape, rate } => format!("Gamma({shape}, {rate})"),
-        Law::Beta { a, b } => format!("Beta({a}, {b})"),
-        Law::LogNormal { mu, sigma } => format!("LogNormal({mu}, {sigma})"),
-        Law::Triangular { lo, hi, mode } => format!("Triangular({lo}, {hi}, {mode})"),
-        Law::Bernoulli { p } => format!("Bernoulli({p})"),
-        Law::TruncatedNormal { mean, sd, lo, hi } => {
-            format!("TruncatedNormal({mean}, {sd}, {lo}, {hi})")
-        }
     }
 }
 

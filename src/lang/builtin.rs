@@ -23,9 +23,18 @@
 //! a continuous law, but it can under a discrete one (`Bernoulli`), and it
 //! must be the same everywhere.
 
+use super::print::number;
+use crate::special;
+use std::borrow::Cow;
+
 /// SELU's constants (Klambauer et al. 2017), to the digits of the paper.
 pub const SELU_LAMBDA: f64 = 1.050_700_987_355_480_5;
 pub const SELU_ALPHA: f64 = 1.673_263_242_354_377_2;
+
+/// gelu_tanh's constants (Hendrycks & Gimpel 2016): sqrt(2/pi), as
+/// PyTorch's `M_SQRT2 * M_2_SQRTPI * 0.5`, and the cubic's 0.044715.
+pub const GELU_TANH_K: f64 = 0.797_884_560_802_865_4;
+pub const GELU_TANH_C: f64 = 0.044_715;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Builtin {
@@ -64,6 +73,13 @@ pub enum Builtin {
     Mish,
     Hardtanh,
     Identity,
+    Softsign,
+    Hardswish,
+    Hardsigmoid,
+    Relu6,
+    Celu,
+    GeluTanh,
+    Logsigmoid,
 }
 
 /// Where a function fails to be smooth, as a condition on its arguments.
@@ -130,6 +146,10 @@ pub enum Asymptote {
     /// |f(x)| lies between constant multiples of |x|^d exp(-r |x|^q):
     /// an exponential decay (sigmoid's e^x, phi's exp(-x^2/2)).
     Decays { q: f64, r: f64, d: f64 },
+    /// |f(x)| is at most a constant multiple of |x|^d exp(-r |x|^q), and
+    /// smaller than that by a factor not stated (gelu_tanh's
+    /// exp(-2k|x|)): an upper bound only.
+    DecaysFaster { q: f64, r: f64, d: f64 },
     /// Bounded, without a limit.
     Bounded,
     /// exp itself.
@@ -143,7 +163,7 @@ pub enum Asymptote {
 }
 
 impl Builtin {
-    pub const ALL: [Builtin; 35] = [
+    pub const ALL: [Builtin; 42] = [
         Builtin::Sqrt,
         Builtin::Exp,
         Builtin::Log,
@@ -179,7 +199,18 @@ impl Builtin {
         Builtin::Mish,
         Builtin::Hardtanh,
         Builtin::Identity,
+        Builtin::Softsign,
+        Builtin::Hardswish,
+        Builtin::Hardsigmoid,
+        Builtin::Relu6,
+        Builtin::Celu,
+        Builtin::GeluTanh,
+        Builtin::Logsigmoid,
     ];
+
+    /// Other names of built-ins: `swish` is SiLU (Ramachandran et al. 2017
+    /// named x sigmoid(x) swish; PyTorch calls it silu).
+    pub const ALIASES: [(&'static str, Builtin); 1] = [("swish", Builtin::Silu)];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -218,11 +249,25 @@ impl Builtin {
             Builtin::Mish => "mish",
             Builtin::Hardtanh => "hardtanh",
             Builtin::Identity => "identity",
+            Builtin::Softsign => "softsign",
+            Builtin::Hardswish => "hardswish",
+            Builtin::Hardsigmoid => "hardsigmoid",
+            Builtin::Relu6 => "relu6",
+            Builtin::Celu => "celu",
+            Builtin::GeluTanh => "gelu_tanh",
+            Builtin::Logsigmoid => "logsigmoid",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Builtin> {
-        Builtin::ALL.iter().copied().find(|b| b.name() == name)
+        Builtin::ALL
+            .iter()
+            .copied()
+            .find(|b| b.name() == name)
+            .or_else(|| {
+                let alias = Builtin::ALIASES.iter().find(|(a, _)| *a == name);
+                alias.map(|&(_, b)| b)
+            })
     }
 
     /// Fewest and most arguments. Optional trailing arguments take
@@ -230,17 +275,17 @@ impl Builtin {
     pub fn arity(self) -> (usize, usize) {
         match self {
             Builtin::Min | Builtin::Max | Builtin::Prelu | Builtin::Beta => (2, 2),
-            Builtin::LeakyRelu | Builtin::Elu => (1, 2),
+            Builtin::LeakyRelu | Builtin::Elu | Builtin::Celu => (1, 2),
             _ => (1, 1),
         }
     }
 
     /// Values of the optional trailing arguments: leaky_relu's slope is
-    /// PyTorch's 0.01, elu's alpha is 1.
+    /// PyTorch's 0.01, elu's and celu's alpha is 1.
     pub fn default_args(self) -> &'static [f64] {
         match self {
             Builtin::LeakyRelu => &[0.01],
-            Builtin::Elu => &[1.0],
+            Builtin::Elu | Builtin::Celu => &[1.0],
             _ => &[],
         }
     }
@@ -253,12 +298,110 @@ impl Builtin {
             Builtin::Beta => "beta(a, b)".to_string(),
             Builtin::LeakyRelu => "leaky_relu(x) or leaky_relu(x, a)".to_string(),
             Builtin::Elu => "elu(x) or elu(x, a)".to_string(),
+            Builtin::Celu => "celu(x) or celu(x, a)".to_string(),
             _ => format!("{}(x)", self.name()),
         }
     }
 
+    /// Whether `gain` offers it as an activation.
     pub fn is_activation(self) -> bool {
-        self >= Builtin::Relu || self == Builtin::Tanh
+        match self {
+            Builtin::Tanh
+            | Builtin::Relu
+            | Builtin::LeakyRelu
+            | Builtin::Prelu
+            | Builtin::Elu
+            | Builtin::Selu
+            | Builtin::Gelu
+            | Builtin::Silu
+            | Builtin::Softplus
+            | Builtin::Sigmoid
+            | Builtin::Mish
+            | Builtin::Hardtanh
+            | Builtin::Identity
+            | Builtin::Softsign
+            | Builtin::Hardswish
+            | Builtin::Hardsigmoid
+            | Builtin::Relu6
+            | Builtin::Celu
+            | Builtin::GeluTanh
+            | Builtin::Logsigmoid => true,
+            Builtin::Sqrt
+            | Builtin::Exp
+            | Builtin::Log
+            | Builtin::Abs
+            | Builtin::Sign
+            | Builtin::Step
+            | Builtin::Min
+            | Builtin::Max
+            | Builtin::Sin
+            | Builtin::Cos
+            | Builtin::Erf
+            | Builtin::Erfc
+            | Builtin::NormCdf
+            | Builtin::NormPdf
+            | Builtin::Asin
+            | Builtin::Acos
+            | Builtin::Atan
+            | Builtin::Gamma
+            | Builtin::Lgamma
+            | Builtin::Beta
+            | Builtin::Digamma
+            | Builtin::Trigamma => false,
+        }
+    }
+
+    /// Whether the function is one-to-one in its first argument, so that a
+    /// continuous argument gives a continuous value. Claimed only where it
+    /// is used; `false` is always safe.
+    pub fn one_to_one(self) -> bool {
+        match self {
+            Builtin::Tanh
+            | Builtin::Atan
+            | Builtin::Erf
+            | Builtin::Erfc
+            | Builtin::Exp
+            | Builtin::Log
+            | Builtin::Sqrt
+            | Builtin::Sigmoid
+            | Builtin::NormCdf
+            | Builtin::Softplus
+            | Builtin::Identity
+            | Builtin::Softsign
+            | Builtin::Logsigmoid => true,
+            // Strictly increasing too, but not (yet) claimed: a claim here
+            // changes which lemmas are proved.
+            Builtin::Asin
+            | Builtin::Acos
+            | Builtin::Selu
+            | Builtin::Celu
+            // Flat somewhere, not monotone, or of two arguments.
+            | Builtin::Abs
+            | Builtin::Sign
+            | Builtin::Step
+            | Builtin::Min
+            | Builtin::Max
+            | Builtin::Sin
+            | Builtin::Cos
+            | Builtin::NormPdf
+            | Builtin::Gamma
+            | Builtin::Lgamma
+            | Builtin::Beta
+            | Builtin::Digamma
+            | Builtin::Trigamma
+            | Builtin::Relu
+            | Builtin::LeakyRelu
+            | Builtin::Prelu
+            | Builtin::Elu
+            | Builtin::Gelu
+            | Builtin::Silu
+            | Builtin::Mish
+            | Builtin::Hardtanh
+            | Builtin::Hardswish
+            | Builtin::Hardsigmoid
+            | Builtin::Relu6
+            | Builtin::GeluTanh => false,
+        }
     }
 
     pub fn kinks(self) -> Kinks {
@@ -273,10 +416,36 @@ impl Builtin {
             | Builtin::Elu
             | Builtin::Selu
             | Builtin::Sqrt
-            | Builtin::Log => Kinks::At(ZERO),
+            | Builtin::Log
+            | Builtin::Celu => Kinks::At(ZERO),
+            // x/(1 + |x|): its second derivative jumps at 0.
+            Builtin::Softsign => Kinks::At(ZERO),
             Builtin::Hardtanh | Builtin::Asin | Builtin::Acos => Kinks::At(&[-1.0, 1.0]),
+            Builtin::Hardswish | Builtin::Hardsigmoid => Kinks::At(&[-3.0, 3.0]),
+            Builtin::Relu6 => Kinks::At(&[0.0, 6.0]),
             Builtin::Min | Builtin::Max => Kinks::WhereEqual,
-            _ => Kinks::None,
+            Builtin::Exp
+            | Builtin::Sin
+            | Builtin::Cos
+            | Builtin::Tanh
+            | Builtin::Erf
+            | Builtin::Erfc
+            | Builtin::NormCdf
+            | Builtin::NormPdf
+            | Builtin::Atan
+            | Builtin::Gamma
+            | Builtin::Lgamma
+            | Builtin::Beta
+            | Builtin::Digamma
+            | Builtin::Trigamma
+            | Builtin::Gelu
+            | Builtin::Silu
+            | Builtin::Softplus
+            | Builtin::Sigmoid
+            | Builtin::Mish
+            | Builtin::Identity
+            | Builtin::GeluTanh
+            | Builtin::Logsigmoid => Kinks::None,
         }
     }
 
@@ -319,7 +488,14 @@ impl Builtin {
             | Builtin::Sigmoid
             | Builtin::Mish
             | Builtin::Hardtanh
-            | Builtin::Identity => Poles::None,
+            | Builtin::Identity
+            | Builtin::Softsign
+            | Builtin::Hardswish
+            | Builtin::Hardsigmoid
+            | Builtin::Relu6
+            | Builtin::Celu
+            | Builtin::GeluTanh
+            | Builtin::Logsigmoid => Poles::None,
         }
     }
 
@@ -328,7 +504,9 @@ impl Builtin {
     /// probability. `a` is the second argument, where there is one.
     pub fn zero_on_interval(self, a: f64) -> bool {
         match self {
-            Builtin::Relu | Builtin::Step => true,
+            Builtin::Relu | Builtin::Step | Builtin::Relu6 => true,
+            // Zero left of -3.
+            Builtin::Hardswish | Builtin::Hardsigmoid => true,
             Builtin::LeakyRelu | Builtin::Prelu | Builtin::Elu => a == 0.0,
             // min and max are rewritten through abs before anyone asks.
             Builtin::Min | Builtin::Max => true,
@@ -359,7 +537,11 @@ impl Builtin {
             | Builtin::Sigmoid
             | Builtin::Mish
             | Builtin::Hardtanh
-            | Builtin::Identity => false,
+            | Builtin::Identity
+            | Builtin::Softsign
+            | Builtin::Celu
+            | Builtin::GeluTanh
+            | Builtin::Logsigmoid => false,
         }
     }
 
@@ -373,7 +555,8 @@ impl Builtin {
             | Builtin::Erf
             | Builtin::Sign
             | Builtin::Identity
-            | Builtin::Hardtanh => Parity::Odd,
+            | Builtin::Hardtanh
+            | Builtin::Softsign => Parity::Odd,
             Builtin::Abs | Builtin::Cos | Builtin::NormPdf => Parity::Even,
             Builtin::Sqrt
             | Builtin::Exp
@@ -398,7 +581,128 @@ impl Builtin {
             | Builtin::Silu
             | Builtin::Softplus
             | Builtin::Sigmoid
-            | Builtin::Mish => Parity::Neither,
+            | Builtin::Mish
+            | Builtin::Hardswish
+            | Builtin::Hardsigmoid
+            | Builtin::Relu6
+            | Builtin::Celu
+            | Builtin::GeluTanh
+            | Builtin::Logsigmoid => Parity::Neither,
+        }
+    }
+
+    /// The derivative in argument `arg` (0 or 1), as an expression in `x`
+    /// (the first argument) and `a` (the second), which `deriv` parses;
+    /// none where the language has no derivative to offer (trigamma's is
+    /// the tetragamma function, which it lacks). At kinks it takes
+    /// PyTorch's backward value (see the module's comment).
+    pub fn derivative(self, arg: usize) -> Option<Cow<'static, str>> {
+        use Builtin::*;
+        // A one-argument function has no derivative in a second argument.
+        let only = |t: &'static str| (arg == 0).then_some(Cow::Borrowed(t));
+        let both = |in_x: &'static str, in_a: &'static str| {
+            Some(Cow::Borrowed(if arg == 0 { in_x } else { in_a }))
+        };
+        match self {
+            Sqrt => only("1/(2*sqrt(x))"),
+            Exp => only("exp(x)"),
+            Log => only("1/x"),
+            Abs => only("sign(x)"),
+            Sign | Step => only("0"),
+            // min(x, a) is x where x < a; at a tie the first argument gets 0
+            // and the second 1, so that d/dx min(x, x) is still 1.
+            Min => both("step(a - x)", "1 - step(a - x)"),
+            Max => both("step(x - a)", "1 - step(x - a)"),
+            Sin => only("cos(x)"),
+            Cos => only("-sin(x)"),
+            Tanh => only("1 - tanh(x)^2"),
+            Erf => only("2/sqrt(pi)*exp(-x^2)"),
+            Erfc => only("-(2/sqrt(pi)*exp(-x^2))"),
+            NormCdf => only("phi(x)"),
+            NormPdf => only("-x*phi(x)"),
+            Asin => only("1/sqrt(1 - x^2)"),
+            Acos => only("-(1/sqrt(1 - x^2))"),
+            Atan => only("1/(1 + x^2)"),
+            Gamma => only("gamma(x)*digamma(x)"),
+            Lgamma => only("digamma(x)"),
+            // d/da B(a, b) = B(a, b) (psi(a) - psi(a + b)), and the same in b.
+            Beta => both(
+                "beta(x, a)*(digamma(x) - digamma(x + a))",
+                "beta(x, a)*(digamma(a) - digamma(x + a))",
+            ),
+            Digamma => only("trigamma(x)"),
+            Trigamma => None,
+            Relu => only("step(x)"),
+            LeakyRelu | Prelu => both("a + (1 - a)*step(x)", "min(x, 0)"),
+            // min(x, 0) keeps exp from overflowing where step(x) = 1 would
+            // multiply it by zero: inf*0 is NaN.
+            Elu => both(
+                "step(x) + (1 - step(x))*a*exp(min(x, 0))",
+                "(1 - step(x))*(exp(min(x, 0)) - 1)",
+            ),
+            // selu = lambda*elu(x, alpha), with the constants `eval` uses so
+            // that this is the derivative of exactly that function.
+            Selu => (arg == 0).then(|| {
+                Cow::Owned(format!(
+                    "{}*(step(x) + (1 - step(x))*{}*exp(min(x, 0)))",
+                    number(SELU_LAMBDA),
+                    number(SELU_ALPHA)
+                ))
+            }),
+            Gelu => only("Phi(x) + x*phi(x)"),
+            Silu => only("sigmoid(x)*(1 + x*(1 - sigmoid(x)))"),
+            Softplus => only("sigmoid(x)"),
+            Sigmoid => only("sigmoid(x)*(1 - sigmoid(x))"),
+            Mish => only("tanh(softplus(x)) + x*sigmoid(x)*(1 - tanh(softplus(x))^2)"),
+            Hardtanh => only("step(x + 1)*step(1 - x)"),
+            Identity => only("1"),
+            Softsign => only("1/(1 + abs(x))^2"),
+            // PyTorch: 0 below -3, x/3 + 1/2 on [-3, 3] (both ends), 1 above.
+            Hardswish => only("(1 - step(-3 - x))*(1 - step(x - 3))*(x/3 + 1/2) + step(x - 3)"),
+            // PyTorch: 1/6 strictly inside (-3, 3), 0 elsewhere.
+            Hardsigmoid => only("step(x + 3)*step(3 - x)/6"),
+            // relu6 is PyTorch's hardtanh(x, 0, 6): 0 at both ends.
+            Relu6 => only("step(x)*step(6 - x)"),
+            // exp(x/a) below 0 (1 at 0, where both sides agree); in a:
+            // d/da a (exp(x/a) - 1) = (1 - x/a) exp(x/a) - 1.
+            Celu => both(
+                "step(x) + (1 - step(x))*exp(min(x, 0)/a)",
+                "(1 - step(x))*((1 - min(x, 0)/a)*exp(min(x, 0)/a) - 1)",
+            ),
+            // x s(x) with s = sigmoid(2u), u = k (x + c x^3), u' = k (1 + 3c x^2).
+            GeluTanh => (arg == 0).then(|| {
+                let (k, c) = (number(GELU_TANH_K), number(GELU_TANH_C));
+                let s = format!("sigmoid(2*{k}*x*(1 + {c}*x^2))");
+                Cow::Owned(format!("{s}*(1 + x*(1 - {s})*2*{k}*(1 + 3*{c}*x^2))"))
+            }),
+            Logsigmoid => only("sigmoid(-x)"),
+        }
+    }
+
+    /// PyTorch's `torch.nn.init.calculate_gain` for this function, with the
+    /// recipe's words; `param` is the second argument as written, which
+    /// only leaky_relu takes (PyTorch's `param`). None where
+    /// `calculate_gain` raises ("Unsupported nonlinearity").
+    pub fn pytorch_gain(self, param: Option<f64>) -> Option<(f64, String)> {
+        use Builtin::*;
+        let plain = |gain: f64, recipe: &str| param.is_none().then(|| (gain, recipe.to_string()));
+        match self {
+            Identity => plain(1.0, "'linear': 1"),
+            Sigmoid => plain(1.0, "'sigmoid': 1"),
+            Tanh => plain(5.0 / 3.0, "'tanh': 5/3"),
+            Relu => plain(2f64.sqrt(), "'relu': sqrt(2)"),
+            Selu => plain(0.75, "'selu': 3/4, \"found empirically\""),
+            LeakyRelu => {
+                let a = param.unwrap_or(0.01);
+                Some((
+                    (2.0 / (1.0 + a * a)).sqrt(),
+                    format!("'leaky_relu', param {a}: sqrt(2/(1 + a^2))"),
+                ))
+            }
+            Sqrt | Exp | Log | Abs | Sign | Step | Min | Max | Sin | Cos | Erf | Erfc | NormCdf
+            | NormPdf | Asin | Acos | Atan | Gamma | Lgamma | Beta | Digamma | Trigamma | Prelu
+            | Elu | Gelu | Silu | Softplus | Mish | Hardtanh | Softsign | Hardswish
+            | Hardsigmoid | Relu6 | Celu | GeluTanh | Logsigmoid => None,
         }
     }
 
@@ -437,6 +741,7 @@ impl Builtin {
         };
         match self {
             Sqrt | Log if x0 < 0.0 || (at0 && dir < 0.0) => Near::Outside,
+            Celu if a.is_nan() || a <= 0.0 => Near::Outside,
             Sqrt if at0 => root(0.0, 1.0),
             Log if at0 => Near::Pole {
                 lo: 0.0,
@@ -460,6 +765,18 @@ impl Builtin {
                 },
                 0.0,
             ),
+            Relu6 if at0 => linear(if dir > 0.0 { 1.0 } else { 0.0 }, 0.0),
+            Relu6 if x0 == 6.0 => linear(if dir < 0.0 { 1.0 } else { 0.0 }, 6.0),
+            Hardsigmoid if x0.abs() == 3.0 => {
+                if dir * x0 < 0.0 {
+                    linear(1.0 / 6.0, 0.5 + x0 / 6.0)
+                } else {
+                    constant(0.5 + x0 / 6.0)
+                }
+            }
+            // x (x + 3)/6 inside, with slopes -1/2 at -3 and 3/2 at 3.
+            Hardswish if x0 == -3.0 => linear(if dir > 0.0 { -0.5 } else { 0.0 }, 0.0),
+            Hardswish if x0 == 3.0 => linear(if dir < 0.0 { 1.5 } else { 1.0 }, 3.0),
             Hardtanh if x0.abs() == 1.0 => {
                 if dir * x0 < 0.0 {
                     linear(1.0, x0)
@@ -494,7 +811,8 @@ impl Builtin {
             Sqrt | Exp | Log | Abs | Sign | Step | Sin | Cos | Tanh | Erf | Erfc | NormCdf
             | NormPdf | Asin | Acos | Atan | Gamma | Lgamma | Digamma | Trigamma | Relu
             | LeakyRelu | Prelu | Elu | Selu | Gelu | Silu | Softplus | Sigmoid | Mish
-            | Hardtanh | Identity => self.smooth_near(x0, dir, a),
+            | Hardtanh | Identity | Softsign | Hardswish | Hardsigmoid | Relu6 | Celu
+            | GeluTanh | Logsigmoid => self.smooth_near(x0, dir, a),
         }
     }
 
@@ -581,7 +899,26 @@ impl Builtin {
             Gamma | Lgamma | Digamma | Trigamma | Min | Max | Beta => Asymptote::Unknown,
             Abs => exactly(1.0, 1.0),
             Identity => exactly(side, 1.0),
-            Sign | Tanh | Erf | Hardtanh => Asymptote::Limit(side),
+            Sign | Tanh | Erf | Hardtanh | Softsign => Asymptote::Limit(side),
+            Hardsigmoid | Relu6 | Hardswish if !up => Asymptote::Limit(0.0),
+            Hardsigmoid => Asymptote::Limit(1.0),
+            Relu6 => Asymptote::Limit(6.0),
+            Hardswish => exactly(1.0, 1.0),
+            // Outside its domain for alpha <= 0 (NaN everywhere).
+            Celu if a.is_nan() || a <= 0.0 => Asymptote::Outside,
+            Celu if up => exactly(1.0, 1.0),
+            Celu => Asymptote::Limit(-a),
+            // -log(1 + e^-x) ~ -e^-x above; x - log(1 + e^x) below.
+            Logsigmoid if up => Asymptote::Decays {
+                q: 1.0,
+                r: 1.0,
+                d: 0.0,
+            },
+            Logsigmoid => Asymptote::Power {
+                c: -1.0,
+                d: 1.0,
+                rem: 0.0,
+            },
             Step => Asymptote::Limit(if up { 1.0 } else { 0.0 }),
             NormCdf | Sigmoid if up => Asymptote::Limit(1.0),
             Erfc if !up => Asymptote::Limit(2.0),
@@ -616,7 +953,7 @@ impl Builtin {
             Elu => Asymptote::Limit(-a),
             Selu => Asymptote::Limit(-SELU_LAMBDA * SELU_ALPHA),
             // x minus a bounded correction.
-            Gelu | Silu | Mish | Softplus if up => Asymptote::Power {
+            Gelu | Silu | Mish | Softplus | GeluTanh if up => Asymptote::Power {
                 c: 1.0,
                 d: 1.0,
                 rem: 0.0,
@@ -637,6 +974,13 @@ impl Builtin {
                 r: 1.0,
                 d: 0.0,
             },
+            // x sigmoid(2u), u = k (x + c x^3): below, |x| e^(2u) =
+            // |x| e^(-2kc|x|^3) e^(-2k|x|), under the bound stated.
+            GeluTanh => Asymptote::DecaysFaster {
+                q: 3.0,
+                r: 2.0 * GELU_TANH_K * GELU_TANH_C,
+                d: 1.0,
+            },
         }
     }
 
@@ -651,7 +995,9 @@ impl Builtin {
         let checked = |r: (f64, f64)| if r.0.is_nan() || r.1.is_nan() { ALL } else { r };
         // Minima of the non-monotone activations, rounded outward:
         // gelu -0.16997 at -0.7518, silu -0.27846 at -1.2785, mish -0.30884
-        // at -1.1924 (found by minimising each on a fine grid).
+        // at -1.1924 (found by minimising each on a fine grid); gelu_tanh
+        // -0.1700408 at -0.7524614 (mpmath's findroot on its derivative);
+        // hardswish exactly -3/8 at -3/2.
         let dipping = |min: f64| (if lo >= 0.0 { f(lo) } else { min }, f(hi).max(0.0));
         // The minimum of Gamma on x > 0 is 0.8856031944108887 at
         // 1.4616321449683623 (Abramowitz & Stegun 6.1.11 quote 0.88560 32).
@@ -669,8 +1015,10 @@ impl Builtin {
             Log if hi > 0.0 => (lo.max(0.0).ln(), hi.ln()),
             Sqrt | Log => ALL,
             Exp | Tanh | Erf | NormCdf | Atan | Sigmoid | Softplus | Selu | Hardtanh | Identity
-            | Relu | Sign | Step => increasing(),
+            | Relu | Sign | Step | Softsign | Hardsigmoid | Relu6 | Logsigmoid => increasing(),
             Elu if a >= 0.0 => increasing(),
+            Celu if a > 0.0 => increasing(),
+            Celu => ALL,
             LeakyRelu | Prelu if a == 0.0 => (lo.max(0.0), hi.max(0.0)),
             LeakyRelu | Prelu if a > 0.0 => increasing(),
             Elu | LeakyRelu | Prelu => ALL,
@@ -686,6 +1034,8 @@ impl Builtin {
             Gelu => dipping(-0.17),
             Silu => dipping(-0.2785),
             Mish => dipping(-0.3089),
+            GeluTanh => dipping(-0.170_041),
+            Hardswish => dipping(-0.375),
             Gamma if lo > 0.0 => gamma_like(0.885_603),
             Lgamma if lo > 0.0 => gamma_like(-0.121_487),
             Digamma if lo > 0.0 => increasing(),
@@ -722,8 +1072,8 @@ impl Builtin {
             Builtin::Tanh => x.tanh(),
             Builtin::Erf => libm::erf(x),
             Builtin::Erfc => libm::erfc(x),
-            Builtin::NormCdf => norm_cdf(x),
-            Builtin::NormPdf => norm_pdf(x),
+            Builtin::NormCdf => special::cdf(x),
+            Builtin::NormPdf => special::pdf(x),
             Builtin::Asin => x.asin(),
             Builtin::Acos => x.acos(),
             Builtin::Atan => x.atan(),
@@ -742,14 +1092,38 @@ impl Builtin {
             }
             Builtin::Elu => elu(x, args[1]),
             Builtin::Selu => SELU_LAMBDA * elu(x, SELU_ALPHA),
-            Builtin::Gelu => x * norm_cdf(x),
+            Builtin::Gelu => x * special::cdf(x),
             Builtin::Silu => x * sigmoid(x),
             Builtin::Softplus => softplus(x),
             Builtin::Sigmoid => sigmoid(x),
             Builtin::Mish => x * softplus(x).tanh(),
             Builtin::Hardtanh => x.clamp(-1.0, 1.0),
             Builtin::Identity => x,
+            Builtin::Softsign => x / (1.0 + x.abs()),
+            // PyTorch's own operations, in its order.
+            Builtin::Hardswish => x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
+            Builtin::Hardsigmoid => (x + 3.0).clamp(0.0, 6.0) / 6.0,
+            Builtin::Relu6 => x.clamp(0.0, 6.0),
+            Builtin::Celu => celu(x, args[1]),
+            // 0.5 x (1 + tanh(u)) = x sigmoid(2u): the same function without
+            // the cancellation of 1 + tanh(u) for u << 0.
+            Builtin::GeluTanh => x * sigmoid(2.0 * GELU_TANH_K * x * (1.0 + GELU_TANH_C * x * x)),
+            Builtin::Logsigmoid => -softplus(-x),
         }
+    }
+}
+
+/// celu(x, a) = max(0, x) + min(0, a (exp(x/a) - 1)) (Barron 2017, as
+/// PyTorch has it); its domain here is a > 0, NaN otherwise (PyTorch
+/// refuses a = 0, and a negative a grows exponentially below 0).
+#[inline]
+fn celu(x: f64, a: f64) -> f64 {
+    if a.is_nan() || a <= 0.0 {
+        f64::NAN
+    } else if x > 0.0 {
+        x
+    } else {
+        a * (x / a).exp_m1()
     }
 }
 
@@ -761,20 +1135,6 @@ fn step(x: f64) -> f64 {
 #[inline]
 fn elu(x: f64, a: f64) -> f64 {
     if x > 0.0 { x } else { a * x.exp_m1() }
-}
-
-/// Standard normal cdf, accurate in both tails (erfc, not 1 - erf). libm's
-/// erfc (musl's) is within an ulp; statrs 0.19's is off by ~1e-10 relative
-/// above 1/2, which an exact engine cannot afford.
-#[inline]
-pub fn norm_cdf(x: f64) -> f64 {
-    0.5 * libm::erfc(-x / std::f64::consts::SQRT_2)
-}
-
-#[inline]
-pub fn norm_pdf(x: f64) -> f64 {
-    const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
-    INV_SQRT_2PI * (-0.5 * x * x).exp()
 }
 
 #[inline]
@@ -884,6 +1244,112 @@ mod tests {
     }
 
     #[test]
+    fn newer_activations_against_independent_forms() {
+        let elu = |x: f64, a: f64| Builtin::Elu.eval(&[x, a]);
+        let relu6 = |x: f64| Builtin::Relu6.eval(&[x]);
+        for i in -80..=80 {
+            let x = f64::from(i) / 10.0;
+            // hardswish(x) = x relu6(x + 3)/6 (Howard et al. 2019).
+            let hs = Builtin::Hardswish.eval(&[x]);
+            assert!((hs - x * relu6(x + 3.0) / 6.0).abs() <= 1e-15 * x.abs().max(1.0));
+            assert_eq!(relu6(x), x.clamp(0.0, 6.0));
+            let hsig = Builtin::Hardsigmoid.eval(&[x]);
+            assert!((hsig - ((x / 6.0) + 0.5).clamp(0.0, 1.0)).abs() <= 2.0 * f64::EPSILON);
+            assert_eq!(Builtin::Softsign.eval(&[x]), x / (1.0 + x.abs()));
+            // celu(x, 1) = elu(x, 1), celu(x, a) = a elu(x/a, 1).
+            assert_eq!(Builtin::Celu.eval(&[x, 1.0]), elu(x, 1.0));
+            let c = Builtin::Celu.eval(&[x, 0.3]);
+            assert!((c - 0.3 * elu(x / 0.3, 1.0)).abs() <= 4.0 * f64::EPSILON * c.abs());
+            // logsigmoid = log(sigmoid), naive where sigmoid is not tiny.
+            let ls = Builtin::Logsigmoid.eval(&[x]);
+            assert!((ls - (1.0 / (1.0 + (-x).exp())).ln()).abs() <= 4e-16 * ls.abs().max(1.0));
+            // gelu_tanh = x (1 + tanh(u))/2, PyTorch's form, where 1 + tanh
+            // keeps most of its digits (above 0.36 for x > -1).
+            if x > -1.0 {
+                let u = GELU_TANH_K * (x + GELU_TANH_C * x * x * x);
+                let want = 0.5 * x * (1.0 + u.tanh());
+                let got = Builtin::GeluTanh.eval(&[x]);
+                assert!((got - want).abs() <= 2e-15 * want.abs(), "{x}");
+            }
+        }
+        // Deep in the left tail the sigmoid form keeps its digits: at x = -8,
+        // u = -24.65 and gelu_tanh is -3.107782937501111218e-21 (mpmath at
+        // 40 digits), where 1 + tanh(u) rounds to 0.
+        let deep = Builtin::GeluTanh.eval(&[-8.0]);
+        assert!(
+            (deep / -3.107_782_937_501_111_2e-21 - 1.0).abs() < 1e-13,
+            "{deep}"
+        );
+        // sqrt(2/pi) = 0.79788456080286535588 (mpmath).
+        assert!((GELU_TANH_K - (2.0 / std::f64::consts::PI).sqrt()).abs() <= 1e-16);
+        // celu is defined for a > 0 only.
+        for a in [0.0, -1.0, f64::NAN] {
+            assert!(Builtin::Celu.eval(&[1.0, a]).is_nan());
+            assert_eq!(Builtin::Celu.at_infinity(1.0, a), Asymptote::Outside);
+        }
+        // swish is silu, and printing uses the one name.
+        assert_eq!(Builtin::from_name("swish"), Some(Builtin::Silu));
+        assert_eq!(Builtin::Silu.name(), "silu");
+    }
+
+    #[test]
+    fn pytorch_gains_are_calculate_gains_table() {
+        // torch.nn.init.calculate_gain: linear and sigmoid 1, tanh 5/3,
+        // relu sqrt(2), leaky_relu sqrt(2/(1 + slope^2)) with slope 0.01 by
+        // default, selu 3/4; it raises for every other nonlinearity.
+        let gain = |b: Builtin, p: Option<f64>| b.pytorch_gain(p).map(|(g, _)| g);
+        assert_eq!(gain(Builtin::Identity, None), Some(1.0));
+        assert_eq!(gain(Builtin::Sigmoid, None), Some(1.0));
+        assert_eq!(gain(Builtin::Tanh, None), Some(5.0 / 3.0));
+        assert_eq!(gain(Builtin::Relu, None), Some(2f64.sqrt()));
+        assert_eq!(gain(Builtin::Selu, None), Some(0.75));
+        assert_eq!(
+            gain(Builtin::LeakyRelu, None),
+            Some((2.0 / 1.0001f64).sqrt())
+        );
+        assert_eq!(
+            gain(Builtin::LeakyRelu, Some(0.2)),
+            Some((2.0 / 1.04f64).sqrt())
+        );
+        let with_gain = Builtin::ALL
+            .into_iter()
+            .filter(|b| b.pytorch_gain(None).is_some())
+            .count();
+        assert_eq!(with_gain, 6);
+        for b in [
+            Builtin::Gelu,
+            Builtin::Silu,
+            Builtin::Elu,
+            Builtin::Softsign,
+            Builtin::Hardswish,
+            Builtin::Hardsigmoid,
+            Builtin::Relu6,
+            Builtin::Celu,
+            Builtin::GeluTanh,
+            Builtin::Logsigmoid,
+        ] {
+            assert_eq!(b.pytorch_gain(None), None, "{}", b.name());
+        }
+    }
+
+    #[test]
+    fn one_to_one_functions_are_strictly_monotone() {
+        for b in Builtin::ALL.into_iter().filter(|b| b.one_to_one()) {
+            // Where the saturating ones still change in every step.
+            let (lo, hi) = match b {
+                Builtin::Sqrt | Builtin::Log => (0.01, 3.0),
+                _ => (-3.0, 3.0),
+            };
+            let ys: Vec<f64> = (0..=400)
+                .map(|i| b.eval(&[lo + (hi - lo) * f64::from(i) / 400.0, 1.0]))
+                .collect();
+            let up = ys.windows(2).all(|w| w[0] < w[1]);
+            let down = ys.windows(2).all(|w| w[0] > w[1]);
+            assert!(up || down, "{} is not strictly monotone", b.name());
+        }
+    }
+
+    #[test]
     fn gamma_family_against_closed_forms() {
         use std::f64::consts::PI;
         let close = |b: Builtin, args: &[f64], want: f64| {
@@ -971,6 +1437,21 @@ mod tests {
                         assert!(
                             (y - l).abs() < 1e-6,
                             "{} at {side} inf: {y} vs {l}",
+                            b.name()
+                        );
+                    }
+                    // |f| against |x|^d e^(-r|x|^q) at 5 and 10: a bounded
+                    // ratio, also bounded below where the bound is two-sided.
+                    Asymptote::Decays { q, r, d } | Asymptote::DecaysFaster { q, r, d } => {
+                        let ratio = |x: f64| {
+                            b.eval(&[side * x, 0.3]).abs() / (x.powf(d) * (-r * x.powf(q)).exp())
+                        };
+                        let growth = ratio(10.0) / ratio(5.0);
+                        let two_sided =
+                            matches!(b.at_infinity(side, 0.3), Asymptote::Decays { .. });
+                        assert!(
+                            growth <= 2.0 && (!two_sided || growth >= 0.5),
+                            "{} at {side} inf: ratio grows by {growth}",
                             b.name()
                         );
                     }

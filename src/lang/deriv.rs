@@ -23,13 +23,11 @@
 //! write them (`-2*x*exp(-x^2)`). It treats `0*x` as 0 even where `x` would
 //! be NaN, as algebra does.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
 use super::ast::{BinOp, Expr, ExprKind, Span};
-use super::builtin::{Builtin, SELU_ALPHA, SELU_LAMBDA};
-use super::print::number;
+use super::builtin::Builtin;
 use super::{FunctionDef, parse_expr};
 
 /// The functions a file defines, looked up by name.
@@ -82,72 +80,12 @@ fn error(span: &Span, message: impl Into<String>) -> DerivError {
     }
 }
 
-/// The derivative of built-in `b` in its argument `arg` (0 or 1), as a
-/// template in `x` (the first argument) and `a` (the second).
-fn template(b: Builtin, arg: usize) -> Option<Cow<'static, str>> {
-    use Builtin::*;
-    let t = match (b, arg) {
-        (Sqrt, 0) => "1/(2*sqrt(x))",
-        (Exp, 0) => "exp(x)",
-        (Log, 0) => "1/x",
-        (Abs, 0) => "sign(x)",
-        (Sign | Step, 0) => "0",
-        // min(x, a) is x where x < a; at a tie the first argument gets 0
-        // and the second 1, so that d/dx min(x, x) is still 1.
-        (Min, 0) => "step(a - x)",
-        (Min, 1) => "1 - step(a - x)",
-        (Max, 0) => "step(x - a)",
-        (Max, 1) => "1 - step(x - a)",
-        (Sin, 0) => "cos(x)",
-        (Cos, 0) => "-sin(x)",
-        (Tanh, 0) => "1 - tanh(x)^2",
-        (Erf, 0) => "2/sqrt(pi)*exp(-x^2)",
-        (Erfc, 0) => "-(2/sqrt(pi)*exp(-x^2))",
-        (NormCdf, 0) => "phi(x)",
-        (NormPdf, 0) => "-x*phi(x)",
-        (Asin, 0) => "1/sqrt(1 - x^2)",
-        (Acos, 0) => "-(1/sqrt(1 - x^2))",
-        (Atan, 0) => "1/(1 + x^2)",
-        (Gamma, 0) => "gamma(x)*digamma(x)",
-        (Lgamma, 0) => "digamma(x)",
-        // d/da B(a, b) = B(a, b) (psi(a) - psi(a + b)), and the same in b.
-        (Beta, 0) => "beta(x, a)*(digamma(x) - digamma(x + a))",
-        (Beta, 1) => "beta(x, a)*(digamma(a) - digamma(x + a))",
-        (Digamma, 0) => "trigamma(x)",
-        (Relu, 0) => "step(x)",
-        (LeakyRelu | Prelu, 0) => "a + (1 - a)*step(x)",
-        (LeakyRelu | Prelu, 1) => "min(x, 0)",
-        // min(x, 0) keeps exp from overflowing where step(x) = 1 would
-        // multiply it by zero: inf*0 is NaN.
-        (Elu, 0) => "step(x) + (1 - step(x))*a*exp(min(x, 0))",
-        (Elu, 1) => "(1 - step(x))*(exp(min(x, 0)) - 1)",
-        // selu = lambda*elu(x, alpha), with the constants `eval` uses so
-        // that this is the derivative of exactly that function.
-        (Selu, 0) => {
-            return Some(Cow::Owned(format!(
-                "{}*(step(x) + (1 - step(x))*{}*exp(min(x, 0)))",
-                number(SELU_LAMBDA),
-                number(SELU_ALPHA)
-            )));
-        }
-        (Gelu, 0) => "Phi(x) + x*phi(x)",
-        (Silu, 0) => "sigmoid(x)*(1 + x*(1 - sigmoid(x)))",
-        (Softplus, 0) => "sigmoid(x)",
-        (Sigmoid, 0) => "sigmoid(x)*(1 - sigmoid(x))",
-        (Mish, 0) => "tanh(softplus(x)) + x*sigmoid(x)*(1 - tanh(softplus(x))^2)",
-        (Hardtanh, 0) => "step(x + 1)*step(1 - x)",
-        (Identity, 0) => "1",
-        _ => return None,
-    };
-    Some(Cow::Borrowed(t))
-}
-
 /// The names the templates use for the first and second argument.
 const TEMPLATE_PARAMS: [&str; 2] = ["x", "a"];
 
 /// A template parsed, with every node pointing at `span`.
 fn template_expr(b: Builtin, arg: usize, span: &Span) -> Option<Expr> {
-    let text = template(b, arg)?;
+    let text = b.derivative(arg)?;
     let parsed = parse_expr(&text).expect("derivative templates are valid expressions");
     Some(respan(&parsed, span))
 }
@@ -831,8 +769,9 @@ fn bin(op: BinOp, a: Expr, b: Expr, span: Span) -> Expr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lang::builtin::{SELU_ALPHA, SELU_LAMBDA, norm_pdf};
+    use crate::lang::builtin::{GELU_TANH_C, GELU_TANH_K, SELU_ALPHA, SELU_LAMBDA};
     use crate::lang::{parse_function, sexpr};
+    use crate::special::pdf as norm_pdf;
     use libm::erf;
     use proptest::prelude::*;
     use std::f64::consts::{E, PI, SQRT_2};
@@ -910,6 +849,9 @@ mod tests {
                 &[-2.3, -1.7, -0.6, 0.35, 0.9, 1.3, 2.2, 7.5]
             }
             Builtin::Beta => &[0.35, 0.9, 1.3, 2.2, 7.5],
+            // Either side of the kinks at -3 and 3, and at 6.
+            Builtin::Hardswish | Builtin::Hardsigmoid => &[-4.0, -2.3, -0.6, 0.35, 2.2, 3.5],
+            Builtin::Relu6 => &[-1.7, 0.35, 2.2, 5.5, 6.5],
             _ => &[-2.3, -1.7, -0.6, 0.35, 0.9, 1.3, 2.2],
         }
     }
@@ -974,7 +916,7 @@ mod tests {
             }
             checked += 1;
         }
-        assert_eq!(checked, 6, "min, max, leaky_relu, prelu, elu, beta");
+        assert_eq!(checked, 7, "min, max, leaky_relu, prelu, elu, beta, celu");
     }
 
     #[test]
@@ -1002,7 +944,16 @@ mod tests {
         let sigmoid2 = |x: f64| sigmoid(x) * (1.0 - sigmoid(x)) * (1.0 - 2.0 * sigmoid(x));
         let erf1 = |x: f64| 2.0 / PI.sqrt() * (-x * x).exp();
         let phi2 = |x: f64| (x * x - 1.0) * norm_pdf(x);
-        let cases: [(&str, &dyn Fn(f64) -> f64); 9] = [
+        // PyTorch's form of gelu(approximate='tanh')': with t = tanh(u),
+        // u = k (x + c x^3): (1 + t)/2 + x (1 - t^2) u'/2.
+        let gelu_tanh = |x: f64| {
+            let (k, c) = (GELU_TANH_K, GELU_TANH_C);
+            let t = (k * (x + c * x * x * x)).tanh();
+            0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * k * (1.0 + 3.0 * c * x * x)
+        };
+        let logsigmoid = |x: f64| 1.0 / (1.0 + x.exp());
+        let softsign = |x: f64| (1.0 + x.abs()).powi(-2);
+        let cases: [(&str, &dyn Fn(f64) -> f64); 12] = [
             ("mish'(x)", &mish),
             ("silu'(x)", &silu),
             ("gelu'(x)", &gelu),
@@ -1012,6 +963,9 @@ mod tests {
             ("sigmoid''(x)", &sigmoid2),
             ("erf'(x)", &erf1),
             ("phi''(x)", &phi2),
+            ("gelu_tanh'(x)", &gelu_tanh),
+            ("logsigmoid'(x)", &logsigmoid),
+            ("softsign'(x)", &softsign),
         ];
         for (src, want) in cases {
             let e = expanded(src, &());
@@ -1032,7 +986,7 @@ mod tests {
             }
         }
         // the selu template carries the constants of builtin.rs exactly
-        let selu = parse(&template(Builtin::Selu, 0).unwrap());
+        let selu = parse(&Builtin::Selu.derivative(0).unwrap());
         let ExprKind::Binary(BinOp::Mul, lambda, _) = &selu.kind else {
             panic!("selu template shape: {selu}")
         };
@@ -1057,6 +1011,21 @@ mod tests {
         assert_eq!(at("elu'(x)", 0.0, 0.0), 1.0);
         assert_eq!(at("selu'(x)", 0.0, 0.0), SELU_LAMBDA * SELU_ALPHA);
         assert_eq!(at("abs'(x)", 0.0, 0.0), 0.0);
+        // hardswish_backward: x/3 + 1/2 on [-3, 3], both ends included;
+        // hardsigmoid_backward and relu6 (hardtanh(x, 0, 6)): 0 at the ends.
+        assert_eq!(at("hardswish'(x)", -3.0, 0.0), -0.5);
+        assert_eq!(at("hardswish'(x)", 3.0, 0.0), 1.5);
+        assert_eq!(at("hardswish'(x)", -3.5, 0.0), 0.0);
+        assert_eq!(at("hardswish'(x)", 3.5, 0.0), 1.0);
+        assert_eq!(at("hardsigmoid'(x)", -3.0, 0.0), 0.0);
+        assert_eq!(at("hardsigmoid'(x)", 3.0, 0.0), 0.0);
+        assert_eq!(at("hardsigmoid'(x)", 0.0, 0.0), 1.0 / 6.0);
+        assert_eq!(at("relu6'(x)", 0.0, 0.0), 0.0);
+        assert_eq!(at("relu6'(x)", 6.0, 0.0), 0.0);
+        assert_eq!(at("relu6'(x)", 5.9, 0.0), 1.0);
+        // celu is smooth to first order at 0: slope 1 from both sides.
+        assert_eq!(at("celu'(x, a)", 0.0, 0.7), 1.0);
+        assert_eq!(at("celu'(x)", -800.0, 0.0), 0.0);
         // far right, elu' stays exact instead of inf*0
         assert_eq!(at("elu'(x)", 800.0, 0.0), 1.0);
         assert_eq!(at("elu''(x)", 800.0, 0.0), 0.0);

@@ -825,9 +825,9 @@ mod tests {
         let (d, under) = error("relu = 2");
         assert_eq!(under, "relu");
         assert!(d.message.contains("`relu` is a function"), "{d:?}");
-        let funcs = with_functions(&[("swish", "x * sigmoid(x)")]);
-        let (d, under) = error_in("swish ~ Normal(0, 1)", &funcs);
-        assert_eq!(under, "swish");
+        let funcs = with_functions(&[("swish2", "x * sigmoid(2*x)")]);
+        let (d, under) = error_in("swish2 ~ Normal(0, 1)", &funcs);
+        assert_eq!(under, "swish2");
         assert!(d.message.contains("is a function"), "{d:?}");
     }
 
@@ -931,12 +931,12 @@ mod tests {
 
     #[test]
     fn unknown_function_lists_the_functions() {
-        let funcs = with_functions(&[("swish", "x * sigmoid(x)")]);
+        let funcs = with_functions(&[("swish2", "x * sigmoid(2*x)")]);
         let text = "a ~ Normal(0, 1)\nb = relo(a)";
         let (d, under) = error_in(text, &funcs);
         assert_eq!(under, "relo");
         assert_eq!(d.message, "unknown function `relo`");
-        for f in ["relu", "leaky_relu", "gelu", "Phi", "swish"] {
+        for f in ["relu", "leaky_relu", "gelu", "Phi", "swish2"] {
             assert!(d.help.contains(f), "{f} missing from {}", d.help);
         }
     }

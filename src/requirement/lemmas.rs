@@ -687,11 +687,7 @@ fn base_cov(s: &Scenario, v: VarId, w: VarId) -> f64 {
             };
             sd * sd
         }
-        Source::Bivariate(b) => match (bv.component, bw.component) {
-            (0, 0) => b.sd_u * b.sd_u,
-            (1, 1) => b.sd_v * b.sd_v,
-            _ => b.rho * b.sd_u * b.sd_v,
-        },
+        Source::Bivariate(b) => b.cov(bv.component, bw.component),
     }
 }
 
@@ -779,21 +775,8 @@ fn continuous(s: &Scenario, x: &Rv) -> bool {
             (_, Some(k)) => k != 0.0 && cont(a),
             _ => disjoint(s, a, b) && cont(a) && cont(b),
         },
-        // Strictly monotone: a point has at most one preimage.
-        Rv::Call(
-            Builtin::Tanh
-            | Builtin::Atan
-            | Builtin::Erf
-            | Builtin::Erfc
-            | Builtin::Exp
-            | Builtin::Log
-            | Builtin::Sqrt
-            | Builtin::Sigmoid
-            | Builtin::NormCdf
-            | Builtin::Softplus
-            | Builtin::Identity,
-            args,
-        ) => cont(&args[0]),
+        // One-to-one: a point has at most one preimage.
+        Rv::Call(f, args) if f.one_to_one() => cont(&args[0]),
         Rv::Sum(n, t) => *n >= 1 && cont(t),
         _ => false,
     }

@@ -589,7 +589,7 @@ fn gaussian(s: &Scenario, engine: &Engine, x: &Rv) -> Decision {
         return Decision::structure(
             false,
             Lemma::NonGaussianLaw,
-            format!("{} is not Gaussian", crate::exact::law_name(law)),
+            format!("{law} is not Gaussian"),
         );
     }
     // A Gaussian's cumulants beyond the second are 0: a third or fourth one

@@ -1,10 +1,11 @@
 //! Tests of the sampler against closed forms, and of its reproducibility.
 
 use super::*;
-use crate::lang::builtin::{Builtin, norm_cdf, norm_pdf};
+use crate::lang::builtin::Builtin;
 use crate::model::law::{Bivariate, Law};
 use crate::model::rv::{Rv, VarId};
 use crate::model::{BaseVar, Source};
+use crate::special::{cdf as norm_cdf, pdf as norm_pdf};
 
 const SD_W: f64 = 0.25;
 const SHIFT_MEAN: f64 = 0.3;
