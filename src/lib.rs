@@ -3,7 +3,7 @@
 //! Claims written in a small language are evaluated exactly and by seeded
 //! Monte Carlo under named scenarios; verdicts say which hold under which
 //! assumptions. Data flows one way, and no module uses one that comes
-//! after it in [`ORDER`]: `lang` (parse) -> `model` (scenarios) -> `exact` /
+//! after it in [`ORDER`]: `special` (functions) -> `lang` (parse) -> `model` (scenarios) -> `exact` /
 //! `sample` -> `verdict`, `requirement` -> `outcome` -> `report` -> `net` ->
 //! `audit` -> `gain`, `calibrate`. See ARCHITECTURE.md for the map.
 
@@ -28,7 +28,8 @@ pub mod work;
 /// tests may use any). A new module takes its place here; the test below
 /// reads the sources and fails on a use that points later, which is how a
 /// cycle would start.
-pub const ORDER: [&str; 16] = [
+pub const ORDER: [&str; 17] = [
+    "special",
     "lang",
     "memory",
     "work",
