@@ -12,6 +12,8 @@
 
 use initaudit::audit;
 use initaudit::calibrate::{self, Tally};
+use initaudit::report::{Format, render};
+use initaudit::verdict::Settings;
 use std::fmt::Write;
 use std::time::Instant;
 
@@ -61,6 +63,7 @@ fn main() {
         .map(|p| audit::load_path(p).expect("the shipped files load"))
         .collect();
     let shipped = calibrate::shipped(&files, 1..seeds + 1);
+    let threads = same_bytes_at_one_and_two_threads(&files);
     let elapsed = started.elapsed().as_secs_f64();
 
     let mut out = String::new();
@@ -105,6 +108,13 @@ fn main() {
             let _ = writeln!(out, "| {seed} | {contradicted} | {defects} |");
         }
     }
+    let _ = writeln!(out, "\n## The shipped audit at one and two threads\n");
+    let _ = writeln!(
+        out,
+        "All of `derivations/` at seed 0, rendered as json on a pool of one thread and on \
+         a pool of two: {threads}. (`cargo test` compares the fast claim files the same \
+         way, tests/cli.rs, and networks, tests/net.rs.)\n"
+    );
     let path = std::path::Path::new("docs/CALIBRATION.md");
     if let Some(fuzzing) = std::fs::read_to_string(path)
         .ok()
@@ -114,4 +124,25 @@ fn main() {
     }
     initaudit::net::plot::write_whole(path, out.as_bytes())
         .expect("docs/CALIBRATION.md is written");
+}
+
+/// The whole audit's json at one thread and at two, compared byte for byte:
+/// the reproducibility promise at full size, too slow for every `cargo test`.
+fn same_bytes_at_one_and_two_threads(files: &[audit::File]) -> String {
+    let at = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool")
+            .install(|| match audit::run(files, &Settings::default()) {
+                Ok(r) => render(&r, Format::Json),
+                Err(e) => e.render(),
+            })
+    };
+    let (one, two) = (at(1), at(2));
+    assert_eq!(
+        one, two,
+        "the audit's json differs between one and two threads"
+    );
+    format!("the same {} bytes", one.len())
 }
