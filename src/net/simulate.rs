@@ -15,8 +15,10 @@
 //! in a fixed order (input, then each layer's weights and bias, then g), so
 //! the statistics do not depend on the thread count. Draws run in waves
 //! small enough that the draws in flight fit in the memory the machine has
-//! ([`Network::draws_at_once`]), and every matrix of a draw is allocated
-//! fallibly, so running out is an error, not an abort.
+//! ([`Network::draws_at_once`]). Each rayon job allocates one workspace
+//! holding every matrix of a draw, fallibly (running out is an error, not
+//! an abort), and its draws overwrite it in turn: allocating afresh per
+//! draw cost more in page faults than the products.
 
 use super::{Fill, Network};
 use crate::diag::Diag;
