@@ -23,6 +23,7 @@
 use super::{Fill, Network};
 use crate::diag::Diag;
 use crate::memory::{self, OutOfMemory};
+use crate::model::law::Law;
 use crate::sample::StreamKey;
 use nalgebra::DMatrix;
 use rand::{Rng, RngExt};
@@ -301,6 +302,47 @@ fn moments(m: &DMatrix<f64>) -> (f64, f64) {
     (s / n, s2 / n)
 }
 
+/// Up to this many inputs a draw's forward product is computed column by
+/// column of W while W is drawn ([`forward_while_drawing`]). It is the
+/// bound below which nalgebra's `mul_to` also goes column by column (its
+/// `gemv`, in the same order of operations), so the fused loop gives the
+/// same bits as `mul_to` did; above it `mul_to` calls matrixmultiply, whose
+/// blocking reads W few times anyway.
+const FUSED_INPUTS: usize = 5;
+
+/// Draws W (column-major, so in the order `Law::fill` on the whole matrix
+/// would) and computes y = W x one column of W at a time, while the column
+/// is in L1: x_j's row scales W's column j into every input's y. A separate
+/// fill and product read W, 512 KiB per layer at width 256, once per input
+/// more. Each y entry is `W[i,0] x[0]` and then `+= W[i,j] x[j]` in order of
+/// j, the arithmetic of nalgebra's `gemv`.
+fn forward_while_drawing<R: Rng>(
+    law: &Law,
+    rng: &mut R,
+    w: &mut DMatrix<f64>,
+    x: &DMatrix<f64>,
+    y: &mut DMatrix<f64>,
+) {
+    let rows = w.nrows();
+    let w = w.as_mut_slice();
+    let y = y.as_mut_slice();
+    for (j, column) in w.chunks_exact_mut(rows).enumerate() {
+        law.fill(rng, column);
+        for (c, out) in y.chunks_exact_mut(rows).enumerate() {
+            let xj = x[(j, c)];
+            if j == 0 {
+                for (o, wv) in out.iter_mut().zip(column.iter()) {
+                    *o = wv * xj;
+                }
+            } else {
+                for (o, wv) in out.iter_mut().zip(column.iter()) {
+                    *o += wv * xj;
+                }
+            }
+        }
+    }
+}
+
 fn one_draw<R: Rng>(
     net: &Network,
     space: &mut Workspace,
@@ -327,11 +369,17 @@ fn one_draw<R: Rng>(
     fill(&net.input, rng, xs[0].as_mut_slice());
     for l in 1..=depth {
         let w = &mut ws[l - 1];
-        net.weights[l - 1].fill(rng, w.as_mut_slice());
+        let y = &mut ys[l - 1];
+        if k <= FUSED_INPUTS {
+            forward_while_drawing(&net.weights[l - 1], rng, w, &xs[l - 1], y);
+        } else {
+            net.weights[l - 1].fill(rng, w.as_mut_slice());
+        }
         let bias = &mut bias[..n[l]];
         fill(&net.biases[l - 1], rng, bias);
-        let y = &mut ys[l - 1];
-        w.mul_to(&xs[l - 1], y);
+        if k > FUSED_INPUTS {
+            w.mul_to(&xs[l - 1], y);
+        }
         for mut col in y.column_iter_mut() {
             for (v, b) in col.iter_mut().zip(bias.iter()) {
                 *v += b;
@@ -388,4 +436,35 @@ fn one_draw<R: Rng>(
         put(&mut out, (Signal::Dx, l - 1), moments(&dxs[l - 1]));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    #[test]
+    fn drawing_while_multiplying_is_fill_then_mul_to_bit_for_bit() {
+        // The fused forward pass must consume the generator as one fill of W
+        // does and give nalgebra's bits, or outputs would change with it.
+        let law = Law::Normal { mean: 0.0, sd: 0.3 };
+        for (rows, cols, k) in [(7, 9, 1), (16, 3, 4), (33, 17, 5), (256, 256, 4)] {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(rows as u64);
+            let mut x = DMatrix::zeros(cols, k);
+            law.fill(&mut rng, x.as_mut_slice());
+            let (mut fused_rng, mut plain_rng) = (rng.clone(), rng);
+            let (mut w, mut y) = (DMatrix::zeros(rows, cols), DMatrix::zeros(rows, k));
+            forward_while_drawing(&law, &mut fused_rng, &mut w, &x, &mut y);
+            let mut w2 = DMatrix::zeros(rows, cols);
+            law.fill(&mut plain_rng, w2.as_mut_slice());
+            let mut y2 = DMatrix::zeros(rows, k);
+            w2.mul_to(&x, &mut y2);
+            let bits = |m: &DMatrix<f64>| m.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&w), bits(&w2), "{rows}x{cols}, {k} inputs");
+            assert_eq!(bits(&y), bits(&y2), "{rows}x{cols}, {k} inputs");
+            let next = |r: &mut Xoshiro256PlusPlus| r.sample::<f64, _>(StandardNormal);
+            assert_eq!(next(&mut fused_rng), next(&mut plain_rng));
+        }
+    }
 }
