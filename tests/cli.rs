@@ -127,12 +127,48 @@ fn unknown_names_say_what_is_defined() {
     );
 }
 
+/// The shipped claim files that take a few seconds and still reach the
+/// exact engine's paths (rules, closed forms, quadrature, nested
+/// quadrature), the self-check and the requirements' tests. The whole
+/// audit at one and two threads is compared by the calibration run (`cargo
+/// run --release --example calibrate`, docs/CALIBRATION.md), and networks'
+/// draws by tests/net.rs.
+const FAST_FILES: [&str; 3] = [
+    "derivations/activations.toml",
+    "derivations/frameworks.toml",
+    "derivations/assumptions.toml",
+];
+
 #[test]
 fn the_audit_is_byte_identical_at_any_thread_count() {
-    let (c1, one, e1) = initaudit(&["audit", "--format", "json", "--threads", "1"]);
-    let (c2, two, e2) = initaudit(&["audit", "--format", "json", "--threads", "2"]);
+    let at = |threads: &'static str| {
+        let mut args = vec!["audit"];
+        args.extend(FAST_FILES);
+        args.extend(["--format", "json", "--threads", threads]);
+        initaudit(&args)
+    };
+    let (c1, one, e1) = at("1");
+    let (c2, two, e2) = at("2");
     assert_eq!(c1, 0, "{e1}");
     assert_eq!(c2, 0, "{e2}");
+    assert_eq!(one, two);
+    // No shipped claim file has a side only sampling decides; this one does
+    // (the pilot, then the powered test).
+    let sampled = |threads: &'static str| {
+        initaudit(&[
+            "check",
+            "E[relu(a + b + c)] = sqrt(3) / sqrt(2*pi)",
+            "--given",
+            "a ~ Normal(0, 1); b ~ Normal(0, 1); c ~ Normal(0, 1)",
+            "--format",
+            "json",
+            "--threads",
+            threads,
+        ])
+    };
+    let (one, two) = (sampled("1"), sampled("2"));
+    assert_eq!(one.0, 0, "{}", one.2);
+    assert!(one.1.contains("\"sampled\""), "{}", one.1);
     assert_eq!(one, two);
 }
 

@@ -435,8 +435,12 @@ fn other_bad_input_exits_2_without_panicking() {
 
 #[test]
 fn same_bytes_every_run() {
-    let a = run(&["gain", "mish", "--format", "json"]);
-    let b = run(&["gain", "mish", "--format", "json", "--threads", "1"]);
+    // Thread-count identity of the whole output. tanh takes the paths mish
+    // took here (moments by quadrature only, the sampled self-check, the
+    // fixed point's bisection) in a quarter of the time; mish's moments are
+    // audited in derivations/activations.toml (`mish.stein`).
+    let a = run(&["gain", "tanh", "--format", "json"]);
+    let b = run(&["gain", "tanh", "--format", "json", "--threads", "1"]);
     assert_eq!(a.stdout, b.stdout);
 }
 

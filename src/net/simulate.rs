@@ -15,12 +15,15 @@
 //! in a fixed order (input, then each layer's weights and bias, then g), so
 //! the statistics do not depend on the thread count. Draws run in waves
 //! small enough that the draws in flight fit in the memory the machine has
-//! ([`Network::draws_at_once`]), and every matrix of a draw is allocated
-//! fallibly, so running out is an error, not an abort.
+//! ([`Network::draws_at_once`]). Each rayon job allocates one workspace
+//! holding every matrix of a draw, fallibly (running out is an error, not
+//! an abort), and its draws overwrite it in turn: allocating afresh per
+//! draw cost more in page faults than the products.
 
 use super::{Fill, Network};
 use crate::diag::Diag;
 use crate::memory::{self, OutOfMemory};
+use crate::model::law::Law;
 use crate::sample::StreamKey;
 use nalgebra::DMatrix;
 use rand::{Rng, RngExt};
@@ -213,9 +216,19 @@ pub fn extend(net: &Network, key: StreamKey, stats: &mut Stats, to: usize) -> Re
     let wave = net.draws_at_once(memory::available())?.clamp(1, to - from);
     for start in (from..to).step_by(wave) {
         let end = (start + wave).min(to);
+        // One workspace per rayon job, reused by every draw the job makes:
+        // a draw of a 30-layer net of width 256 holds 16 MiB, and
+        // allocating (and page-faulting) that afresh for each draw cost
+        // more than its products.
         let batch: Vec<Vec<f64>> = (start..end)
             .into_par_iter()
-            .map(|d| one_draw(net, &mut key.batch_rng(d as u64)))
+            .map_init(
+                || Workspace::new(net),
+                |space, d| match space {
+                    Ok(space) => one_draw(net, space, &mut key.batch_rng(d as u64)),
+                    Err(e) => Err(e.clone()),
+                },
+            )
             .collect::<Result<_, _>>()
             .map_err(|e| {
                 Diag::new(
@@ -227,6 +240,43 @@ pub fn extend(net: &Network, key: StreamKey, stats: &mut Stats, to: usize) -> Re
         stats.per_draw.extend(batch);
     }
     Ok(())
+}
+
+/// Every matrix one draw writes, allocated once and overwritten by each
+/// draw in full (so no value of one draw reaches the next).
+struct Workspace {
+    /// `xs[l]` is x_l, `n_l x inputs`.
+    xs: Vec<DMatrix<f64>>,
+    /// `ys[l - 1]` is y_l.
+    ys: Vec<DMatrix<f64>>,
+    /// `ws[l - 1]` is W_l, `n_l x n_{l-1}`.
+    ws: Vec<DMatrix<f64>>,
+    bias: Vec<f64>,
+    /// dC/dx_l and dC/dy_l of the layer the backward pass is at, per
+    /// layer so that each has its layer's shape.
+    dxs: Vec<DMatrix<f64>>,
+    dys: Vec<DMatrix<f64>>,
+}
+
+impl Workspace {
+    fn new(net: &Network) -> Result<Workspace, OutOfMemory> {
+        let n = &net.widths;
+        let k = net.inputs;
+        let depth = net.depth();
+        let signals = |from: usize| -> Result<Vec<DMatrix<f64>>, OutOfMemory> {
+            (from..=depth).map(|l| zeros(n[l], k)).collect()
+        };
+        Ok(Workspace {
+            xs: signals(0)?,
+            ys: signals(1)?,
+            ws: (1..=depth)
+                .map(|l| zeros(n[l], n[l - 1]))
+                .collect::<Result<_, _>>()?,
+            bias: memory::try_zeros(n.iter().copied().max().unwrap_or(0))?,
+            dxs: signals(0)?,
+            dys: signals(1)?,
+        })
+    }
 }
 
 /// A zero matrix, or an error if the allocator refuses.
@@ -252,44 +302,94 @@ fn moments(m: &DMatrix<f64>) -> (f64, f64) {
     (s / n, s2 / n)
 }
 
-fn one_draw<R: Rng>(net: &Network, rng: &mut R) -> Result<Vec<f64>, OutOfMemory> {
+/// Up to this many inputs a draw's forward product is computed column by
+/// column of W while W is drawn ([`forward_while_drawing`]). It is the
+/// bound below which nalgebra's `mul_to` also goes column by column (its
+/// `gemv`, in the same order of operations), so the fused loop gives the
+/// same bits as `mul_to` did; above it `mul_to` calls matrixmultiply, whose
+/// blocking reads W few times anyway.
+const FUSED_INPUTS: usize = 5;
+
+/// Draws W (column-major, so in the order `Law::fill` on the whole matrix
+/// would) and computes y = W x one column of W at a time, while the column
+/// is in L1: x_j's row scales W's column j into every input's y. A separate
+/// fill and product read W, 512 KiB per layer at width 256, once per input
+/// more. Each y entry is `W[i,0] x[0]` and then `+= W[i,j] x[j]` in order of
+/// j, the arithmetic of nalgebra's `gemv`.
+fn forward_while_drawing<R: Rng>(
+    law: &Law,
+    rng: &mut R,
+    w: &mut DMatrix<f64>,
+    x: &DMatrix<f64>,
+    y: &mut DMatrix<f64>,
+) {
+    let rows = w.nrows();
+    let w = w.as_mut_slice();
+    let y = y.as_mut_slice();
+    for (j, column) in w.chunks_exact_mut(rows).enumerate() {
+        law.fill(rng, column);
+        for (c, out) in y.chunks_exact_mut(rows).enumerate() {
+            let xj = x[(j, c)];
+            if j == 0 {
+                for (o, wv) in out.iter_mut().zip(column.iter()) {
+                    *o = wv * xj;
+                }
+            } else {
+                for (o, wv) in out.iter_mut().zip(column.iter()) {
+                    *o += wv * xj;
+                }
+            }
+        }
+    }
+}
+
+fn one_draw<R: Rng>(
+    net: &Network,
+    space: &mut Workspace,
+    rng: &mut R,
+) -> Result<Vec<f64>, OutOfMemory> {
     let depth = net.depth();
     let n = &net.widths;
     let k = net.inputs;
-    let mut out = vec![f64::NAN; slots(depth)];
+    let mut out = memory::try_zeros(slots(depth))?;
+    out.fill(f64::NAN);
     let put = |out: &mut [f64], atom: (Signal, usize), (m1, m2): (f64, f64)| {
         out[index(depth, Atom::Layer(atom.0, atom.1, 1))] = m1;
         out[index(depth, Atom::Layer(atom.0, atom.1, 2))] = m2;
     };
+    let Workspace {
+        xs,
+        ys,
+        ws,
+        bias,
+        dxs,
+        dys,
+    } = space;
 
-    let mut x0 = zeros(n[0], k)?;
-    fill(&net.input, rng, x0.as_mut_slice());
-    let mut xs = vec![x0];
-    let mut ys = Vec::with_capacity(depth);
-    let mut ws = Vec::with_capacity(depth);
-    let mut bias = Vec::new();
+    fill(&net.input, rng, xs[0].as_mut_slice());
     for l in 1..=depth {
-        let mut w = zeros(n[l], n[l - 1])?;
-        net.weights[l - 1].fill(rng, w.as_mut_slice());
-        bias.resize(n[l], 0.0);
-        fill(&net.biases[l - 1], rng, &mut bias);
-        let mut y = zeros(n[l], k)?;
-        w.mul_to(&xs[l - 1], &mut y);
+        let w = &mut ws[l - 1];
+        let y = &mut ys[l - 1];
+        if k <= FUSED_INPUTS {
+            forward_while_drawing(&net.weights[l - 1], rng, w, &xs[l - 1], y);
+        } else {
+            net.weights[l - 1].fill(rng, w.as_mut_slice());
+        }
+        let bias = &mut bias[..n[l]];
+        fill(&net.biases[l - 1], rng, bias);
+        if k > FUSED_INPUTS {
+            w.mul_to(&xs[l - 1], y);
+        }
         for mut col in y.column_iter_mut() {
-            for (v, b) in col.iter_mut().zip(&bias) {
+            for (v, b) in col.iter_mut().zip(bias.iter()) {
                 *v += b;
             }
         }
-        let mut x = zeros(n[l], k)?;
-        for (x, y) in x.iter_mut().zip(y.iter()) {
+        for (x, y) in xs[l].iter_mut().zip(y.iter()) {
             *x = net.activation.value(*y);
         }
-        ys.push(y);
-        ws.push(w);
-        xs.push(x);
     }
-    let mut g = zeros(n[depth], k)?;
-    for v in g.iter_mut() {
+    for v in dxs[depth].iter_mut() {
         *v = rng.sample(StandardNormal);
     }
 
@@ -314,14 +414,13 @@ fn one_draw<R: Rng>(net: &Network, rng: &mut R) -> Result<Vec<f64>, OutOfMemory>
         out[index(depth, Atom::Norm(norm, 2))] = b / kf;
     }
 
-    let mut dx = g;
-    put(&mut out, (Signal::Dx, depth), moments(&dx));
+    put(&mut out, (Signal::Dx, depth), moments(&dxs[depth]));
     for l in (1..=depth).rev() {
-        let mut dy = zeros(n[l], k)?;
-        for ((dy, d), y) in dy.iter_mut().zip(dx.iter()).zip(ys[l - 1].iter()) {
+        let dy = &mut dys[l - 1];
+        for ((dy, d), y) in dy.iter_mut().zip(dxs[l].iter()).zip(ys[l - 1].iter()) {
             *dy = d * net.activation.derivative(*y);
         }
-        put(&mut out, (Signal::Dy, l), moments(&dy));
+        put(&mut out, (Signal::Dy, l), moments(dy));
         // dC/dW_l for one input is dy x_{l-1}^T: the mean of its entries is
         // mean(dy) mean(x), of their squares mean(dy^2) mean(x^2).
         let (mut m1, mut m2) = (0.0, 0.0);
@@ -333,9 +432,39 @@ fn one_draw<R: Rng>(net: &Network, rng: &mut R) -> Result<Vec<f64>, OutOfMemory>
             m2 += (d.norm_squared() / rows) * (x.norm_squared() / cols);
         }
         put(&mut out, (Signal::Dw, l), (m1 / kf, m2 / kf));
-        dx = zeros(n[l - 1], k)?;
-        ws[l - 1].tr_mul_to(&dy, &mut dx);
-        put(&mut out, (Signal::Dx, l - 1), moments(&dx));
+        ws[l - 1].tr_mul_to(dy, &mut dxs[l - 1]);
+        put(&mut out, (Signal::Dx, l - 1), moments(&dxs[l - 1]));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    #[test]
+    fn drawing_while_multiplying_is_fill_then_mul_to_bit_for_bit() {
+        // The fused forward pass must consume the generator as one fill of W
+        // does and give nalgebra's bits, or outputs would change with it.
+        let law = Law::Normal { mean: 0.0, sd: 0.3 };
+        for (rows, cols, k) in [(7, 9, 1), (16, 3, 4), (33, 17, 5), (256, 256, 4)] {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(rows as u64);
+            let mut x = DMatrix::zeros(cols, k);
+            law.fill(&mut rng, x.as_mut_slice());
+            let (mut fused_rng, mut plain_rng) = (rng.clone(), rng);
+            let (mut w, mut y) = (DMatrix::zeros(rows, cols), DMatrix::zeros(rows, k));
+            forward_while_drawing(&law, &mut fused_rng, &mut w, &x, &mut y);
+            let mut w2 = DMatrix::zeros(rows, cols);
+            law.fill(&mut plain_rng, w2.as_mut_slice());
+            let mut y2 = DMatrix::zeros(rows, k);
+            w2.mul_to(&x, &mut y2);
+            let bits = |m: &DMatrix<f64>| m.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&w), bits(&w2), "{rows}x{cols}, {k} inputs");
+            assert_eq!(bits(&y), bits(&y2), "{rows}x{cols}, {k} inputs");
+            let next = |r: &mut Xoshiro256PlusPlus| r.sample::<f64, _>(StandardNormal);
+            assert_eq!(next(&mut fused_rng), next(&mut plain_rng));
+        }
+    }
 }
