@@ -1429,16 +1429,11 @@ fn collect_sites(x: &Rv, out: &mut Vec<Site>) {
         _ => {}
     }
     match x {
-        Rv::Const(_) | Rv::Base(_) => {}
-        Rv::Sum(_, t) | Rv::Neg(t) => collect_sites(t, out),
-        Rv::Bin(_, a, b) => {
-            collect_sites(a, out);
-            collect_sites(b, out);
-        }
         Rv::Call(f, args) => match rewritten(*f, args) {
             Some(r) => collect_sites(&r, out),
             None => args.iter().for_each(|a| collect_sites(a, out)),
         },
+        _ => x.children().for_each(|c| collect_sites(c, out)),
     }
 }
 
@@ -1446,18 +1441,12 @@ fn collect_sites(x: &Rv, out: &mut Vec<Site>) {
 /// same laws, so they have the same tails).
 fn all_bases(x: &Rv, out: &mut Vec<VarId>) {
     match x {
-        Rv::Const(_) => {}
         Rv::Base(v) => {
             if !out.contains(v) {
                 out.push(*v);
             }
         }
-        Rv::Sum(_, t) | Rv::Neg(t) => all_bases(t, out),
-        Rv::Bin(_, a, b) => {
-            all_bases(a, out);
-            all_bases(b, out);
-        }
-        Rv::Call(_, args) => args.iter().for_each(|a| all_bases(a, out)),
+        _ => x.children().for_each(|c| all_bases(c, out)),
     }
 }
 

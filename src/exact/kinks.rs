@@ -141,22 +141,16 @@ struct Solver {
 
 impl Solver {
     fn walk(&mut self, rv: &Rv) {
+        // A sum's copies are fresh variables: it has no kinks in `var`.
+        if matches!(rv, Rv::Sum(..)) {
+            return;
+        }
+        for c in rv.children() {
+            self.walk(c);
+        }
         match rv {
-            // A sum's copies are fresh variables: it has no kinks in `var`.
-            Rv::Const(_) | Rv::Base(_) | Rv::Sum(..) => {}
-            Rv::Neg(a) => self.walk(a),
-            Rv::Bin(BinOp::Add | BinOp::Sub, a, b) | Rv::Bin(BinOp::Mul, a, b) => {
-                self.walk(a);
-                self.walk(b);
-            }
-            Rv::Bin(BinOp::Div, a, b) => {
-                self.walk(a);
-                self.walk(b);
-                self.roots(b, None, 0.0);
-            }
+            Rv::Bin(BinOp::Div, _, b) => self.roots(b, None, 0.0),
             Rv::Bin(BinOp::Pow, a, b) => {
-                self.walk(a);
-                self.walk(b);
                 let smooth = match self.affine(b) {
                     Some((0.0, e)) => e >= 0.0 && e == e.trunc(),
                     _ => false,
@@ -165,20 +159,16 @@ impl Solver {
                     self.roots(a, None, 0.0);
                 }
             }
-            Rv::Call(f, args) => {
-                for a in args {
-                    self.walk(a);
-                }
-                match (f.kinks(), args.as_slice()) {
-                    (Kinks::At(ks), [a0, ..]) => {
-                        for &k in ks {
-                            self.roots(a0, None, k);
-                        }
+            Rv::Call(f, args) => match (f.kinks(), args.as_slice()) {
+                (Kinks::At(ks), [a0, ..]) => {
+                    for &k in ks {
+                        self.roots(a0, None, k);
                     }
-                    (Kinks::WhereEqual, [a0, a1, ..]) => self.roots(a0, Some(a1), 0.0),
-                    _ => {}
                 }
-            }
+                (Kinks::WhereEqual, [a0, a1, ..]) => self.roots(a0, Some(a1), 0.0),
+                _ => {}
+            },
+            _ => {}
         }
     }
 

@@ -447,13 +447,7 @@ pub(crate) fn dependence_keys(scenario: &Scenario, x: &Rv, out: &mut Vec<Key>) {
     match x {
         Rv::Sum(..) => add(Key::Sum(x.clone())),
         Rv::Base(v) => add(Key::Source(scenario.bases[v.0].source)),
-        Rv::Const(_) => {}
-        Rv::Neg(a) => dependence_keys(scenario, a, out),
-        Rv::Bin(_, a, b) => {
-            dependence_keys(scenario, a, out);
-            dependence_keys(scenario, b, out);
-        }
-        Rv::Call(_, args) => args.iter().for_each(|a| dependence_keys(scenario, a, out)),
+        _ => x.children().for_each(|c| dependence_keys(scenario, c, out)),
     }
 }
 
@@ -1090,12 +1084,8 @@ pub fn affine(x: &Rv) -> Option<(VarId, f64, f64)> {
             Rv::Const(c) => affine(a).map(|(v, a, b)| (v, a / c, b / c)),
             _ => None,
         },
-        Rv::Bin(BinOp::Add | BinOp::Sub, a, b) => {
-            let sign = if matches!(x, Rv::Bin(BinOp::Sub, ..)) {
-                -1.0
-            } else {
-                1.0
-            };
+        Rv::Bin(op @ (BinOp::Add | BinOp::Sub), a, b) => {
+            let sign = if *op == BinOp::Sub { -1.0 } else { 1.0 };
             match (&**a, &**b) {
                 (e, Rv::Const(c)) => affine(e).map(|(v, a, b)| (v, a, b + sign * c)),
                 (Rv::Const(c), e) => affine(e).map(|(v, a, b)| (v, sign * a, sign * b + c)),

@@ -183,7 +183,7 @@ pub fn symmetric(s: &Scenario, x: &Rv) -> Option<Lemma> {
             }
             _ => None,
         },
-        Rv::Bin(BinOp::Mul, a, b) | Rv::Bin(BinOp::Div, a, b) => (disjoint(s, a, b)
+        Rv::Bin(BinOp::Mul | BinOp::Div, a, b) => (disjoint(s, a, b)
             && (symmetric(s, a).is_some() || symmetric(s, b).is_some()))
         .then_some(Lemma::SymmetricFactor),
         Rv::Bin(BinOp::Add | BinOp::Sub, a, b) => {
@@ -246,12 +246,8 @@ fn exact_affine(x: &Rv) -> Option<(VarId, f64, f64)> {
             let (v, c, d) = exact_affine(e)?;
             Some((v, exact_mul(c, k)?, exact_mul(d, k)?))
         }
-        Rv::Bin(BinOp::Add | BinOp::Sub, a, b) => {
-            let sign = if matches!(x, Rv::Bin(BinOp::Sub, ..)) {
-                -1.0
-            } else {
-                1.0
-            };
+        Rv::Bin(op @ (BinOp::Add | BinOp::Sub), a, b) => {
+            let sign = if *op == BinOp::Sub { -1.0 } else { 1.0 };
             match (constant(a), constant(b)) {
                 (None, Some(k)) => {
                     let (v, c, d) = exact_affine(a)?;
@@ -305,22 +301,14 @@ fn shared_sums(a: &Rv, b: &Rv) -> bool {
 fn collect_sums<'a>(x: &'a Rv, out: &mut Vec<&'a Rv>) {
     match x {
         Rv::Sum(..) => out.push(x),
-        Rv::Const(_) | Rv::Base(_) => {}
-        Rv::Neg(a) => collect_sums(a, out),
-        Rv::Bin(_, a, b) => {
-            collect_sums(a, out);
-            collect_sums(b, out);
-        }
-        Rv::Call(_, args) => args.iter().for_each(|a| collect_sums(a, out)),
+        _ => x.children().for_each(|c| collect_sums(c, out)),
     }
 }
 
 fn size(x: &Rv) -> usize {
     1 + match x {
-        Rv::Const(_) | Rv::Base(_) | Rv::Sum(..) => 0,
-        Rv::Neg(a) => size(a),
-        Rv::Bin(_, a, b) => size(a) + size(b),
-        Rv::Call(_, args) => args.iter().map(size).sum(),
+        Rv::Sum(..) => 0,
+        _ => x.children().map(size).sum(),
     }
 }
 
@@ -375,11 +363,7 @@ impl Transform<'_> {
             }
             Rv::Sum(..) => signed(self.flips_sum(x), x.clone()),
             Rv::Neg(a) => Rv::Neg(bx(a)),
-            Rv::Bin(BinOp::Add, a, b) => Rv::Bin(BinOp::Add, bx(a), bx(b)),
-            Rv::Bin(BinOp::Sub, a, b) => Rv::Bin(BinOp::Sub, bx(a), bx(b)),
-            Rv::Bin(BinOp::Mul, a, b) => Rv::Bin(BinOp::Mul, bx(a), bx(b)),
-            Rv::Bin(BinOp::Div, a, b) => Rv::Bin(BinOp::Div, bx(a), bx(b)),
-            Rv::Bin(BinOp::Pow, a, b) => Rv::Bin(BinOp::Pow, bx(a), bx(b)),
+            Rv::Bin(op, a, b) => Rv::Bin(*op, bx(a), bx(b)),
             Rv::Call(f, args) => Rv::Call(*f, args.iter().map(|a| self.image(a)).collect()),
         }
     }
@@ -537,19 +521,14 @@ fn matched<T: Copy>(a: &[T], b: &[T], mut pair: impl FnMut(T, T) -> bool) -> boo
 /// proved structurally: up to the order of terms and factors and the
 /// placement of signs, odd and even functions, and integer powers.
 fn equiv(a: &Rv, b: &Rv, odd: bool) -> bool {
-    let additive = |x: &Rv| {
-        matches!(
-            x,
-            Rv::Neg(_) | Rv::Bin(BinOp::Add, ..) | Rv::Bin(BinOp::Sub, ..)
-        )
-    };
+    let additive = |x: &Rv| matches!(x, Rv::Neg(_) | Rv::Bin(BinOp::Add | BinOp::Sub, ..));
     if additive(a) || additive(b) {
         let (mut ta, mut tb) = (Vec::new(), Vec::new());
         terms(a, false, &mut ta);
         terms(b, false, &mut tb);
         return matched(&ta, &tb, |(sa, x), (sb, y)| equiv(x, y, odd ^ sa ^ sb));
     }
-    let multiplicative = |x: &Rv| matches!(x, Rv::Bin(BinOp::Mul, ..) | Rv::Bin(BinOp::Div, ..));
+    let multiplicative = |x: &Rv| matches!(x, Rv::Bin(BinOp::Mul | BinOp::Div, ..));
     if multiplicative(a) || multiplicative(b) {
         let (mut fa, mut fb) = (Vec::new(), Vec::new());
         factors(a, true, &mut fa);
@@ -745,12 +724,7 @@ fn split<'a>(s: &Scenario, x: &'a Rv, out: &mut Split<'a>) {
         Rv::Const(_) => {}
         Rv::Base(v) => out.rest.push(s.bases[v.0].source),
         Rv::Sum(..) => out.sums.push(x),
-        Rv::Neg(a) => split(s, a, out),
-        Rv::Bin(_, a, b) => {
-            split(s, a, out);
-            split(s, b, out);
-        }
-        Rv::Call(_, args) => args.iter().for_each(|a| split(s, a, out)),
+        _ => x.children().for_each(|c| split(s, c, out)),
     }
 }
 
@@ -782,7 +756,7 @@ fn continuous(s: &Scenario, x: &Rv) -> bool {
         // P(a + b = t) = E[P(a = t - b | b)] = 0 for a continuous a
         // independent of b.
         Rv::Bin(BinOp::Add | BinOp::Sub, a, b) => disjoint(s, a, b) && (cont(a) || cont(b)),
-        Rv::Bin(BinOp::Mul, a, b) | Rv::Bin(BinOp::Div, a, b) => match (constant(a), constant(b)) {
+        Rv::Bin(BinOp::Mul | BinOp::Div, a, b) => match (constant(a), constant(b)) {
             (Some(k), _) => k != 0.0 && cont(b),
             (_, Some(k)) => k != 0.0 && cont(a),
             _ => disjoint(s, a, b) && cont(a) && cont(b),
@@ -814,7 +788,7 @@ fn sign_like(s: &Scenario, x: &Rv) -> bool {
     match x {
         Rv::Const(c) => unit(*c),
         Rv::Neg(a) => sign(a),
-        Rv::Bin(BinOp::Mul, a, b) | Rv::Bin(BinOp::Div, a, b) if sign(a) && sign(b) => true,
+        Rv::Bin(BinOp::Mul | BinOp::Div, a, b) if sign(a) && sign(b) => true,
         Rv::Bin(BinOp::Pow, a, k) if matches!(**k, Rv::Const(k) if k == k.trunc()) && sign(a) => {
             true
         }
@@ -850,10 +824,8 @@ fn only_sign(x: &Rv, v: VarId) -> bool {
     match x {
         Rv::Call(Builtin::Sign, args) if args[0] == Rv::Base(v) => true,
         Rv::Base(w) => *w != v,
-        Rv::Const(_) | Rv::Sum(..) => true,
-        Rv::Neg(a) => only_sign(a, v),
-        Rv::Bin(_, a, b) => only_sign(a, v) && only_sign(b, v),
-        Rv::Call(_, args) => args.iter().all(|a| only_sign(a, v)),
+        Rv::Sum(..) => true,
+        _ => x.children().all(|c| only_sign(c, v)),
     }
 }
 

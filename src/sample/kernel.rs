@@ -641,6 +641,40 @@ mod tests {
         assert_eq!(sums, 1);
     }
 
+    /// The specialised powers (square, cube, powi, powf) and the random
+    /// exponent's lane loop compute `BinOp::Pow.apply`, bit for bit.
+    #[test]
+    fn lanes_compute_the_cores_powers() {
+        use rand::SeedableRng;
+        let exps = [2.0, 3.0, 7.0, -2.0, 0.5, 2.5];
+        let mut moments = vec![Moment::E(Rv::Base(VarId(0)))];
+        moments.extend(
+            exps.map(|e| Moment::E(Rv::bin(BinOp::Pow, Rv::Base(VarId(0)), Rv::Const(e)))),
+        );
+        // z^w with w random: the Binary instruction's loop
+        moments.push(Moment::E(Rv::bin(
+            BinOp::Pow,
+            Rv::Base(VarId(0)),
+            Rv::Base(VarId(1)),
+        )));
+        moments.push(Moment::E(Rv::Base(VarId(1))));
+        let k = Kernel::compile(&scenario(2), &moments);
+        let mut regs = k.register_file();
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+        k.run(&mut regs, &mut rng, LANES);
+        let lanes = |m: usize| k.lanes(&regs, k.roots()[m].x, LANES);
+        let z = lanes(0);
+        for (i, e) in exps.iter().enumerate() {
+            for (got, x) in lanes(i + 1).iter().zip(z) {
+                assert_eq!(got.to_bits(), BinOp::Pow.apply(*x, *e).to_bits(), "{x}^{e}");
+            }
+        }
+        let w = lanes(exps.len() + 2);
+        for ((got, x), y) in lanes(exps.len() + 1).iter().zip(z).zip(w) {
+            assert_eq!(got.to_bits(), BinOp::Pow.apply(*x, *y).to_bits(), "{x}^{y}");
+        }
+    }
+
     #[test]
     fn powers_follow_arith_pow() {
         let p = |e: f64| Rv::Bin(BinOp::Pow, b(0), Box::new(Rv::Const(e)));
