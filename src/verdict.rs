@@ -109,33 +109,19 @@ fn halve_largest_sum(m: &mut Moment) -> bool {
         }
     }
     fn halve(x: &mut Rv, target: u64) -> bool {
+        // Every child, without stopping at the first: the same sum written
+        // twice (or in several arguments) is one variable, and must stay
+        // one.
+        let mut done = false;
+        for c in x.children_mut() {
+            done |= halve(c, target);
+        }
         match x {
-            Rv::Const(_) | Rv::Base(_) => false,
-            Rv::Neg(a) => halve(a, target),
-            Rv::Bin(_, a, b) => {
-                // Both: the same sum written twice is one variable, and
-                // must stay one.
-                let l = halve(a, target);
-                halve(b, target) || l
+            Rv::Sum(n, _) if *n == target => {
+                *n = (*n / 2).max(1);
+                true
             }
-            Rv::Call(_, args) => {
-                // Every argument, without stopping at the first: one sum
-                // may be written in several.
-                let mut done = false;
-                for a in args.iter_mut() {
-                    done |= halve(a, target);
-                }
-                done
-            }
-            Rv::Sum(n, t) => {
-                let inner = halve(t, target);
-                if *n == target {
-                    *n = (*n / 2).max(1);
-                    true
-                } else {
-                    inner
-                }
-            }
+            _ => done,
         }
     }
     let top = match m {

@@ -69,6 +69,17 @@ impl Rv {
         pair.into_iter().flatten().chain(rest)
     }
 
+    /// [`Rv::children`], to rewrite in place.
+    pub fn children_mut(&mut self) -> impl Iterator<Item = &mut Rv> {
+        let (pair, rest): ([Option<&mut Rv>; 2], &mut [Rv]) = match self {
+            Rv::Const(_) | Rv::Base(_) => ([None, None], &mut []),
+            Rv::Neg(a) | Rv::Sum(_, a) => ([Some(&mut **a), None], &mut []),
+            Rv::Bin(_, a, b) => ([Some(&mut **a), Some(&mut **b)], &mut []),
+            Rv::Call(_, args) => ([None, None], args),
+        };
+        pair.into_iter().flatten().chain(rest)
+    }
+
     /// Evaluates at one point, `vars[i]` being the value of base variable
     /// `i`. A `Sum` cannot be evaluated pointwise: its copies are fresh
     /// variables, so callers handle it before reaching here.
