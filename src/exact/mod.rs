@@ -142,9 +142,11 @@ impl Val {
 impl Val {
     /// `a op b`: the value is the arithmetic core's ([`BinOp::apply`]); the
     /// bound carries both inputs' errors through the operator and adds the
-    /// step's rounding (at least the core's contract: 2 EPS is four times
-    /// one rounding, and a power's 6 EPS covers `powi` up to the 12th
-    /// power and `powf`).
+    /// step's rounding against the core's contract
+    /// ([`crate::lang::arith`]): 2 EPS is four roundings of `+ - * /`; a
+    /// power's 6 EPS (through [`Val::apply`]) covers `powf`, and `powi` up
+    /// to `x^12` and `x^-11`, but not higher integer powers (`x^30` may
+    /// round by 29 units, 14.5 EPS).
     pub fn binary(op: BinOp, a: Val, b: Val) -> Val {
         let value = op.apply(a.value, b.value);
         let err = match op {

@@ -28,8 +28,9 @@
 //! - `Pow` otherwise: the platform's `pow` (`f64::powf`), within one ulp,
 //!   `|d| <= 2u`; NaN for a negative base.
 //!
-//! [`BinOp::rounding`] states these bounds as numbers; results in the
-//! subnormal range add an absolute error below `2^-1074` on top.
+//! Results in the subnormal range add an absolute error below `2^-1074` on
+//! top. The exact engine's [`crate::exact::Val::binary`] charges each step
+//! against this contract.
 //!
 //! # One tree over leaves
 //!
@@ -61,10 +62,6 @@ pub enum BinOp {
     Pow,
 }
 
-/// Unit roundoff of `f64`: the largest relative error of one correctly
-/// rounded operation.
-const UNIT_ROUNDOFF: f64 = f64::EPSILON / 2.0;
-
 impl BinOp {
     /// `a op b`: the only evaluation of a binary operator (see the module's
     /// rounding contract).
@@ -85,19 +82,6 @@ impl BinOp {
         match self {
             BinOp::Add | BinOp::Sub => a + b,
             BinOp::Mul | BinOp::Div | BinOp::Pow => self.apply(a, b),
-        }
-    }
-
-    /// The largest relative error `apply(a, b)` adds to its exact result,
-    /// for a right operand `b` (the exponent of `Pow`): the rounding
-    /// contract in the module's documentation.
-    pub fn rounding(self, b: f64) -> f64 {
-        let gamma = |k: f64| k * UNIT_ROUNDOFF / (1.0 - k * UNIT_ROUNDOFF);
-        match self {
-            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => UNIT_ROUNDOFF,
-            BinOp::Pow if is_small_integer(b) && b > 0.0 => gamma(b - 1.0),
-            BinOp::Pow if is_small_integer(b) => gamma(-b),
-            BinOp::Pow => 2.0 * UNIT_ROUNDOFF,
         }
     }
 
@@ -212,6 +196,12 @@ mod tests {
     /// 2^128 for these bases and exponents, so `u128` holds it exactly, and
     /// so does a computed power converted back (an `f64` that large is an
     /// integer).
+    /// The contract's bound for `x^n`, `n > 0`: gamma(n - 1).
+    fn contract(n: u32) -> f64 {
+        let k = f64::from(n - 1) * f64::EPSILON / 2.0;
+        k / (1.0 - k)
+    }
+
     #[test]
     fn integer_powers_stay_within_the_contract() {
         let mut rounded = 0;
@@ -221,7 +211,7 @@ mod tests {
                 let got = pow(base as f64, f64::from(n));
                 let rel = (got as u128).abs_diff(exact) as f64 / exact as f64;
                 assert!(
-                    rel <= BinOp::Pow.rounding(f64::from(n)),
+                    rel <= contract(n),
                     "{base}^{n}: relative error {rel:e} over the contract"
                 );
                 if rel > 0.0 {

@@ -648,9 +648,8 @@ mod tests {
         use rand::SeedableRng;
         let exps = [2.0, 3.0, 7.0, -2.0, 0.5, 2.5];
         let mut moments = vec![Moment::E(Rv::Base(VarId(0)))];
-        moments.extend(
-            exps.map(|e| Moment::E(Rv::bin(BinOp::Pow, Rv::Base(VarId(0)), Rv::Const(e)))),
-        );
+        moments
+            .extend(exps.map(|e| Moment::E(Rv::bin(BinOp::Pow, Rv::Base(VarId(0)), Rv::Const(e)))));
         // z^w with w random: the Binary instruction's loop
         moments.push(Moment::E(Rv::bin(
             BinOp::Pow,
