@@ -516,7 +516,7 @@ impl Activation {
         let z = || Box::new(Rv::Base(VarId(v)));
         let cut = CUT_SDS * q.sqrt();
         let step = |arg: Rv| Rv::Call(Builtin::Step, vec![arg]);
-        let times = |a: Rv, b: Rv| Rv::Bin(BinOp::Mul, Box::new(a), Box::new(b));
+        let times = |a: Rv, b: Rv| Rv::bin(BinOp::Mul, a, b);
         let inside = times(
             step(Rv::Bin(BinOp::Add, z(), Box::new(Rv::Const(cut)))),
             step(Rv::Bin(BinOp::Sub, Box::new(Rv::Const(cut)), z())),

@@ -890,12 +890,12 @@ fn estimator_variance(scenario: &Scenario, m: &Moment, value: f64) -> Option<f64
             Box::new(Rv::Const(mean)),
         ))
     };
-    let square = |x: Rv| Rv::Bin(BinOp::Pow, Box::new(x), Box::new(Rv::Const(2.0)));
+    let square = |x: Rv| Rv::bin(BinOp::Pow, x, Rv::Const(2.0));
     let summand_second_moment = match m {
         Moment::E(x) => return engine.cov(x, x).ok().map(|v| v.val.value),
         Moment::Var(x) => engine.expect(&square(square(centred(x)?))).ok()?,
         Moment::Cov(x, y) => {
-            let product = Rv::Bin(BinOp::Mul, Box::new(centred(x)?), Box::new(centred(y)?));
+            let product = Rv::bin(BinOp::Mul, centred(x)?, centred(y)?);
             engine.expect(&square(product)).ok()?
         }
     };
@@ -1208,21 +1208,15 @@ mod tests {
         let y = Rv::Base(VarId(0));
         // The same sum written twice shrinks as one: both copies at once.
         let s = sum(6, sum(3, y.clone()));
-        let mut m = Moment::E(Rv::Bin(BinOp::Mul, Box::new(s.clone()), Box::new(s)));
+        let mut m = Moment::E(Rv::bin(BinOp::Mul, s.clone(), s));
         assert!(halve_largest_sum(&mut m));
         let s = sum(3, sum(3, y.clone()));
-        assert_eq!(
-            m,
-            Moment::E(Rv::Bin(BinOp::Mul, Box::new(s.clone()), Box::new(s)))
-        );
+        assert_eq!(m, Moment::E(Rv::bin(BinOp::Mul, s.clone(), s)));
         // Counts that tie are halved together; then the inner one is the
         // largest no more.
         assert!(halve_largest_sum(&mut m));
         let s = sum(1, sum(1, y.clone()));
-        assert_eq!(
-            m,
-            Moment::E(Rv::Bin(BinOp::Mul, Box::new(s.clone()), Box::new(s)))
-        );
+        assert_eq!(m, Moment::E(Rv::bin(BinOp::Mul, s.clone(), s)));
         assert!(!halve_largest_sum(&mut m), "all counts are 1");
         let mut none = Moment::Var(y);
         assert!(!halve_largest_sum(&mut none));

@@ -704,7 +704,7 @@ impl Analysis<'_> {
             let term = if k == 1.0 {
                 f.clone()
             } else {
-                Rv::Bin(BinOp::Pow, Box::new(f.clone()), Box::new(Rv::Const(k)))
+                Rv::bin(BinOp::Pow, f.clone(), Rv::Const(k))
             };
             let mut keys = Vec::new();
             dependence_keys(self.scenario, f, &mut keys);
@@ -714,7 +714,7 @@ impl Analysis<'_> {
                 if groups[i].0.iter().any(|k| merged.0.contains(k)) {
                     let (ks, t) = groups.swap_remove(i);
                     merged.0.extend(ks);
-                    merged.1 = Rv::Bin(BinOp::Mul, Box::new(t), Box::new(merged.1));
+                    merged.1 = Rv::bin(BinOp::Mul, t, merged.1);
                 } else {
                     i += 1;
                 }

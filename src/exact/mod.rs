@@ -1069,7 +1069,7 @@ fn product_rv(group: &[Factor]) -> Rv {
                 )
             }
         })
-        .reduce(|a, b| Rv::Bin(BinOp::Mul, Box::new(a), Box::new(b)))
+        .reduce(|a, b| Rv::bin(BinOp::Mul, a, b))
         .unwrap_or(Rv::Const(1.0))
 }
 

@@ -1013,10 +1013,7 @@ mod tests {
             .rv(&parse_expr("z").expect("parses"), &no_functions())
             .expect("resolves");
         let relu_y = Rv::Call(Builtin::Relu, vec![Rv::Base(VarId(1))]);
-        assert_eq!(
-            z,
-            Rv::Bin(BinOp::Mul, Box::new(Rv::Const(4.0)), Box::new(relu_y))
-        );
+        assert_eq!(z, Rv::bin(BinOp::Mul, Rv::Const(4.0), relu_y));
         assert!(m.defines("x") && m.defines("n") && !m.defines("q"));
         assert_eq!(m.names().collect::<Vec<_>>(), ["n", "w", "y", "x", "z"]);
         // A default argument is filled in.

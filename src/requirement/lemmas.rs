@@ -1015,25 +1015,23 @@ mod tests {
             1 => prop::sample::select(vec![-2.0, -1.0, 0.0, 0.5, 1.0, 2.0]).prop_map(Rv::Const),
             2 => base().prop_map(move |v| call(Builtin::Sign, v)),
             1 => base().prop_map(move |v| call(Builtin::Abs, v)),
-            1 => base().prop_map(|v| Rv::Bin(BinOp::Pow, Box::new(v), Box::new(Rv::Const(2.0)))),
+            1 => base().prop_map(|v| Rv::bin(BinOp::Pow, v, Rv::Const(2.0))),
             2 => (base(), base())
-                .prop_map(move |(v, w)| Rv::Bin(BinOp::Mul, Box::new(v), Box::new(call(Builtin::Sign, w)))),
+                .prop_map(move |(v, w)| Rv::bin(BinOp::Mul, v, call(Builtin::Sign, w))),
         ];
         leaf.prop_recursive(3, 16, 2, |inner| {
             let pair = (inner.clone(), inner.clone());
             prop_oneof![
                 inner.clone().prop_map(|a| Rv::Neg(Box::new(a))),
-                pair.clone()
-                    .prop_map(|(a, b)| Rv::Bin(BinOp::Add, Box::new(a), Box::new(b))),
-                pair.clone()
-                    .prop_map(|(a, b)| Rv::Bin(BinOp::Sub, Box::new(a), Box::new(b))),
-                pair.prop_map(|(a, b)| Rv::Bin(BinOp::Mul, Box::new(a), Box::new(b))),
+                pair.clone().prop_map(|(a, b)| Rv::bin(BinOp::Add, a, b)),
+                pair.clone().prop_map(|(a, b)| Rv::bin(BinOp::Sub, a, b)),
+                pair.prop_map(|(a, b)| Rv::bin(BinOp::Mul, a, b)),
                 (inner.clone(), prop::sample::select(UNARY.to_vec()))
                     .prop_map(|(a, f)| Rv::Call(f, vec![a])),
-                (inner, prop::sample::select(vec![2.0, 3.0])).prop_map(|(a, k)| Rv::Bin(
+                (inner, prop::sample::select(vec![2.0, 3.0])).prop_map(|(a, k)| Rv::bin(
                     BinOp::Pow,
-                    Box::new(a),
-                    Box::new(Rv::Const(k))
+                    a,
+                    Rv::Const(k)
                 )),
             ]
         })

@@ -67,11 +67,11 @@ fn relu(x: Rv) -> Rv {
 }
 
 fn square(x: Rv) -> Rv {
-    Rv::Bin(BinOp::Pow, Box::new(x), Box::new(Rv::Const(2.0)))
+    Rv::bin(BinOp::Pow, x, Rv::Const(2.0))
 }
 
 fn mul(a: Rv, b: Rv) -> Rv {
-    Rv::Bin(BinOp::Mul, Box::new(a), Box::new(b))
+    Rv::bin(BinOp::Mul, a, b)
 }
 
 fn sum4_m() -> Rv {
