@@ -332,7 +332,7 @@ mod tests {
             Builtin::Relu,
             vec![Rv::Bin(
                 BinOp::Sub,
-                bx(Rv::Bin(BinOp::Mul, bx(c(2.0)), bx(x()))),
+                bx(Rv::bin(BinOp::Mul, c(2.0), x())),
                 bx(c(1.0)),
             )],
         );
@@ -343,7 +343,7 @@ mod tests {
         // relu(x - y) with y = 0.7 held fixed: at x = 0.7.
         let rv = call(
             Builtin::Relu,
-            vec![Rv::Bin(BinOp::Sub, bx(x()), bx(Rv::Base(VarId(1))))],
+            vec![Rv::bin(BinOp::Sub, x(), Rv::Base(VarId(1)))],
         );
         assert_eq!(kinks(&rv, X, &[0.0, 0.7], -INF, INF, (0.0, 1.0)), vec![0.7]);
         // A kink in a variable other than x is none of x's business.
@@ -353,7 +353,7 @@ mod tests {
         // A variable missing from env gives nothing, not a panic.
         let far = call(
             Builtin::Relu,
-            vec![Rv::Bin(BinOp::Sub, bx(x()), bx(Rv::Base(VarId(7))))],
+            vec![Rv::bin(BinOp::Sub, x(), Rv::Base(VarId(7)))],
         );
         assert!(all(&far).is_empty());
     }
@@ -361,7 +361,7 @@ mod tests {
     #[test]
     fn non_affine_arguments_are_scanned_and_bisected() {
         // min(x, x^2): x = x^2 at 0 and 1.
-        let sq = Rv::Bin(BinOp::Pow, bx(x()), bx(c(2.0)));
+        let sq = Rv::bin(BinOp::Pow, x(), c(2.0));
         let rv = call(Builtin::Min, vec![x(), sq.clone()]);
         let got = all(&rv);
         assert_eq!(got.len(), 2, "{got:?}");
@@ -370,7 +370,7 @@ mod tests {
             "{got:?}"
         );
         // relu(x^2 - 2): ±sqrt(2), bisected to the last bit.
-        let rv = call(Builtin::Relu, vec![Rv::Bin(BinOp::Sub, bx(sq), bx(c(2.0)))]);
+        let rv = call(Builtin::Relu, vec![Rv::bin(BinOp::Sub, sq, c(2.0))]);
         assert!(
             close(&all(&rv), &[-2f64.sqrt(), 2f64.sqrt()]),
             "{:?}",
@@ -395,7 +395,7 @@ mod tests {
             Rv::Bin(
                 BinOp::Mul,
                 bx(call(Builtin::Gelu, vec![x()])),
-                bx(Rv::Bin(BinOp::Pow, bx(x()), bx(c(3.0)))),
+                bx(Rv::bin(BinOp::Pow, x(), c(3.0))),
             ),
             call(Builtin::Exp, vec![Rv::Neg(bx(x()))]),
             Rv::Sum(4, bx(call(Builtin::Relu, vec![x()]))),
@@ -414,10 +414,7 @@ mod tests {
                 bx(call(Builtin::Relu, vec![x()])),
                 bx(call(Builtin::Step, vec![x()])),
             )),
-            bx(call(
-                Builtin::Abs,
-                vec![Rv::Bin(BinOp::Mul, bx(c(2.0)), bx(x()))],
-            )),
+            bx(call(Builtin::Abs, vec![Rv::bin(BinOp::Mul, c(2.0), x())])),
         );
         assert_eq!(all(&rv), vec![0.0]);
         // hardtanh on (-1, 5): -1 is an end, not an interior point.
@@ -438,18 +435,11 @@ mod tests {
     #[test]
     fn poles_and_branch_points_split_too() {
         // 1/(x - 2) and sqrt-like powers |x+1|^0.5 are not smooth at 2 and -1.
-        let rv = Rv::Bin(
-            BinOp::Div,
-            bx(c(1.0)),
-            bx(Rv::Bin(BinOp::Sub, bx(x()), bx(c(2.0)))),
-        );
+        let rv = Rv::Bin(BinOp::Div, bx(c(1.0)), bx(Rv::bin(BinOp::Sub, x(), c(2.0))));
         assert_eq!(all(&rv), vec![2.0]);
         let rv = Rv::Bin(
             BinOp::Pow,
-            bx(call(
-                Builtin::Abs,
-                vec![Rv::Bin(BinOp::Add, bx(x()), bx(c(1.0)))],
-            )),
+            bx(call(Builtin::Abs, vec![Rv::bin(BinOp::Add, x(), c(1.0))])),
             bx(c(0.5)),
         );
         assert_eq!(all(&rv), vec![-1.0]);
