@@ -85,6 +85,20 @@ impl BinOp {
         }
     }
 
+    /// The largest relative error `apply(a, b)` adds to its exact result,
+    /// for a right operand `b` (the exponent of `Pow`): the rounding
+    /// contract above, as a number.
+    pub fn rounding(self, b: f64) -> f64 {
+        let u = f64::EPSILON / 2.0;
+        let gamma = |k: f64| k * u / (1.0 - k * u);
+        match self {
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => u,
+            BinOp::Pow if is_small_integer(b) && b > 0.0 => gamma(b - 1.0),
+            BinOp::Pow if is_small_integer(b) => gamma(-b),
+            BinOp::Pow => 2.0 * u,
+        }
+    }
+
     /// The operator as the language writes it, with the spaces the printer
     /// puts around it.
     pub fn symbol(self) -> &'static str {
@@ -196,12 +210,6 @@ mod tests {
     /// 2^128 for these bases and exponents, so `u128` holds it exactly, and
     /// so does a computed power converted back (an `f64` that large is an
     /// integer).
-    /// The contract's bound for `x^n`, `n > 0`: gamma(n - 1).
-    fn contract(n: u32) -> f64 {
-        let k = f64::from(n - 1) * f64::EPSILON / 2.0;
-        k / (1.0 - k)
-    }
-
     #[test]
     fn integer_powers_stay_within_the_contract() {
         let mut rounded = 0;
@@ -211,7 +219,7 @@ mod tests {
                 let got = pow(base as f64, f64::from(n));
                 let rel = (got as u128).abs_diff(exact) as f64 / exact as f64;
                 assert!(
-                    rel <= contract(n),
+                    rel <= BinOp::Pow.rounding(f64::from(n)),
                     "{base}^{n}: relative error {rel:e} over the contract"
                 );
                 if rel > 0.0 {
