@@ -15,6 +15,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use initaudit::exact::Engine;
+use initaudit::lang::arith::BinOp;
 use initaudit::lang::builtin::Builtin;
 use initaudit::model::law::Law;
 use initaudit::model::rv::{Moment, Rv, VarId};
@@ -42,9 +43,10 @@ fn scenario() -> Scenario {
 }
 
 fn tanh_squared() -> Moment {
-    Moment::E(Rv::Pow(
-        Box::new(Rv::Call(Builtin::Tanh, vec![Rv::Base(VarId(0))])),
-        Box::new(Rv::Const(2.0)),
+    Moment::E(Rv::bin(
+        BinOp::Pow,
+        Rv::Call(Builtin::Tanh, vec![Rv::Base(VarId(0))]),
+        Rv::Const(2.0),
     ))
 }
 

@@ -17,6 +17,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use initaudit::lang::arith::BinOp;
 use initaudit::lang::builtin::Builtin;
 use initaudit::model::law::Law;
 use initaudit::model::rv::{Moment, Rv, VarId};
@@ -44,7 +45,8 @@ fn scenario() -> Scenario {
 }
 
 fn relu_second_moment() -> Moment {
-    Moment::E(Rv::Pow(
+    Moment::E(Rv::Bin(
+        BinOp::Pow,
         Box::new(Rv::Call(Builtin::Relu, vec![Rv::Base(VarId(0))])),
         Box::new(Rv::Const(2.0)),
     ))

@@ -42,6 +42,7 @@ use crate::audit::{FunctionTable, check_defined, define, load_path};
 use crate::diag::{Diag, InputError};
 use crate::exact::exists::{self, Integrable};
 use crate::exact::{Engine, NoExact, Val};
+use crate::lang::arith::BinOp;
 use crate::lang::ast::Relation;
 use crate::lang::builtin::Builtin;
 use crate::lang::{
@@ -507,13 +508,17 @@ impl Activation {
         let z = || Box::new(Rv::Base(VarId(v)));
         let cut = CUT_SDS * q.sqrt();
         let step = |arg: Rv| Rv::Call(Builtin::Step, vec![arg]);
-        let times = |a: Rv, b: Rv| Rv::Mul(Box::new(a), Box::new(b));
+        let times = |a: Rv, b: Rv| Rv::bin(BinOp::Mul, a, b);
         let inside = times(
-            step(Rv::Add(z(), Box::new(Rv::Const(cut)))),
-            step(Rv::Sub(Box::new(Rv::Const(cut)), z())),
+            step(Rv::Bin(BinOp::Add, z(), Box::new(Rv::Const(cut)))),
+            step(Rv::Bin(BinOp::Sub, Box::new(Rv::Const(cut)), z())),
         );
-        let above = step(Rv::Sub(z(), Box::new(Rv::Const(cut))));
-        let below = step(Rv::Sub(Box::new(Rv::Neg(z())), Box::new(Rv::Const(cut))));
+        let above = step(Rv::Bin(BinOp::Sub, z(), Box::new(Rv::Const(cut))));
+        let below = step(Rv::Bin(
+            BinOp::Sub,
+            Box::new(Rv::Neg(z())),
+            Box::new(Rv::Const(cut)),
+        ));
         let engine = Engine::new(&model.scenario);
         let mut total = Val::exact(0.0);
         for part in [inside, above, below] {
@@ -988,7 +993,7 @@ pub fn self_check(
         .map(|p| {
             let (model, rv) = act.lowered(p.quantity.body(), p.q)?;
             let moments = [Moment::E(rv)];
-            let (lhs, rhs) = (Side::Moment(0), Side::Const(p.exact));
+            let (lhs, rhs) = (Side::Leaf(0), Side::Const(p.exact));
             let q_key = format!("{:e}", p.q);
             let key = StreamKey::new(
                 settings.seed,

@@ -25,6 +25,7 @@
 
 use crate::exact::exists::{self, Integrable};
 use crate::exact::{self, Exact, NoExact, Outcome};
+use crate::lang::arith::BinOp;
 use crate::lang::ast::Relation;
 use crate::model::Scenario;
 use crate::model::rv::{Moment, Rv, Side};
@@ -101,44 +102,26 @@ fn fmt_draws(d: f64) -> String {
 /// count is already 1.
 fn halve_largest_sum(m: &mut Moment) -> bool {
     fn largest(x: &Rv) -> u64 {
+        let inner = x.children().map(largest).max().unwrap_or(0);
         match x {
-            Rv::Const(_) | Rv::Base(_) => 0,
-            Rv::Neg(a) => largest(a),
-            Rv::Add(a, b) | Rv::Sub(a, b) | Rv::Mul(a, b) | Rv::Div(a, b) | Rv::Pow(a, b) => {
-                largest(a).max(largest(b))
-            }
-            Rv::Call(_, args) => args.iter().map(largest).max().unwrap_or(0),
-            Rv::Sum(n, t) => (*n).max(largest(t)),
+            Rv::Sum(n, _) => (*n).max(inner),
+            _ => inner,
         }
     }
     fn halve(x: &mut Rv, target: u64) -> bool {
+        // Every child, without stopping at the first: the same sum written
+        // twice (or in several arguments) is one variable, and must stay
+        // one.
+        let mut done = false;
+        for c in x.children_mut() {
+            done |= halve(c, target);
+        }
         match x {
-            Rv::Const(_) | Rv::Base(_) => false,
-            Rv::Neg(a) => halve(a, target),
-            Rv::Add(a, b) | Rv::Sub(a, b) | Rv::Mul(a, b) | Rv::Div(a, b) | Rv::Pow(a, b) => {
-                // Both: the same sum written twice is one variable, and
-                // must stay one.
-                let l = halve(a, target);
-                halve(b, target) || l
+            Rv::Sum(n, _) if *n == target => {
+                *n = (*n / 2).max(1);
+                true
             }
-            Rv::Call(_, args) => {
-                // Every argument, without stopping at the first: one sum
-                // may be written in several.
-                let mut done = false;
-                for a in args.iter_mut() {
-                    done |= halve(a, target);
-                }
-                done
-            }
-            Rv::Sum(n, t) => {
-                let inner = halve(t, target);
-                if *n == target {
-                    *n = (*n / 2).max(1);
-                    true
-                } else {
-                    inner
-                }
-            }
+            _ => done,
         }
     }
     let top = match m {
@@ -840,7 +823,10 @@ impl Trial<'_> {
         // quantity that is (nearly) zero is judged against the natural size
         // of what it is made of instead (root mean square for a mean).
         let mags = magnitude_values(magnitudes, &pooled);
-        let natural = side_magnitude(self.lhs, &mags).max(side_magnitude(self.rhs, &mags));
+        // A side in absolute arithmetic over moment magnitudes: the size its
+        // terms have before they cancel.
+        let size = |side: &Side| side.magnitude(&|i| mags[*i]);
+        let natural = size(self.lhs).max(size(self.rhs));
         let scale = judging_scale(l.abs().max(r.abs()), natural, settings.resolution);
         let base = match (self.relation, self.within) {
             (Relation::Approx, Some((_, true))) => r.abs(),
@@ -1001,14 +987,18 @@ fn estimator_variance(scenario: &Scenario, m: &Moment, value: f64) -> Option<f64
     let engine = exact::Engine::new(scenario);
     let centred = |x: &Rv| -> Option<Rv> {
         let mean = engine.expect(x).ok()?.val.value;
-        Some(Rv::Sub(Box::new(x.clone()), Box::new(Rv::Const(mean))))
+        Some(Rv::Bin(
+            BinOp::Sub,
+            Box::new(x.clone()),
+            Box::new(Rv::Const(mean)),
+        ))
     };
-    let square = |x: Rv| Rv::Pow(Box::new(x), Box::new(Rv::Const(2.0)));
+    let square = |x: Rv| Rv::bin(BinOp::Pow, x, Rv::Const(2.0));
     let summand_second_moment = match m {
         Moment::E(x) => return engine.cov(x, x).ok().map(|v| v.val.value),
         Moment::Var(x) => engine.expect(&square(square(centred(x)?))).ok()?,
         Moment::Cov(x, y) => {
-            let product = Rv::Mul(Box::new(centred(x)?), Box::new(centred(y)?));
+            let product = Rv::bin(BinOp::Mul, centred(x)?, centred(y)?);
             engine.expect(&square(product)).ok()?
         }
     };
@@ -1058,24 +1048,6 @@ fn magnitude_values(mags: &[Magnitude], pooled: &[f64]) -> Vec<f64> {
             Magnitude::Geometric(a, b) => (pooled[a].max(0.0) * pooled[b].max(0.0)).sqrt(),
         })
         .collect()
-}
-
-/// A side evaluated in absolute arithmetic over moment magnitudes: the
-/// size its terms have before they cancel.
-fn side_magnitude(side: &Side, mags: &[f64]) -> f64 {
-    match side {
-        Side::Const(c) => c.abs(),
-        Side::Moment(i) => mags[*i],
-        Side::Neg(a) => side_magnitude(a, mags),
-        Side::Add(a, b) | Side::Sub(a, b) => side_magnitude(a, mags) + side_magnitude(b, mags),
-        Side::Mul(a, b) => side_magnitude(a, mags) * side_magnitude(b, mags),
-        Side::Div(a, b) => side_magnitude(a, mags) / side_magnitude(b, mags),
-        Side::Pow(a, b) => crate::model::rv::pow(side_magnitude(a, mags), side_magnitude(b, mags)),
-        Side::Call(f, args) => {
-            let v: Vec<f64> = args.iter().map(|a| side_magnitude(a, mags)).collect();
-            f.eval(&v).abs()
-        }
-    }
 }
 
 /// Whether the sampled estimate of a moment has a finite variance, so that
@@ -1339,15 +1311,15 @@ mod tests {
         let y = Rv::Base(VarId(0));
         // The same sum written twice shrinks as one: both copies at once.
         let s = sum(6, sum(3, y.clone()));
-        let mut m = Moment::E(Rv::Mul(Box::new(s.clone()), Box::new(s)));
+        let mut m = Moment::E(Rv::bin(BinOp::Mul, s.clone(), s));
         assert!(halve_largest_sum(&mut m));
         let s = sum(3, sum(3, y.clone()));
-        assert_eq!(m, Moment::E(Rv::Mul(Box::new(s.clone()), Box::new(s))));
+        assert_eq!(m, Moment::E(Rv::bin(BinOp::Mul, s.clone(), s)));
         // Counts that tie are halved together; then the inner one is the
         // largest no more.
         assert!(halve_largest_sum(&mut m));
         let s = sum(1, sum(1, y.clone()));
-        assert_eq!(m, Moment::E(Rv::Mul(Box::new(s.clone()), Box::new(s))));
+        assert_eq!(m, Moment::E(Rv::bin(BinOp::Mul, s.clone(), s)));
         assert!(!halve_largest_sum(&mut m), "all counts are 1");
         let mut none = Moment::Var(y);
         assert!(!halve_largest_sum(&mut none));

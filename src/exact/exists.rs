@@ -35,6 +35,7 @@
 
 use super::kinks;
 use super::{Key, dependence_keys};
+use crate::lang::arith::BinOp;
 use crate::lang::builtin::{Asymptote, Builtin, LOG_ORDER, Near, Poles};
 use crate::model::law::{Law, Tail};
 use crate::model::rv::{Rv, VarId};
@@ -296,7 +297,7 @@ impl Local {
         }
         match self {
             Local::Value { c, lo, hi, dsign } if c > 0.0 || integer => {
-                let v = crate::model::rv::pow(c, k);
+                let v = crate::lang::arith::pow(c, k);
                 let dsign = if c > 0.0 {
                     dsign.map(|s| s * k.signum())
                 } else {
@@ -615,7 +616,7 @@ impl Far {
             && (l.c > 0.0 || k == k.trunc())
         {
             return Far::led(Lead {
-                c: crate::model::rv::pow(l.c, k),
+                c: crate::lang::arith::pow(l.c, k),
                 d: k * l.d,
                 rem: k * l.d + (l.rem - l.d),
             });
@@ -703,7 +704,7 @@ impl Analysis<'_> {
             let term = if k == 1.0 {
                 f.clone()
             } else {
-                Rv::Pow(Box::new(f.clone()), Box::new(Rv::Const(k)))
+                Rv::bin(BinOp::Pow, f.clone(), Rv::Const(k))
             };
             let mut keys = Vec::new();
             dependence_keys(self.scenario, f, &mut keys);
@@ -713,7 +714,7 @@ impl Analysis<'_> {
                 if groups[i].0.iter().any(|k| merged.0.contains(k)) {
                     let (ks, t) = groups.swap_remove(i);
                     merged.0.extend(ks);
-                    merged.1 = Rv::Mul(Box::new(t), Box::new(merged.1));
+                    merged.1 = Rv::bin(BinOp::Mul, t, merged.1);
                 } else {
                     i += 1;
                 }
@@ -881,7 +882,11 @@ impl Analysis<'_> {
         let (lo, hi) = law.support();
         let env = vec![0.0; self.scenario.bases.len()];
         let roots = |k: f64| {
-            let shifted = Rv::Add(Box::new(site.arg.clone()), Box::new(Rv::Const(k)));
+            let shifted = Rv::Bin(
+                BinOp::Add,
+                Box::new(site.arg.clone()),
+                Box::new(Rv::Const(k)),
+            );
             let abs = Rv::Call(Builtin::Abs, vec![shifted]);
             kinks::kinks(&abs, v, &env, lo, hi, law.scale_hint())
         };
@@ -1057,15 +1062,15 @@ impl Analysis<'_> {
             // Fresh copies, independent of v: some finite value, maybe 0.
             Rv::Sum(..) => BOUNDED,
             Rv::Neg(a) => self.local(a, v, t0, dir).neg(),
-            Rv::Add(a, b) => self.local(a, v, t0, dir).add(self.local(b, v, t0, dir)),
-            Rv::Sub(a, b) => self
+            Rv::Bin(BinOp::Add, a, b) => self.local(a, v, t0, dir).add(self.local(b, v, t0, dir)),
+            Rv::Bin(BinOp::Sub, a, b) => self
                 .local(a, v, t0, dir)
                 .add(self.local(b, v, t0, dir).neg()),
-            Rv::Mul(a, b) => self.local(a, v, t0, dir).mul(self.local(b, v, t0, dir)),
-            Rv::Div(a, b) => self
+            Rv::Bin(BinOp::Mul, a, b) => self.local(a, v, t0, dir).mul(self.local(b, v, t0, dir)),
+            Rv::Bin(BinOp::Div, a, b) => self
                 .local(a, v, t0, dir)
                 .mul(self.local(b, v, t0, dir).inv()),
-            Rv::Pow(a, b) => match (&**a, &**b) {
+            Rv::Bin(BinOp::Pow, a, b) => match (&**a, &**b) {
                 (_, Rv::Const(k)) => self.local(a, v, t0, dir).pow(*k),
                 (Rv::Const(base), x) if *base > 0.0 => self.local(&exp_of(*base, x), v, t0, dir),
                 _ => UNKNOWN,
@@ -1106,11 +1111,11 @@ impl Analysis<'_> {
             // One copy's variable goes out, the other copies stay put.
             Rv::Sum(_, t) => self.far(t, v, side).add(Far::bounded()),
             Rv::Neg(a) => self.far(a, v, side).neg(),
-            Rv::Add(a, b) => self.far(a, v, side).add(self.far(b, v, side)),
-            Rv::Sub(a, b) => self.far(a, v, side).add(self.far(b, v, side).neg()),
-            Rv::Mul(a, b) => self.far(a, v, side).mul(self.far(b, v, side)),
-            Rv::Div(a, b) => self.far(a, v, side).mul(self.far_recip(b, v, side, 1.0)),
-            Rv::Pow(a, b) => match (&**a, &**b) {
+            Rv::Bin(BinOp::Add, a, b) => self.far(a, v, side).add(self.far(b, v, side)),
+            Rv::Bin(BinOp::Sub, a, b) => self.far(a, v, side).add(self.far(b, v, side).neg()),
+            Rv::Bin(BinOp::Mul, a, b) => self.far(a, v, side).mul(self.far(b, v, side)),
+            Rv::Bin(BinOp::Div, a, b) => self.far(a, v, side).mul(self.far_recip(b, v, side, 1.0)),
+            Rv::Bin(BinOp::Pow, a, b) => match (&**a, &**b) {
                 (_, Rv::Const(k)) if *k < 0.0 => self.far_recip(a, v, side, -k),
                 (_, Rv::Const(k)) => self.far(a, v, side).pow(*k),
                 (Rv::Const(base), x) if *base > 0.0 => self.far(&exp_of(*base, x), v, side),
@@ -1354,16 +1359,16 @@ impl Analysis<'_> {
                 let (lo, hi) = self.range(a);
                 (-hi, -lo)
             }
-            Rv::Add(a, b) => {
+            Rv::Bin(BinOp::Add, a, b) => {
                 let ((l1, h1), (l2, h2)) = (self.range(a), self.range(b));
                 (l1 + l2, h1 + h2)
             }
-            Rv::Sub(a, b) => {
+            Rv::Bin(BinOp::Sub, a, b) => {
                 let ((l1, h1), (l2, h2)) = (self.range(a), self.range(b));
                 (l1 - h2, h1 - l2)
             }
-            Rv::Mul(a, b) => interval_mul(self.range(a), self.range(b)),
-            Rv::Div(a, b) => {
+            Rv::Bin(BinOp::Mul, a, b) => interval_mul(self.range(a), self.range(b)),
+            Rv::Bin(BinOp::Div, a, b) => {
                 let (l2, h2) = self.range(b);
                 if l2 <= 0.0 && h2 >= 0.0 {
                     ALL
@@ -1371,7 +1376,7 @@ impl Analysis<'_> {
                     interval_mul(self.range(a), (1.0 / h2, 1.0 / l2))
                 }
             }
-            Rv::Pow(a, b) => match **b {
+            Rv::Bin(BinOp::Pow, a, b) => match **b {
                 Rv::Const(k) => interval_pow(self.range(a), k),
                 _ => ALL,
             },
@@ -1425,8 +1430,10 @@ fn collect_sites(x: &Rv, out: &mut Vec<Site>) {
         }
     };
     match x {
-        Rv::Div(_, b) => push(b, SiteKind::Zero),
-        Rv::Pow(a, b) if matches!(**b, Rv::Const(k) if k < 0.0) => push(a, SiteKind::Zero),
+        Rv::Bin(BinOp::Div, _, b) => push(b, SiteKind::Zero),
+        Rv::Bin(BinOp::Pow, a, b) if matches!(**b, Rv::Const(k) if k < 0.0) => {
+            push(a, SiteKind::Zero)
+        }
         // Beta is seen through its gammas below.
         Rv::Call(f, args) if rewritten(*f, args).is_none() => match f.poles() {
             Poles::AtZero => push(&args[0], SiteKind::Zero),
@@ -1436,16 +1443,11 @@ fn collect_sites(x: &Rv, out: &mut Vec<Site>) {
         _ => {}
     }
     match x {
-        Rv::Const(_) | Rv::Base(_) => {}
-        Rv::Sum(_, t) | Rv::Neg(t) => collect_sites(t, out),
-        Rv::Add(a, b) | Rv::Sub(a, b) | Rv::Mul(a, b) | Rv::Div(a, b) | Rv::Pow(a, b) => {
-            collect_sites(a, out);
-            collect_sites(b, out);
-        }
         Rv::Call(f, args) => match rewritten(*f, args) {
             Some(r) => collect_sites(&r, out),
             None => args.iter().for_each(|a| collect_sites(a, out)),
         },
+        _ => x.children().for_each(|c| collect_sites(c, out)),
     }
 }
 
@@ -1453,34 +1455,28 @@ fn collect_sites(x: &Rv, out: &mut Vec<Site>) {
 /// same laws, so they have the same tails).
 fn all_bases(x: &Rv, out: &mut Vec<VarId>) {
     match x {
-        Rv::Const(_) => {}
         Rv::Base(v) => {
             if !out.contains(v) {
                 out.push(*v);
             }
         }
-        Rv::Sum(_, t) | Rv::Neg(t) => all_bases(t, out),
-        Rv::Add(a, b) | Rv::Sub(a, b) | Rv::Mul(a, b) | Rv::Div(a, b) | Rv::Pow(a, b) => {
-            all_bases(a, out);
-            all_bases(b, out);
-        }
-        Rv::Call(_, args) => args.iter().for_each(|a| all_bases(a, out)),
+        _ => x.children().for_each(|c| all_bases(c, out)),
     }
 }
 
 /// `x` as a product of factors to constant powers.
 fn flatten_product<'a>(x: &'a Rv, k: f64, out: &mut Vec<(&'a Rv, f64)>) {
     match x {
-        Rv::Mul(a, b) => {
+        Rv::Bin(BinOp::Mul, a, b) => {
             flatten_product(a, k, out);
             flatten_product(b, k, out);
         }
-        Rv::Div(a, b) => {
+        Rv::Bin(BinOp::Div, a, b) => {
             flatten_product(a, k, out);
             flatten_product(b, -k, out);
         }
         Rv::Neg(a) => flatten_product(a, k, out),
-        Rv::Pow(a, b) if matches!(**b, Rv::Const(_)) => {
+        Rv::Bin(BinOp::Pow, a, b) if matches!(**b, Rv::Const(_)) => {
             let Rv::Const(e) = **b else { unreachable!() };
             flatten_product(a, k * e, out);
         }
@@ -1492,7 +1488,11 @@ fn flatten_product<'a>(x: &'a Rv, k: f64, out: &mut Vec<(&'a Rv, f64)>) {
 fn exp_of(base: f64, x: &Rv) -> Rv {
     Rv::Call(
         Builtin::Exp,
-        vec![Rv::Mul(Box::new(Rv::Const(base.ln())), Box::new(x.clone()))],
+        vec![Rv::Bin(
+            BinOp::Mul,
+            Box::new(Rv::Const(base.ln())),
+            Box::new(x.clone()),
+        )],
     )
 }
 
@@ -1507,18 +1507,26 @@ fn rewritten(f: Builtin, args: &[Rv]) -> Option<Rv> {
     let gamma = |x: Rv| Rv::Call(Builtin::Gamma, vec![x]);
     match f {
         Builtin::Min | Builtin::Max => {
-            let spread = Rv::Call(Builtin::Abs, vec![Rv::Sub(bx(a.clone()), bx(b.clone()))]);
-            let sum = Rv::Add(bx(a), bx(b));
+            let spread = Rv::Call(
+                Builtin::Abs,
+                vec![Rv::Bin(BinOp::Sub, bx(a.clone()), bx(b.clone()))],
+            );
+            let sum = Rv::Bin(BinOp::Add, bx(a), bx(b));
             let both = if f == Builtin::Max {
-                Rv::Add(bx(sum), bx(spread))
+                Rv::Bin(BinOp::Add, bx(sum), bx(spread))
             } else {
-                Rv::Sub(bx(sum), bx(spread))
+                Rv::Bin(BinOp::Sub, bx(sum), bx(spread))
             };
-            Some(Rv::Mul(bx(Rv::Const(0.5)), bx(both)))
+            Some(Rv::Bin(BinOp::Mul, bx(Rv::Const(0.5)), bx(both)))
         }
-        Builtin::Beta => Some(Rv::Div(
-            bx(Rv::Mul(bx(gamma(a.clone())), bx(gamma(b.clone())))),
-            bx(gamma(Rv::Add(bx(a), bx(b)))),
+        Builtin::Beta => Some(Rv::Bin(
+            BinOp::Div,
+            bx(Rv::Bin(
+                BinOp::Mul,
+                bx(gamma(a.clone())),
+                bx(gamma(b.clone())),
+            )),
+            bx(gamma(Rv::Bin(BinOp::Add, bx(a), bx(b)))),
         )),
         _ => None,
     }

@@ -26,6 +26,7 @@
 //! convergence speed, never correctness, as quadrature still bisects toward
 //! any kink it was not told about.
 
+use crate::lang::arith::BinOp;
 use crate::lang::builtin::Kinks;
 use crate::model::rv::{Rv, VarId};
 
@@ -140,22 +141,16 @@ struct Solver {
 
 impl Solver {
     fn walk(&mut self, rv: &Rv) {
+        // A sum's copies are fresh variables: it has no kinks in `var`.
+        if matches!(rv, Rv::Sum(..)) {
+            return;
+        }
+        for c in rv.children() {
+            self.walk(c);
+        }
         match rv {
-            // A sum's copies are fresh variables: it has no kinks in `var`.
-            Rv::Const(_) | Rv::Base(_) | Rv::Sum(..) => {}
-            Rv::Neg(a) => self.walk(a),
-            Rv::Add(a, b) | Rv::Sub(a, b) | Rv::Mul(a, b) => {
-                self.walk(a);
-                self.walk(b);
-            }
-            Rv::Div(a, b) => {
-                self.walk(a);
-                self.walk(b);
-                self.roots(b, None, 0.0);
-            }
-            Rv::Pow(a, b) => {
-                self.walk(a);
-                self.walk(b);
+            Rv::Bin(BinOp::Div, _, b) => self.roots(b, None, 0.0),
+            Rv::Bin(BinOp::Pow, a, b) => {
                 let smooth = match self.affine(b) {
                     Some((0.0, e)) => e >= 0.0 && e == e.trunc(),
                     _ => false,
@@ -164,20 +159,16 @@ impl Solver {
                     self.roots(a, None, 0.0);
                 }
             }
-            Rv::Call(f, args) => {
-                for a in args {
-                    self.walk(a);
-                }
-                match (f.kinks(), args.as_slice()) {
-                    (Kinks::At(ks), [a0, ..]) => {
-                        for &k in ks {
-                            self.roots(a0, None, k);
-                        }
+            Rv::Call(f, args) => match (f.kinks(), args.as_slice()) {
+                (Kinks::At(ks), [a0, ..]) => {
+                    for &k in ks {
+                        self.roots(a0, None, k);
                     }
-                    (Kinks::WhereEqual, [a0, a1, ..]) => self.roots(a0, Some(a1), 0.0),
-                    _ => {}
                 }
-            }
+                (Kinks::WhereEqual, [a0, a1, ..]) => self.roots(a0, Some(a1), 0.0),
+                _ => {}
+            },
+            _ => {}
         }
     }
 
@@ -194,15 +185,15 @@ impl Solver {
         match rv {
             Rv::Base(_) => Some((1.0, 0.0)),
             Rv::Neg(a) => self.affine(a).map(|(m, c)| (-m, -c)),
-            Rv::Add(a, b) => {
+            Rv::Bin(BinOp::Add, a, b) => {
                 let ((m1, c1), (m2, c2)) = (self.affine(a)?, self.affine(b)?);
                 Some((m1 + m2, c1 + c2))
             }
-            Rv::Sub(a, b) => {
+            Rv::Bin(BinOp::Sub, a, b) => {
                 let ((m1, c1), (m2, c2)) = (self.affine(a)?, self.affine(b)?);
                 Some((m1 - m2, c1 - c2))
             }
-            Rv::Mul(a, b) => {
+            Rv::Bin(BinOp::Mul, a, b) => {
                 let ((m1, c1), (m2, c2)) = (self.affine(a)?, self.affine(b)?);
                 if m1 == 0.0 {
                     Some((c1 * m2, c1 * c2))
@@ -212,11 +203,11 @@ impl Solver {
                     None
                 }
             }
-            Rv::Div(a, b) => {
+            Rv::Bin(BinOp::Div, a, b) => {
                 let ((m1, c1), (m2, c2)) = (self.affine(a)?, self.affine(b)?);
                 (m2 == 0.0 && c2 != 0.0).then(|| (m1 / c2, c1 / c2))
             }
-            Rv::Pow(a, b) => match self.affine(b)? {
+            Rv::Bin(BinOp::Pow, a, b) => match self.affine(b)? {
                 (0.0, 1.0) => self.affine(a),
                 _ => None,
             },
@@ -339,7 +330,11 @@ mod tests {
         // relu(2x - 1): 0.5
         let rv = call(
             Builtin::Relu,
-            vec![Rv::Sub(bx(Rv::Mul(bx(c(2.0)), bx(x()))), bx(c(1.0)))],
+            vec![Rv::Bin(
+                BinOp::Sub,
+                bx(Rv::bin(BinOp::Mul, c(2.0), x())),
+                bx(c(1.0)),
+            )],
         );
         assert_eq!(all(&rv), vec![0.5]);
         // hardtanh(x): -1 and 1
@@ -348,7 +343,7 @@ mod tests {
         // relu(x - y) with y = 0.7 held fixed: at x = 0.7.
         let rv = call(
             Builtin::Relu,
-            vec![Rv::Sub(bx(x()), bx(Rv::Base(VarId(1))))],
+            vec![Rv::bin(BinOp::Sub, x(), Rv::Base(VarId(1)))],
         );
         assert_eq!(kinks(&rv, X, &[0.0, 0.7], -INF, INF, (0.0, 1.0)), vec![0.7]);
         // A kink in a variable other than x is none of x's business.
@@ -358,7 +353,7 @@ mod tests {
         // A variable missing from env gives nothing, not a panic.
         let far = call(
             Builtin::Relu,
-            vec![Rv::Sub(bx(x()), bx(Rv::Base(VarId(7))))],
+            vec![Rv::bin(BinOp::Sub, x(), Rv::Base(VarId(7)))],
         );
         assert!(all(&far).is_empty());
     }
@@ -366,7 +361,7 @@ mod tests {
     #[test]
     fn non_affine_arguments_are_scanned_and_bisected() {
         // min(x, x^2): x = x^2 at 0 and 1.
-        let sq = Rv::Pow(bx(x()), bx(c(2.0)));
+        let sq = Rv::bin(BinOp::Pow, x(), c(2.0));
         let rv = call(Builtin::Min, vec![x(), sq.clone()]);
         let got = all(&rv);
         assert_eq!(got.len(), 2, "{got:?}");
@@ -375,7 +370,7 @@ mod tests {
             "{got:?}"
         );
         // relu(x^2 - 2): ±sqrt(2), bisected to the last bit.
-        let rv = call(Builtin::Relu, vec![Rv::Sub(bx(sq), bx(c(2.0)))]);
+        let rv = call(Builtin::Relu, vec![Rv::bin(BinOp::Sub, sq, c(2.0))]);
         assert!(
             close(&all(&rv), &[-2f64.sqrt(), 2f64.sqrt()]),
             "{:?}",
@@ -384,7 +379,11 @@ mod tests {
         // Nested: relu(tanh(x) - 0.5) at atanh(0.5), plus nothing from tanh.
         let rv = call(
             Builtin::Relu,
-            vec![Rv::Sub(bx(call(Builtin::Tanh, vec![x()])), bx(c(0.5)))],
+            vec![Rv::Bin(
+                BinOp::Sub,
+                bx(call(Builtin::Tanh, vec![x()])),
+                bx(c(0.5)),
+            )],
         );
         assert!(close(&all(&rv), &[0.5f64.atanh()]), "{:?}", all(&rv));
     }
@@ -393,9 +392,10 @@ mod tests {
     fn smooth_expressions_have_none() {
         for rv in [
             call(Builtin::Tanh, vec![x()]),
-            Rv::Mul(
+            Rv::Bin(
+                BinOp::Mul,
                 bx(call(Builtin::Gelu, vec![x()])),
-                bx(Rv::Pow(bx(x()), bx(c(3.0)))),
+                bx(Rv::bin(BinOp::Pow, x(), c(3.0))),
             ),
             call(Builtin::Exp, vec![Rv::Neg(bx(x()))]),
             Rv::Sum(4, bx(call(Builtin::Relu, vec![x()]))),
@@ -407,12 +407,14 @@ mod tests {
     #[test]
     fn restricted_to_the_open_range_sorted_and_deduplicated() {
         // relu(x) * step(x) * abs(2x): the same kink three times over.
-        let rv = Rv::Mul(
-            bx(Rv::Mul(
+        let rv = Rv::Bin(
+            BinOp::Mul,
+            bx(Rv::Bin(
+                BinOp::Mul,
                 bx(call(Builtin::Relu, vec![x()])),
                 bx(call(Builtin::Step, vec![x()])),
             )),
-            bx(call(Builtin::Abs, vec![Rv::Mul(bx(c(2.0)), bx(x()))])),
+            bx(call(Builtin::Abs, vec![Rv::bin(BinOp::Mul, c(2.0), x())])),
         );
         assert_eq!(all(&rv), vec![0.0]);
         // hardtanh on (-1, 5): -1 is an end, not an interior point.
@@ -421,7 +423,11 @@ mod tests {
         // Nested kinks in both orders come out sorted.
         let rv = call(
             Builtin::Relu,
-            vec![Rv::Sub(bx(call(Builtin::Relu, vec![x()])), bx(c(1.0)))],
+            vec![Rv::Bin(
+                BinOp::Sub,
+                bx(call(Builtin::Relu, vec![x()])),
+                bx(c(1.0)),
+            )],
         );
         assert!(close(&all(&rv), &[0.0, 1.0]), "{:?}", all(&rv));
     }
@@ -429,10 +435,11 @@ mod tests {
     #[test]
     fn poles_and_branch_points_split_too() {
         // 1/(x - 2) and sqrt-like powers |x+1|^0.5 are not smooth at 2 and -1.
-        let rv = Rv::Div(bx(c(1.0)), bx(Rv::Sub(bx(x()), bx(c(2.0)))));
+        let rv = Rv::Bin(BinOp::Div, bx(c(1.0)), bx(Rv::bin(BinOp::Sub, x(), c(2.0))));
         assert_eq!(all(&rv), vec![2.0]);
-        let rv = Rv::Pow(
-            bx(call(Builtin::Abs, vec![Rv::Add(bx(x()), bx(c(1.0)))])),
+        let rv = Rv::Bin(
+            BinOp::Pow,
+            bx(call(Builtin::Abs, vec![Rv::bin(BinOp::Add, x(), c(1.0))])),
             bx(c(0.5)),
         );
         assert_eq!(all(&rv), vec![-1.0]);

@@ -8,6 +8,9 @@
 
 use std::ops::Range;
 
+/// The syntax tree's operators are the arithmetic core's.
+pub use super::arith::BinOp;
+
 /// A byte range in the parsed source.
 pub type Span = Range<usize>;
 
@@ -15,15 +18,6 @@ pub type Span = Range<usize>;
 pub struct Expr {
     pub kind: ExprKind,
     pub span: Span,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum BinOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Pow,
 }
 
 /// The random-expression operators written with square brackets.

@@ -664,13 +664,7 @@ fn all_same(xs: &[Expr], ys: &[Expr]) -> bool {
 }
 
 fn fold(op: BinOp, x: f64, y: f64) -> Option<f64> {
-    let v = match op {
-        BinOp::Add => x + y,
-        BinOp::Sub => x - y,
-        BinOp::Mul => x * y,
-        BinOp::Div => x / y,
-        BinOp::Pow => x.powf(y),
-    };
+    let v = op.apply(x, y);
     v.is_finite().then_some(v)
 }
 
@@ -790,16 +784,7 @@ mod tests {
                 other => panic!("unbound name {other}"),
             },
             ExprKind::Neg(inner) => -ev(inner),
-            ExprKind::Binary(op, l, r) => {
-                let (l, r) = (ev(l), ev(r));
-                match op {
-                    BinOp::Add => l + r,
-                    BinOp::Sub => l - r,
-                    BinOp::Mul => l * r,
-                    BinOp::Div => l / r,
-                    BinOp::Pow => l.powf(r),
-                }
-            }
+            ExprKind::Binary(op, l, r) => op.apply(ev(l), ev(r)),
             ExprKind::Call {
                 func, primes, args, ..
             } => {

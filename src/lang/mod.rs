@@ -14,6 +14,7 @@
 //! of it. Derivatives (`relu'(y)`) are rewritten away by [`deriv`] before
 //! evaluation, which is why the engines never see a prime.
 
+pub mod arith;
 pub mod ast;
 pub mod builtin;
 pub mod deriv;

@@ -18,7 +18,7 @@
 
 use std::fmt::{self, Write};
 
-use super::ast::{BinOp, ClaimExpr, Expr, ExprKind, MomentOp};
+use super::ast::{ClaimExpr, Expr, ExprKind, MomentOp};
 use super::parser::{PREFIX_NEG_BP, infix_bp};
 
 /// The shortest text that parses back to `x` (for finite `x >= 0`).
@@ -26,16 +26,6 @@ pub(crate) fn number(x: f64) -> String {
     let plain = format!("{x}");
     let exp = format!("{x:e}");
     if exp.len() < plain.len() { exp } else { plain }
-}
-
-fn op_symbol(op: BinOp) -> &'static str {
-    match op {
-        BinOp::Add => " + ",
-        BinOp::Sub => " - ",
-        BinOp::Mul => "*",
-        BinOp::Div => "/",
-        BinOp::Pow => "^",
-    }
 }
 
 fn moment_name(op: MomentOp) -> &'static str {
@@ -70,7 +60,7 @@ fn write_expr(out: &mut impl Write, e: &Expr, left: u8, right: u8) -> fmt::Resul
                 out.write_char('(')?;
             }
             write_expr(out, a, left, l_bp)?;
-            out.write_str(op_symbol(*op))?;
+            out.write_str(op.symbol())?;
             write_expr(out, b, r_bp, right)?;
             if parens {
                 out.write_char(')')?;
@@ -168,9 +158,7 @@ fn write_sexpr(out: &mut String, e: &Expr) {
         ExprKind::Num(v) => out.push_str(&number(*v)),
         ExprKind::Name(n) => out.push_str(n),
         ExprKind::Neg(a) => list(out, "neg", &mut std::iter::once(&**a)),
-        ExprKind::Binary(op, a, b) => {
-            list(out, op_symbol(*op).trim(), &mut [&**a, &**b].into_iter())
-        }
+        ExprKind::Binary(op, a, b) => list(out, op.symbol().trim(), &mut [&**a, &**b].into_iter()),
         ExprKind::Call {
             func, primes, args, ..
         } => {
@@ -185,7 +173,7 @@ fn write_sexpr(out: &mut String, e: &Expr) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lang::{parse_claim, parse_expr};
+    use crate::lang::{BinOp, parse_claim, parse_expr};
     use proptest::prelude::*;
 
     /// `e` with every span zeroed, so trees compare by shape alone.

@@ -13,10 +13,10 @@
 //! encodes; a forward reference is reported as such, not as unknown.
 
 use super::law::{Bivariate, Law};
-use super::rv::{Moment, Rv, Side, pow};
+use super::rv::{Moment, Rv, Side};
 use super::{BaseVar, Scenario, Source};
 use crate::diag::Diag;
-use crate::lang::ast::{BinOp, Expr, ExprKind, MomentOp, Span, Stmt};
+use crate::lang::ast::{Expr, ExprKind, MomentOp, Span, Stmt};
 use crate::lang::builtin::Builtin;
 use crate::lang::{FunctionDef, Functions, expand_primes};
 
@@ -465,13 +465,7 @@ impl Lower<'_> {
                     b(self.rv_in(l, scope, depth)?),
                     b(self.rv_in(r, scope, depth)?),
                 );
-                match op {
-                    BinOp::Add => Rv::Add(l, r),
-                    BinOp::Sub => Rv::Sub(l, r),
-                    BinOp::Mul => Rv::Mul(l, r),
-                    BinOp::Div => Rv::Div(l, r),
-                    BinOp::Pow => Rv::Pow(l, r),
-                }
+                Rv::Bin(*op, l, r)
             }
             ExprKind::Call {
                 func,
@@ -628,19 +622,14 @@ impl Lower<'_> {
                     moments.push(m);
                     moments.len() - 1
                 });
-                Side::Moment(i)
+                Side::Leaf(i)
             }
             ExprKind::Neg(a) => Side::Neg(b(self.side_in(a, moments)?)),
-            ExprKind::Binary(op, l, r) => {
-                let (l, r) = (b(self.side_in(l, moments)?), b(self.side_in(r, moments)?));
-                match op {
-                    BinOp::Add => Side::Add(l, r),
-                    BinOp::Sub => Side::Sub(l, r),
-                    BinOp::Mul => Side::Mul(l, r),
-                    BinOp::Div => Side::Div(l, r),
-                    BinOp::Pow => Side::Pow(l, r),
-                }
-            }
+            ExprKind::Binary(op, l, r) => Side::Bin(
+                *op,
+                b(self.side_in(l, moments)?),
+                b(self.side_in(r, moments)?),
+            ),
             ExprKind::Call { func, args, .. } if Builtin::from_name(func).is_some() => {
                 let has_moment = args.iter().any(mentions_moment);
                 if has_moment {
@@ -712,11 +701,7 @@ fn fold(rv: Rv) -> Rv {
     };
     let folded = match &rv {
         Rv::Neg(a) => c(a).map(|a| -a),
-        Rv::Add(a, b) => c(a).zip(c(b)).map(|(a, b)| a + b),
-        Rv::Sub(a, b) => c(a).zip(c(b)).map(|(a, b)| a - b),
-        Rv::Mul(a, b) => c(a).zip(c(b)).map(|(a, b)| a * b),
-        Rv::Div(a, b) => c(a).zip(c(b)).map(|(a, b)| a / b),
-        Rv::Pow(a, b) => c(a).zip(c(b)).map(|(a, b)| pow(a, b)),
+        Rv::Bin(op, a, b) => c(a).zip(c(b)).map(|(a, b)| op.apply(a, b)),
         Rv::Call(f, args) => args
             .iter()
             .map(c)
@@ -734,7 +719,7 @@ mod tests {
     // rely on: after it, only base variables and numbers are left.
 
     use super::*;
-    use crate::lang::{FunctionDef, parse_expr, parse_function, parse_model};
+    use crate::lang::{BinOp, FunctionDef, parse_expr, parse_function, parse_model};
     use crate::model::rv::VarId;
     use std::collections::HashMap;
 
@@ -1028,7 +1013,7 @@ mod tests {
             .rv(&parse_expr("z").expect("parses"), &no_functions())
             .expect("resolves");
         let relu_y = Rv::Call(Builtin::Relu, vec![Rv::Base(VarId(1))]);
-        assert_eq!(z, Rv::Mul(Box::new(Rv::Const(4.0)), Box::new(relu_y)));
+        assert_eq!(z, Rv::bin(BinOp::Mul, Rv::Const(4.0), relu_y));
         assert!(m.defines("x") && m.defines("n") && !m.defines("q"));
         assert_eq!(m.names().collect::<Vec<_>>(), ["n", "w", "y", "x", "z"]);
         // A default argument is filled in.
@@ -1059,8 +1044,10 @@ mod tests {
         let t = m
             .rv(&parse_expr("t").expect("parses"), &funcs)
             .expect("resolves");
-        let expected = Rv::Add(
-            Box::new(Rv::Mul(
+        let expected = Rv::Bin(
+            BinOp::Add,
+            Box::new(Rv::Bin(
+                BinOp::Mul,
                 Box::new(Rv::Const(2.0)),
                 Box::new(Rv::Base(VarId(0))),
             )),
@@ -1123,15 +1110,17 @@ mod tests {
         );
         assert_eq!(
             lhs,
-            Side::Add(
-                Box::new(Side::Moment(0)),
-                Box::new(Side::Mul(
+            Side::Bin(
+                BinOp::Add,
+                Box::new(Side::Leaf(0)),
+                Box::new(Side::Bin(
+                    BinOp::Mul,
                     Box::new(Side::Const(3.0)),
-                    Box::new(Side::Moment(0))
+                    Box::new(Side::Leaf(0))
                 ))
             )
         );
-        assert_eq!(rhs, Side::Moment(1));
+        assert_eq!(rhs, Side::Leaf(1));
         let text = "E[x] + y";
         let d = m
             .side(&parse_expr(text).expect("parses"), &funcs, &mut moments)

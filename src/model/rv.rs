@@ -7,23 +7,22 @@
 //! refers only to base variables, by index, so both engines see the same
 //! closed, self-contained expression and cannot disagree about what it means.
 
+use crate::lang::arith::{BinOp, Tree};
 use crate::lang::builtin::Builtin;
 
 /// Index of a base variable in [`crate::model::Scenario::bases`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct VarId(pub usize);
 
-/// A random expression over base variables.
+/// A random expression over base variables. Its operators are the
+/// arithmetic core's; it is not a [`Tree`] because `Sum` is a binder, not a
+/// leaf (see [`crate::lang::arith`]).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Rv {
     Const(f64),
     Base(VarId),
     Neg(Box<Rv>),
-    Add(Box<Rv>, Box<Rv>),
-    Sub(Box<Rv>, Box<Rv>),
-    Mul(Box<Rv>, Box<Rv>),
-    Div(Box<Rv>, Box<Rv>),
-    Pow(Box<Rv>, Box<Rv>),
+    Bin(BinOp, Box<Rv>, Box<Rv>),
     /// A built-in with its full argument list (defaults filled in).
     Call(Builtin, Vec<Rv>),
     /// The sum of `n` independent copies of the body: every base variable
@@ -40,53 +39,47 @@ pub enum Moment {
     Cov(Rv, Rv),
 }
 
-/// One side of a claim: a deterministic expression whose leaves are numbers
-/// and moments.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Side {
-    Const(f64),
-    Moment(usize),
-    Neg(Box<Side>),
-    Add(Box<Side>, Box<Side>),
-    Sub(Box<Side>, Box<Side>),
-    Mul(Box<Side>, Box<Side>),
-    Div(Box<Side>, Box<Side>),
-    Pow(Box<Side>, Box<Side>),
-    Call(Builtin, Vec<Side>),
-}
+/// One side of a claim: a deterministic expression whose leaves are
+/// moments, by their index in the claim's list of moments.
+pub type Side = Tree<usize>;
 
 impl Side {
-    /// Evaluates the side with `moments[i]` standing for `Side::Moment(i)`.
+    /// Evaluates the side with `moments[i]` standing for moment `i`.
     pub fn eval(&self, moments: &[f64]) -> f64 {
-        match self {
-            Side::Const(c) => *c,
-            Side::Moment(i) => moments[*i],
-            Side::Neg(a) => -a.eval(moments),
-            Side::Add(a, b) => a.eval(moments) + b.eval(moments),
-            Side::Sub(a, b) => a.eval(moments) - b.eval(moments),
-            Side::Mul(a, b) => a.eval(moments) * b.eval(moments),
-            Side::Div(a, b) => a.eval(moments) / b.eval(moments),
-            Side::Pow(a, b) => pow(a.eval(moments), b.eval(moments)),
-            Side::Call(f, args) => {
-                let vals: Vec<f64> = args.iter().map(|a| a.eval(moments)).collect();
-                f.eval(&vals)
-            }
-        }
-    }
-}
-
-/// `a^b` with integer exponents done by repeated multiplication, so that
-/// `(-2)^2` is 4 rather than NaN and small powers are exact.
-#[inline]
-pub fn pow(a: f64, b: f64) -> f64 {
-    if b == b.trunc() && b.abs() <= 64.0 {
-        a.powi(b as i32)
-    } else {
-        a.powf(b)
+        self.eval_with(&|i| moments[*i])
     }
 }
 
 impl Rv {
+    /// `a op b`.
+    pub fn bin(op: BinOp, a: Rv, b: Rv) -> Rv {
+        Rv::Bin(op, Box::new(a), Box::new(b))
+    }
+
+    /// The direct subexpressions, left to right, a sum's body included:
+    /// a walk that must not cross into a sum's fresh copies stops at
+    /// `Rv::Sum` itself.
+    pub fn children(&self) -> impl Iterator<Item = &Rv> {
+        let (pair, rest): ([Option<&Rv>; 2], &[Rv]) = match self {
+            Rv::Const(_) | Rv::Base(_) => ([None, None], &[]),
+            Rv::Neg(a) | Rv::Sum(_, a) => ([Some(a), None], &[]),
+            Rv::Bin(_, a, b) => ([Some(a), Some(b)], &[]),
+            Rv::Call(_, args) => ([None, None], args),
+        };
+        pair.into_iter().flatten().chain(rest)
+    }
+
+    /// [`Rv::children`], to rewrite in place.
+    pub fn children_mut(&mut self) -> impl Iterator<Item = &mut Rv> {
+        let (pair, rest): ([Option<&mut Rv>; 2], &mut [Rv]) = match self {
+            Rv::Const(_) | Rv::Base(_) => ([None, None], &mut []),
+            Rv::Neg(a) | Rv::Sum(_, a) => ([Some(&mut **a), None], &mut []),
+            Rv::Bin(_, a, b) => ([Some(&mut **a), Some(&mut **b)], &mut []),
+            Rv::Call(_, args) => ([None, None], args),
+        };
+        pair.into_iter().flatten().chain(rest)
+    }
+
     /// Evaluates at one point, `vars[i]` being the value of base variable
     /// `i`. A `Sum` cannot be evaluated pointwise: its copies are fresh
     /// variables, so callers handle it before reaching here.
@@ -95,11 +88,7 @@ impl Rv {
             Rv::Const(c) => *c,
             Rv::Base(v) => vars[v.0],
             Rv::Neg(a) => -a.eval_at(vars),
-            Rv::Add(a, b) => a.eval_at(vars) + b.eval_at(vars),
-            Rv::Sub(a, b) => a.eval_at(vars) - b.eval_at(vars),
-            Rv::Mul(a, b) => a.eval_at(vars) * b.eval_at(vars),
-            Rv::Div(a, b) => a.eval_at(vars) / b.eval_at(vars),
-            Rv::Pow(a, b) => pow(a.eval_at(vars), b.eval_at(vars)),
+            Rv::Bin(op, a, b) => op.apply(a.eval_at(vars), b.eval_at(vars)),
             Rv::Call(f, args) => {
                 let mut buf = [0.0; 2];
                 for (slot, a) in buf.iter_mut().zip(args) {
@@ -115,18 +104,13 @@ impl Rv {
     /// (a `Sum`'s copies are fresh, so they share nothing with the rest).
     pub fn bases(&self, out: &mut Vec<VarId>) {
         match self {
-            Rv::Const(_) | Rv::Sum(..) => {}
+            Rv::Sum(..) => {}
             Rv::Base(v) => {
                 if !out.contains(v) {
                     out.push(*v);
                 }
             }
-            Rv::Neg(a) => a.bases(out),
-            Rv::Add(a, b) | Rv::Sub(a, b) | Rv::Mul(a, b) | Rv::Div(a, b) | Rv::Pow(a, b) => {
-                a.bases(out);
-                b.bases(out);
-            }
-            Rv::Call(_, args) => args.iter().for_each(|a| a.bases(out)),
+            _ => self.children().for_each(|c| c.bases(out)),
         }
     }
 
@@ -145,28 +129,13 @@ impl Rv {
             if count >= limit {
                 return count;
             }
-            match rv {
-                Rv::Const(_) | Rv::Base(_) => {}
-                Rv::Neg(a) | Rv::Sum(_, a) => todo.push(a),
-                Rv::Add(a, b) | Rv::Sub(a, b) | Rv::Mul(a, b) | Rv::Div(a, b) | Rv::Pow(a, b) => {
-                    todo.extend([&**a, &**b]);
-                }
-                Rv::Call(_, args) => todo.extend(args),
-            }
+            todo.extend(rv.children());
         }
         count
     }
 
     pub fn contains_sum(&self) -> bool {
-        match self {
-            Rv::Sum(..) => true,
-            Rv::Const(_) | Rv::Base(_) => false,
-            Rv::Neg(a) => a.contains_sum(),
-            Rv::Add(a, b) | Rv::Sub(a, b) | Rv::Mul(a, b) | Rv::Div(a, b) | Rv::Pow(a, b) => {
-                a.contains_sum() || b.contains_sum()
-            }
-            Rv::Call(_, args) => args.iter().any(Rv::contains_sum),
-        }
+        matches!(self, Rv::Sum(..)) || self.children().any(Rv::contains_sum)
     }
 }
 
@@ -200,11 +169,10 @@ impl std::fmt::Display for Shown<'_> {
             Rv::Const(c) => write!(f, "{c}"),
             Rv::Base(v) => f.write_str(self.names.get(v.0).map_or("?", |b| b.name.as_str())),
             Rv::Neg(a) => write!(f, "-({})", self.sub(a)),
-            Rv::Add(a, b) => write!(f, "({} + {})", self.sub(a), self.sub(b)),
-            Rv::Sub(a, b) => write!(f, "({} - {})", self.sub(a), self.sub(b)),
-            Rv::Mul(a, b) => write!(f, "{}*{}", self.sub(a), self.sub(b)),
-            Rv::Div(a, b) => write!(f, "{}/{}", self.sub(a), self.sub(b)),
-            Rv::Pow(a, b) => write!(f, "{}^{}", self.sub(a), self.sub(b)),
+            Rv::Bin(op @ (BinOp::Add | BinOp::Sub), a, b) => {
+                write!(f, "({}{}{})", self.sub(a), op.symbol(), self.sub(b))
+            }
+            Rv::Bin(op, a, b) => write!(f, "{}{}{}", self.sub(a), op.symbol(), self.sub(b)),
             Rv::Call(g, args) => {
                 write!(f, "{}(", g.name())?;
                 for (i, a) in args.iter().enumerate() {

@@ -22,10 +22,10 @@
 use super::Network;
 use super::simulate::{Atom, Norm, Signal, Stats};
 use crate::diag::Diag;
-use crate::lang::ast::{BinOp, ClaimExpr, Expr, ExprKind, MomentOp, Relation, Span};
+use crate::lang::arith::{BinOp, Tree};
+use crate::lang::ast::{ClaimExpr, Expr, ExprKind, MomentOp, Relation, Span};
 use crate::lang::builtin::Builtin;
 use crate::lang::{parse_claim, parse_expr};
-use crate::model::rv::pow;
 use crate::outcome::{Checked, Row};
 use crate::verdict::{
     Evaluation, FAMILY_RATE, Settings, SideMethod, SideValue, Verdict, interval_verdict,
@@ -218,82 +218,28 @@ pub fn load(
     })
 }
 
-/// A side compiled for one network and one layer: its leaves are recorded
-/// means.
-#[derive(Clone, Debug)]
-enum Term {
-    Const(f64),
-    Mean(Atom),
-    Neg(Box<Term>),
-    Bin(BinOp, Box<Term>, Box<Term>),
-    Call(Builtin, Vec<Term>),
+/// A side compiled for one network and one layer: the arithmetic tree of
+/// an ordinary side, whose leaves are recorded means instead of moments.
+type Term = Tree<Atom>;
+
+/// The atoms a term reads, each once, in the order met.
+fn atoms(t: &Term, out: &mut Vec<Atom>) {
+    t.for_each_leaf(&mut |a| {
+        if !out.contains(a) {
+            out.push(*a);
+        }
+    });
 }
 
-impl Term {
-    fn eval(&self, m: &dyn Fn(Atom) -> f64) -> f64 {
-        match self {
-            Term::Const(c) => *c,
-            Term::Mean(a) => m(*a),
-            Term::Neg(a) => -a.eval(m),
-            Term::Bin(op, a, b) => {
-                let (a, b) = (a.eval(m), b.eval(m));
-                match op {
-                    BinOp::Add => a + b,
-                    BinOp::Sub => a - b,
-                    BinOp::Mul => a * b,
-                    BinOp::Div => a / b,
-                    BinOp::Pow => pow(a, b),
-                }
-            }
-            Term::Call(f, args) => {
-                let v: Vec<f64> = args.iter().map(|a| a.eval(m)).collect();
-                f.eval(&v)
-            }
-        }
-    }
-
-    fn atoms(&self, out: &mut Vec<Atom>) {
-        match self {
-            Term::Const(_) => {}
-            Term::Mean(a) => {
-                if !out.contains(a) {
-                    out.push(*a);
-                }
-            }
-            Term::Neg(a) => a.atoms(out),
-            Term::Bin(_, a, b) => {
-                a.atoms(out);
-                b.atoms(out);
-            }
-            Term::Call(_, args) => args.iter().for_each(|a| a.atoms(out)),
-        }
-    }
-
-    /// The size of the side before its terms cancel: a mean's natural size
-    /// is the root mean square, a second moment is its own size. Claims
-    /// about quantities that are zero (E[dW] = 0) are judged against it.
-    fn magnitude(&self, m: &dyn Fn(Atom) -> f64) -> f64 {
-        match self {
-            Term::Const(c) => c.abs(),
-            Term::Mean(Atom::Layer(s, l, 1)) => m(Atom::Layer(*s, *l, 2)).abs().sqrt(),
-            Term::Mean(Atom::Norm(n, 1)) => m(Atom::Norm(*n, 2)).abs().sqrt(),
-            Term::Mean(a) => m(*a).abs(),
-            Term::Neg(a) => a.magnitude(m),
-            Term::Bin(op, a, b) => {
-                let (a, b) = (a.magnitude(m), b.magnitude(m));
-                match op {
-                    BinOp::Add | BinOp::Sub => a + b,
-                    BinOp::Mul => a * b,
-                    BinOp::Div => a / b,
-                    BinOp::Pow => pow(a, b),
-                }
-            }
-            Term::Call(f, args) => {
-                let v: Vec<f64> = args.iter().map(|a| a.magnitude(m)).collect();
-                f.eval(&v).abs()
-            }
-        }
-    }
+/// The size of the side before its terms cancel: a mean's natural size
+/// is the root mean square, a second moment is its own size. Claims
+/// about quantities that are zero (E[dW] = 0) are judged against it.
+fn magnitude(t: &Term, m: &dyn Fn(Atom) -> f64) -> f64 {
+    t.magnitude(&|a| match *a {
+        Atom::Layer(s, l, 1) => m(Atom::Layer(s, l, 2)).abs().sqrt(),
+        Atom::Norm(n, 1) => m(Atom::Norm(n, 2)).abs().sqrt(),
+        a => m(a).abs(),
+    })
 }
 
 /// What names mean while compiling a side.
@@ -308,7 +254,7 @@ const VALID: &str = "E[q(k)], E[q(k)^2] or Var[q(k)] with q one of x, y, dx, dy,
 impl Env<'_> {
     /// A layer index: `term` without moments has no atoms, so it folds.
     fn number(&self, e: &Expr) -> Result<f64, Diag> {
-        Ok(self.term(e, false)?.eval(&|_| f64::NAN))
+        Ok(self.term(e, false)?.eval_with(&|_| f64::NAN))
     }
 
     fn layer(&self, e: &Expr, first: usize, what: &str) -> Result<usize, Diag> {
@@ -394,21 +340,17 @@ impl Env<'_> {
                 match op {
                     MomentOp::E => self.atom(arg, true)?,
                     MomentOp::Var => {
-                        let Term::Mean(atom) = self.atom(arg, false)? else {
+                        let Term::Leaf(atom) = self.atom(arg, false)? else {
                             unreachable!("atom gives a mean")
                         };
                         let square = match atom {
                             Atom::Layer(s, l, _) => Atom::Layer(s, l, 2),
                             Atom::Norm(n, _) => Atom::Norm(n, 2),
                         };
-                        Term::Bin(
+                        Term::bin(
                             BinOp::Sub,
-                            Box::new(Term::Mean(square)),
-                            Box::new(Term::Bin(
-                                BinOp::Pow,
-                                Box::new(Term::Mean(atom)),
-                                Box::new(Term::Const(2.0)),
-                            )),
+                            Term::Leaf(square),
+                            Term::bin(BinOp::Pow, Term::Leaf(atom), Term::Const(2.0)),
                         )
                     }
                     MomentOp::Cov => {
@@ -454,9 +396,9 @@ impl Env<'_> {
             } if args.len() == 1 && Signal::from_name(func).is_some() => {
                 let s = Signal::from_name(func).expect("checked");
                 let l = self.layer(&args[0], s.first_layer(), func)?;
-                Ok(Term::Mean(Atom::Layer(s, l, power)))
+                Ok(Term::Leaf(Atom::Layer(s, l, power)))
             }
-            ExprKind::Name(n) if Norm::from_name(n).is_some() => Ok(Term::Mean(Atom::Norm(
+            ExprKind::Name(n) if Norm::from_name(n).is_some() => Ok(Term::Leaf(Atom::Norm(
                 Norm::from_name(n).expect("checked"),
                 power,
             ))),
@@ -565,27 +507,27 @@ fn test_layer(
     settings: &Settings,
     critical: f64,
 ) -> Tested {
-    let mut atoms = Vec::new();
-    lhs.atoms(&mut atoms);
-    rhs.atoms(&mut atoms);
+    let mut read = Vec::new();
+    atoms(lhs, &mut read);
+    atoms(rhs, &mut read);
     let side = |t: &Term| {
-        stats.delta(&atoms, &|m: &[f64]| {
-            t.eval(&|a| m[atoms.iter().position(|b| *b == a).expect("collected")])
+        stats.delta(&read, &|m: &[f64]| {
+            t.eval_with(&|a| m[read.iter().position(|b| b == a).expect("collected")])
         })
     };
     let (lv, rv) = (side(lhs), side(rhs));
-    let (d, se) = stats.delta(&atoms, &|m: &[f64]| {
-        let at = |a| m[atoms.iter().position(|b| *b == a).expect("collected")];
-        lhs.eval(&at) - rhs.eval(&at)
+    let (d, se) = stats.delta(&read, &|m: &[f64]| {
+        let at = |a: &Atom| m[read.iter().position(|b| b == a).expect("collected")];
+        lhs.eval_with(&at) - rhs.eval_with(&at)
     });
     let mean = |a| stats.mean(a);
-    let natural = lhs.magnitude(&mean).max(rhs.magnitude(&mean));
+    let natural = magnitude(lhs, &mean).max(magnitude(rhs, &mean));
     let scale = judging_scale(lv.0.abs().max(rv.0.abs()), natural, settings.resolution);
     let h = critical * se;
     let deviation = if scale > 0.0 { d / scale } else { 0.0 };
     let constant = |t: &Term| {
         let mut a = Vec::new();
-        t.atoms(&mut a);
+        atoms(t, &mut a);
         a.is_empty()
     };
     let mut tested = Tested {

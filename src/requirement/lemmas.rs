@@ -21,6 +21,7 @@
 //! compared structurally, up to the order of terms and factors and the
 //! placement of signs; anything subtler is not proved.
 
+use crate::lang::arith::BinOp;
 use crate::lang::builtin::{self, Builtin};
 use crate::model::rv::{Rv, VarId};
 use crate::model::{Scenario, Source};
@@ -176,16 +177,16 @@ pub fn symmetric(s: &Scenario, x: &Rv) -> Option<Lemma> {
         Rv::Call(f, args) if is_odd(*f) && args[1..].iter().all(|a| constant(a).is_some()) => {
             symmetric(s, &args[0]).map(|_| Lemma::OddFunction)
         }
-        Rv::Pow(a, k) => match **k {
+        Rv::Bin(BinOp::Pow, a, k) => match **k {
             Rv::Const(k) if k == k.trunc() && k.abs() < 1e15 && (k as i64) % 2 != 0 => {
                 symmetric(s, a).map(|_| Lemma::OddFunction)
             }
             _ => None,
         },
-        Rv::Mul(a, b) | Rv::Div(a, b) => (disjoint(s, a, b)
+        Rv::Bin(BinOp::Mul | BinOp::Div, a, b) => (disjoint(s, a, b)
             && (symmetric(s, a).is_some() || symmetric(s, b).is_some()))
         .then_some(Lemma::SymmetricFactor),
-        Rv::Add(a, b) | Rv::Sub(a, b) => {
+        Rv::Bin(BinOp::Add | BinOp::Sub, a, b) => {
             (disjoint(s, a, b) && symmetric(s, a).is_some() && symmetric(s, b).is_some())
                 .then_some(Lemma::SymmetricSum)
         }
@@ -236,7 +237,7 @@ fn exact_affine(x: &Rv) -> Option<(VarId, f64, f64)> {
     match x {
         Rv::Base(v) => Some((*v, 1.0, 0.0)),
         Rv::Neg(a) => exact_affine(a).map(|(v, c, d)| (v, -c, -d)),
-        Rv::Mul(a, b) => {
+        Rv::Bin(BinOp::Mul, a, b) => {
             let (k, e) = match (constant(a), constant(b)) {
                 (Some(k), None) => (k, b),
                 (None, Some(k)) => (k, a),
@@ -245,8 +246,8 @@ fn exact_affine(x: &Rv) -> Option<(VarId, f64, f64)> {
             let (v, c, d) = exact_affine(e)?;
             Some((v, exact_mul(c, k)?, exact_mul(d, k)?))
         }
-        Rv::Add(a, b) | Rv::Sub(a, b) => {
-            let sign = if matches!(x, Rv::Sub(..)) { -1.0 } else { 1.0 };
+        Rv::Bin(op @ (BinOp::Add | BinOp::Sub), a, b) => {
+            let sign = if *op == BinOp::Sub { -1.0 } else { 1.0 };
             match (constant(a), constant(b)) {
                 (None, Some(k)) => {
                     let (v, c, d) = exact_affine(a)?;
@@ -300,24 +301,14 @@ fn shared_sums(a: &Rv, b: &Rv) -> bool {
 fn collect_sums<'a>(x: &'a Rv, out: &mut Vec<&'a Rv>) {
     match x {
         Rv::Sum(..) => out.push(x),
-        Rv::Const(_) | Rv::Base(_) => {}
-        Rv::Neg(a) => collect_sums(a, out),
-        Rv::Add(a, b) | Rv::Sub(a, b) | Rv::Mul(a, b) | Rv::Div(a, b) | Rv::Pow(a, b) => {
-            collect_sums(a, out);
-            collect_sums(b, out);
-        }
-        Rv::Call(_, args) => args.iter().for_each(|a| collect_sums(a, out)),
+        _ => x.children().for_each(|c| collect_sums(c, out)),
     }
 }
 
 fn size(x: &Rv) -> usize {
     1 + match x {
-        Rv::Const(_) | Rv::Base(_) | Rv::Sum(..) => 0,
-        Rv::Neg(a) => size(a),
-        Rv::Add(a, b) | Rv::Sub(a, b) | Rv::Mul(a, b) | Rv::Div(a, b) | Rv::Pow(a, b) => {
-            size(a) + size(b)
-        }
-        Rv::Call(_, args) => args.iter().map(size).sum(),
+        Rv::Sum(..) => 0,
+        _ => x.children().map(size).sum(),
     }
 }
 
@@ -372,11 +363,7 @@ impl Transform<'_> {
             }
             Rv::Sum(..) => signed(self.flips_sum(x), x.clone()),
             Rv::Neg(a) => Rv::Neg(bx(a)),
-            Rv::Add(a, b) => Rv::Add(bx(a), bx(b)),
-            Rv::Sub(a, b) => Rv::Sub(bx(a), bx(b)),
-            Rv::Mul(a, b) => Rv::Mul(bx(a), bx(b)),
-            Rv::Div(a, b) => Rv::Div(bx(a), bx(b)),
-            Rv::Pow(a, b) => Rv::Pow(bx(a), bx(b)),
+            Rv::Bin(op, a, b) => Rv::Bin(*op, bx(a), bx(b)),
             Rv::Call(f, args) => Rv::Call(*f, args.iter().map(|a| self.image(a)).collect()),
         }
     }
@@ -490,11 +477,11 @@ fn invariance(s: &Scenario, x: &Rv) -> Option<Lemma> {
 fn terms<'a>(x: &'a Rv, neg: bool, out: &mut Vec<(bool, &'a Rv)>) {
     match x {
         Rv::Neg(a) => terms(a, !neg, out),
-        Rv::Add(a, b) => {
+        Rv::Bin(BinOp::Add, a, b) => {
             terms(a, neg, out);
             terms(b, neg, out);
         }
-        Rv::Sub(a, b) => {
+        Rv::Bin(BinOp::Sub, a, b) => {
             terms(a, neg, out);
             terms(b, !neg, out);
         }
@@ -505,11 +492,11 @@ fn terms<'a>(x: &'a Rv, neg: bool, out: &mut Vec<(bool, &'a Rv)>) {
 /// Factors, each marked as in the numerator or not.
 fn factors<'a>(x: &'a Rv, num: bool, out: &mut Vec<(bool, &'a Rv)>) {
     match x {
-        Rv::Mul(a, b) => {
+        Rv::Bin(BinOp::Mul, a, b) => {
             factors(a, num, out);
             factors(b, num, out);
         }
-        Rv::Div(a, b) => {
+        Rv::Bin(BinOp::Div, a, b) => {
             factors(a, num, out);
             factors(b, !num, out);
         }
@@ -534,14 +521,14 @@ fn matched<T: Copy>(a: &[T], b: &[T], mut pair: impl FnMut(T, T) -> bool) -> boo
 /// proved structurally: up to the order of terms and factors and the
 /// placement of signs, odd and even functions, and integer powers.
 fn equiv(a: &Rv, b: &Rv, odd: bool) -> bool {
-    let additive = |x: &Rv| matches!(x, Rv::Neg(_) | Rv::Add(..) | Rv::Sub(..));
+    let additive = |x: &Rv| matches!(x, Rv::Neg(_) | Rv::Bin(BinOp::Add | BinOp::Sub, ..));
     if additive(a) || additive(b) {
         let (mut ta, mut tb) = (Vec::new(), Vec::new());
         terms(a, false, &mut ta);
         terms(b, false, &mut tb);
         return matched(&ta, &tb, |(sa, x), (sb, y)| equiv(x, y, odd ^ sa ^ sb));
     }
-    let multiplicative = |x: &Rv| matches!(x, Rv::Mul(..) | Rv::Div(..));
+    let multiplicative = |x: &Rv| matches!(x, Rv::Bin(BinOp::Mul | BinOp::Div, ..));
     if multiplicative(a) || multiplicative(b) {
         let (mut fa, mut fb) = (Vec::new(), Vec::new());
         factors(a, true, &mut fa);
@@ -572,7 +559,7 @@ fn equiv(a: &Rv, b: &Rv, odd: bool) -> bool {
             }
         }
         (Rv::Base(v), Rv::Base(w)) => !odd && v == w,
-        (Rv::Pow(x, k), Rv::Pow(y, l)) => {
+        (Rv::Bin(BinOp::Pow, x, k), Rv::Bin(BinOp::Pow, y, l)) => {
             if !equiv(k, l, false) {
                 return false;
             }
@@ -653,14 +640,14 @@ fn linear_form(s: &Scenario, x: &Rv) -> Option<Form> {
             constant: 0.0,
         }),
         Rv::Neg(a) => Some(form(a)?.scaled(-1.0)),
-        Rv::Add(a, b) => Some(form(a)?.plus(form(b)?, 1.0)),
-        Rv::Sub(a, b) => Some(form(a)?.plus(form(b)?, -1.0)),
-        Rv::Mul(a, b) => match (constant(a), constant(b)) {
+        Rv::Bin(BinOp::Add, a, b) => Some(form(a)?.plus(form(b)?, 1.0)),
+        Rv::Bin(BinOp::Sub, a, b) => Some(form(a)?.plus(form(b)?, -1.0)),
+        Rv::Bin(BinOp::Mul, a, b) => match (constant(a), constant(b)) {
             (Some(k), _) => Some(form(b)?.scaled(k)),
             (_, Some(k)) => Some(form(a)?.scaled(k)),
             _ => None,
         },
-        Rv::Div(a, b) => match constant(b) {
+        Rv::Bin(BinOp::Div, a, b) => match constant(b) {
             Some(k) if k != 0.0 => Some(form(a)?.scaled(1.0 / k)),
             _ => None,
         },
@@ -733,12 +720,7 @@ fn split<'a>(s: &Scenario, x: &'a Rv, out: &mut Split<'a>) {
         Rv::Const(_) => {}
         Rv::Base(v) => out.rest.push(s.bases[v.0].source),
         Rv::Sum(..) => out.sums.push(x),
-        Rv::Neg(a) => split(s, a, out),
-        Rv::Add(a, b) | Rv::Sub(a, b) | Rv::Mul(a, b) | Rv::Div(a, b) | Rv::Pow(a, b) => {
-            split(s, a, out);
-            split(s, b, out);
-        }
-        Rv::Call(_, args) => args.iter().for_each(|a| split(s, a, out)),
+        _ => x.children().for_each(|c| split(s, c, out)),
     }
 }
 
@@ -769,8 +751,8 @@ fn continuous(s: &Scenario, x: &Rv) -> bool {
         Rv::Neg(a) => cont(a),
         // P(a + b = t) = E[P(a = t - b | b)] = 0 for a continuous a
         // independent of b.
-        Rv::Add(a, b) | Rv::Sub(a, b) => disjoint(s, a, b) && (cont(a) || cont(b)),
-        Rv::Mul(a, b) | Rv::Div(a, b) => match (constant(a), constant(b)) {
+        Rv::Bin(BinOp::Add | BinOp::Sub, a, b) => disjoint(s, a, b) && (cont(a) || cont(b)),
+        Rv::Bin(BinOp::Mul | BinOp::Div, a, b) => match (constant(a), constant(b)) {
             (Some(k), _) => k != 0.0 && cont(b),
             (_, Some(k)) => k != 0.0 && cont(a),
             _ => disjoint(s, a, b) && cont(a) && cont(b),
@@ -789,8 +771,10 @@ fn sign_like(s: &Scenario, x: &Rv) -> bool {
     match x {
         Rv::Const(c) => unit(*c),
         Rv::Neg(a) => sign(a),
-        Rv::Mul(a, b) | Rv::Div(a, b) if sign(a) && sign(b) => true,
-        Rv::Pow(a, k) if matches!(**k, Rv::Const(k) if k == k.trunc()) && sign(a) => true,
+        Rv::Bin(BinOp::Mul | BinOp::Div, a, b) if sign(a) && sign(b) => true,
+        Rv::Bin(BinOp::Pow, a, k) if matches!(**k, Rv::Const(k) if k == k.trunc()) && sign(a) => {
+            true
+        }
         Rv::Call(Builtin::Sign, args) => continuous(s, &args[0]),
         // 2*t - 1 for a Bernoulli t.
         _ => exact_affine(x).is_some_and(|(v, c, d)| {
@@ -823,12 +807,8 @@ fn only_sign(x: &Rv, v: VarId) -> bool {
     match x {
         Rv::Call(Builtin::Sign, args) if args[0] == Rv::Base(v) => true,
         Rv::Base(w) => *w != v,
-        Rv::Const(_) | Rv::Sum(..) => true,
-        Rv::Neg(a) => only_sign(a, v),
-        Rv::Add(a, b) | Rv::Sub(a, b) | Rv::Mul(a, b) | Rv::Div(a, b) | Rv::Pow(a, b) => {
-            only_sign(a, v) && only_sign(b, v)
-        }
-        Rv::Call(_, args) => args.iter().all(|a| only_sign(a, v)),
+        Rv::Sum(..) => true,
+        _ => x.children().all(|c| only_sign(c, v)),
     }
 }
 
@@ -867,7 +847,7 @@ fn sign_magnitude(s: &Scenario, x: &Rv, y: &Rv) -> bool {
 /// Factors of a product, through negations (a sign is sign-like).
 fn product_factors<'a>(x: &'a Rv, out: &mut Vec<&'a Rv>) {
     match x {
-        Rv::Mul(a, b) => {
+        Rv::Bin(BinOp::Mul, a, b) => {
             product_factors(a, out);
             product_factors(b, out);
         }
@@ -912,13 +892,13 @@ pub fn gaussian(s: &Scenario, x: &Rv) -> Option<Lemma> {
     let g = |a: &Rv| gaussian(s, a).is_some();
     let sum = match x {
         Rv::Neg(a) => g(a),
-        Rv::Add(a, b) | Rv::Sub(a, b) => disjoint(s, a, b) && g(a) && g(b),
-        Rv::Mul(a, b) => match (constant(a), constant(b)) {
+        Rv::Bin(BinOp::Add | BinOp::Sub, a, b) => disjoint(s, a, b) && g(a) && g(b),
+        Rv::Bin(BinOp::Mul, a, b) => match (constant(a), constant(b)) {
             (Some(_), _) => g(b),
             (_, Some(_)) => g(a),
             _ => false,
         },
-        Rv::Div(a, b) => constant(b).is_some_and(|k| k != 0.0) && g(a),
+        Rv::Bin(BinOp::Div, a, b) => constant(b).is_some_and(|k| k != 0.0) && g(a),
         Rv::Sum(_, t) => g(t),
         _ => false,
     };
@@ -1018,23 +998,24 @@ mod tests {
             1 => prop::sample::select(vec![-2.0, -1.0, 0.0, 0.5, 1.0, 2.0]).prop_map(Rv::Const),
             2 => base().prop_map(move |v| call(Builtin::Sign, v)),
             1 => base().prop_map(move |v| call(Builtin::Abs, v)),
-            1 => base().prop_map(|v| Rv::Pow(Box::new(v), Box::new(Rv::Const(2.0)))),
+            1 => base().prop_map(|v| Rv::bin(BinOp::Pow, v, Rv::Const(2.0))),
             2 => (base(), base())
-                .prop_map(move |(v, w)| Rv::Mul(Box::new(v), Box::new(call(Builtin::Sign, w)))),
+                .prop_map(move |(v, w)| Rv::bin(BinOp::Mul, v, call(Builtin::Sign, w))),
         ];
         leaf.prop_recursive(3, 16, 2, |inner| {
             let pair = (inner.clone(), inner.clone());
             prop_oneof![
                 inner.clone().prop_map(|a| Rv::Neg(Box::new(a))),
-                pair.clone()
-                    .prop_map(|(a, b)| Rv::Add(Box::new(a), Box::new(b))),
-                pair.clone()
-                    .prop_map(|(a, b)| Rv::Sub(Box::new(a), Box::new(b))),
-                pair.prop_map(|(a, b)| Rv::Mul(Box::new(a), Box::new(b))),
+                pair.clone().prop_map(|(a, b)| Rv::bin(BinOp::Add, a, b)),
+                pair.clone().prop_map(|(a, b)| Rv::bin(BinOp::Sub, a, b)),
+                pair.prop_map(|(a, b)| Rv::bin(BinOp::Mul, a, b)),
                 (inner.clone(), prop::sample::select(UNARY.to_vec()))
                     .prop_map(|(a, f)| Rv::Call(f, vec![a])),
-                (inner, prop::sample::select(vec![2.0, 3.0]))
-                    .prop_map(|(a, k)| Rv::Pow(Box::new(a), Box::new(Rv::Const(k)))),
+                (inner, prop::sample::select(vec![2.0, 3.0])).prop_map(|(a, k)| Rv::bin(
+                    BinOp::Pow,
+                    a,
+                    Rv::Const(k)
+                )),
             ]
         })
     }

@@ -21,6 +21,7 @@ use crate::diag::Diag;
 use crate::exact::exists::{Integrable, integrable};
 use crate::exact::{Engine, NoExact};
 use crate::lang::Functions;
+use crate::lang::arith::BinOp;
 use crate::lang::ast::{Expr, ExprKind};
 use crate::lang::builtin::Builtin;
 use crate::model::resolve::Model;
@@ -480,7 +481,7 @@ fn atom(name: &str) -> String {
 }
 
 fn power(x: &Rv, k: f64) -> Rv {
-    Rv::Pow(Box::new(x.clone()), Box::new(Rv::Const(k)))
+    Rv::bin(BinOp::Pow, x.clone(), Rv::Const(k))
 }
 
 fn square(x: &Rv) -> Rv {
@@ -557,7 +558,7 @@ impl Interval {
 /// shift that keeps the cancellation in the formulas small.
 fn cumulants(engine: &Engine, x: &Rv) -> Result<(Interval, Interval), NoExact> {
     let m = engine.expect(x)?.val.value;
-    let centred = Rv::Sub(Box::new(x.clone()), Box::new(Rv::Const(m)));
+    let centred = Rv::bin(BinOp::Sub, x.clone(), Rv::Const(m));
     let mut raw = [Interval::around(0.0, 0.0); 5];
     for (k, slot) in raw.iter_mut().enumerate().skip(1) {
         let e = engine.expect(&power(&centred, k as f64))?;

@@ -26,9 +26,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+use crate::lang::arith::{BinOp, is_small_integer};
 use crate::lang::builtin::Builtin;
 use crate::model::law::{Bivariate, Law};
-use crate::model::rv::{Moment, Rv, pow};
+use crate::model::rv::{Moment, Rv};
 use crate::model::{Scenario, Source};
 
 use super::accum::Kind;
@@ -45,21 +46,13 @@ enum Operand {
     Const(f64),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum BinOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    /// `rv::pow` lane by lane, for exponents that are themselves random.
-    Pow,
-}
-
 #[derive(Clone, Debug)]
 enum Op {
     /// A constant broadcast, only where a moment's expression is constant.
     Splat(f64),
     Neg(usize),
+    /// `BinOp::apply` lane by lane (a power here has a random exponent; a
+    /// constant one compiles to the instructions below).
     Binary(BinOp, Operand, Operand),
     Square(usize),
     Cube(usize),
@@ -311,16 +304,12 @@ impl Scope {
                 Operand::Const(c) => Operand::Const(-c),
                 Operand::Reg(r) => Operand::Reg(self.emit(Key::Neg(r), Op::Neg(r), regs)),
             },
-            Rv::Add(a, b) => self.binary(BinOp::Add, a, b, scenario, regs),
-            Rv::Sub(a, b) => self.binary(BinOp::Sub, a, b, scenario, regs),
-            Rv::Mul(a, b) => self.binary(BinOp::Mul, a, b, scenario, regs),
-            Rv::Div(a, b) => self.binary(BinOp::Div, a, b, scenario, regs),
-            Rv::Pow(a, b) => {
-                let base = self.compile(a, scenario, regs);
-                let exp = self.compile(b, scenario, regs);
-                match (base, exp) {
-                    (Operand::Reg(r), Operand::Const(e)) => self.power(r, e, regs),
-                    _ => self.binary_operands(BinOp::Pow, base, exp, regs),
+            Rv::Bin(op, a, b) => {
+                let a = self.compile(a, scenario, regs);
+                let b = self.compile(b, scenario, regs);
+                match (op, a, b) {
+                    (BinOp::Pow, Operand::Reg(r), Operand::Const(e)) => self.power(r, e, regs),
+                    _ => self.binary_operands(*op, a, b, regs),
                 }
             }
             Rv::Call(f, args) => {
@@ -352,22 +341,9 @@ impl Scope {
         }
     }
 
-    fn binary(
-        &mut self,
-        op: BinOp,
-        a: &Rv,
-        b: &Rv,
-        scenario: &Scenario,
-        regs: &mut usize,
-    ) -> Operand {
-        let a = self.compile(a, scenario, regs);
-        let b = self.compile(b, scenario, regs);
-        self.binary_operands(op, a, b, regs)
-    }
-
     fn binary_operands(&mut self, op: BinOp, a: Operand, b: Operand, regs: &mut usize) -> Operand {
         if let (Operand::Const(x), Operand::Const(y)) = (a, b) {
-            return Operand::Const(apply(op, x, y));
+            return Operand::Const(op.apply(x, y));
         }
         // IEEE addition and multiplication commute exactly, so `a+b` and
         // `b+a` may share a register.
@@ -379,11 +355,11 @@ impl Scope {
         Operand::Reg(self.emit(key, Op::Binary(op, a, b), regs))
     }
 
-    /// `x^e` for a constant `e`, with `rv::pow`'s meaning: integer
+    /// `x^e` for a constant `e`, with `arith::pow`'s meaning: integer
     /// exponents up to 64 by multiplication, others by `powf`.
     fn power(&mut self, r: usize, e: f64, regs: &mut usize) -> Operand {
         let key = Key::Pow(r, e.to_bits());
-        let op = if e == e.trunc() && e.abs() <= 64.0 {
+        let op = if is_small_integer(e) {
             match e as i32 {
                 // x.powi(0) is 1 even for NaN and infinities
                 0 => return Operand::Const(1.0),
@@ -416,17 +392,6 @@ impl Scope {
             _ => Op::Call(f, args),
         };
         Operand::Reg(self.emit(key, op, regs))
-    }
-}
-
-#[inline(always)]
-fn apply(op: BinOp, x: f64, y: f64) -> f64 {
-    match op {
-        BinOp::Add => x + y,
-        BinOp::Sub => x - y,
-        BinOp::Mul => x * y,
-        BinOp::Div => x / y,
-        BinOp::Pow => pow(x, y),
     }
 }
 
@@ -508,12 +473,15 @@ fn run_block(block: &Block, regs: &mut [f64], rng: &mut Xoshiro256PlusPlus, n: u
         match &ins.op {
             Op::Splat(c) => out.fill(*c),
             Op::Neg(a) => unary(out, inputs.lanes(*a), |x| -x),
+            // One loop per operator, each with `apply` inlined for its
+            // constant operator: a match inside the lane loop would not
+            // vectorise.
             Op::Binary(op, a, b) => match op {
-                BinOp::Add => binary(out, *a, *b, &inputs, |x, y| x + y),
-                BinOp::Sub => binary(out, *a, *b, &inputs, |x, y| x - y),
-                BinOp::Mul => binary(out, *a, *b, &inputs, |x, y| x * y),
-                BinOp::Div => binary(out, *a, *b, &inputs, |x, y| x / y),
-                BinOp::Pow => binary(out, *a, *b, &inputs, pow),
+                BinOp::Add => binary(out, *a, *b, &inputs, |x, y| BinOp::Add.apply(x, y)),
+                BinOp::Sub => binary(out, *a, *b, &inputs, |x, y| BinOp::Sub.apply(x, y)),
+                BinOp::Mul => binary(out, *a, *b, &inputs, |x, y| BinOp::Mul.apply(x, y)),
+                BinOp::Div => binary(out, *a, *b, &inputs, |x, y| BinOp::Div.apply(x, y)),
+                BinOp::Pow => binary(out, *a, *b, &inputs, |x, y| BinOp::Pow.apply(x, y)),
             },
             Op::Square(a) => unary(out, inputs.lanes(*a), |x| x * x),
             Op::Cube(a) => unary(out, inputs.lanes(*a), |x| x * x * x),
@@ -588,13 +556,13 @@ mod tests {
 
     #[test]
     fn shared_subexpressions_compile_once() {
-        let sq = Rv::Pow(relu_of(0), Box::new(Rv::Const(2.0)));
+        let sq = Rv::Bin(BinOp::Pow, relu_of(0), Box::new(Rv::Const(2.0)));
         let moments = [
             Moment::E(sq.clone()),
             Moment::Var(sq.clone()),
-            Moment::Cov(*relu_of(0), Rv::Mul(relu_of(0), b(0))),
-            Moment::E(Rv::Add(relu_of(0), b(0))),
-            Moment::E(Rv::Add(b(0), relu_of(0))),
+            Moment::Cov(*relu_of(0), Rv::Bin(BinOp::Mul, relu_of(0), b(0))),
+            Moment::E(Rv::Bin(BinOp::Add, relu_of(0), b(0))),
+            Moment::E(Rv::Bin(BinOp::Add, b(0), relu_of(0))),
         ];
         let k = Kernel::compile(&scenario(1), &moments);
         // relu, square, relu*z, relu+z: four instructions, one draw
@@ -609,12 +577,16 @@ mod tests {
         // sqrt(2/512) * z: the factor folds to one constant operand
         let factor = Rv::Call(
             Builtin::Sqrt,
-            vec![Rv::Div(
+            vec![Rv::Bin(
+                BinOp::Div,
                 Box::new(Rv::Const(2.0)),
                 Box::new(Rv::Const(512.0)),
             )],
         );
-        let k = Kernel::compile(&scenario(1), &[Moment::E(Rv::Mul(Box::new(factor), b(0)))]);
+        let k = Kernel::compile(
+            &scenario(1),
+            &[Moment::E(Rv::Bin(BinOp::Mul, Box::new(factor), b(0)))],
+        );
         assert_eq!(k.top.instrs.len(), 1);
         match &k.top.instrs[0].op {
             Op::Binary(BinOp::Mul, Operand::Const(c), Operand::Reg(_)) => {
@@ -631,11 +603,11 @@ mod tests {
     fn sums_scope_their_draws_and_count_their_cost() {
         // E[z + sum(16, w*relu(z))]: the body's z is a fresh copy, so it is
         // drawn inside the sum, separately from the outer z
-        let body = Rv::Mul(b(1), relu_of(0));
+        let body = Rv::Bin(BinOp::Mul, b(1), relu_of(0));
         let s = Rv::Sum(16, Box::new(body));
         let k = Kernel::compile(
             &scenario(2),
-            &[Moment::E(Rv::Add(b(0), Box::new(s.clone())))],
+            &[Moment::E(Rv::Bin(BinOp::Add, b(0), Box::new(s.clone())))],
         );
         assert_eq!(k.top.draws.len(), 1);
         let sum = k
@@ -654,7 +626,11 @@ mod tests {
         // the same sum named twice is one variable
         let k = Kernel::compile(
             &scenario(2),
-            &[Moment::E(Rv::Mul(Box::new(s.clone()), Box::new(s)))],
+            &[Moment::E(Rv::Bin(
+                BinOp::Mul,
+                Box::new(s.clone()),
+                Box::new(s),
+            ))],
         );
         let sums = k
             .top
@@ -665,9 +641,42 @@ mod tests {
         assert_eq!(sums, 1);
     }
 
+    /// The specialised powers (square, cube, powi, powf) and the random
+    /// exponent's lane loop compute `BinOp::Pow.apply`, bit for bit.
     #[test]
-    fn powers_follow_rv_pow() {
-        let p = |e: f64| Rv::Pow(b(0), Box::new(Rv::Const(e)));
+    fn lanes_compute_the_cores_powers() {
+        use rand::SeedableRng;
+        let exps = [2.0, 3.0, 7.0, -2.0, 0.5, 2.5];
+        let mut moments = vec![Moment::E(Rv::Base(VarId(0)))];
+        moments
+            .extend(exps.map(|e| Moment::E(Rv::bin(BinOp::Pow, Rv::Base(VarId(0)), Rv::Const(e)))));
+        // z^w with w random: the Binary instruction's loop
+        moments.push(Moment::E(Rv::bin(
+            BinOp::Pow,
+            Rv::Base(VarId(0)),
+            Rv::Base(VarId(1)),
+        )));
+        moments.push(Moment::E(Rv::Base(VarId(1))));
+        let k = Kernel::compile(&scenario(2), &moments);
+        let mut regs = k.register_file();
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+        k.run(&mut regs, &mut rng, LANES);
+        let lanes = |m: usize| k.lanes(&regs, k.roots()[m].x, LANES);
+        let z = lanes(0);
+        for (i, e) in exps.iter().enumerate() {
+            for (got, x) in lanes(i + 1).iter().zip(z) {
+                assert_eq!(got.to_bits(), BinOp::Pow.apply(*x, *e).to_bits(), "{x}^{e}");
+            }
+        }
+        let w = lanes(exps.len() + 2);
+        for ((got, x), y) in lanes(exps.len() + 1).iter().zip(z).zip(w) {
+            assert_eq!(got.to_bits(), BinOp::Pow.apply(*x, *y).to_bits(), "{x}^{y}");
+        }
+    }
+
+    #[test]
+    fn powers_follow_arith_pow() {
+        let p = |e: f64| Rv::Bin(BinOp::Pow, b(0), Box::new(Rv::Const(e)));
         let k = Kernel::compile(
             &scenario(1),
             &[p(0.0), p(1.0), p(2.0), p(3.0), p(-2.0), p(0.5)].map(Moment::E),

@@ -1,6 +1,7 @@
 //! Tests of the sampler against closed forms, and of its reproducibility.
 
 use super::*;
+use crate::lang::arith::BinOp;
 use crate::lang::builtin::Builtin;
 use crate::model::law::{Bivariate, Law};
 use crate::model::rv::{Rv, VarId};
@@ -67,11 +68,11 @@ fn relu(x: Rv) -> Rv {
 }
 
 fn square(x: Rv) -> Rv {
-    Rv::Pow(Box::new(x), Box::new(Rv::Const(2.0)))
+    Rv::bin(BinOp::Pow, x, Rv::Const(2.0))
 }
 
 fn mul(a: Rv, b: Rv) -> Rv {
-    Rv::Mul(Box::new(a), Box::new(b))
+    Rv::bin(BinOp::Mul, a, b)
 }
 
 fn sum4_m() -> Rv {
