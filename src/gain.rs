@@ -129,7 +129,7 @@ pub enum Phase {
 }
 
 impl Phase {
-    fn of(chi: f64) -> Phase {
+    pub fn of(chi: f64) -> Phase {
         if (chi - 1.0).abs() <= SAME {
             Phase::Critical
         } else if chi < 1.0 {
@@ -558,6 +558,19 @@ impl Activation {
         let mean = self.moment(p.quantity.body(), p.q).ok()?;
         let var = (square.value - mean.value * mean.value).max(0.0);
         Some((var / draws.max(1) as f64).sqrt())
+    }
+
+    /// `E[body]` with z ~ N(0, q), `body` naming the activation as `F`
+    /// (`"F'(z)^2"`): the moment every number of `gain` rests on, for the
+    /// commands built on the same maps (`meanfield`, `init`).
+    pub fn expectation(&self, body: &str, q: f64) -> Result<Val, InputError> {
+        self.moment(body, q)
+    }
+
+    /// The name an expectation calls for the activation, and the functions
+    /// it may use: what a model over other variables needs to lower it.
+    pub fn callable(&self) -> (&str, &FunctionTable) {
+        (&self.call, &self.functions)
     }
 
     fn second(&self, q: f64) -> Result<Val, InputError> {
@@ -1328,7 +1341,7 @@ fn self_check_text(out: &mut String, a: &Analysis, markdown: bool) {
     }
 }
 
-fn table(out: &mut String, header: &[String], rows: &[Vec<String>], markdown: bool) {
+pub fn table(out: &mut String, header: &[String], rows: &[Vec<String>], markdown: bool) {
     let widths: Vec<usize> = (0..header.len())
         .map(|i| {
             rows.iter()

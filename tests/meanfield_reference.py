@@ -1,0 +1,70 @@
+"""Independent reference values for tests/meanfield.rs: the mean-field
+quantities of tanh (Poole et al. 2016, Schoenholz et al. 2017), computed in
+mpmath at 30 significant digits with its own tanh-sinh quadrature and
+root finding, sharing no code with initaudit.
+
+    pip install mpmath && python3 tests/meanfield_reference.py
+
+Definitions (z, z1, z2 independent standard normals):
+    length map   q -> s2 E[f(sqrt(q) z)^2] + b2, q* its fixed point
+    chi_1        s2 E[f'(sqrt(q*) z)^2]
+    c-map        c -> (s2 E[f(u1) f(u2)] + b2) / q*, u1 = sqrt(q*) z1,
+                 u2 = sqrt(q*) (c z1 + sqrt(1 - c^2) z2); c* its fixed point
+                 (1 when chi_1 <= 1, the stable one)
+    chi_c        s2 E[f'(u1) f'(u2)] at c*
+    xi_q         -1 / log(chi_1 + s2 E[f''(sqrt(q*) z) f(sqrt(q*) z)])
+    xi_c         -1 / log(chi_c)
+    edge         the s2 with chi_1(q*(s2)) = 1
+"""
+from mpmath import mp, mpf, quad, exp, sqrt, pi, tanh, sech, log, findroot, inf
+
+mp.dps = 30
+
+
+def gauss(g):
+    return quad(lambda z: g(z) * exp(-z * z / 2), [-inf, -3, 0, 3, inf]) / sqrt(2 * pi)
+
+
+def gauss2(g):
+    inner = lambda z1: quad(lambda z2: g(z1, z2) * exp(-z2 * z2 / 2), [-inf, -3, 0, 3, inf])
+    return quad(lambda z1: inner(z1) * exp(-z1 * z1 / 2), [-inf, -3, 0, 3, inf]) / (2 * pi)
+
+
+f = tanh
+df = lambda x: sech(x) ** 2
+ddf = lambda x: -2 * tanh(x) * sech(x) ** 2
+
+
+def qstar(s2, b2):
+    return findroot(lambda q: s2 * gauss(lambda z: f(sqrt(q) * z) ** 2) + b2 - q, mpf(1))
+
+
+def chi1(s2, q):
+    return s2 * gauss(lambda z: df(sqrt(q) * z) ** 2)
+
+
+def pair(q, c, g):
+    s = sqrt(q)
+    return gauss2(lambda z1, z2: g(s * z1, s * (c * z1 + sqrt(1 - c * c) * z2)))
+
+
+def report(s2, b2):
+    q = qstar(s2, b2)
+    x1 = chi1(s2, q)
+    if x1 <= 1:
+        c = mpf(1)
+        xc = x1
+    else:
+        c = findroot(lambda c: (s2 * pair(q, c, lambda a, b: f(a) * f(b)) + b2) / q - c, mpf("0.5"))
+        xc = s2 * pair(q, c, lambda a, b: df(a) * df(b))
+    xq = -1 / log(x1 + s2 * gauss(lambda z: ddf(sqrt(q) * z) * f(sqrt(q) * z)))
+    print(f"s2={s2} b2={b2}: q*={mp.nstr(q, 12)} chi_1={mp.nstr(x1, 12)} c*={mp.nstr(c, 12)} "
+          f"chi_c={mp.nstr(xc, 12)} xi_q={mp.nstr(xq, 12)} xi_c={mp.nstr(-1 / log(xc), 12)}")
+
+
+b2 = mpf("0.05")
+edge = findroot(lambda s2: chi1(s2, qstar(s2, b2)) - 1, mpf("1.76"))
+print(f"edge b2=0.05: s2={mp.nstr(edge, 12)} sigma_w={mp.nstr(sqrt(edge), 12)} "
+      f"q*={mp.nstr(qstar(edge, b2), 12)}")
+report(mpf("2.5"), b2)
+report(mpf("0.8"), b2)
