@@ -144,12 +144,22 @@ pub struct Request {
 /// A weight law.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Law {
-    Normal { sd: f64 },
-    Uniform { bound: f64 },
+    Normal {
+        sd: f64,
+    },
+    Uniform {
+        bound: f64,
+    },
     /// N(0, sd^2) truncated to ±2 sd.
-    TruncatedNormal { sd: f64 },
+    TruncatedNormal {
+        sd: f64,
+    },
     /// Gain times a (semi-)orthogonal matrix of rows x cols.
-    Orthogonal { gain: f64, rows: u64, cols: u64 },
+    Orthogonal {
+        gain: f64,
+        rows: u64,
+        cols: u64,
+    },
     Zero,
 }
 
@@ -183,11 +193,9 @@ impl Law {
         match self {
             Law::Normal { sd } => format!("Normal(0, {})", num(sd)),
             Law::Uniform { bound } => format!("Uniform(-{}, {})", num(bound), num(bound)),
-            Law::TruncatedNormal { sd } => format!(
-                "Normal(0, {}) truncated to ±{}",
-                num(sd),
-                num(2.0 * sd)
-            ),
+            Law::TruncatedNormal { sd } => {
+                format!("Normal(0, {}) truncated to ±{}", num(sd), num(2.0 * sd))
+            }
             Law::Orthogonal { gain, rows, cols } => {
                 format!("{} x a semi-orthogonal {rows} x {cols} matrix", num(gain))
             }
@@ -518,7 +526,10 @@ fn gain_of(
             return Err(bad(
                 "--act",
                 &act.label,
-                format!("E[{}] = {m} at z ~ N(0, 1): no gain", body.replace('F', "f")),
+                format!(
+                    "E[{}] = {m} at z ~ N(0, 1): no gain",
+                    body.replace('F', "f")
+                ),
                 "an activation that is not zero almost everywhere",
             ));
         }
@@ -570,14 +581,26 @@ pub fn recipe(r: &Request, settings: &Settings) -> Result<Recipe, InputError> {
             "every dimension at least 1, e.g. --shape 64,3,3,3",
         ));
     }
-    let (fan_in, fan_out) =
-        fans(r.framework, &r.shape).map_err(|m| bad("--shape", &shape_text, m, match r.framework {
-            Framework::Torch => "PyTorch's layout: out,in,k... (e.g. --shape 128,256 or 64,3,3,3)",
-            Framework::Jax => "JAX's layout: k...,in,out (e.g. --shape 256,128 or 3,3,64,128)",
-        }))?;
+    let (fan_in, fan_out) = fans(r.framework, &r.shape).map_err(|m| {
+        bad(
+            "--shape",
+            &shape_text,
+            m,
+            match r.framework {
+                Framework::Torch => {
+                    "PyTorch's layout: out,in,k... (e.g. --shape 128,256 or 64,3,3,3)"
+                }
+                Framework::Jax => "JAX's layout: k...,in,out (e.g. --shape 256,128 or 3,3,64,128)",
+            },
+        )
+    })?;
     let rl = rule(r)?;
     refuse_unused(r, &rl)?;
-    let act = Activation::resolve(r.act.as_deref().unwrap_or("identity"), &r.defines, &r.functions)?;
+    let act = Activation::resolve(
+        r.act.as_deref().unwrap_or("identity"),
+        &r.defines,
+        &r.functions,
+    )?;
     let mut claims = Vec::new();
     let mut notes = Vec::new();
     let mode = rl.mode;
@@ -616,7 +639,15 @@ pub fn recipe(r: &Request, settings: &Settings) -> Result<Recipe, InputError> {
             (None, None) => 1.0,
         };
         let (rows, cols) = orthogonal_matrix(r.framework, &r.shape);
-        (Law::Orthogonal { gain: g, rows, cols }, None, None)
+        (
+            Law::Orthogonal {
+                gain: g,
+                rows,
+                cols,
+            },
+            None,
+            None,
+        )
     } else {
         let m = mode.unwrap_or(Mode::FanIn);
         let n = fan(m);
@@ -632,7 +663,11 @@ pub fn recipe(r: &Request, settings: &Settings) -> Result<Recipe, InputError> {
                 let g = gain.as_ref().map_or(1.0, |g| g.0);
                 Target {
                     formula: "g^2 * 2 / (fan_in + fan_out)".into(),
-                    params: vec![("g", g), ("fan_in", fan_in as f64), ("fan_out", fan_out as f64)],
+                    params: vec![
+                        ("g", g),
+                        ("fan_in", fan_in as f64),
+                        ("fan_out", fan_out as f64),
+                    ],
                     value: g * g * 2.0 / (fan_in + fan_out) as f64,
                 }
             }
@@ -728,13 +763,22 @@ pub fn recipe(r: &Request, settings: &Settings) -> Result<Recipe, InputError> {
     if let Some(Law::Uniform { bound }) = bias {
         claims.push(Restated {
             id: "bias-variance".into(),
-            model: format!("n = {:?}\nb ~ Uniform({:?}, {bound:?})", fan_in as f64, -bound),
+            model: format!(
+                "n = {:?}\nb ~ Uniform({:?}, {bound:?})",
+                fan_in as f64, -bound
+            ),
             says: "Var[b] = 1 / (3 * n)".into(),
         });
     }
     let second = weight.second_moment();
     let bias_var = bias.map_or(0.0, Law::second_moment);
-    let analysis = layer(&act, second * fan_in as f64, second * fan_out as f64, bias_var, r.depth)?;
+    let analysis = layer(
+        &act,
+        second * fan_in as f64,
+        second * fan_out as f64,
+        bias_var,
+        r.depth,
+    )?;
     claims.extend(layer_claims(&act, &analysis));
     let check = restate::audit("<init>", act.callable().1, &claims, settings)?;
     Ok(Recipe {
@@ -756,11 +800,18 @@ pub fn recipe(r: &Request, settings: &Settings) -> Result<Recipe, InputError> {
 
 /// The length map and gradient factor of a stack of `depth` such layers,
 /// from q = 1.
-fn layer(act: &Activation, fwd: f64, bwd: f64, bias_var: f64, depth: u32) -> Result<Layer, InputError> {
+fn layer(
+    act: &Activation,
+    fwd: f64,
+    bwd: f64,
+    bias_var: f64,
+    depth: u32,
+) -> Result<Layer, InputError> {
     let map = |q: f64| -> Result<f64, InputError> {
         Ok((act.expectation("F(z)^2", q)?.scale(fwd) + Val::exact(bias_var)).value)
     };
-    let chi = |q: f64| -> Result<f64, InputError> { Ok(act.expectation("F'(z)^2", q)?.value * bwd) };
+    let chi =
+        |q: f64| -> Result<f64, InputError> { Ok(act.expectation("F'(z)^2", q)?.value * bwd) };
     let mut path = vec![1.0];
     let mut chis = Vec::new();
     for _ in 0..depth {
@@ -791,7 +842,9 @@ fn layer_claims(act: &Activation, l: &Layer) -> Vec<Restated> {
     let picked: Vec<usize> = if n <= PATH_RESTATED {
         (0..n).collect()
     } else {
-        (0..PATH_RESTATED).map(|k| k * (n - 1) / (PATH_RESTATED - 1)).collect()
+        (0..PATH_RESTATED)
+            .map(|k| k * (n - 1) / (PATH_RESTATED - 1))
+            .collect()
     };
     let mut out = Vec::new();
     for i in picked {
@@ -843,7 +896,10 @@ fn rows(rc: &Recipe) -> Vec<(String, String)> {
         rows.push(("scale".into(), num(s)));
     }
     if let Some(t) = &rc.target {
-        rows.push(("Var[w] target".into(), format!("{} = {}", t.formula, num(t.value))));
+        rows.push((
+            "Var[w] target".into(),
+            format!("{} = {}", t.formula, num(t.value)),
+        ));
     }
     rows.push(("weight law".into(), rc.weight.describe()));
     match rc.weight {
@@ -858,7 +914,10 @@ fn rows(rc: &Recipe) -> Vec<(String, String)> {
             rows.push(("truncation point".into(), num(2.0 * sd)));
         }
         Law::Orthogonal { .. } => {
-            rows.push(("root mean square".into(), num(rc.weight.second_moment().sqrt())));
+            rows.push((
+                "root mean square".into(),
+                num(rc.weight.second_moment().sqrt()),
+            ));
         }
         Law::Zero => {}
     }
@@ -869,8 +928,14 @@ fn rows(rc: &Recipe) -> Vec<(String, String)> {
         }
     }
     let act = r.act.as_deref().unwrap_or("identity (no --act)");
-    rows.push((format!("forward E[x'^2] factor per layer ({act}, q = 1)"), num(a.forward_factor)));
-    rows.push((format!("backward gradient factor per layer ({act})"), num(a.backward_factor)));
+    rows.push((
+        format!("forward E[x'^2] factor per layer ({act}, q = 1)"),
+        num(a.forward_factor),
+    ));
+    rows.push((
+        format!("backward gradient factor per layer ({act})"),
+        num(a.backward_factor),
+    ));
     let d = a.chis.len();
     rows.push((format!("forward over {d} layers"), num(a.forward_depth())));
     rows.push((format!("backward over {d} layers"), num(a.backward_depth())));
@@ -896,7 +961,12 @@ fn text(rc: &Recipe, markdown: bool, seed: u64) -> String {
         let _ = writeln!(out, "=== {head} ===\n");
     }
     let body: Vec<Vec<String>> = rows(rc).into_iter().map(|(k, v)| vec![k, v]).collect();
-    gain::table(&mut out, &["quantity".into(), "value".into()], &body, markdown);
+    gain::table(
+        &mut out,
+        &["quantity".into(), "value".into()],
+        &body,
+        markdown,
+    );
     out.push('\n');
     for n in &rc.notes {
         let _ = writeln!(out, "- {n}");
@@ -911,7 +981,9 @@ fn text(rc: &Recipe, markdown: bool, seed: u64) -> String {
 fn law_json(l: Law) -> Value {
     match l {
         Law::Normal { sd } => json!({"law": "normal", "std": sd}),
-        Law::Uniform { bound } => json!({"law": "uniform", "bound": bound, "std": bound / 3f64.sqrt()}),
+        Law::Uniform { bound } => {
+            json!({"law": "uniform", "bound": bound, "std": bound / 3f64.sqrt()})
+        }
         Law::TruncatedNormal { sd } => json!({
             "law": "truncated_normal", "underlying_std": sd, "truncation": 2.0 * sd,
             "std": sd * TRUNCATED_SD

@@ -4,9 +4,9 @@
 use clap::{Args, Parser, Subcommand};
 use initaudit::audit::{self, File};
 use initaudit::gain;
-use initaudit::{init, meanfield};
 use initaudit::report::{self, Format};
 use initaudit::verdict::Settings;
+use initaudit::{init, meanfield};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -257,10 +257,12 @@ fn main() -> ExitCode {
                 scale: a.scale,
                 depth: a.depth,
             };
-            return finish(
-                init::recipe(&request, &settings)
-                    .map(|r| (init::render(&r, cli.opts.format, settings.seed), !r.check.passed())),
-            );
+            return finish(init::recipe(&request, &settings).map(|r| {
+                (
+                    init::render(&r, cli.opts.format, settings.seed),
+                    !r.check.passed(),
+                )
+            }));
         }
         Some(Command::Meanfield {
             activations,
@@ -272,8 +274,20 @@ fn main() -> ExitCode {
         }) => {
             let options = meanfield::Options { sigma_w, bias_var };
             return finish(
-                meanfield::command(&activations, &define, &functions, &options, plot.as_deref(), &settings)
-                    .map(|a| (meanfield::render(&a, cli.opts.format, settings.seed), a.has_defect())),
+                meanfield::command(
+                    &activations,
+                    &define,
+                    &functions,
+                    &options,
+                    plot.as_deref(),
+                    &settings,
+                )
+                .map(|a| {
+                    (
+                        meanfield::render(&a, cli.opts.format, settings.seed),
+                        a.has_defect(),
+                    )
+                }),
             );
         }
         Some(Command::Explain { id, paths }) => {

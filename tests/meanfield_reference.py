@@ -1,6 +1,6 @@
 """Independent reference values for tests/meanfield.rs: the mean-field
 quantities of tanh (Poole et al. 2016, Schoenholz et al. 2017), computed in
-mpmath at 30 significant digits with its own tanh-sinh quadrature and
+mpmath at 20 significant digits with its own tanh-sinh quadrature and
 root finding, sharing no code with initaudit.
 
     pip install mpmath && python3 tests/meanfield_reference.py
@@ -18,7 +18,7 @@ Definitions (z, z1, z2 independent standard normals):
 """
 from mpmath import mp, mpf, quad, exp, sqrt, pi, tanh, sech, log, findroot, inf
 
-mp.dps = 30
+mp.dps = 20
 
 
 def gauss(g):

@@ -72,7 +72,11 @@ fn flag_error(flag: &str, value: f64, help: &str) -> InputError {
     InputError::new(
         flag,
         &text,
-        Diag::new(0..text.len(), format!("{flag} {value} is out of range"), help),
+        Diag::new(
+            0..text.len(),
+            format!("{flag} {value} is out of range"),
+            help,
+        ),
     )
 }
 
@@ -228,7 +232,10 @@ pub fn point(act: &Activation, w2: f64, b2: f64) -> Result<Point, InputError> {
     let length_slope = act.expectation("F(z)*F'(z)*z", q)?.scale(w2 / q);
     let (c_star, chi_c) = match Phase::of(chi_1.value) {
         Phase::Chaotic => match chaotic_c_star(act, w2, b2, q)? {
-            Some(c) => (Some(c), Some(pair_moment(act, "F'(u)*F'(v)", q, c)?.scale(w2))),
+            Some(c) => (
+                Some(c),
+                Some(pair_moment(act, "F'(u)*F'(v)", q, c)?.scale(w2)),
+            ),
             None => (None, None),
         },
         // c = 1 is then the stable fixed point, and the c-map's slope

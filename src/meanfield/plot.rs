@@ -172,3 +172,40 @@ fn render(d: &Diagram) -> Result<String, String> {
     drop(root);
     Ok(svg)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_diagram_is_drawn_whole_with_its_lines_and_cells() {
+        let d = Diagram {
+            lines: vec![Line {
+                label: "tanh".into(),
+                points: vec![(0.0, 1.0), (0.15, 1.9), (0.3, 2.5)],
+            }],
+            shading: vec![
+                (1.0, 0.05, 2.0),
+                (2.0, 0.05, f64::INFINITY),
+                (3.0, 0.05, 10.0),
+            ],
+            shaded: "tanh".into(),
+        };
+        let dir = std::env::temp_dir().join(format!("initaudit-phase-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("phase.svg");
+        draw(&path, &d).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"));
+        assert!(
+            text.contains("tanh") && text.contains("sigma_b^2"),
+            "{text}"
+        );
+        // Three cells, in three shades: the infinite xi_c the darkest.
+        assert!(
+            text.contains("rgb(85,85,255)") || text.contains("#5555FF"),
+            "{text}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

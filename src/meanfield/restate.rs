@@ -139,7 +139,8 @@ pub fn audit(
             }
             if e.verdict != Verdict::Holds {
                 let side = |s: &Option<crate::verdict::SideValue>| {
-                    s.as_ref().map_or("—".to_string(), |v| format!("{:e}", v.value))
+                    s.as_ref()
+                        .map_or("—".to_string(), |v| format!("{:e}", v.value))
                 };
                 defects.push(format!(
                     "{}: `{}` {} ({} against {})",
