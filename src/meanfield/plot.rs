@@ -5,8 +5,8 @@
 //! gradients vanish), right of it chaotic (inputs decorrelate to c* < 1,
 //! gradients explode); xi_c, the depth over which correlations reach c*,
 //! diverges on the line, which is why signals travel deepest there. The
-//! line is found per sigma_b^2 by [`super::edge`] (bisection on the exact
-//! chi_1); the shading is [`super::point`] at each cell's centre. Cells are
+//! line is traced through its fixed points (see [`traced`]), or found per
+//! sigma_b^2 by [`super::edge`] where that cannot move it; the shading is [`super::point`] at each cell's centre. Cells are
 //! coloured by log(xi_c), darker for deeper, in one hue so the lines drawn
 //! over them stay legible.
 //!
@@ -25,8 +25,10 @@ use std::path::Path;
 /// The window: sigma_w^2 and sigma_b^2 ranges (Poole et al.'s Figure).
 pub const WEIGHT_VAR: (f64, f64) = (0.5, 4.5);
 pub const BIAS_VAR: (f64, f64) = (0.0, 0.3);
-/// Bias variances at which each critical line is found.
-const LINE_POINTS: usize = 13;
+/// Bias variances at which a critical line is found by bisection.
+const LINE_POINTS: usize = 7;
+/// Fixed points q from 1e-3 to 1e3 a traced critical line passes through.
+const TRACE_STEPS: u32 = 120;
 /// Shading cells (sigma_w^2 by sigma_b^2).
 const CELLS: (usize, usize) = (16, 6);
 
@@ -46,15 +48,45 @@ pub struct Diagram {
     pub shaded: String,
 }
 
+/// The critical line traced by its fixed point: at q* = q, chi_1 = 1 needs
+/// sigma_w^2 = 1 / E[f'(sqrt(q) z)^2], and q is then the fixed point for
+/// sigma_b^2 = q - sigma_w^2 E[f(sqrt(q) z)^2]. Two moments a point and
+/// no root to find; points outside the window are dropped.
+fn traced(act: &Activation) -> Result<Vec<(f64, f64)>, InputError> {
+    let mut points = Vec::new();
+    for k in 0..=TRACE_STEPS {
+        let q = 10f64.powf(-3.0 + 6.0 * f64::from(k) / f64::from(TRACE_STEPS));
+        let d = act.expectation("F'(z)^2", q)?.value;
+        if d <= 0.0 {
+            continue;
+        }
+        let w2 = 1.0 / d;
+        let b2 = q - w2 * act.expectation("F(z)^2", q)?.value;
+        if (BIAS_VAR.0..=BIAS_VAR.1).contains(&b2) && (WEIGHT_VAR.0..=WEIGHT_VAR.1).contains(&w2) {
+            points.push((b2, w2));
+        }
+    }
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Ok(points)
+}
+
 /// Computes the critical lines of `acts` and the first one's xi_c.
 pub fn diagram(acts: &[Activation]) -> Result<Diagram, InputError> {
     let mut lines = Vec::new();
     for act in acts {
-        let mut points = Vec::new();
-        for i in 0..LINE_POINTS {
-            let b2 = BIAS_VAR.0 + (BIAS_VAR.1 - BIAS_VAR.0) * i as f64 / (LINE_POINTS - 1) as f64;
-            if let Some(w2) = edge(act, b2)? {
-                points.push((b2, w2));
+        let mut points = traced(act)?;
+        // A homogeneous activation (ReLU) is critical at one sigma_w^2 for
+        // every q, which the trace sees only at sigma_b^2 = 0: its line is
+        // found by bisection at each sigma_b^2 instead.
+        let spread = points.last().map_or(0.0, |p| p.0) - points.first().map_or(0.0, |p| p.0);
+        if spread < (BIAS_VAR.1 - BIAS_VAR.0) / 4.0 {
+            points.clear();
+            for i in 0..LINE_POINTS {
+                let b2 =
+                    BIAS_VAR.0 + (BIAS_VAR.1 - BIAS_VAR.0) * i as f64 / (LINE_POINTS - 1) as f64;
+                if let Some(w2) = edge(act, b2)? {
+                    points.push((b2, w2));
+                }
             }
         }
         lines.push(Line {
