@@ -468,6 +468,14 @@ fn refuse_unused(r: &Request, rl: &Rule) -> Result<(), InputError> {
             "JAX's layouts are (k..., in, out) for every layer: drop --transposed",
         ));
     }
+    if r.gain_rule.is_some() && !rl.takes_gain {
+        return Err(bad(
+            "--gain-rule",
+            "--gain-rule",
+            format!("{fw}'s {name} has a fixed gain"),
+            "drop --gain-rule (--act still sets the activation the layer is analysed under)",
+        ));
+    }
     if r.gain.is_some() && r.gain_rule.is_some() {
         return Err(bad(
             "--gain-rule",
@@ -609,7 +617,12 @@ pub fn recipe(r: &Request, settings: &Settings) -> Result<Recipe, InputError> {
         Mode::FanOut => fan_out as f64,
         Mode::FanAvg => (fan_in + fan_out) as f64 / 2.0,
     };
-    let gain = gain_of(r, &act, mode, &mut claims)?.or(match (r.framework, r.scheme) {
+    let computed = if rl.takes_gain {
+        gain_of(r, &act, mode, &mut claims)?
+    } else {
+        None
+    };
+    let gain = computed.or(match (r.framework, r.scheme) {
         (Framework::Torch, Scheme::KaimingNormal | Scheme::KaimingUniform) => Some((
             2f64.sqrt(),
             "PyTorch's default: calculate_gain('leaky_relu', 0)".into(),

@@ -251,6 +251,26 @@ fn gains_come_from_the_activation() {
         "1",
     ]);
     close(f(&v["scale"]), 2.0, 1e-9);
+    // JAX's he_normal has its scale, 2, whatever the activation: --act
+    // only sets what the layer is analysed under, and no gain is shown.
+    let v = json(&[
+        "kaiming_normal",
+        "--framework",
+        "jax",
+        "--shape",
+        "400,100",
+        "--act",
+        "tanh",
+        "--depth",
+        "1",
+    ]);
+    assert!(v["gain"].is_null(), "{v}");
+    close(f(&v["scale"]), 2.0, 1e-15);
+    close(
+        f(&v["forward_per_layer"]),
+        2.0 * 0.394_294_490_397_841_17,
+        1e-9,
+    );
 }
 
 /// PyTorch and JAX draw a Gaussian matrix, take Q of its QR (of the
@@ -306,7 +326,18 @@ fn orthogonal_mean_square_holds_on_drawn_matrices() {
 
 #[test]
 fn bad_input_is_a_located_error() {
-    let cases: [&[&str]; 8] = [
+    let cases: [&[&str]; 9] = [
+        &[
+            "kaiming_normal",
+            "--framework",
+            "jax",
+            "--shape",
+            "4,4",
+            "--act",
+            "tanh",
+            "--gain-rule",
+            "backward",
+        ],
         &["lecun_normal", "--shape", "4,4"],
         &["xavier_uniform", "--shape", "4,4", "--mode", "fan_in"],
         &[
