@@ -66,11 +66,11 @@ fn tanh_matches_mpmath_in_both_phases_and_at_the_edge() {
         "0.05",
     ]);
     let p = &v["point"];
-    close("q*", f(&p["q_star"]), 0.138_080_321_68, 1e-9);
-    close("chi_1", f(&p["chi_1"]["value"]), 0.646_838_523_37, 1e-9);
+    close("q*", f(&p["q_star"]), 0.138_080_277_966, 1e-9);
+    close("chi_1", f(&p["chi_1"]["value"]), 0.646_838_513_353, 1e-9);
     assert_eq!(f(&p["c_star"]), 1.0);
-    close("xi_c", f(&p["xi_c"]), 2.295_374_911_44, 1e-8);
-    close("xi_q", f(&p["xi_q"]), 1.514_373_150_70, 1e-8);
+    close("xi_c", f(&p["xi_c"]), 2.295_375_278_41, 1e-8);
+    close("xi_q", f(&p["xi_q"]), 1.514_373_431_01, 1e-8);
     assert_eq!(p["phase"], "ordered");
 
     // No --sigma-w: the edge of chaos.
