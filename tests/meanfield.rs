@@ -2,8 +2,7 @@
 //!
 //! - tanh: the numbers, recomputed in mpmath at 20 digits by
 //!   tests/meanfield_reference.py (its own quadrature and root finding; the
-//!   values below are that script's output) for the edge and the ordered
-//!   phase, and the seven digits for the chaotic point;
+//!   values below are that script's output);
 //! - erf: closed forms (Williams 1997's arcsine kernel), iterated to their
 //!   fixed points here in f64;
 //! - ReLU: q* = sigma_b^2 / (1 - sigma_w^2 / 2) and chi_1 = sigma_w^2 / 2;
@@ -40,9 +39,9 @@ fn close(what: &str, got: f64, want: f64, rel: f64) {
 
 #[test]
 fn tanh_matches_mpmath_in_both_phases_and_at_the_edge() {
-    // sigma_w^2 = 2.5, sigma_b^2 = 0.05, chaotic: the seven-digit
-    // values (their last digit is rounded, hence 1e-6); the bivariate
-    // machinery is held to 1e-8 against erf's closed forms below.
+    // sigma_w^2 = 2.5, sigma_b^2 = 0.05, chaotic; mpmath
+    // (tests/meanfield_reference.py, 20 digits; the same digits with 24
+    // nodes a piece on [-10, 10] and 12 on [-9, 9]).
     let v = json(&[
         "tanh",
         "--sigma-w",
@@ -51,16 +50,15 @@ fn tanh_matches_mpmath_in_both_phases_and_at_the_edge() {
         "0.05",
     ]);
     let p = &v["point"];
-    close("q*", f(&p["q_star"]), 1.063958, 1e-6);
-    close("chi_1", f(&p["chi_1"]["value"]), 1.133516, 1e-6);
-    close("c*", f(&p["c_star"]), 0.4468042, 1e-6);
-    close("chi_c", f(&p["chi_c"]["value"]), 0.9187168, 1e-6);
-    close("xi_q", f(&p["xi_q"]), 1.179873, 1e-6);
-    close("xi_c", f(&p["xi_c"]), 11.79560, 1e-6);
+    close("q*", f(&p["q_star"]), 1.063_958_377_42, 1e-9);
+    close("chi_1", f(&p["chi_1"]["value"]), 1.133_515_698_7, 1e-9);
+    close("c*", f(&p["c_star"]), 0.446_804_232_344, 1e-8);
+    close("chi_c", f(&p["chi_c"]["value"]), 0.918_716_774_914, 1e-8);
+    close("xi_q", f(&p["xi_q"]), 1.179_872_916_48, 1e-8);
+    close("xi_c", f(&p["xi_c"]), 11.795_597_515_9, 1e-7);
     assert_eq!(p["phase"], "chaotic");
 
-    // sigma_w^2 = 0.8: ordered, c* = 1 and chi_c = chi_1; mpmath
-    // (tests/meanfield_reference.py, 20 digits).
+    // sigma_w^2 = 0.8: ordered, c* = 1 and chi_c = chi_1; mpmath.
     let v = json(&[
         "tanh",
         "--sigma-w",

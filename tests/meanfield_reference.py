@@ -83,3 +83,8 @@ print(f"edge b2=0.05: s2={mp.nstr(edge, 12)} sigma_w={mp.nstr(sqrt(edge), 12)} "
       f"q*={mp.nstr(qstar(edge, b2), 12)}")
 report(mpf("0.8"), b2)
 report(mpf("2.5"), b2)
+
+# Output (20 digits carried, 12 shown), the values tests/meanfield.rs uses:
+# edge b2=0.05: s2=1.76095463961 sigma_w=1.32700966071 q*=0.570047881641
+# s2=0.8 b2=0.05: q*=0.138080277966 chi_1=0.646838513353 c*=1.0 chi_c=0.646838513353 xi_q=1.51437343101 xi_c=2.29537527841
+# s2=2.5 b2=0.05: q*=1.06395837742 chi_1=1.1335156987 c*=0.446804232344 chi_c=0.918716774914 xi_q=1.17987291648 xi_c=11.7955975159
