@@ -130,7 +130,7 @@ pub enum Phase {
 }
 
 impl Phase {
-    fn of(chi: f64) -> Phase {
+    pub fn of(chi: f64) -> Phase {
         if (chi - 1.0).abs() <= SAME {
             Phase::Critical
         } else if chi < 1.0 {
@@ -555,6 +555,19 @@ impl Activation {
         let mean = self.moment(p.quantity.body(), p.q).ok()?;
         let var = (square.value - mean.value * mean.value).max(0.0);
         Some((var / draws.max(1) as f64).sqrt())
+    }
+
+    /// `E[body]` with z ~ N(0, q), `body` naming the activation as `F`
+    /// (`"F'(z)^2"`): the moment every number of `gain` rests on, for the
+    /// commands built on the same maps (`meanfield`, `init`).
+    pub fn expectation(&self, body: &str, q: f64) -> Result<Val, InputError> {
+        self.moment(body, q)
+    }
+
+    /// The name an expectation calls for the activation, and the functions
+    /// it may use: what a model over other variables needs to lower it.
+    pub fn callable(&self) -> (&str, &FunctionTable) {
+        (&self.call, &self.functions)
     }
 
     fn second(&self, q: f64) -> Result<Val, InputError> {
@@ -1324,8 +1337,9 @@ fn self_check_text(out: &mut String, a: &Analysis, markdown: bool) {
     }
 }
 
-/// Gain's tables: titles over a rule of dashes, in columns or in markdown.
-fn table_style(markdown: bool) -> Style {
+/// Gain's tables (and init's and meanfield's): titles over a rule of
+/// dashes, in columns or in markdown.
+pub fn table_style(markdown: bool) -> Style {
     Style {
         frame: if markdown {
             Frame::Markdown

@@ -1,11 +1,13 @@
 //! The command line: argument parsing and exit status only; everything
 //! else is the library's.
 
+use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use initaudit::audit::{self, File};
 use initaudit::gain;
 use initaudit::report::{self, Format};
 use initaudit::verdict::Settings;
+use initaudit::{init, meanfield};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -95,6 +97,31 @@ enum Command {
         /// Files, or folders of .toml files (default: derivations/).
         paths: Vec<PathBuf>,
     },
+    /// One layer's initialization recipe in a framework's layout, e.g.
+    /// `init kaiming_uniform --shape 64,3,3,3 --act relu`.
+    Init(InitArgs),
+    /// Mean-field theory of an activation: q*, c*, chi_1, chi_c, xi_q, xi_c,
+    /// the phase, and with no --sigma-w the edge of chaos.
+    Meanfield {
+        /// Activations (the first is analysed; all go into --plot).
+        #[arg(required = true)]
+        activations: Vec<String>,
+        /// Weight scale sigma_w (weights N(0, sigma_w^2/N)); none: the edge of chaos.
+        #[arg(long)]
+        sigma_w: Option<f64>,
+        /// Variance of the biases, sigma_b^2.
+        #[arg(long, default_value_t = 0.0)]
+        bias_var: f64,
+        /// Draw the (sigma_w^2, sigma_b^2) phase diagram into this svg file.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+        /// A function definition, e.g. 'swish2(x) = x * sigmoid(2*x)' (repeatable).
+        #[arg(long)]
+        define: Vec<String>,
+        /// A .toml file whose [functions] may be used (repeatable).
+        #[arg(long)]
+        functions: Vec<PathBuf>,
+    },
     /// Simulate networks ([network.NAME] tables) and print their per-layer statistics.
     Net {
         /// Network names; several go into one plot.
@@ -130,6 +157,58 @@ impl From<FormatArg> for Format {
             FormatArg::Json => Format::Json,
         }
     }
+}
+
+#[derive(Args)]
+struct InitArgs {
+    #[arg(value_parser = choice(init::Scheme::ALL, init::Scheme::name))]
+    scheme: init::Scheme,
+    /// The weight's shape in the framework's layout (PyTorch out,in,k...; JAX k...,in,out).
+    #[arg(long, value_delimiter = ',', required = true)]
+    shape: Vec<u64>,
+    #[arg(long, default_value = "torch", value_parser = choice(init::Framework::ALL, init::Framework::name))]
+    framework: init::Framework,
+    /// PyTorch ConvTranspose layout (in, out/groups, k...).
+    #[arg(long)]
+    transposed: bool,
+    /// The activation the gain is computed for and the layer analysed under.
+    #[arg(long)]
+    act: Option<String>,
+    #[arg(long)]
+    gain: Option<f64>,
+    /// How --act gives the gain: forward 1/sqrt(E[f(z)^2]), backward
+    /// 1/sqrt(E[f'(z)^2]), pytorch (its calculate_gain table); default:
+    /// forward, backward for fan_out.
+    #[arg(long, value_parser = choice(init::GainRule::ALL, init::GainRule::name))]
+    gain_rule: Option<init::GainRule>,
+    #[arg(long, value_parser = choice(init::Mode::ALL, init::Mode::name))]
+    mode: Option<init::Mode>,
+    #[arg(long, value_parser = choice(init::Distribution::ALL, init::Distribution::name))]
+    distribution: Option<init::Distribution>,
+    /// JAX's scale (variance_scaling, orthogonal).
+    #[arg(long)]
+    scale: Option<f64>,
+    /// Layers of this shape the per-layer factors are compounded over.
+    #[arg(long, default_value_t = 30)]
+    depth: u32,
+    #[arg(long)]
+    define: Vec<String>,
+    #[arg(long)]
+    functions: Vec<PathBuf>,
+}
+
+/// A value named by one of the library's own names, offered as clap's
+/// possible values, so that the library's enums need no clap derive.
+fn choice<T: Copy + Send + Sync + 'static>(
+    all: &'static [T],
+    name: fn(T) -> &'static str,
+) -> impl TypedValueParser<Value = T> {
+    clap::builder::PossibleValuesParser::new(all.iter().map(|&t| name(t))).map(move |s| {
+        all.iter()
+            .copied()
+            .find(|&t| name(t) == s)
+            .expect("clap admits only the listed names")
+    })
 }
 
 fn parse_resolution(s: &str) -> Result<f64, String> {
@@ -199,6 +278,55 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Some(Command::Init(a)) => {
+            let request = init::Request {
+                scheme: a.scheme,
+                framework: a.framework,
+                shape: a.shape,
+                transposed: a.transposed,
+                act: a.act,
+                defines: a.define,
+                functions: a.functions,
+                gain: a.gain,
+                gain_rule: a.gain_rule,
+                mode: a.mode,
+                distribution: a.distribution,
+                scale: a.scale,
+                depth: a.depth,
+            };
+            return finish(init::recipe(&request, &settings).map(|r| {
+                (
+                    init::render(&r, cli.opts.format.into(), settings.seed),
+                    !r.check.passed(),
+                )
+            }));
+        }
+        Some(Command::Meanfield {
+            activations,
+            sigma_w,
+            bias_var,
+            plot,
+            define,
+            functions,
+        }) => {
+            let options = meanfield::Options { sigma_w, bias_var };
+            return finish(
+                meanfield::command(
+                    &activations,
+                    &define,
+                    &functions,
+                    &options,
+                    plot.as_deref(),
+                    &settings,
+                )
+                .map(|a| {
+                    (
+                        meanfield::render(&a, cli.opts.format.into(), settings.seed),
+                        a.has_defect(),
+                    )
+                }),
+            );
+        }
         Some(Command::Explain { id, paths }) => {
             let paths = if paths.is_empty() {
                 vec![PathBuf::from("derivations")]
@@ -258,6 +386,20 @@ fn main() -> ExitCode {
             } else {
                 ExitCode::from(1)
             }
+        }
+        Err(e) => {
+            eprint!("{}", e.render());
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Prints a command's output; exit 1 on a defect, 2 on bad input.
+fn finish(result: Result<(String, bool), initaudit::diag::InputError>) -> ExitCode {
+    match result {
+        Ok((out, defect)) => {
+            print!("{out}");
+            ExitCode::from(u8::from(defect))
         }
         Err(e) => {
             eprint!("{}", e.render());
