@@ -29,7 +29,7 @@
 //!   `|d| <= 2u`; NaN for a negative base.
 //!
 //! Results in the subnormal range add an absolute error below `2^-1074` on
-//! top. The exact engine's [`crate::exact::Val::binary`] charges each step
+//! top. The exact engine's `Val::binary` (in `exact`) charges each step
 //! against this contract.
 //!
 //! # One tree over leaves
@@ -43,7 +43,7 @@
 //! Two trees stay separate, because they are not this shape:
 //! - the syntax tree ([`super::ast::ExprKind`]) carries spans, names,
 //!   primes and moment brackets that resolution removes;
-//! - the random expression [`crate::model::rv::Rv`] has `sum(n, T)`, which is
+//! - the random expression `Rv` (in `model`) has `sum(n, T)`, which is
 //!   not a leaf but a binder: its body is a subtree whose variables are fresh
 //!   copies, so every walk must decide whether to enter it (the variables an
 //!   expression shares with others stop there; its size does not), and the
