@@ -336,7 +336,7 @@ fn toml_mistake(message: &str, found: &str, span: &Span) -> Option<Diag> {
         }
         return Some(Diag::new(
             span.clone(),
-            format!("unknown key `{key}`"),
+            format!("unknown field `{key}`"),
             suggest::help(
                 key,
                 keys.iter().copied(),
