@@ -873,6 +873,7 @@ mod tests {
         ] {
             assert!(d.help.contains(valid), "{valid} missing from {}", d.help);
         }
+        assert!(d.help.starts_with("did you mean `Normal`? "), "{}", d.help);
     }
 
     #[test]
@@ -955,6 +956,29 @@ mod tests {
         for f in ["relu", "leaky_relu", "gelu", "Phi", "swish2"] {
             assert!(d.help.contains(f), "{f} missing from {}", d.help);
         }
+        assert!(d.help.starts_with("did you mean `relu`? "), "{}", d.help);
+        let (d, _) = error_in("a ~ Normal(0, 1)\nb = swsh2(a)", &funcs);
+        assert!(d.help.starts_with("did you mean `swish2`? "), "{}", d.help);
+    }
+
+    #[test]
+    fn a_law_or_a_moment_called_as_a_function_is_named_as_such() {
+        let (d, under) = error("a = Laplace(0, 1)");
+        assert_eq!(under, "Laplace");
+        assert_eq!(d.message, "`Laplace` is a law, not a function");
+        assert_eq!(
+            d.help,
+            "a model draws from a law with `~`: `y ~ Laplace(loc, scale)`"
+        );
+        let (d, _) = error("a = BivariateNormal(1, 1, 0)");
+        assert_eq!(
+            d.help,
+            "a model draws from a law with `~`: `u, v ~ BivariateNormal(sd_u, sd_v, rho)`"
+        );
+        let (d, under) = error("a ~ Normal(0, 1)\nb = Cov(a, a)");
+        assert_eq!(under, "Cov");
+        assert_eq!(d.message, "`Cov` is a moment, not a function");
+        assert_eq!(d.help, "a moment takes square brackets: `Cov[X, Y]`");
     }
 
     #[test]
