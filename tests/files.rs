@@ -60,9 +60,23 @@ fn unknown_keys() {
         "{SCENARIO}\n[[claim]]\nid = \"a\"\nsays = \"E[x] = 1\"\nexpct = {{ gaussian = \"holds\" }}\n"
     );
     let e = error_at(&text, "expct", 0, "unknown field `expct`");
-    assert!(e.diag.help.contains("[[claim]]"), "{}", e.render());
+    // The help names the key meant and the keys of a claim, not the file's
+    // top-level tables.
+    assert_eq!(
+        e.diag.help,
+        "did you mean `expect`? keys here: id, cite, says, requires, within, expect, in",
+        "{}",
+        e.render()
+    );
     let text = format!("{SCENARIO}\n[scenaro.other]\nmodel = \"y ~ Normal(0, 1)\"\n");
-    error_at(&text, "scenaro", 0, "unknown field `scenaro`");
+    let e = error_at(&text, "scenaro", 0, "unknown field `scenaro`");
+    assert!(
+        e.diag
+            .help
+            .starts_with("did you mean `scenario`? keys here: functions, scenario"),
+        "{}",
+        e.render()
+    );
 }
 
 #[test]

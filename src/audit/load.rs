@@ -7,6 +7,7 @@
 
 use crate::diag::{Diag, InputError};
 use crate::lang::ast::{ClaimExpr, Expr, Relation, Span};
+use crate::lang::suggest;
 use crate::lang::{FunctionDef, Functions, parse_claim, parse_expr, parse_function, parse_model};
 use crate::model::resolve::{Model, build, check_function_body, check_function_name};
 use crate::net;
@@ -277,7 +278,7 @@ impl Loader<'_> {
                 return Err(self.err(Diag::new(
                     v.span(),
                     format!("`expect` names `{name}`, which is not a scenario of this file"),
-                    format!("scenarios: {}", scenarios.join(", ")),
+                    scenario_help(name, scenarios),
                 )));
             }
             let verdict = match v.get_ref().as_str() {
@@ -311,13 +312,60 @@ impl Loader<'_> {
                     Err(self.err(Diag::new(
                         v.span(),
                         format!("no scenario `{}` in this file", v.get_ref()),
-                        format!("scenarios: {}", scenarios.join(", ")),
+                        scenario_help(v.get_ref(), scenarios),
                     )))
                 }
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some)
     }
+}
+
+/// Two TOML mistakes serde reports in its own terms, explained in the
+/// file's: a misspelt key (the keys valid in that table, led by the one
+/// meant), and `[claim]` written for `[[claim]]`, which serde sees as a
+/// table where an array of tables belongs. `found` is the text at `span`.
+fn toml_mistake(message: &str, found: &str, span: &Span) -> Option<Diag> {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (key, expected) = rest.split_once('`')?;
+        // serde lists the valid keys in backticks: "expected one of `a`, `b`"
+        // or "expected `a`".
+        let keys: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        if keys.is_empty() {
+            return None;
+        }
+        return Some(Diag::new(
+            span.clone(),
+            format!("unknown field `{key}`"),
+            suggest::help(
+                key,
+                keys.iter().copied(),
+                format!("keys here: {}", keys.join(", ")),
+            ),
+        ));
+    }
+    let header = found.trim();
+    if message == "invalid type: map, expected a sequence"
+        && header.starts_with('[')
+        && !header.starts_with("[[")
+    {
+        let name = header.trim_start_matches('[').trim_end_matches(']').trim();
+        return Some(Diag::new(
+            span.clone(),
+            format!("`[{name}]` is a single table, but `{name}` is a list"),
+            format!("write `[[{name}]]`, with double brackets: each one starts a new entry"),
+        ));
+    }
+    None
+}
+
+/// The file's scenarios, led by the one `name` most likely meant.
+fn scenario_help(name: &str, scenarios: &[String]) -> String {
+    suggest::help(
+        name,
+        scenarios.iter().map(String::as_str),
+        format!("scenarios: {}", scenarios.join(", ")),
+    )
 }
 
 /// A file's identity from its path: the last component, which is its name
@@ -388,11 +436,16 @@ impl Loader<'_> {
     /// The TOML into raw tables that remember where every string was.
     fn raw(&self) -> Result<RawFile, InputError> {
         toml::from_str(self.text).map_err(|e| {
-            self.err(Diag::new(
-                e.span().unwrap_or(0..0),
-                e.message().trim().to_string(),
-                "top-level tables: [functions], [scenario.NAME] (model = \"...\"), [[claim]], [[derivation]] with [[derivation.step]], [network.NAME], [[series]]",
-            ))
+            let span = e.span().unwrap_or(0..0);
+            let message = e.message().trim();
+            self.err(
+                toml_mistake(message, self.text.get(span.clone()).unwrap_or(""), &span)
+                    .unwrap_or_else(|| Diag::new(
+                        span,
+                        message.to_string(),
+                        "top-level tables: [functions], [scenario.NAME] (model = \"...\"), [[claim]], [[derivation]] with [[derivation.step]], [network.NAME], [[series]]",
+                    )),
+            )
         })
     }
 

@@ -21,6 +21,7 @@ pub mod deriv;
 mod lexer;
 mod parser;
 mod print;
+pub mod suggest;
 
 use std::fmt;
 

@@ -18,6 +18,7 @@ use super::{BaseVar, Scenario, Source};
 use crate::diag::Diag;
 use crate::lang::ast::{Expr, ExprKind, MomentOp, Span, Stmt};
 use crate::lang::builtin::Builtin;
+use crate::lang::suggest;
 use crate::lang::{FunctionDef, Functions, expand_primes};
 
 /// How deep file-defined functions may call one another.
@@ -165,7 +166,7 @@ pub fn build(name: &str, stmts: &[Stmt], funcs: &dyn Functions) -> Result<Model,
                         return Err(Diag::new(
                             law_span.clone(),
                             format!("unknown law `{law}`"),
-                            valid_laws(),
+                            suggest::help(law, law_names(), valid_laws()),
                         ));
                     }
                     Source::Single(
@@ -290,13 +291,7 @@ pub fn check_function_body(
                 ));
             }
         } else {
-            let mut names: Vec<&str> = Builtin::ALL.iter().map(|b| b.name()).collect();
-            names.extend(funcs.names());
-            return Err(Diag::new(
-                span.clone(),
-                format!("unknown function `{func}`"),
-                format!("functions: {}", names.join(", ")),
-            ));
+            return Err(unknown_function(func, span, funcs));
         }
     }
     expand_primes(&def.body, funcs).map_err(|d| Diag::new(d.span, d.message, ""))?;
@@ -352,6 +347,48 @@ fn path_back(from: &str, target: &str, funcs: &dyn Functions) -> Option<Vec<Stri
         }
     }
     None
+}
+
+/// A call of a name that is no function: a law written as a function
+/// (`y = Normal(0, 1)` for `y ~ Normal(0, 1)`), a moment written with
+/// parentheses (`E(y)` for `E[y]`), or a misspelling.
+fn unknown_function(func: &str, span: &Span, funcs: &dyn Functions) -> Diag {
+    if law_names().any(|n| n == func) {
+        return Diag::new(
+            span.clone(),
+            format!("`{func}` is a law, not a function"),
+            format!(
+                "a model draws from a law with `~`: `{} ~ {}`",
+                if func == "BivariateNormal" {
+                    "u, v"
+                } else {
+                    "y"
+                },
+                signature(func)
+            ),
+        );
+    }
+    if matches!(func, "E" | "Var" | "Cov") {
+        let args = if func == "Cov" { "X, Y" } else { "X" };
+        return Diag::new(
+            span.clone(),
+            format!("`{func}` is a moment, not a function"),
+            format!("a moment takes square brackets: `{func}[{args}]`"),
+        );
+    }
+    let mut names: Vec<&str> = Builtin::ALL.iter().map(|b| b.name()).collect();
+    names.extend(funcs.names());
+    let list = format!("functions: {}", names.join(", "));
+    Diag::new(
+        span.clone(),
+        format!("unknown function `{func}`"),
+        suggest::help(func, names.iter().copied(), list),
+    )
+}
+
+/// Every law's name, the pair law included.
+fn law_names() -> impl Iterator<Item = &'static str> {
+    Law::SIGNATURES.iter().map(|(n, _)| *n)
 }
 
 fn valid_laws() -> String {
@@ -586,13 +623,7 @@ impl Lower<'_> {
             }
             return Ok(rv);
         }
-        let mut names: Vec<&str> = Builtin::ALL.iter().map(|b| b.name()).collect();
-        names.extend(self.funcs.names());
-        Err(Diag::new(
-            func_span.clone(),
-            format!("unknown function `{func}`"),
-            format!("functions: {}", names.join(", ")),
-        ))
+        Err(unknown_function(func, func_span, self.funcs))
     }
 
     fn side(&self, e: &Expr, moments: &mut Vec<Moment>) -> Result<Side, Diag> {
@@ -842,6 +873,7 @@ mod tests {
         ] {
             assert!(d.help.contains(valid), "{valid} missing from {}", d.help);
         }
+        assert!(d.help.starts_with("did you mean `Normal`? "), "{}", d.help);
     }
 
     #[test]
@@ -924,6 +956,29 @@ mod tests {
         for f in ["relu", "leaky_relu", "gelu", "Phi", "swish2"] {
             assert!(d.help.contains(f), "{f} missing from {}", d.help);
         }
+        assert!(d.help.starts_with("did you mean `relu`? "), "{}", d.help);
+        let (d, _) = error_in("a ~ Normal(0, 1)\nb = swsh2(a)", &funcs);
+        assert!(d.help.starts_with("did you mean `swish2`? "), "{}", d.help);
+    }
+
+    #[test]
+    fn a_law_or_a_moment_called_as_a_function_is_named_as_such() {
+        let (d, under) = error("a = Laplace(0, 1)");
+        assert_eq!(under, "Laplace");
+        assert_eq!(d.message, "`Laplace` is a law, not a function");
+        assert_eq!(
+            d.help,
+            "a model draws from a law with `~`: `y ~ Laplace(loc, scale)`"
+        );
+        let (d, _) = error("a = BivariateNormal(1, 1, 0)");
+        assert_eq!(
+            d.help,
+            "a model draws from a law with `~`: `u, v ~ BivariateNormal(sd_u, sd_v, rho)`"
+        );
+        let (d, under) = error("a ~ Normal(0, 1)\nb = Cov(a, a)");
+        assert_eq!(under, "Cov");
+        assert_eq!(d.message, "`Cov` is a moment, not a function");
+        assert_eq!(d.help, "a moment takes square brackets: `Cov[X, Y]`");
     }
 
     #[test]

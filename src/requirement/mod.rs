@@ -24,6 +24,7 @@ use crate::lang::Functions;
 use crate::lang::arith::BinOp;
 use crate::lang::ast::{Expr, ExprKind};
 use crate::lang::builtin::Builtin;
+use crate::lang::suggest;
 use crate::model::resolve::Model;
 use crate::model::rv::{Moment, Rv};
 use crate::model::{Scenario, Source};
@@ -81,7 +82,7 @@ impl Requirement {
             return Err(Diag::new(
                 func_span.clone(),
                 format!("unknown predicate `{func}`"),
-                valid,
+                suggest::help(func, Predicate::ALL.iter().map(|(_, n, _)| *n), valid),
             ));
         };
         if args.len() != *arity {

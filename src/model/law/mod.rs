@@ -918,16 +918,14 @@ fn err(index: usize, message: String) -> ParamError {
 }
 
 /// The parameter names of law `name`, or an error listing the valid laws
-/// (with a case-correcting hint, the most common slip).
+/// (with the closest name, when one is close).
 fn signature(name: &str) -> Result<&'static [&'static str], ParamError> {
     if let Some((_, names)) = Law::SIGNATURES.iter().find(|(n, _)| *n == name) {
         return Ok(names);
     }
     let all: Vec<&str> = Law::SIGNATURES.iter().map(|(n, _)| *n).collect();
-    let hint = Law::SIGNATURES
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(n, _)| format!(" (did you mean `{n}`?)"))
+    let hint = crate::lang::suggest::closest(name, all.iter().copied())
+        .map(|n| format!(" (did you mean `{n}`?)"))
         .unwrap_or_default();
     Err(err(
         0,
