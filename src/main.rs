@@ -416,36 +416,47 @@ fn load_default(verb: &str) -> Result<Vec<File>, String> {
     Ok(files)
 }
 
+/// A claim file: on disk, or the built-in copy (name, text).
+enum Source {
+    Disk(PathBuf),
+    BuiltIn(&'static str, &'static str),
+}
+
 /// Loads the files under the paths. With no `derivations/` here, a path
 /// `derivations` or `derivations/NAME.toml` is the built-in copy, said on
 /// stderr; a local folder always takes precedence.
 fn load_all(paths: &[PathBuf], verb: &str) -> Result<Vec<File>, String> {
-    let mut files = Vec::new();
+    // Every path is found before any file is loaded, as before there was a
+    // built-in copy: a missing path is reported ahead of a file's errors.
+    let mut found = Vec::new();
     for p in paths {
         if !Path::new(embedded::FOLDER).exists()
             && let Some(builtin) = embedded::named(p)
         {
             let what = if builtin.len() == embedded::FILES.len() {
-                format!("derivations ({} files;", builtin.len())
+                format!("derivations ({} files; ", builtin.len())
             } else {
                 format!("{} (", p.display())
             };
-            eprintln!("{verb} the built-in {what} no {}/ here)", embedded::FOLDER);
-            for (name, text) in builtin {
-                files.push(embedded::load_builtin(name, text).map_err(|e| e.render())?);
-            }
+            eprintln!("{verb} the built-in {what}no {}/ here)", embedded::FOLDER);
+            found.extend(builtin.into_iter().map(|(n, t)| Source::BuiltIn(n, t)));
             continue;
         }
-        let found =
+        let on_disk =
             audit::collect_files(std::slice::from_ref(p)).map_err(|e| format!("error: {e}\n"))?;
-        for f in &found {
-            files.push(audit::load_path(f).map_err(|e| e.render())?);
-        }
+        found.extend(on_disk.into_iter().map(Source::Disk));
     }
-    if files.is_empty() {
+    if found.is_empty() {
         return Err("error: no .toml files found\n".to_string());
     }
-    Ok(files)
+    found
+        .iter()
+        .map(|f| match f {
+            Source::Disk(path) => audit::load_path(path),
+            Source::BuiltIn(name, text) => embedded::load_builtin(name, text),
+        })
+        .map(|r| r.map_err(|e| e.render()))
+        .collect()
 }
 
 /// `initaudit explain ID`: the whole run is planned, so the test budget and
