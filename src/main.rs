@@ -411,7 +411,9 @@ fn load_default(verb: &str) -> Result<Vec<File>, String> {
     let local = Path::new(embedded::FOLDER);
     let files = load_all(&[local.to_path_buf()], verb)?;
     if local.exists() {
-        eprintln!("{verb} {}/ ({} files)", embedded::FOLDER, files.len());
+        let n = files.len();
+        let s = if n == 1 { "" } else { "s" };
+        eprintln!("{verb} {}/ ({n} file{s})", embedded::FOLDER);
     }
     Ok(files)
 }
