@@ -444,8 +444,14 @@ fn load_all(paths: &[PathBuf], verb: &str) -> Result<Vec<File>, String> {
             found.extend(builtin.into_iter().map(|(n, t)| Source::BuiltIn(n, t)));
             continue;
         }
-        let on_disk =
-            audit::collect_files(std::slice::from_ref(p)).map_err(|e| format!("error: {e}\n"))?;
+        let on_disk = audit::collect_files(std::slice::from_ref(p)).map_err(|e| {
+            let shipped: Vec<&str> = embedded::FILES.iter().map(|(n, _)| *n).collect();
+            if !Path::new(embedded::FOLDER).exists() && p.starts_with(embedded::FOLDER) {
+                format!("error: {e}\n  = help: built in: {}\n", shipped.join(", "))
+            } else {
+                format!("error: {e}\n")
+            }
+        })?;
         found.extend(on_disk.into_iter().map(Source::Disk));
     }
     if found.is_empty() {

@@ -42,6 +42,12 @@ fn a_built_in_file_is_audited_from_anywhere_as_the_file_on_disk() {
         err.contains("derivations/nothing.toml: no such file or directory"),
         "{err}"
     );
+    // ... and the help names what is shipped.
+    assert!(
+        err.contains("= help: built in: activations.toml, "),
+        "{err}"
+    );
+    assert!(err.contains("he2015.toml"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
