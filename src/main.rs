@@ -3,17 +3,18 @@
 
 use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use initaudit::audit::{self, File};
+use initaudit::audit::{self, File, embedded};
 use initaudit::gain;
 use initaudit::report::{self, Format};
 use initaudit::verdict::Settings;
 use initaudit::{init, meanfield};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Checks the mathematics behind neural-network weight initialization.
 ///
-/// With no command, audits every file in derivations/.
+/// With no command, audits every file in derivations/: the folder in the
+/// current directory if there is one, else the copy built into the binary.
 #[derive(Parser)]
 #[command(name = "initaudit", version)]
 struct Cli {
@@ -48,7 +49,7 @@ struct Opts {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Audit claim files (default: derivations/).
+    /// Audit claim files (default: derivations/, else the built-in copy).
     Audit {
         /// Files, or folders of .toml files.
         paths: Vec<PathBuf>,
@@ -94,7 +95,7 @@ enum Command {
     /// requirements and how each was decided, both sides, the verdict.
     Explain {
         id: String,
-        /// Files, or folders of .toml files (default: derivations/).
+        /// Files, or folders of .toml files (default: derivations/, else the built-in copy).
         paths: Vec<PathBuf>,
     },
     /// One layer's initialization recipe in a framework's layout, e.g.
@@ -134,8 +135,9 @@ enum Command {
         /// (default: E[x^2], Var[y], Var[dx], Var[dy], E[dW^2]).
         #[arg(long, value_delimiter = ',')]
         series: Vec<String>,
-        /// Files or folders to look for the networks in.
-        #[arg(long = "in", default_value = "derivations")]
+        /// Files or folders to look for the networks in (default:
+        /// derivations/, else the built-in copy).
+        #[arg(long = "in")]
         paths: Vec<PathBuf>,
     },
 }
@@ -241,22 +243,21 @@ fn main() -> ExitCode {
         budget: cli.opts.budget,
     };
     let files: Result<Vec<File>, String> = match cli.command {
-        None => load_all(&[PathBuf::from("derivations")]),
-        Some(Command::Audit { paths }) => {
-            let paths = if paths.is_empty() {
-                vec![PathBuf::from("derivations")]
-            } else {
-                paths
-            };
-            load_all(&paths)
-        }
+        None => load_default("auditing"),
+        Some(Command::Audit { paths }) if paths.is_empty() => load_default("auditing"),
+        Some(Command::Audit { paths }) => load_all(&paths, "auditing"),
         Some(Command::Net {
             names,
             plot,
             series,
             paths,
         }) => {
-            return match load_all(&paths).and_then(|files| {
+            let files = if paths.is_empty() {
+                load_default("reading")
+            } else {
+                load_all(&paths, "reading")
+            };
+            return match files.and_then(|files| {
                 let found: Vec<_> = files.iter().map(File::network_file).collect();
                 initaudit::net::command(
                     &found,
@@ -328,11 +329,6 @@ fn main() -> ExitCode {
             );
         }
         Some(Command::Explain { id, paths }) => {
-            let paths = if paths.is_empty() {
-                vec![PathBuf::from("derivations")]
-            } else {
-                paths
-            };
             return explain(&id, &paths, &settings, cli.opts.format.into());
         }
         Some(Command::Check {
@@ -408,21 +404,78 @@ fn finish(result: Result<(String, bool), initaudit::diag::InputError>) -> ExitCo
     }
 }
 
-fn load_all(paths: &[PathBuf]) -> Result<Vec<File>, String> {
-    let found = audit::collect_files(paths).map_err(|e| format!("error: {e}\n"))?;
+/// The claims when no path is given: `derivations/` here, else the copy
+/// built into the binary; a line on stderr says which (stdout stays the
+/// report, the same bytes either way).
+fn load_default(verb: &str) -> Result<Vec<File>, String> {
+    let local = Path::new(embedded::FOLDER);
+    let files = load_all(&[local.to_path_buf()], verb)?;
+    if local.exists() {
+        let n = files.len();
+        let s = if n == 1 { "" } else { "s" };
+        eprintln!("{verb} {}/ ({n} file{s})", embedded::FOLDER);
+    }
+    Ok(files)
+}
+
+/// A claim file: on disk, or the built-in copy (name, text).
+enum Source {
+    Disk(PathBuf),
+    BuiltIn(&'static str, &'static str),
+}
+
+/// Loads the files under the paths. With no `derivations/` here, a path
+/// `derivations` or `derivations/NAME.toml` is the built-in copy, said on
+/// stderr; a local folder always takes precedence.
+fn load_all(paths: &[PathBuf], verb: &str) -> Result<Vec<File>, String> {
+    // Every path is found before any file is loaded, as before there was a
+    // built-in copy: a missing path is reported ahead of a file's errors.
+    let mut found = Vec::new();
+    for p in paths {
+        if !Path::new(embedded::FOLDER).exists()
+            && let Some(builtin) = embedded::named(p)
+        {
+            let what = if builtin.len() == embedded::FILES.len() {
+                format!("derivations ({} files; ", builtin.len())
+            } else {
+                format!("{} (", p.display())
+            };
+            eprintln!("{verb} the built-in {what}no {}/ here)", embedded::FOLDER);
+            found.extend(builtin.into_iter().map(|(n, t)| Source::BuiltIn(n, t)));
+            continue;
+        }
+        let on_disk = audit::collect_files(std::slice::from_ref(p)).map_err(|e| {
+            let shipped: Vec<&str> = embedded::FILES.iter().map(|(n, _)| *n).collect();
+            if !Path::new(embedded::FOLDER).exists() && p.starts_with(embedded::FOLDER) {
+                format!("error: {e}\n  = help: built in: {}\n", shipped.join(", "))
+            } else {
+                format!("error: {e}\n")
+            }
+        })?;
+        found.extend(on_disk.into_iter().map(Source::Disk));
+    }
     if found.is_empty() {
         return Err("error: no .toml files found\n".to_string());
     }
     found
         .iter()
-        .map(|p| audit::load_path(p).map_err(|e| e.render()))
+        .map(|f| match f {
+            Source::Disk(path) => audit::load_path(path),
+            Source::BuiltIn(name, text) => embedded::load_builtin(name, text),
+        })
+        .map(|r| r.map_err(|e| e.render()))
         .collect()
 }
 
 /// `initaudit explain ID`: the whole run is planned, so the test budget and
 /// every verdict are those of the full audit, but only the claim is evaluated.
 fn explain(id: &str, paths: &[PathBuf], settings: &Settings, format: Format) -> ExitCode {
-    let files = match load_all(paths) {
+    let files = if paths.is_empty() {
+        load_default("reading")
+    } else {
+        load_all(paths, "reading")
+    };
+    let files = match files {
         Ok(f) => f,
         Err(e) => {
             eprint!("{e}");

@@ -20,6 +20,7 @@
 //! What a run finds is an [`outcome`](crate::outcome), which `report`
 //! renders.
 
+pub mod embedded;
 mod load;
 mod plan;
 mod run;
