@@ -41,9 +41,9 @@ use crate::model::rv::{Moment, Rv, VarId};
 use crate::model::{Scenario, Source};
 use monomial::{Factor, Monomial, expand, product_rv};
 use quad::{Quad, QuadError, Tol};
+use std::ops::{Add, Mul, Sub};
 use val::EPS;
 pub use val::{Exact, Method, NoExact, Outcome, Val, side};
-use std::ops::{Add, Mul, Sub};
 
 /// The largest relative error bound a quadrature may return and still count
 /// as exact (DESIGN: 1e-10 or better); see [`Engine::integrate`].
