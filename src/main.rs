@@ -265,6 +265,7 @@ fn main() -> ExitCode {
                     &series,
                     settings.seed,
                     settings.budget,
+                    cli.opts.format.into(),
                     &mut |s| eprint!("{s}"),
                 )
             }) {
