@@ -589,9 +589,12 @@ pub fn table(net: &Network, stats: &Stats, markdown: bool) -> String {
     out
 }
 
+/// A value and its standard error.
+type Estimate = (f64, f64);
+
 /// The mean of each norm of the last layer and its squared coefficient of
 /// variation, each with its standard error.
-fn norms(stats: &Stats) -> Vec<(Norm, (f64, f64), (f64, f64))> {
+fn norms(stats: &Stats) -> Vec<(Norm, Estimate, Estimate)> {
     Norm::ALL
         .into_iter()
         .map(|norm| {
@@ -690,6 +693,15 @@ pub struct NetworkFile<'a> {
     pub networks: &'a [Network],
 }
 
+/// How `initaudit net` runs: the seed, the budget (CPU-seconds of one
+/// core) and the output format.
+#[derive(Clone, Copy, Debug)]
+pub struct Run {
+    pub seed: u64,
+    pub budget: f64,
+    pub format: Format,
+}
+
 /// `initaudit net NAME... [--plot FILE]`: finds the networks in the files,
 /// reports what each will cost through `progress` before drawing it,
 /// simulates them, and returns the tables. The
@@ -699,11 +711,14 @@ pub fn command(
     names: &[String],
     plot: Option<&Path>,
     chosen: &[String],
-    seed: u64,
-    budget: f64,
-    format: Format,
+    run: Run,
     progress: &mut dyn FnMut(&str),
 ) -> Result<String, String> {
+    let Run {
+        seed,
+        budget,
+        format,
+    } = run;
     let mut found = Vec::new();
     for name in names {
         let Some(net) = files
