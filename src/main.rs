@@ -264,8 +264,11 @@ fn main() -> ExitCode {
                     &names,
                     plot.as_deref(),
                     &series,
-                    settings.seed,
-                    settings.budget,
+                    initaudit::net::Run {
+                        seed: settings.seed,
+                        budget: settings.budget,
+                        format: cli.opts.format.into(),
+                    },
                     &mut |s| eprint!("{s}"),
                 )
             }) {

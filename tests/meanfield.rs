@@ -174,3 +174,33 @@ fn bad_input_and_the_budget_are_refused() {
     assert_eq!(code, 2, "{out}");
     assert!(err.contains("budget"), "{err}");
 }
+
+#[test]
+fn a_phase_diagram_over_the_budget_is_refused_before_any_work() {
+    // The diagram is estimated at about 160 s of one core (src/meanfield/
+    // plot.rs); 10 s refuses it up front, so no file is written and the
+    // test takes no quadrature's time.
+    let path = std::env::temp_dir().join(format!(
+        "initaudit-phase-refused-{}.svg",
+        std::process::id()
+    ));
+    let shown = path.display().to_string();
+    let (code, out, err) = initaudit(&[
+        "meanfield",
+        "tanh",
+        "relu",
+        "--plot",
+        &shown,
+        "--budget",
+        "10",
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        err.contains("the phase diagram is estimated at")
+            && err.contains("over the budget of 10 s")
+            && err.contains("96 shading cells")
+            && err.contains("raise --budget"),
+        "{err}"
+    );
+    assert!(!path.exists(), "a refused plot was written");
+}

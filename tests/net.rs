@@ -379,3 +379,110 @@ fn an_address_space_limit_is_memory_the_machine_does_not_have() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `initaudit net ARGS` in a folder holding LINEAR as lin.toml.
+fn net_command(tag: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let dir = std::env::temp_dir().join(format!("initaudit-net-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("lin.toml"), LINEAR).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_initaudit"))
+        .args(["net", "lin", "--in", "lin.toml"])
+        .args(args)
+        .current_dir(&dir)
+        .output()
+        .expect("runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn net_json_has_every_layers_values_and_standard_errors() {
+    let (code, out, err) = net_command("json", &["--format", "json", "--seed", "3"]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("valid json");
+    let nets = v["networks"].as_array().unwrap();
+    assert_eq!(nets.len(), 1);
+    let n = &nets[0];
+    assert_eq!(n["network"], "lin");
+    assert_eq!(n["widths"], serde_json::json!([8, 5, 3]));
+    assert_eq!(n["draws"], 40);
+    let layers = n["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 3);
+    // x_0 = 2 everywhere (LINEAR's input): E[x] = 2, E[x^2] = 4, no spread;
+    // layer 0 has no pre-activation, so Var[y] is null there.
+    let l0 = &layers[0]["values"];
+    assert_eq!(l0["E[x]"]["value"], 2.0);
+    assert_eq!(l0["E[x^2]"]["value"], 4.0);
+    assert!(l0["E[x^2]"]["se"].as_f64().unwrap() < 1e-14, "{l0}");
+    assert!(l0["Var[y]"].is_null(), "{l0}");
+    // Every other number is the library's own at the same seed, bit for bit.
+    let s = stats(&network(LINEAR), 3);
+    // serde_json prints the shortest round-trip digits but reads them back
+    // without its float_roundtrip feature, to within one ulp.
+    let same = |a: f64, b: f64| (a - b).abs() <= 2.0 * f64::EPSILON * b.abs();
+    for l in 1..=2 {
+        let (m, se) = layer(&s, Signal::X, l);
+        let x2 = &layers[l]["values"]["E[x^2]"];
+        assert!(
+            same(x2["value"].as_f64().unwrap(), m),
+            "layer {l}: {x2} {m}"
+        );
+        assert!(same(x2["se"].as_f64().unwrap(), se), "layer {l}: {x2} {se}");
+        assert_eq!(layers[l]["width"], [8, 5, 3][l]);
+        for name in ["Var[y]", "Var[dx]", "E[dW^2]"] {
+            let c = &layers[l]["values"][name];
+            assert!(
+                c["value"].is_f64() && c["se"].as_f64().unwrap() >= 0.0,
+                "{name}: {c}"
+            );
+        }
+    }
+    let norms = n["norms"].as_array().unwrap();
+    assert_eq!(norms[0]["name"], "norm2");
+    assert!(same(
+        norms[0]["mean"]["value"].as_f64().unwrap(),
+        s.mean(Atom::Norm(Norm::Norm2, 1))
+    ));
+    assert_eq!(v["seed"], 3);
+}
+
+#[test]
+fn net_markdown_is_the_terminal_table_in_markdown() {
+    let (code, md, err) = net_command("md", &["--format", "markdown"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (_, plain, _) = net_command("plain", &[]);
+    assert!(md.starts_with("### network lin"), "{md}");
+    let header = md
+        .lines()
+        .find(|l| l.starts_with('|'))
+        .expect("a markdown table");
+    assert!(
+        header.contains("E[x^2]") && header.contains("E[dW^2]"),
+        "{md}"
+    );
+    assert!(
+        md.lines()
+            .any(|l| l.starts_with("|-") || l.starts_with("| -")),
+        "{md}"
+    );
+    // The same numbers as the terminal's table: each cell of a layer row.
+    let row = |text: &str, l: &str| -> Vec<String> {
+        text.lines()
+            .map(|r| r.replace('|', " "))
+            .find(|r| r.split_whitespace().next() == Some(l) && r.contains('±'))
+            .map(|r| r.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default()
+    };
+    for l in ["0", "1", "2"] {
+        assert!(!row(&plain, l).is_empty(), "{plain}");
+        assert_eq!(row(&md, l), row(&plain, l), "layer {l}");
+    }
+    assert!(
+        !plain.lines().any(|l| l.starts_with('|')) && plain.starts_with("network lin"),
+        "{plain}"
+    );
+}

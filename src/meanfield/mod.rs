@@ -601,6 +601,22 @@ pub fn command(
             ),
         ));
     }
+    // The diagram is by far the larger part of the work: refused before
+    // any of it, or of the analysis, is done.
+    if let Some(path) = plot_path {
+        plot::refuse_over_budget(acts.len(), settings.budget).map_err(|m| {
+            let shown = path.display().to_string();
+            InputError::new(
+                "--plot",
+                &shown,
+                Diag::new(
+                    0..shown.len(),
+                    m,
+                    "raise --budget (CPU-seconds of one core), or leave out --plot",
+                ),
+            )
+        })?;
+    }
     let analysis = analyse(first, opts, settings)?;
     if let Some(path) = plot_path {
         let d = plot::diagram(&acts)?;

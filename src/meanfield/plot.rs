@@ -32,6 +32,60 @@ const TRACE_STEPS: u32 = 120;
 /// Shading cells (sigma_w^2 by sigma_b^2).
 const CELLS: (usize, usize) = (16, 6);
 
+/// CPU-seconds of one core per bivariate quadrature (a pair moment, the
+/// c-map's) and per one-dimensional moment. Measured on tanh by counting
+/// the quadratures of `time initaudit meanfield tanh --plot phase.svg`
+/// (temporary counters around `pair_moment` and `Activation::moment`):
+/// 3082 pair moments and 6689 single ones in 127.6 s of user time, the
+/// single ones 5.5 s of it (0.8 ms each, timed on a loaded machine, so
+/// rounded up to 1 ms) and the pair ones the rest, 0.040 s each.
+const PAIR_SECONDS: f64 = 0.04;
+const SINGLE_SECONDS: f64 = 1e-3;
+/// Pair moments per shading cell: a chaotic cell scans the c-map for c*
+/// (up to 47 points, then a bisection), an ordered one needs none; tanh's
+/// 96 cells took 3082, 32 a cell.
+const PAIRS_PER_CELL: f64 = 32.0;
+/// Single moments per point whose length map is iterated to its fixed
+/// point (the search and bisection of `gain::fixed_point`, then chi_1 and
+/// the slope): tanh's cells took 6689 - 242 (the trace) over 96, 67 each.
+const SINGLES_PER_FIXED_POINT: f64 = 70.0;
+/// sigma_w^2 tried per edge search: the scan of `EDGE_RANGE` (29
+/// points) and a bisection to 1e-11 (about 37 halvings).
+const EDGE_STEPS: f64 = 66.0;
+
+/// The work the diagram of `acts` is estimated at, in CPU-seconds of one
+/// core, before any of it is done: the trace of each line (two moments a
+/// fixed point), the bisection each line may fall back to (counted for
+/// every activation, since only the trace tells which need it), and the
+/// shading of the first.
+pub fn estimate(acts: usize) -> f64 {
+    let trace = 2.0 * f64::from(TRACE_STEPS + 1) * SINGLE_SECONDS;
+    let bisected = LINE_POINTS as f64 * EDGE_STEPS * SINGLES_PER_FIXED_POINT * SINGLE_SECONDS;
+    let cells = (CELLS.0 * CELLS.1) as f64;
+    let shading =
+        cells * (SINGLES_PER_FIXED_POINT * SINGLE_SECONDS + PAIRS_PER_CELL * PAIR_SECONDS);
+    acts as f64 * (trace + bisected) + if acts > 0 { shading } else { 0.0 }
+}
+
+/// The diagram refused before any work when its estimate is over `budget`.
+pub fn refuse_over_budget(acts: usize, budget: f64) -> Result<(), String> {
+    let total = estimate(acts);
+    if total <= budget {
+        return Ok(());
+    }
+    Err(format!(
+        "the phase diagram is estimated at {} of work on one core, over the budget of {}: \
+         {} shading cells of about {} pair quadratures each at {} apiece, and the critical \
+         lines of {} activation(s)",
+        crate::work::human_seconds(total),
+        crate::work::human_seconds(budget),
+        CELLS.0 * CELLS.1,
+        PAIRS_PER_CELL,
+        crate::work::human_seconds(PAIR_SECONDS),
+        acts
+    ))
+}
+
 /// One activation's critical line: (sigma_b^2, sigma_w^2 at the edge).
 #[derive(Clone, Debug)]
 pub struct Line {
@@ -239,5 +293,19 @@ mod tests {
             "{text}"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_estimate_counts_every_activation_and_refuses_over_the_budget() {
+        // The shading (96 cells) dominates: 96 (0.07 + 32 x 0.04) s.
+        let one = estimate(1);
+        assert!(
+            (one - (242e-3 + 7.0 * 66.0 * 70e-3 + 96.0 * 1.35)).abs() < 1e-9,
+            "{one}"
+        );
+        assert!(estimate(2) > one && estimate(0) == 0.0);
+        assert!(refuse_over_budget(1, crate::work::DEFAULT_BUDGET).is_ok());
+        let e = refuse_over_budget(2, 1.0).unwrap_err();
+        assert!(e.contains("over the budget of 1.00 s"), "{e}");
     }
 }

@@ -33,7 +33,7 @@ use crate::model::law::Law;
 use crate::model::resolve::build;
 use crate::model::rv::Rv;
 use crate::model::{BaseVar, Source};
-use crate::report::{self, Frame, Rule, Style};
+use crate::report::{self, Format, Frame, Rule, Style};
 use crate::sample::StreamKey;
 use plot::Curve;
 use serde::Deserialize;
@@ -526,8 +526,9 @@ fn pm((v, se): (f64, f64)) -> String {
     format!("{} ± {:.1e}", report::num(v), se)
 }
 
-/// The per-layer table of a simulated network, then the law of ||x_L||^2.
-pub fn table(net: &Network, stats: &Stats) -> String {
+/// The per-layer table of a simulated network, then the law of ||x_L||^2:
+/// plain columns in a terminal, markdown's table under `markdown`.
+pub fn table(net: &Network, stats: &Stats, markdown: bool) -> String {
     let titles: Vec<String> = ["l", "n_l"]
         .into_iter()
         .chain(COLUMNS.iter().map(|c| c.0))
@@ -545,37 +546,107 @@ pub fn table(net: &Network, stats: &Stats) -> String {
         }
         rows.push(row);
     }
+    let (heading, indent) = if markdown { ("### ", "") } else { ("", "  ") };
     let mut out = format!(
-        "network {}: {}\n  widths {}, activation {}, weights {}, {} draws of {} inputs\n\n",
+        "{heading}network {}: {}\n{}widths {}, activation {}, weights {}, {} draws of {} inputs\n\n",
         net.name,
         net.about,
+        if markdown { "\n" } else { indent },
         series::widths_text(&net.widths),
         net.activation.text,
         net.weight_text,
         stats.draws(),
         net.inputs
     );
-    let style = Style {
-        frame: Frame::Plain,
-        rule: Rule::Nothing,
-        right: true,
+    let style = if markdown {
+        Style {
+            right: true,
+            ..Style::lined(true)
+        }
+    } else {
+        Style {
+            frame: Frame::Plain,
+            rule: Rule::Nothing,
+            right: true,
+        }
     };
     out.push_str(&report::table(style, &titles, &rows));
     out.push('\n');
-    for norm in Norm::ALL {
-        let mean = stats.delta(&[Atom::Norm(norm, 1)], &|m| m[0]);
-        let rel = stats.delta(&[Atom::Norm(norm, 1), Atom::Norm(norm, 2)], &|m| {
-            (m[1] - m[0] * m[0]) / (m[0] * m[0])
-        });
+    for (norm, mean, rel) in norms(stats) {
         out.push_str(&format!(
-            "  E[{n}] = {}   Var[{n}]/E[{n}]^2 = {}\n",
+            "{}E[{n}] = {}   Var[{n}]/E[{n}]^2 = {}\n",
+            if markdown { "- " } else { indent },
             pm(mean),
             pm(rel),
             n = norm.name()
         ));
     }
-    out.push_str("  (± one standard error over independent draws; norm2 = ||x_L||^2, gain2 = ||x_L||^2/||x_0||^2)\n");
+    out.push_str(if markdown {
+        "\n(± one standard error over independent draws; norm2 = ||x_L||^2, gain2 = ||x_L||^2/||x_0||^2)\n"
+    } else {
+        "  (± one standard error over independent draws; norm2 = ||x_L||^2, gain2 = ||x_L||^2/||x_0||^2)\n"
+    });
     out
+}
+
+/// A value and its standard error.
+type Estimate = (f64, f64);
+
+/// The mean of each norm of the last layer and its squared coefficient of
+/// variation, each with its standard error.
+fn norms(stats: &Stats) -> Vec<(Norm, Estimate, Estimate)> {
+    Norm::ALL
+        .into_iter()
+        .map(|norm| {
+            let mean = stats.delta(&[Atom::Norm(norm, 1)], &|m| m[0]);
+            let rel = stats.delta(&[Atom::Norm(norm, 1), Atom::Norm(norm, 2)], &|m| {
+                (m[1] - m[0] * m[0]) / (m[0] * m[0])
+            });
+            (norm, mean, rel)
+        })
+        .collect()
+}
+
+/// The same numbers as [`table`], as JSON (docs/networks.md): every value
+/// with its standard error, a statistic a layer does not have as null.
+pub fn json(net: &Network, stats: &Stats) -> serde_json::Value {
+    use serde_json::{Map, Value, json};
+    let estimate = |(value, se): (f64, f64)| json!({ "value": value, "se": se });
+    let layers: Vec<Value> = (0..=net.depth())
+        .map(|l| {
+            let mut values = Map::new();
+            for (name, s, kind) in COLUMNS {
+                let v = if l < s.first_layer() {
+                    Value::Null
+                } else {
+                    estimate(column(stats, s, l, kind))
+                };
+                values.insert(name.to_string(), v);
+            }
+            json!({ "layer": l, "width": net.widths[l], "values": values })
+        })
+        .collect();
+    let norms: Vec<Value> = norms(stats)
+        .into_iter()
+        .map(|(norm, mean, rel)| {
+            json!({
+                "name": norm.name(),
+                "mean": estimate(mean),
+                "relative_variance": estimate(rel),
+            })
+        })
+        .collect();
+    json!({
+        "network": net.name,
+        "about": net.about,
+        "widths": net.widths,
+        "activation": net.activation.text,
+        "weights": net.weight_text,
+        "draws": stats.draws(),
+        "inputs": net.inputs,
+        "layers": layers,
+        "norms": norms,
+    })
 }
 
 /// The curves of the chosen columns (by their table names) for a network.
@@ -622,6 +693,15 @@ pub struct NetworkFile<'a> {
     pub networks: &'a [Network],
 }
 
+/// How `initaudit net` runs: the seed, the budget (CPU-seconds of one
+/// core) and the output format.
+#[derive(Clone, Copy, Debug)]
+pub struct Run {
+    pub seed: u64,
+    pub budget: f64,
+    pub format: Format,
+}
+
 /// `initaudit net NAME... [--plot FILE]`: finds the networks in the files,
 /// reports what each will cost through `progress` before drawing it,
 /// simulates them, and returns the tables. The
@@ -631,10 +711,14 @@ pub fn command(
     names: &[String],
     plot: Option<&Path>,
     chosen: &[String],
-    seed: u64,
-    budget: f64,
+    run: Run,
     progress: &mut dyn FnMut(&str),
 ) -> Result<String, String> {
+    let Run {
+        seed,
+        budget,
+        format,
+    } = run;
     let mut found = Vec::new();
     for name in names {
         let Some(net) = files
@@ -692,6 +776,7 @@ pub fn command(
         ));
     }
     let mut out = String::new();
+    let mut documents = Vec::new();
     let mut all_curves = Vec::new();
     for net in found {
         progress(&format!(
@@ -701,8 +786,13 @@ pub fn command(
             net.seconds()
         ));
         let stats = simulate::simulate(net, key(net, seed)).map_err(|d| located(net, d))?;
-        out.push_str(&table(net, &stats));
-        out.push('\n');
+        match format {
+            Format::Json => documents.push(json(net, &stats)),
+            Format::Table | Format::Markdown => {
+                out.push_str(&table(net, &stats, format == Format::Markdown));
+                out.push('\n');
+            }
+        }
         if plot.is_some() {
             all_curves.extend(curves(net, &stats, chosen).map_err(|e| format!("error: {e}\n"))?);
         }
@@ -713,7 +803,17 @@ pub fn command(
             names.join(" vs ")
         );
         plot::draw(path, &title, &all_curves).map_err(|e| format!("error: {e}\n"))?;
-        out.push_str(&format!("plot written to {}\n", path.display()));
+        if format != Format::Json {
+            out.push_str(&format!("plot written to {}\n", path.display()));
+        }
+    }
+    if format == Format::Json {
+        let doc = serde_json::json!({
+            "networks": documents,
+            "seed": seed,
+            "plot": plot.map(|p| p.display().to_string()),
+        });
+        out = serde_json::to_string_pretty(&doc).expect("json values serialize") + "\n";
     }
     Ok(out)
 }
