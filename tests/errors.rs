@@ -161,3 +161,17 @@ fn the_command_line_suggests_too() {
         "{err}"
     );
 }
+
+/// A claim about numbers has no scenario to decide a requirement in: the
+/// requirement is refused where it is written, not ignored.
+#[test]
+fn a_requirement_on_a_claim_about_numbers_is_refused() {
+    let text = "[[claim]]\nid = \"n\"\nsays = \"1 + 1 = 2\"\nrequires = [\"zero_mean(1)\"]\n";
+    let (_, err, path) = audit("numbers", text);
+    assert_eq!(
+        err,
+        format!(
+            "error: `n` is a claim about numbers: no scenario to decide `zero_mean(1)` in\n --> {path}:4:14\n  |\n4 | requires = [\"zero_mean(1)\"]\n  |              ^^^^^^^^^^^^\n  = help: leave out `requires`, or state the claim over variables of a [scenario.NAME] model\n"
+        )
+    );
+}

@@ -143,16 +143,22 @@ fn plan_claim(file: &File, at: At, def: &ClaimDef, seed: u64) -> Result<Vec<Plan
                 "define the names in a [scenario.NAME] model, or list scenarios with `in`",
             )));
         }
+        // Its requirements' arguments name nothing, and there is no
+        // scenario to decide them in: refused, not ignored.
+        if let Some((r, at)) = def.requires.first() {
+            return Err(err(Diag::new(
+                *at..*at + r.text.len(),
+                format!(
+                    "`{}` is a claim about numbers: no scenario to decide `{}` in",
+                    def.id, r.text
+                ),
+                "leave out `requires`, or state the claim over variables of a [scenario.NAME] model",
+            )));
+        }
         numbers = build("-", &[], &file.functions).map_err(err)?;
         chosen.push(("-", &numbers));
     }
-    // A claim about numbers has no scenario to decide requirements in
-    // (their arguments name nothing).
-    let requires = if about_numbers {
-        &[][..]
-    } else {
-        &def.requires
-    };
+    let requires = &def.requires;
     chosen
         .into_iter()
         .map(|(name, model)| {
