@@ -320,20 +320,6 @@ fn bad(flag: &str, text: &str, message: impl Into<String>, help: impl Into<Strin
     InputError::new(flag, text, Diag::new(0..text.len(), message, help))
 }
 
-fn scheme_name(s: Scheme) -> &'static str {
-    match s {
-        Scheme::KaimingNormal => "kaiming_normal",
-        Scheme::KaimingUniform => "kaiming_uniform",
-        Scheme::XavierNormal => "xavier_normal",
-        Scheme::XavierUniform => "xavier_uniform",
-        Scheme::LecunNormal => "lecun_normal",
-        Scheme::LecunUniform => "lecun_uniform",
-        Scheme::VarianceScaling => "variance_scaling",
-        Scheme::Orthogonal => "orthogonal",
-        Scheme::Default => "default",
-    }
-}
-
 fn framework_name(f: Framework) -> &'static str {
     match f {
         Framework::Torch => "PyTorch",
@@ -395,7 +381,7 @@ struct Rule {
 fn rule(r: &Request) -> Result<Rule, InputError> {
     use Distribution::*;
     use Scheme::*;
-    let name = scheme_name(r.scheme);
+    let name = r.scheme.name();
     let fixed = |mode, dist, scale| Rule {
         mode: Some(mode),
         distribution: Some(dist),
@@ -474,7 +460,7 @@ fn rule(r: &Request) -> Result<Rule, InputError> {
 
 /// Every flag the scheme does not take is an error, never ignored.
 fn refuse_unused(r: &Request, rl: &Rule) -> Result<(), InputError> {
-    let name = scheme_name(r.scheme);
+    let name = r.scheme.name();
     let fw = framework_name(r.framework);
     if let Some(g) = r.gain
         && !rl.takes_gain
@@ -1019,7 +1005,7 @@ fn text(rc: &Recipe, markdown: bool, seed: u64) -> String {
     let mut out = String::new();
     let head = format!(
         "init {} ({}) for a weight of shape ({})",
-        scheme_name(r.scheme),
+        r.scheme.name(),
         framework_name(r.framework),
         r.shape
             .iter()
@@ -1071,7 +1057,7 @@ fn to_json(rc: &Recipe) -> Value {
     let r = &rc.request;
     let a = &rc.analysis;
     json!({
-        "scheme": scheme_name(r.scheme),
+        "scheme": r.scheme.name(),
         "framework": framework_name(r.framework),
         "shape": r.shape,
         "transposed": r.transposed,

@@ -3,9 +3,8 @@
 
 mod common;
 
-use common::initaudit;
+use common::{initaudit, initaudit_in};
 use serde_json::Value;
-use std::process::Command;
 
 /// The verdict of `check CLAIM --given GIVEN`, from the json output.
 fn check(claim: &str, given: &str) -> String {
@@ -437,20 +436,6 @@ fn gamma_functions_write_student_t_constants() {
     ]);
     assert_eq!(code, 2);
     assert!(err.contains("cannot differentiate `trigamma`"), "{err}");
-}
-
-/// Runs the binary in `dir` and returns (status, stdout, stderr).
-fn initaudit_in(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_initaudit"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).expect("utf-8 output"),
-        String::from_utf8(out.stderr).expect("utf-8 errors"),
-    )
 }
 
 /// A scratch folder of this test process, emptied first.
