@@ -139,6 +139,10 @@ enum Command {
         /// derivations/, else the built-in copy).
         #[arg(long = "in")]
         paths: Vec<PathBuf>,
+        /// Add the Jacobian's statistics (E[s2], Var[s2], max(s2), min(s2))
+        /// at every layer; --plot then draws the last layer's spectrum.
+        #[arg(long)]
+        jacobian: bool,
     },
 }
 
@@ -251,6 +255,7 @@ fn main() -> ExitCode {
             plot,
             series,
             paths,
+            jacobian,
         }) => {
             let files = if paths.is_empty() {
                 load_default("reading")
@@ -268,6 +273,7 @@ fn main() -> ExitCode {
                         seed: settings.seed,
                         budget: settings.budget,
                         format: cli.opts.format.into(),
+                        jacobian,
                     },
                     &mut |s| eprint!("{s}"),
                 )

@@ -399,8 +399,9 @@ pub fn load(origin: &str, text: &str) -> Result<File, InputError> {
         items.push((d.span().start, l.derivation(d.get_ref(), &names)?));
     }
     items.sort_by_key(|(at, _)| *at);
-    let networks = l.networks(&raw.network, &functions)?;
+    let mut networks = l.networks(&raw.network, &functions)?;
     let series = l.series(&raw.series, &networks, &mut ids)?;
+    net::series::mark_jacobians(&series, &mut networks);
     Ok(File {
         origin: origin.to_string(),
         name: identity(origin),

@@ -21,6 +21,7 @@
 //! independent. [`series`] turns those per-draw values into claims,
 //! [`simulate`] produces them, and [`plot`] draws them against depth.
 
+pub mod jacobian;
 pub mod plot;
 pub mod series;
 pub mod simulate;
@@ -35,6 +36,7 @@ use crate::model::rv::Rv;
 use crate::model::{BaseVar, Source};
 use crate::report::{self, Format, Frame, Rule, Style};
 use crate::sample::StreamKey;
+use jacobian::Spectral;
 use plot::Curve;
 use serde::Deserialize;
 use simulate::{Atom, Norm, Signal, Stats};
@@ -78,6 +80,20 @@ pub struct RawNetwork {
 pub enum Fill {
     Const(f64),
     Law(Law),
+}
+
+/// How one layer's weight matrix is drawn: every entry from one law, or
+/// as a whole. Orthogonal is a law of the matrix, not of an entry (its
+/// entries are dependent: each row has unit norm), so it lives here and
+/// not among the scalar laws of `model::law`, which the bias and input
+/// still use.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WeightLaw {
+    /// Independent entries from one law.
+    Iid(Law),
+    /// `gain` times a Haar-random matrix with orthonormal columns (n_l >=
+    /// n_{l-1}) or rows (n_l < n_{l-1}): `Orthogonal(g)`.
+    Orthogonal { gain: f64 },
 }
 
 /// The activation and its derivative, lowered through the language so that
@@ -130,13 +146,16 @@ pub struct Network {
     pub widths: Vec<usize>,
     pub activation: Activation,
     /// The weight law of layer l at index l - 1.
-    pub weights: Vec<Law>,
+    pub weights: Vec<WeightLaw>,
     pub weight_text: String,
     pub biases: Vec<Fill>,
     pub input: Fill,
     pub inputs: usize,
     pub draws: usize,
     pub seed: u64,
+    /// The Jacobian work its draws do: none unless a series claim or
+    /// `initaudit net --jacobian` asks ([`series::mark_jacobians`]).
+    pub jacobian: jacobian::Need,
 }
 
 impl Network {
@@ -148,7 +167,7 @@ impl Network {
     /// forward and backward signals of every layer, which the backward pass
     /// needs.
     pub fn bytes_per_draw(&self) -> f64 {
-        cost(&self.widths, self.inputs).0
+        self.cost().0
     }
 
     /// How many draws may be held in memory at once, given the bytes the
@@ -166,7 +185,7 @@ impl Network {
             return Err(Diag::new(
                 self.span.clone(),
                 format!(
-                    "network `{}` would need {} for one draw ({} weights and {} signal values); this machine has {} available, of which draws may take {}",
+                    "network `{}` would need {} for one draw ({} weights and {} signal values{}); this machine has {} available, of which draws may take {}",
                     self.name,
                     human_bytes(per_draw),
                     widths
@@ -174,6 +193,14 @@ impl Network {
                         .map(|w| w[0] as f64 * w[1] as f64)
                         .sum::<f64>(),
                     4.0 * self.inputs as f64 * widths.iter().map(|&n| n as f64).sum::<f64>(),
+                    if self.jacobian.any {
+                        format!(
+                            ", and {} of Jacobians",
+                            human_bytes(jacobian::bytes(widths, &self.jacobian))
+                        )
+                    } else {
+                        String::new()
+                    },
                     human_bytes(available as f64),
                     human_bytes(room),
                 ),
@@ -186,21 +213,40 @@ impl Network {
     /// Seconds the whole run should take on one core, from the counts of
     /// random numbers and multiply-adds; a rough guide, printed before a run.
     pub fn seconds(&self) -> f64 {
-        let (_, normals, flops) = cost(&self.widths, self.inputs);
+        let (_, normals, flops) = self.cost();
         self.draws as f64 * (normals * 6e-9 + flops * 0.4e-9)
     }
-}
 
-/// (bytes per draw, random numbers per draw, multiply-adds per draw).
-fn cost(widths: &[usize], inputs: usize) -> (f64, f64, f64) {
-    let k = inputs as f64;
-    let weights: f64 = widths.windows(2).map(|w| w[0] as f64 * w[1] as f64).sum();
-    let units: f64 = widths.iter().map(|&n| n as f64).sum();
-    let bytes = 8.0 * (weights + 4.0 * k * units);
-    let normals = weights + units + k * (widths[0] as f64 + *widths.last().unwrap_or(&0) as f64);
-    // Forward W x, backward W^T dy: two products per layer.
-    let flops = 2.0 * k * weights;
-    (bytes, normals, flops)
+    /// (bytes per draw, random numbers per draw, multiply-adds per draw).
+    fn cost(&self) -> (f64, f64, f64) {
+        let widths = &self.widths;
+        let k = self.inputs as f64;
+        let weights: f64 = widths.windows(2).map(|w| w[0] as f64 * w[1] as f64).sum();
+        let units: f64 = widths.iter().map(|&n| n as f64).sum();
+        let mut bytes = 8.0 * (weights + 4.0 * k * units);
+        let normals =
+            weights + units + k * (widths[0] as f64 + *widths.last().unwrap_or(&0) as f64);
+        // Forward W x, backward W^T dy: two products per layer.
+        let mut flops = 2.0 * k * weights;
+        if self
+            .weights
+            .iter()
+            .any(|w| matches!(w, WeightLaw::Orthogonal { .. }))
+        {
+            // Householder QR of the m x k Gaussian matrix and forming Q:
+            // about 2 m k^2 each; nalgebra's factors hold two copies.
+            let mut widest = 0.0f64;
+            for w in widths.windows(2) {
+                let (m, n) = (w[0].max(w[1]) as f64, w[0].min(w[1]) as f64);
+                flops += 4.0 * m * n * n;
+                widest = widest.max(m * n);
+            }
+            bytes += 8.0 * 2.0 * widest;
+        }
+        bytes += jacobian::bytes(widths, &self.jacobian);
+        flops += jacobian::flops(widths, self.inputs, &self.jacobian);
+        (bytes, normals, flops)
+    }
 }
 
 /// The name under which the network's activation is lowered; it cannot
@@ -287,16 +333,7 @@ pub fn load(
     let mut biases = Vec::new();
     for w in widths.windows(2) {
         let (fan_in, fan_out) = (w[0] as f64, w[1] as f64);
-        match fill(&r.weight, at, functions, fan_in, fan_out, "weight")? {
-            Fill::Law(l) => weights.push(l),
-            Fill::Const(_) => {
-                return Err(Diag::new(
-                    r.weight.span(),
-                    "the weight law must be random",
-                    "a law such as Normal(0, sqrt(2/fan_in))",
-                ));
-            }
-        }
+        weights.push(weight(&r.weight, at, functions, fan_in, fan_out)?);
         biases.push(match &r.bias {
             None => Fill::Const(0.0),
             Some(b) => fill(b, at, functions, fan_in, fan_out, "bias")?,
@@ -323,8 +360,84 @@ pub fn load(
         inputs,
         draws,
         seed,
+        jacobian: jacobian::Need::default(),
     };
     Ok(net)
+}
+
+/// A layer's weight law: `Orthogonal(g)`, with `g` a positive number that
+/// may use `fan_in` and `fan_out`, or a scalar law for every entry.
+fn weight(
+    v: &Spanned<String>,
+    at: &dyn Fn(&Span) -> usize,
+    functions: &dyn Functions,
+    fan_in: f64,
+    fan_out: f64,
+) -> Result<WeightLaw, Diag> {
+    let off = at(&v.span());
+    let e = parse_expr(v.get_ref()).map_err(|e| Diag::from(e).shifted(off))?;
+    if let ExprKind::Call {
+        func,
+        func_span,
+        primes: 0,
+        args,
+    } = &e.kind
+        && func == ORTHOGONAL
+    {
+        let [g] = args.as_slice() else {
+            return Err(Diag::new(
+                func_span.clone(),
+                format!(
+                    "`Orthogonal` takes one argument, the gain, not {}",
+                    args.len()
+                ),
+                "Orthogonal(g), e.g. Orthogonal(1) or Orthogonal(sqrt(2))",
+            )
+            .shifted(off));
+        };
+        let model =
+            build("weight", &fans(fan_in, fan_out), functions).map_err(|d| d.shifted(off))?;
+        return match model.rv(g, functions).map_err(|d| d.shifted(off))? {
+            Rv::Const(gain) if gain.is_finite() && gain > 0.0 => {
+                Ok(WeightLaw::Orthogonal { gain })
+            }
+            Rv::Const(gain) => Err(Diag::new(
+                g.span.clone(),
+                format!(
+                    "the gain of `Orthogonal` must be a positive number, not {gain} (fan_in = {fan_in}, fan_out = {fan_out})"
+                ),
+                "a positive number, e.g. 1 or sqrt(2)",
+            )
+            .shifted(off)),
+            _ => Err(Diag::new(
+                g.span.clone(),
+                "the gain of `Orthogonal` must be a number",
+                "a number, which may use fan_in and fan_out, e.g. sqrt(2)",
+            )
+            .shifted(off)),
+        };
+    }
+    match fill(v, at, functions, fan_in, fan_out, "weight")? {
+        Fill::Law(l) => Ok(WeightLaw::Iid(l)),
+        Fill::Const(_) => Err(Diag::new(
+            v.span(),
+            "the weight law must be random",
+            "a law such as Normal(0, sqrt(2/fan_in)), or Orthogonal(g)",
+        )),
+    }
+}
+
+/// The matrix law's name in `weight`.
+const ORTHOGONAL: &str = "Orthogonal";
+
+/// `fan_in` and `fan_out` bound as a model's definitions.
+fn fans(fan_in: f64, fan_out: f64) -> Vec<Stmt> {
+    let param = |name: &str, value: f64| Stmt::Define {
+        name: name.to_string(),
+        name_span: 0..0,
+        value: num(value),
+    };
+    vec![param("fan_in", fan_in), param("fan_out", fan_out)]
 }
 
 /// The activation as a function of one variable: a function's name (`relu`,
@@ -425,12 +538,21 @@ fn fill(
 ) -> Result<Fill, Diag> {
     let off = at(&v.span());
     let e = parse_expr(v.get_ref()).map_err(|e| Diag::from(e).shifted(off))?;
-    let param = |name: &str, value: f64| Stmt::Define {
-        name: name.to_string(),
-        name_span: 0..0,
-        value: num(value),
-    };
-    let mut stmts = vec![param("fan_in", fan_in), param("fan_out", fan_out)];
+    let mut stmts = fans(fan_in, fan_out);
+    if let ExprKind::Call {
+        func, func_span, ..
+    } = &e.kind
+        && func == ORTHOGONAL
+    {
+        return Err(Diag::new(
+            func_span.clone(),
+            format!(
+                "`Orthogonal` draws a whole weight matrix; the {what} needs a law of one number"
+            ),
+            "Orthogonal(g) is for `weight` only; here a law such as Normal(0, 1), or a number",
+        )
+        .shifted(off));
+    }
     if let ExprKind::Call {
         func,
         func_span,
@@ -535,6 +657,10 @@ pub fn table(net: &Network, stats: &Stats, markdown: bool) -> String {
         .map(str::to_string)
         .collect();
     let mut rows: Vec<Vec<String>> = Vec::new();
+    let titles: Vec<String> = titles
+        .into_iter()
+        .chain(spectral_columns(net).iter().map(|s| s.name().to_string()))
+        .collect();
     for l in 0..=net.depth() {
         let mut row = vec![l.to_string(), net.widths[l].to_string()];
         for (_, s, kind) in COLUMNS {
@@ -542,6 +668,13 @@ pub fn table(net: &Network, stats: &Stats, markdown: bool) -> String {
                 "—".to_string()
             } else {
                 pm(column(stats, s, l, kind))
+            });
+        }
+        for &s in spectral_columns(net) {
+            row.push(if l == 0 {
+                "—".to_string()
+            } else {
+                pm(stats.delta(&[Atom::Spectral(s, l)], &|m| m[0]))
             });
         }
         rows.push(row);
@@ -586,7 +719,27 @@ pub fn table(net: &Network, stats: &Stats, markdown: bool) -> String {
     } else {
         "  (± one standard error over independent draws; norm2 = ||x_L||^2, gain2 = ||x_L||^2/||x_0||^2)\n"
     });
+    if net.jacobian.any {
+        out.push_str(&format!(
+            "{}(s2: the squared singular values of J_l = dx_l/dx_0, min(n_l, n_0) of them; Var[s2] their variance within one Jacobian)\n",
+            if markdown { "" } else { indent }
+        ));
+    }
     out
+}
+
+/// The Jacobian columns `initaudit net --jacobian` adds; none otherwise.
+fn spectral_columns(net: &Network) -> &'static [Spectral] {
+    if net.jacobian.any {
+        &[
+            Spectral::Mean,
+            Spectral::Spread,
+            Spectral::Max,
+            Spectral::Min,
+        ]
+    } else {
+        &[]
+    }
 }
 
 /// A value and its standard error.
@@ -622,6 +775,14 @@ pub fn json(net: &Network, stats: &Stats) -> serde_json::Value {
                     estimate(column(stats, s, l, kind))
                 };
                 values.insert(name.to_string(), v);
+            }
+            for &s in spectral_columns(net) {
+                let v = if l == 0 {
+                    Value::Null
+                } else {
+                    estimate(stats.delta(&[Atom::Spectral(s, l)], &|m| m[0]))
+                };
+                values.insert(s.name().to_string(), v);
             }
             json!({ "layer": l, "width": net.widths[l], "values": values })
         })
@@ -700,6 +861,9 @@ pub struct Run {
     pub seed: u64,
     pub budget: f64,
     pub format: Format,
+    /// `--jacobian`: every Jacobian statistic at every layer, and the
+    /// spectrum's histogram as the plot.
+    pub jacobian: bool,
 }
 
 /// `initaudit net NAME... [--plot FILE]`: finds the networks in the files,
@@ -718,8 +882,16 @@ pub fn command(
         seed,
         budget,
         format,
+        jacobian,
     } = run;
-    let mut found = Vec::new();
+    if jacobian && plot.is_some() && !chosen.is_empty() {
+        return Err(
+            "error: with --jacobian the plot is the spectrum's histogram; --series chooses curves against depth\n  \
+             = help: drop --series, or drop --jacobian to plot the statistics against depth\n"
+                .to_string(),
+        );
+    }
+    let mut owned = Vec::new();
     for name in names {
         let Some(net) = files
             .iter()
@@ -739,14 +911,19 @@ pub fn command(
                 }
             ));
         };
-        found.push(net);
+        let mut net = net.clone();
+        if jacobian {
+            net.jacobian = jacobian::Need::everything(net.depth());
+        }
+        owned.push(net);
     }
+    let found: Vec<&Network> = owned.iter().collect();
     // Every network is sized against the machine before any is drawn (a
     // larger budget cannot fix that), then estimated against the budget.
     let located = |net: &Network, d: Diag| {
         let f = files
             .iter()
-            .find(|f| f.networks.iter().any(|n| std::ptr::eq(n, net)))
+            .find(|f| f.networks.iter().any(|n| n.name == net.name))
             .expect("found in the files");
         crate::diag::InputError::new(f.origin, f.text, d).render()
     };
@@ -778,6 +955,7 @@ pub fn command(
     let mut out = String::new();
     let mut documents = Vec::new();
     let mut all_curves = Vec::new();
+    let mut histograms = Vec::new();
     for net in found {
         progress(&format!(
             "network {}: {} per draw, about {:.1} s of work on one core\n",
@@ -793,16 +971,26 @@ pub fn command(
                 out.push('\n');
             }
         }
-        if plot.is_some() {
+        if plot.is_some() && jacobian {
+            histograms.push((net.name.clone(), stats.spectrum().collect::<Vec<f64>>()));
+        } else if plot.is_some() {
             all_curves.extend(curves(net, &stats, chosen).map_err(|e| format!("error: {e}\n"))?);
         }
     }
     if let Some(path) = plot {
-        let title = format!(
-            "{} against depth (± one standard error)",
-            names.join(" vs ")
-        );
-        plot::draw(path, &title, &all_curves).map_err(|e| format!("error: {e}\n"))?;
+        if jacobian {
+            let title = format!(
+                "squared singular values of dx_L/dx_0: {}",
+                names.join(" vs ")
+            );
+            plot::draw_spectra(path, &title, &histograms).map_err(|e| format!("error: {e}\n"))?;
+        } else {
+            let title = format!(
+                "{} against depth (± one standard error)",
+                names.join(" vs ")
+            );
+            plot::draw(path, &title, &all_curves).map_err(|e| format!("error: {e}\n"))?;
+        }
         if format != Format::Json {
             out.push_str(&format!("plot written to {}\n", path.display()));
         }

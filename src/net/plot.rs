@@ -9,6 +9,11 @@
 //! cut at the bottom of the chart. The file is plain SVG: plotters' svg
 //! backend with its built-in text metrics, so no font is loaded and the
 //! bytes depend only on the numbers.
+//!
+//! With `initaudit net --jacobian`, the plot is instead the histogram of the
+//! last layer's squared singular values ([`draw_spectra`]): on log10 s2,
+//! because a deep Gaussian network's spectrum spans decades while an
+//! orthogonal linear one's is a single point.
 
 use plotters::prelude::*;
 use std::path::Path;
@@ -119,6 +124,139 @@ fn render(title: &str, curves: &[Curve]) -> Result<String, String> {
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .position(SeriesLabelPosition::LowerLeft)
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    root.present().map_err(|e| err(e.to_string()))?;
+    drop(chart);
+    drop(root);
+    Ok(svg)
+}
+
+/// Bins of the spectrum's histogram, over log10 of s2.
+const BINS: usize = 60;
+
+/// Decades below the largest squared singular value that the histogram
+/// shows: below that a value is rounding or an exact zero (a ReLU's dead
+/// units), which a log axis cannot place; the legend says what share each
+/// network has there.
+const DECADES: f64 = 12.0;
+
+/// The histograms of squared singular values (one per named network) as
+/// densities of log10 s2, drawn as steps on a shared axis, written whole.
+pub fn draw_spectra(
+    path: &Path,
+    title: &str,
+    spectra: &[(String, Vec<f64>)],
+) -> Result<(), String> {
+    let svg = render_spectra(title, spectra)?;
+    write_whole(path, svg.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Counts of log10 s2 in [lo, hi), `BINS` equal bins, as densities (the
+/// area under a network's steps is the share of its values shown), and
+/// that share.
+fn densities(values: &[f64], lo: f64, hi: f64) -> (Vec<f64>, f64) {
+    let width = (hi - lo) / BINS as f64;
+    let mut counts = vec![0usize; BINS];
+    let mut shown = 0usize;
+    for v in values {
+        let x = v.log10();
+        if x.is_finite() && x >= lo && x <= hi {
+            let bin = (((x - lo) / width) as usize).min(BINS - 1);
+            counts[bin] += 1;
+            shown += 1;
+        }
+    }
+    let total = values.len().max(1) as f64;
+    (
+        counts.iter().map(|&c| c as f64 / (total * width)).collect(),
+        shown as f64 / total,
+    )
+}
+
+fn render_spectra(title: &str, spectra: &[(String, Vec<f64>)]) -> Result<String, String> {
+    let top = spectra
+        .iter()
+        .flat_map(|(_, v)| v.iter())
+        .filter(|v| v.is_finite() && **v > 0.0)
+        .fold(f64::NEG_INFINITY, |a, v| a.max(v.log10()));
+    if !top.is_finite() {
+        return Err("nothing to plot: no positive finite squared singular value".to_string());
+    }
+    let bottom = spectra
+        .iter()
+        .flat_map(|(_, v)| v.iter())
+        .filter(|v| v.is_finite() && **v > 0.0)
+        .fold(f64::INFINITY, |a, v| a.min(v.log10()))
+        .max(top - DECADES);
+    // An isometry's spectrum is one point: give the axis some width.
+    let (lo, hi) = if top - bottom < 0.5 {
+        (bottom - 0.5, top + 0.5)
+    } else {
+        (bottom, top + 1e-9 * top.abs().max(1.0))
+    };
+    let hists: Vec<(String, Vec<f64>)> = spectra
+        .iter()
+        .map(|(name, v)| {
+            let (d, share) = densities(v, lo, hi);
+            let label = if share < 1.0 {
+                format!(
+                    "{name} ({:.0}% below 1e{:.0} not shown)",
+                    100.0 * (1.0 - share),
+                    lo
+                )
+            } else {
+                name.clone()
+            };
+            (label, d)
+        })
+        .collect();
+    let y_max = hists
+        .iter()
+        .flat_map(|(_, d)| d.iter())
+        .fold(0.0f64, |a, &v| a.max(v))
+        * 1.05;
+    let width = (hi - lo) / BINS as f64;
+    let err = |e: String| format!("cannot draw the plot: {e}");
+    let mut svg = String::new();
+    let root = SVGBackend::with_string(&mut svg, (960, 600)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(lo..hi, 0f64..y_max.max(1e-12))
+        .map_err(|e| err(e.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_desc("log10 s2 (squared singular value of dx_L/dx_0)")
+        .y_desc("density of log10 s2")
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    for (i, (label, d)) in hists.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let mut steps = Vec::with_capacity(2 * BINS + 2);
+        steps.push((lo, 0.0));
+        for (b, v) in d.iter().enumerate() {
+            let x0 = lo + b as f64 * width;
+            steps.push((x0, *v));
+            steps.push((x0 + width, *v));
+        }
+        steps.push((hi, 0.0));
+        chart
+            .draw_series(LineSeries::new(steps, color.stroke_width(2)))
+            .map_err(|e| err(e.to_string()))?
+            .label(label.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperLeft)
         .draw()
         .map_err(|e| err(e.to_string()))?;
     root.present().map_err(|e| err(e.to_string()))?;

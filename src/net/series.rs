@@ -20,6 +20,7 @@
 //! freedom at the run's per-test level 1e-6 / tests.
 
 use super::Network;
+use super::jacobian::Spectral;
 use super::simulate::{Atom, Norm, Signal, Stats};
 use crate::diag::Diag;
 use crate::lang::arith::{BinOp, Tree};
@@ -238,6 +239,9 @@ fn magnitude(t: &Term, m: &dyn Fn(Atom) -> f64) -> f64 {
     t.magnitude(&|a| match *a {
         Atom::Layer(s, l, 1) => m(Atom::Layer(s, l, 2)).abs().sqrt(),
         Atom::Norm(n, 1) => m(Atom::Norm(n, 2)).abs().sqrt(),
+        // A variance's size is its second moment's, so that an isometry's
+        // Var[s2] = 0 is judged against E[s2^2], not against rounding.
+        Atom::Spectral(Spectral::Spread, l) => m(Atom::Spectral(Spectral::Square, l)).abs(),
         a => m(a).abs(),
     })
 }
@@ -249,7 +253,7 @@ struct Env<'a> {
     l: Option<usize>,
 }
 
-const VALID: &str = "E[q(k)], E[q(k)^2] or Var[q(k)] with q one of x, y, dx, dy, dW; E[norm2], E[norm2^2], Var[norm2] (and gain2); L, l, n(k), numbers and functions of them";
+const VALID: &str = "E[q(k)], E[q(k)^2] or Var[q(k)] with q one of x, y, dx, dy, dW; E[norm2], E[norm2^2], Var[norm2] (and gain2); E[s2(k)], E[s2(k)^2], Var[s2(k)], E[max(s2(k))], E[min(s2(k))] (s2 alone: k = L); L, l, n(k), numbers and functions of them";
 
 impl Env<'_> {
     /// A layer index: `term` without moments has no atoms, so it folds.
@@ -346,6 +350,18 @@ impl Env<'_> {
                         let square = match atom {
                             Atom::Layer(s, l, _) => Atom::Layer(s, l, 2),
                             Atom::Norm(n, _) => Atom::Norm(n, 2),
+                            // Within each Jacobian, then averaged: recorded
+                            // as its own statistic (docs/networks.md).
+                            Atom::Spectral(Spectral::Mean, l) => {
+                                return Ok(Term::Leaf(Atom::Spectral(Spectral::Spread, l)));
+                            }
+                            Atom::Spectral(..) => {
+                                return Err(Diag::new(
+                                    arg.span.clone(),
+                                    "only the mean of max(s2(k)) and min(s2(k)) is recorded",
+                                    "E[max(s2(k))] or E[min(s2(k))]; Var[s2(k)] is the spread within each Jacobian",
+                                ));
+                            }
                         };
                         Term::bin(
                             BinOp::Sub,
@@ -402,7 +418,85 @@ impl Env<'_> {
                 Norm::from_name(n).expect("checked"),
                 power,
             ))),
+            _ if self.s2_layer(base)?.is_some() => {
+                let l = self.s2_layer(base)?.expect("checked");
+                let s = if power == 2 {
+                    Spectral::Square
+                } else {
+                    Spectral::Mean
+                };
+                Ok(Term::Leaf(Atom::Spectral(s, l)))
+            }
+            ExprKind::Call {
+                func,
+                func_span,
+                primes: 0,
+                args,
+            } if matches!(func.as_str(), "max" | "min") && args.len() == 1 => {
+                let Some(l) = self.s2_layer(&args[0])? else {
+                    return Err(Diag::new(
+                        args[0].span.clone(),
+                        format!(
+                            "`{func}` of one argument is the extreme squared singular value: `{func}(s2(k))`"
+                        ),
+                        VALID,
+                    ));
+                };
+                if power == 2 {
+                    return Err(Diag::new(
+                        func_span.start..e.span.end,
+                        format!("only the mean of {func}(s2(k)) is recorded, not its square"),
+                        format!("E[{func}(s2(k))]"),
+                    ));
+                }
+                Ok(Term::Leaf(Atom::Spectral(
+                    if func == "max" {
+                        Spectral::Max
+                    } else {
+                        Spectral::Min
+                    },
+                    l,
+                )))
+            }
             _ => Err(Diag::new(e.span.clone(), "not a network statistic", VALID)),
+        }
+    }
+
+    /// The layer of `s2(k)` (the squared singular values of J_k = dx_k/dx_0,
+    /// k in 1..L), or of `s2` alone (k = L); `None` for anything else.
+    fn s2_layer(&self, e: &Expr) -> Result<Option<usize>, Diag> {
+        match &e.kind {
+            ExprKind::Name(n) if n == "s2" => Ok(Some(self.net.depth())),
+            ExprKind::Call {
+                func,
+                primes: 0,
+                args,
+                ..
+            } if func == "s2" && args.len() == 1 => self.layer(&args[0], 1, "s2").map(Some),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Sets on each network the Jacobian work its series claims ask for, so
+/// that its draws do it and its cost estimate counts it. A claim that does
+/// not compile is skipped here: [`plan`] reports it, where it always did.
+pub fn mark_jacobians(series: &[SeriesDef], networks: &mut [Network]) {
+    for def in series {
+        let Ok(plans) = plan(def, networks) else {
+            continue;
+        };
+        for p in plans {
+            let mut read = Vec::new();
+            for (_, lhs, rhs) in &p.layers {
+                atoms(lhs, &mut read);
+                atoms(rhs, &mut read);
+            }
+            for a in read {
+                if let Atom::Spectral(s, l) = a {
+                    networks[p.network].jacobian.add(s, l);
+                }
+            }
         }
     }
 }

@@ -20,7 +20,8 @@
 //! an abort), and its draws overwrite it in turn: allocating afresh per
 //! draw cost more in page faults than the products.
 
-use super::{Fill, Network};
+use super::jacobian::{self, Spectral};
+use super::{Fill, Network, WeightLaw};
 use crate::diag::Diag;
 use crate::memory::{self, OutOfMemory};
 use crate::model::law::Law;
@@ -103,37 +104,50 @@ impl Norm {
 }
 
 /// One recorded mean: of a signal at a layer, or of a norm, to the first or
-/// second power.
+/// second power, or a statistic of the Jacobian's spectrum at a layer
+/// (1..=L).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Atom {
     Layer(Signal, usize, u8),
     Norm(Norm, u8),
+    Spectral(Spectral, usize),
 }
 
 /// Per-draw means of every atom.
 #[derive(Clone, Debug)]
 pub struct Stats {
     pub depth: usize,
-    /// `per_draw[d][index(atom)]`.
+    /// `per_draw[d][index(atom)]`; a Jacobian statistic no claim asked for
+    /// is NaN. When the network keeps its spectrum, the slots are followed
+    /// by the last layer's squared singular values of each input.
     pub per_draw: Vec<Vec<f64>>,
 }
 
 fn slots(depth: usize) -> usize {
-    Signal::ALL.len() * (depth + 1) * 2 + Norm::ALL.len() * 2
+    Signal::ALL.len() * (depth + 1) * 2 + Norm::ALL.len() * 2 + Spectral::ALL.len() * depth
 }
 
 fn index(depth: usize, atom: Atom) -> usize {
+    let norms = Signal::ALL.len() * (depth + 1) * 2;
     match atom {
         Atom::Layer(s, l, p) => (s.index() * (depth + 1) + l) * 2 + usize::from(p - 1),
-        Atom::Norm(n, p) => {
-            Signal::ALL.len() * (depth + 1) * 2 + (n as usize) * 2 + usize::from(p - 1)
-        }
+        Atom::Norm(n, p) => norms + (n as usize) * 2 + usize::from(p - 1),
+        Atom::Spectral(s, l) => norms + Norm::ALL.len() * 2 + (s as usize) * depth + (l - 1),
     }
 }
 
 impl Stats {
     pub fn draws(&self) -> usize {
         self.per_draw.len()
+    }
+
+    /// The last layer's squared singular values of every input of every
+    /// draw, when the network keeps them (`Need::spectrum`); else empty.
+    pub fn spectrum(&self) -> impl Iterator<Item = f64> + '_ {
+        let from = slots(self.depth);
+        self.per_draw
+            .iter()
+            .flat_map(move |d| d[from..].iter().copied())
     }
 
     pub fn mean(&self, atom: Atom) -> f64 {
@@ -256,6 +270,8 @@ struct Workspace {
     /// layer so that each has its layer's shape.
     dxs: Vec<DMatrix<f64>>,
     dys: Vec<DMatrix<f64>>,
+    /// The Jacobians' buffers, when the network's claims ask for them.
+    jacobian: Option<jacobian::Space>,
 }
 
 impl Workspace {
@@ -275,6 +291,11 @@ impl Workspace {
             bias: memory::try_zeros(n.iter().copied().max().unwrap_or(0))?,
             dxs: signals(0)?,
             dys: signals(1)?,
+            jacobian: if net.jacobian.any {
+                Some(jacobian::Space::new(net)?)
+            } else {
+                None
+            },
         })
     }
 }
@@ -364,20 +385,30 @@ fn one_draw<R: Rng>(
         bias,
         dxs,
         dys,
+        jacobian,
     } = space;
 
     fill(&net.input, rng, xs[0].as_mut_slice());
     for l in 1..=depth {
         let w = &mut ws[l - 1];
         let y = &mut ys[l - 1];
-        if k <= FUSED_INPUTS {
-            forward_while_drawing(&net.weights[l - 1], rng, w, &xs[l - 1], y);
-        } else {
-            net.weights[l - 1].fill(rng, w.as_mut_slice());
-        }
+        let fused = match &net.weights[l - 1] {
+            WeightLaw::Iid(law) if k <= FUSED_INPUTS => {
+                forward_while_drawing(law, rng, w, &xs[l - 1], y);
+                true
+            }
+            WeightLaw::Iid(law) => {
+                law.fill(rng, w.as_mut_slice());
+                false
+            }
+            WeightLaw::Orthogonal { gain } => {
+                draw_orthogonal(*gain, rng, w);
+                false
+            }
+        };
         let bias = &mut bias[..n[l]];
         fill(&net.biases[l - 1], rng, bias);
-        if k > FUSED_INPUTS {
+        if !fused {
             w.mul_to(&xs[l - 1], y);
         }
         for mut col in y.column_iter_mut() {
@@ -435,7 +466,55 @@ fn one_draw<R: Rng>(
         ws[l - 1].tr_mul_to(dy, &mut dxs[l - 1]);
         put(&mut out, (Signal::Dx, l - 1), moments(&dxs[l - 1]));
     }
+    if let Some(space) = jacobian {
+        let mut spectrum = Vec::new();
+        jacobian::record(
+            net,
+            ws,
+            ys,
+            space,
+            &mut |s, l, v| out[index(depth, Atom::Spectral(s, l))] = v,
+            &mut spectrum,
+        );
+        out.try_reserve_exact(spectrum.len())
+            .map_err(|_| OutOfMemory {
+                bytes: 8 * spectrum.len() as u64,
+            })?;
+        out.extend(spectrum);
+    }
     Ok(out)
+}
+
+/// Draws `gain` times a Haar-random matrix of `w`'s shape: orthonormal
+/// columns when it is tall or square, orthonormal rows when it is wide.
+/// The QR factorisation of a Gaussian matrix of the taller shape, with each
+/// column of Q multiplied by the sign of R's diagonal entry, is Haar
+/// (Mezzadri 2007): without the signs Q inherits Householder's sign
+/// convention and is not. A wide matrix is the transpose of a tall one.
+/// The Gaussian numbers are taken column by column from `rng`, so the draw
+/// is the stream's; nalgebra's QR allocates its own factors, counted in
+/// the network's memory estimate.
+pub fn draw_orthogonal<R: Rng>(gain: f64, rng: &mut R, w: &mut DMatrix<f64>) {
+    let (rows, cols) = w.shape();
+    let mut a = DMatrix::<f64>::zeros(rows.max(cols), rows.min(cols));
+    for v in a.iter_mut() {
+        *v = rng.sample(StandardNormal);
+    }
+    let qr = a.qr();
+    let r = qr.r();
+    let mut q = qr.q();
+    for (i, mut column) in q.column_iter_mut().enumerate() {
+        // R_ii = 0 has probability zero; either sign is then Haar.
+        if r[(i, i)] < 0.0 {
+            column.neg_mut();
+        }
+    }
+    if rows >= cols {
+        w.copy_from(&q);
+    } else {
+        q.transpose_to(w);
+    }
+    *w *= gain;
 }
 
 #[cfg(test)]

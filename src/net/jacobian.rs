@@ -1,0 +1,323 @@
+//! The input-output Jacobian of a drawn network and the statistics of its
+//! squared singular values.
+//!
+//! Xavier and He control the *mean* squared singular value of
+//! J_l = dx_l/dx_0 (chi per layer); Pennington, Schoenholz & Ganguli (2017)
+//! showed that what trains is the *spread* of the spectrum, which grows
+//! with depth for Gaussian weights and stays at zero for orthogonal weights
+//! in a linear network. So each input of each draw has its own Jacobian at
+//! every layer, and we record, per layer:
+//!
+//! - `E[s2]`: the mean of the k = min(n_l, n_0) squared singular values,
+//!   tr(G)/k with G the k x k Gram matrix (J J^T or J^T J, whichever is
+//!   k x k; the other has n_0 - n_l further zeros that are not singular
+//!   values of J);
+//! - `E[s2^2]`: tr(G^2)/k, the mean of the fourth powers;
+//! - `Var[s2]`: their variance *within* the Jacobian, ||G - E[s2] I||_F^2 / k
+//!   (= tr(G^2)/k - (tr(G)/k)^2, written so that an isometry gives rounding
+//!   squared rather than a difference of two ones);
+//! - `max(s2)` and `min(s2)`: from the singular values of J itself (an SVD
+//!   has absolute error about eps * max s rather than the Gram's
+//!   eps * max s^2, so a small s2 keeps more digits; below about
+//!   (eps * max s)^2 it is rounding, as any floating-point SVD's is).
+//!
+//! No SVD is needed for the first three. Each is averaged over the draw's
+//! inputs, which share its weights; draws are the independent samples, as
+//! for every other statistic.
+//!
+//! J is built forward, in the product form the backward pass applies
+//! (J_l = D_l W_l J_{l-1}, D_l = diag f'(y_l), J_0 = I), because the forward
+//! order gives every layer's Jacobian for the cost of the last one. The
+//! work is O(L n^2 n_0) per input, far above the O(L n^2) of the rest of a
+//! draw, so it is done only for the networks and layers some claim, or
+//! `initaudit net --jacobian`, asks for ([`Need`]), and counted in the
+//! network's cost estimate ([`flops`], [`bytes`]).
+
+use super::Network;
+use crate::memory::{self, OutOfMemory};
+use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut};
+
+/// A statistic of the squared singular values s2 of J_l.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Spectral {
+    /// E[s2]: the mean squared singular value.
+    Mean,
+    /// E[s2^2]: the mean fourth power.
+    Square,
+    /// Var[s2]: the variance of the squared singular values within J.
+    Spread,
+    /// max(s2): the largest.
+    Max,
+    /// min(s2): the smallest of the k = min(n_l, n_0).
+    Min,
+}
+
+impl Spectral {
+    pub const ALL: [Spectral; 5] = [
+        Spectral::Mean,
+        Spectral::Square,
+        Spectral::Spread,
+        Spectral::Max,
+        Spectral::Min,
+    ];
+
+    /// The column name in `initaudit net --jacobian`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Spectral::Mean => "E[s2]",
+            Spectral::Square => "E[s2^2]",
+            Spectral::Spread => "Var[s2]",
+            Spectral::Max => "max(s2)",
+            Spectral::Min => "min(s2)",
+        }
+    }
+
+    /// Whether the statistic needs the Gram matrix (an extra product per
+    /// layer), or the singular values (an SVD per layer).
+    fn gram(self) -> bool {
+        matches!(self, Spectral::Square | Spectral::Spread)
+    }
+
+    fn svd(self) -> bool {
+        matches!(self, Spectral::Max | Spectral::Min)
+    }
+}
+
+/// What Jacobian work a network's draws do. The default is none.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Need {
+    /// Any Jacobian statistic at all: J at every layer and E[s2].
+    pub any: bool,
+    /// E[s2^2] and Var[s2] at every layer (the Gram matrix).
+    pub gram: bool,
+    /// Layers (1..=L) whose singular values are computed, for max(s2) and
+    /// min(s2).
+    pub svd: Vec<usize>,
+    /// Keep the last layer's squared singular values of every input (the
+    /// histogram of `initaudit net --jacobian --plot`); implies its SVD.
+    pub spectrum: bool,
+}
+
+impl Need {
+    /// Adds what a statistic at layer `l` needs.
+    pub fn add(&mut self, s: Spectral, l: usize) {
+        self.any = true;
+        self.gram |= s.gram();
+        if s.svd() && !self.svd.contains(&l) {
+            self.svd.push(l);
+            self.svd.sort_unstable();
+        }
+    }
+
+    /// Everything at every layer, and the last layer's spectrum.
+    pub fn everything(depth: usize) -> Need {
+        Need {
+            any: true,
+            gram: true,
+            svd: (1..=depth).collect(),
+            spectrum: true,
+        }
+    }
+
+    fn svd_at(&self, l: usize, depth: usize) -> bool {
+        self.svd.contains(&l) || (self.spectrum && l == depth)
+    }
+}
+
+/// Multiply-adds of one draw's Jacobian work, counting an SVD of an m x k
+/// matrix (m >= k) as `SVD_FACTOR` m k^2 (bidiagonalisation is about 4 m k^2
+/// flops and the implicit QR sweeps a few k^2 each; nalgebra's unblocked
+/// code runs them slower than the products' blocked kernels, which the
+/// factor absorbs: measured in BENCHMARKS.md).
+pub fn flops(widths: &[usize], inputs: usize, need: &Need) -> f64 {
+    if !need.any {
+        return 0.0;
+    }
+    let n0 = widths[0] as f64;
+    let depth = widths.len() - 1;
+    let mut per_input = 0.0;
+    for l in 1..=depth {
+        let (rows, cols) = (widths[l] as f64, widths[l - 1] as f64);
+        let k = rows.min(n0);
+        // J_l = W_l J_{l-1}, then E[s2] from its entries.
+        per_input += rows * cols * n0 + rows * n0;
+        if need.gram {
+            per_input += k * k * rows.max(n0);
+        }
+        if need.svd_at(l, depth) {
+            per_input += SVD_FACTOR * rows.max(n0) * k * k;
+        }
+    }
+    inputs as f64 * per_input
+}
+
+/// See [`flops`].
+const SVD_FACTOR: f64 = 20.0;
+
+/// Bytes of one draw's Jacobian workspace: two Jacobians in turn, a
+/// transposed copy, the Gram matrix, and the SVD's own copy and work.
+pub fn bytes(widths: &[usize], need: &Need) -> f64 {
+    if !need.any {
+        return 0.0;
+    }
+    let n0 = widths[0] as f64;
+    let widest = widths[1..].iter().copied().max().unwrap_or(0) as f64;
+    let k = widest.min(n0);
+    let svd = if need.svd.is_empty() && !need.spectrum {
+        0.0
+    } else {
+        2.0 * widest * n0
+    };
+    8.0 * (3.0 * widest * n0 + k * k + svd)
+}
+
+/// Buffers for one draw's Jacobians, allocated once per rayon job.
+pub struct Space {
+    /// J_{l-1} and J_l, as the first n_l * n_0 entries (column-major).
+    prev: Vec<f64>,
+    next: Vec<f64>,
+    /// J_l^T when n_l < n_0, so that the Gram matrix is J J^T.
+    transposed: Vec<f64>,
+    gram: Vec<f64>,
+}
+
+impl Space {
+    pub fn new(net: &Network) -> Result<Space, OutOfMemory> {
+        let n0 = net.widths[0];
+        let widest = net.widths[1..].iter().copied().max().unwrap_or(0);
+        let cells = widest
+            .checked_mul(n0)
+            .ok_or(OutOfMemory { bytes: u64::MAX })?;
+        let k = widest.min(n0);
+        Ok(Space {
+            prev: memory::try_zeros(cells)?,
+            next: memory::try_zeros(cells)?,
+            transposed: if net.jacobian.gram {
+                memory::try_zeros(cells)?
+            } else {
+                Vec::new()
+            },
+            gram: if net.jacobian.gram {
+                memory::try_zeros(k * k)?
+            } else {
+                Vec::new()
+            },
+        })
+    }
+}
+
+/// One draw's Jacobian statistics: `out(s, l)` receives the mean over
+/// inputs of statistic `s` at layer l (only those `net.jacobian` asks for;
+/// the others are left alone), and `spectrum` the last layer's squared
+/// singular values of every input, when kept. `ws[l - 1]` is W_l and
+/// `ys[l - 1]` is y_l (one column per input), as the forward pass left them.
+pub fn record(
+    net: &Network,
+    ws: &[DMatrix<f64>],
+    ys: &[DMatrix<f64>],
+    space: &mut Space,
+    out: &mut dyn FnMut(Spectral, usize, f64),
+    spectrum: &mut Vec<f64>,
+) {
+    let need = &net.jacobian;
+    let depth = net.depth();
+    let n0 = net.widths[0];
+    let inputs = net.inputs;
+    let mut sums = vec![[0.0f64; 5]; depth + 1];
+    for c in 0..inputs {
+        for l in 1..=depth {
+            let rows = net.widths[l];
+            let d = ys[l - 1].column(c);
+            {
+                let (prev, next) = (&space.prev, &mut space.next);
+                let mut j = DMatrixViewMut::from_slice(&mut next[..rows * n0], rows, n0);
+                if l == 1 {
+                    j.copy_from(&ws[0]);
+                } else {
+                    let before = DMatrixView::from_slice(
+                        &prev[..net.widths[l - 1] * n0],
+                        net.widths[l - 1],
+                        n0,
+                    );
+                    ws[l - 1].mul_to(&before, &mut j);
+                }
+                for (i, y) in d.iter().enumerate() {
+                    let slope = net.activation.derivative(*y);
+                    j.row_mut(i).scale_mut(slope);
+                }
+            }
+            std::mem::swap(&mut space.prev, &mut space.next);
+            let j = DMatrixView::from_slice(&space.prev[..rows * n0], rows, n0);
+            let k = rows.min(n0);
+            let at = &mut sums[l];
+            if need.gram {
+                let mut g = DMatrixViewMut::from_slice(&mut space.gram[..k * k], k, k);
+                if rows >= n0 {
+                    j.tr_mul_to(&j, &mut g);
+                } else {
+                    let mut t =
+                        DMatrixViewMut::from_slice(&mut space.transposed[..rows * n0], n0, rows);
+                    j.transpose_to(&mut t);
+                    t.tr_mul_to(&t, &mut g);
+                }
+                let mean = g.trace() / k as f64;
+                let square = g.norm_squared() / k as f64;
+                let mut off = 0.0;
+                for (col, column) in g.column_iter().enumerate() {
+                    for (row, v) in column.iter().enumerate() {
+                        let centred = if row == col { v - mean } else { *v };
+                        off += centred * centred;
+                    }
+                }
+                at[Spectral::Mean as usize] += mean;
+                at[Spectral::Square as usize] += square;
+                at[Spectral::Spread as usize] += off / k as f64;
+            } else {
+                at[Spectral::Mean as usize] += j.norm_squared() / k as f64;
+            }
+            if need.svd_at(l, depth) {
+                let s2 = squared_singular_values(j);
+                let (lo, hi) = s2
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                        (lo.min(*v), hi.max(*v))
+                    });
+                at[Spectral::Max as usize] += hi;
+                at[Spectral::Min as usize] += lo;
+                if need.spectrum && l == depth {
+                    spectrum.extend(s2);
+                }
+            }
+        }
+    }
+    let per = inputs as f64;
+    for (l, at) in sums.iter().enumerate().skip(1) {
+        out(Spectral::Mean, l, at[Spectral::Mean as usize] / per);
+        if need.gram {
+            for s in [Spectral::Square, Spectral::Spread] {
+                out(s, l, at[s as usize] / per);
+            }
+        }
+        if need.svd_at(l, depth) {
+            for s in [Spectral::Max, Spectral::Min] {
+                out(s, l, at[s as usize] / per);
+            }
+        }
+    }
+}
+
+/// Sweeps of the SVD's implicit QR before it gives up: far more than it
+/// takes (a few per singular value), so that a run is bounded. A Jacobian
+/// whose SVD does not converge gives NaN, which a claim reports as a side
+/// that is not finite, never as a number.
+const SVD_SWEEPS: usize = 10_000;
+
+/// The squared singular values of `j`, in no particular order.
+fn squared_singular_values(j: DMatrixView<f64>) -> Vec<f64> {
+    let k = j.nrows().min(j.ncols());
+    match nalgebra::SVD::try_new_unordered(j.clone_owned(), false, false, f64::EPSILON, SVD_SWEEPS)
+    {
+        Some(svd) => svd.singular_values.iter().map(|s| s * s).collect(),
+        None => vec![f64::NAN; k],
+    }
+}
