@@ -49,7 +49,7 @@ fn widths_fans_and_laws_follow_the_table() {
     assert_eq!(net.depth(), 2);
     // fan_in of layer l is n_{l-1}: sd 1/sqrt(8), then 1/sqrt(5).
     let sd = |l: usize| match net.weights[l] {
-        initaudit::model::law::Law::Normal { sd, .. } => sd,
+        net::WeightLaw::Iid(initaudit::model::law::Law::Normal { sd, .. }) => sd,
         ref other => panic!("{other:?}"),
     };
     assert!((sd(0) - 1.0 / 8f64.sqrt()).abs() < 1e-15);

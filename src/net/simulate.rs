@@ -489,8 +489,11 @@ fn one_draw<R: Rng>(
 /// columns when it is tall or square, orthonormal rows when it is wide.
 /// The QR factorisation of a Gaussian matrix of the taller shape, with each
 /// column of Q multiplied by the sign of R's diagonal entry, is Haar
-/// (Mezzadri 2007): without the signs Q inherits Householder's sign
-/// convention and is not. A wide matrix is the transpose of a tall one.
+/// (Mezzadri 2007): with another sign convention Q is not. nalgebra 0.35
+/// already returns R with a nonnegative diagonal, so today the correction
+/// changes nothing; it is there so that the draw stays Haar whatever
+/// convention the factorisation uses (tests check the Haar moments). A
+/// wide matrix is the transpose of a tall one.
 /// The Gaussian numbers are taken column by column from `rng`, so the draw
 /// is the stream's; nalgebra's QR allocates its own factors, counted in
 /// the network's memory estimate.
@@ -522,6 +525,184 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
     use rand_xoshiro::Xoshiro256PlusPlus;
+
+    fn network(text: &str) -> Network {
+        match crate::audit::load("t.toml", text) {
+            Ok(mut f) => f.networks.remove(0),
+            Err(e) => panic!("{}", e.render()),
+        }
+    }
+
+    /// x_L of one input through the drawn weights (no bias), for finite
+    /// differences.
+    fn forward(net: &Network, ws: &[DMatrix<f64>], x: &DVector<f64>) -> DVector<f64> {
+        ws.iter()
+            .fold(x.clone(), |x, w| (w * x).map(|y| net.activation.value(y)))
+    }
+
+    use nalgebra::DVector;
+
+    /// The Jacobian statistics of a draw against a separate computation:
+    /// J_l as the explicit product of the dense per-layer matrices
+    /// diag(f'(y_m)) W_m, itself checked against central differences of
+    /// the forward pass, and its squared singular values from an SVD of
+    /// that product. Unequal widths, so that k = min(n_l, n_0) changes
+    /// from layer to layer, with Gaussian and orthogonal weights (tall and
+    /// wide matrices both).
+    #[test]
+    fn the_product_form_jacobian_is_the_dense_product_and_the_derivative() {
+        for weight in ["Normal(0, 1/sqrt(fan_in))", "Orthogonal(1.3)"] {
+            let mut net = network(&format!(
+                "[network.t]\nwidths = [5, 7, 4, 6]\nactivation = \"tanh\"\nweight = \"{weight}\"\n\
+                 input = \"Normal(0, 1)\"\ninputs = 2\ndraws = 32\n"
+            ));
+            let depth = net.depth();
+            net.jacobian = jacobian::Need::everything(depth);
+            let mut space = Workspace::new(&net).unwrap();
+            let out =
+                one_draw(&net, &mut space, &mut Xoshiro256PlusPlus::seed_from_u64(3)).unwrap();
+            let n0 = net.widths[0];
+            let mut expected = vec![[0.0f64; 5]; depth + 1];
+            let mut last = Vec::new();
+            for c in 0..net.inputs {
+                let mut j = DMatrix::<f64>::identity(n0, n0);
+                for l in 1..=depth {
+                    let d = space.ys[l - 1]
+                        .column(c)
+                        .map(|y| net.activation.derivative(y));
+                    j = DMatrix::from_diagonal(&d) * &space.ws[l - 1] * j;
+                    let s2: Vec<f64> = j
+                        .clone()
+                        .svd(false, false)
+                        .singular_values
+                        .iter()
+                        .map(|s| s * s)
+                        .collect();
+                    assert_eq!(s2.len(), net.widths[l].min(n0));
+                    let k = s2.len() as f64;
+                    let mean = s2.iter().sum::<f64>() / k;
+                    let square = s2.iter().map(|v| v * v).sum::<f64>() / k;
+                    let spread = s2.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / k;
+                    let max = s2.iter().copied().fold(f64::MIN, f64::max);
+                    let min = s2.iter().copied().fold(f64::MAX, f64::min);
+                    for (i, v) in [mean, square, spread, max, min].into_iter().enumerate() {
+                        expected[l][i] += v / net.inputs as f64;
+                    }
+                    if l == depth {
+                        last.extend(s2);
+                    }
+                }
+                // The product is the derivative: central differences of the
+                // forward pass (tanh is smooth; h^2 f''' and eps / h are
+                // both below 1e-9 here).
+                let x = space.xs[0].column(c).into_owned();
+                let h = 1e-6;
+                for i in 0..n0 {
+                    let mut up = x.clone();
+                    up[i] += h;
+                    let mut down = x.clone();
+                    down[i] -= h;
+                    let fd = (forward(&net, &space.ws, &up) - forward(&net, &space.ws, &down))
+                        / (2.0 * h);
+                    let err = (fd - j.column(i)).amax();
+                    assert!(err < 1e-8, "{weight}: column {i} off by {err}");
+                }
+            }
+            for l in 1..=depth {
+                for s in Spectral::ALL {
+                    let got = out[index(depth, Atom::Spectral(s, l))];
+                    let want = expected[l][s as usize];
+                    // Var[s2] is a difference of moments of size ~1: its
+                    // error is absolute.
+                    let scale = if s == Spectral::Spread {
+                        expected[l][1]
+                    } else {
+                        want.abs()
+                    };
+                    assert!(
+                        (got - want).abs() <= 1e-12 * scale,
+                        "{weight}: {} at l = {l}: {got} against {want}",
+                        s.name()
+                    );
+                }
+            }
+            let mut kept: Vec<f64> = out[slots(depth)..].to_vec();
+            assert_eq!(kept.len(), net.inputs * net.widths[depth].min(n0));
+            kept.sort_by(f64::total_cmp);
+            last.sort_by(f64::total_cmp);
+            for (a, b) in kept.iter().zip(&last) {
+                assert!(
+                    (a - b).abs() <= 1e-12 * b.abs().max(1e-300),
+                    "{a} against {b}"
+                );
+            }
+        }
+    }
+
+    /// A drawn orthogonal matrix: orthonormal columns (tall or square) or
+    /// rows (wide), times the gain, to rounding.
+    #[test]
+    fn orthogonal_matrices_are_orthogonal_to_rounding() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+        for (rows, cols) in [(6, 6), (9, 4), (4, 9), (64, 64)] {
+            let mut w = DMatrix::zeros(rows, cols);
+            draw_orthogonal(1.7, &mut rng, &mut w);
+            let gram = if rows >= cols {
+                w.tr_mul(&w)
+            } else {
+                &w * w.transpose()
+            } / (1.7 * 1.7);
+            let err = (gram.clone() - DMatrix::identity(gram.nrows(), gram.ncols())).amax();
+            assert!(err < 1e-14, "{rows}x{cols}: {err}");
+        }
+    }
+
+    /// Haar: every column of a Haar matrix (and of a Haar tall matrix with
+    /// orthonormal columns) is uniform on the sphere of R^n, so an entry u
+    /// has E[u] = 0, P(u > 0) = 1/2 and E[u^2] = 1/n, with Var[u^2] =
+    /// E[u^4] - 1/n^2 = 3/(n(n+2)) - 1/n^2 (u^2 ~ Beta(1/2, (n-1)/2)).
+    /// Without the sign correction Q_11 = a_11 / R_11 has Householder's
+    /// fixed sign, and E[Q_11] is far from 0. 20000 draws; each bound is
+    /// five standard errors.
+    #[test]
+    fn orthogonal_matrices_are_haar() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(12);
+        let draws = 20_000;
+        for (rows, cols) in [(4usize, 4usize), (6, 3), (3, 6)] {
+            let n = rows.max(cols) as f64;
+            let var_u2 = 3.0 / (n * (n + 2.0)) - 1.0 / (n * n);
+            let mut w = DMatrix::zeros(rows, cols);
+            // The first and the last entry: the first column, and the last
+            // column that Householder's reflections build.
+            let corners = [(0, 0), (rows - 1, cols - 1)];
+            let mut sums = [[0.0f64; 3]; 2];
+            for _ in 0..draws {
+                draw_orthogonal(1.0, &mut rng, &mut w);
+                for (s, &(i, j)) in sums.iter_mut().zip(&corners) {
+                    let u = w[(i, j)];
+                    s[0] += u;
+                    s[1] += u * u;
+                    s[2] += f64::from(u > 0.0);
+                }
+            }
+            let d = draws as f64;
+            for (s, at) in sums.iter().zip(corners) {
+                let (mean, square, positive) = (s[0] / d, s[1] / d, s[2] / d);
+                assert!(
+                    mean.abs() < 5.0 * (1.0 / n / d).sqrt(),
+                    "{rows}x{cols} {at:?}: E[u] = {mean}"
+                );
+                assert!(
+                    (square - 1.0 / n).abs() < 5.0 * (var_u2 / d).sqrt(),
+                    "{rows}x{cols} {at:?}: E[u^2] = {square}, not 1/{n}"
+                );
+                assert!(
+                    (positive - 0.5).abs() < 5.0 * (0.25 / d).sqrt(),
+                    "{rows}x{cols} {at:?}: P(u > 0) = {positive}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn drawing_while_multiplying_is_fill_then_mul_to_bit_for_bit() {
