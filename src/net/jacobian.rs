@@ -124,11 +124,12 @@ impl Need {
     }
 }
 
-/// Multiply-adds of one draw's Jacobian work, counting an SVD of an m x k
-/// matrix (m >= k) as `SVD_FACTOR` m k^2 (bidiagonalisation is about 4 m k^2
-/// flops and the implicit QR sweeps a few k^2 each; nalgebra's unblocked
-/// code runs them slower than the products' blocked kernels, which the
-/// factor absorbs: measured in BENCHMARKS.md).
+/// Multiply-adds of one draw's Jacobian work, in the units of the
+/// network's estimate (a product's multiply-add), counting an SVD of an
+/// m x k matrix (m >= k) as `SVD_FACTOR` m k^2: nalgebra's singular values
+/// of a 128 x 128 Jacobian took about 2 such units per m k^2 on the
+/// reference machine (BENCHMARKS.md), and an estimate that refuses must
+/// not be low.
 pub fn flops(widths: &[usize], inputs: usize, need: &Need) -> f64 {
     if !need.any {
         return 0.0;
@@ -152,7 +153,7 @@ pub fn flops(widths: &[usize], inputs: usize, need: &Need) -> f64 {
 }
 
 /// See [`flops`].
-const SVD_FACTOR: f64 = 20.0;
+const SVD_FACTOR: f64 = 4.0;
 
 /// Bytes of one draw's Jacobian workspace: two Jacobians in turn, a
 /// transposed copy, the Gram matrix, and the SVD's own copy and work.

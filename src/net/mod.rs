@@ -233,12 +233,13 @@ impl Network {
             .iter()
             .any(|w| matches!(w, WeightLaw::Orthogonal { .. }))
         {
-            // Householder QR of the m x k Gaussian matrix and forming Q:
-            // about 2 m k^2 each; nalgebra's factors hold two copies.
+            // Householder QR of the m x k Gaussian matrix and forming Q,
+            // counted as 2 m k^2 product-equivalents (BENCHMARKS.md: about
+            // 1.5 measured); nalgebra's factors hold two copies.
             let mut widest = 0.0f64;
             for w in widths.windows(2) {
                 let (m, n) = (w[0].max(w[1]) as f64, w[0].min(w[1]) as f64);
-                flops += 4.0 * m * n * n;
+                flops += 2.0 * m * n * n;
                 widest = widest.max(m * n);
             }
             bytes += 8.0 * 2.0 * widest;
@@ -911,10 +912,14 @@ pub fn command(
                 }
             ));
         };
+        // The command's own flag decides, not the claims that marked the
+        // network in its file: the table is the same with or without them.
         let mut net = net.clone();
-        if jacobian {
-            net.jacobian = jacobian::Need::everything(net.depth());
-        }
+        net.jacobian = if jacobian {
+            jacobian::Need::everything(net.depth())
+        } else {
+            jacobian::Need::default()
+        };
         owned.push(net);
     }
     let found: Vec<&Network> = owned.iter().collect();
