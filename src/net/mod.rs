@@ -984,11 +984,8 @@ pub fn command(
     }
     if let Some(path) = plot {
         if jacobian {
-            let title = format!(
-                "squared singular values of dx_L/dx_0: {}",
-                names.join(" vs ")
-            );
-            plot::draw_spectra(path, &title, &histograms).map_err(|e| format!("error: {e}\n"))?;
+            let title = "squared singular values s2 of dx_L/dx_0, every input of every draw";
+            plot::draw_spectra(path, title, &histograms).map_err(|e| format!("error: {e}\n"))?;
         } else {
             let title = format!(
                 "{} against depth (± one standard error)",

@@ -141,8 +141,8 @@ const BINS: usize = 60;
 /// network has there.
 const DECADES: f64 = 12.0;
 
-/// The histograms of squared singular values (one per named network) as
-/// densities of log10 s2, drawn as steps on a shared axis, written whole.
+/// The histograms of squared singular values (one panel per named network)
+/// as densities of log10 s2, drawn as steps on a shared axis, written whole.
 pub fn draw_spectra(
     path: &Path,
     title: &str,
@@ -201,7 +201,7 @@ fn render_spectra(title: &str, spectra: &[(String, Vec<f64>)]) -> Result<String,
             let (d, share) = densities(v, lo, hi);
             let label = if share < 1.0 {
                 format!(
-                    "{name} ({:.0}% below 1e{:.0} not shown)",
+                    "{name}: {:.0}% below 1e{:.0} not shown",
                     100.0 * (1.0 - share),
                     lo
                 )
@@ -211,57 +211,60 @@ fn render_spectra(title: &str, spectra: &[(String, Vec<f64>)]) -> Result<String,
             (label, d)
         })
         .collect();
-    let y_max = hists
-        .iter()
-        .flat_map(|(_, d)| d.iter())
-        .fold(0.0f64, |a, &v| a.max(v))
-        * 1.05;
     let width = (hi - lo) / BINS as f64;
     let err = |e: String| format!("cannot draw the plot: {e}");
     let mut svg = String::new();
-    let root = SVGBackend::with_string(&mut svg, (960, 600)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(lo..hi, 0f64..y_max.max(1e-12))
-        .map_err(|e| err(e.to_string()))?;
-    chart
-        .configure_mesh()
-        .x_desc("log10 s2 (squared singular value of dx_L/dx_0)")
-        .y_desc("density of log10 s2")
-        .draw()
-        .map_err(|e| err(e.to_string()))?;
-    for (i, (label, d)) in hists.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        let mut steps = Vec::with_capacity(2 * BINS + 2);
-        steps.push((lo, 0.0));
-        for (b, v) in d.iter().enumerate() {
-            let x0 = lo + b as f64 * width;
-            steps.push((x0, *v));
-            steps.push((x0 + width, *v));
+    // One panel per network, three to a row, each on its own density
+    // scale (an isometry's single bin is tens of times taller than a
+    // spread spectrum's peak) and all on the same log10 s2 axis.
+    let cols = hists.len().clamp(1, 3);
+    let rows = hists.len().div_ceil(cols);
+    {
+        let root =
+            SVGBackend::with_string(&mut svg, (960, 40 + 300 * rows as u32)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+        let root = root
+            .titled(title, ("sans-serif", 18))
+            .map_err(|e| err(e.to_string()))?;
+        let panels = root.split_evenly((rows, cols));
+        for (i, ((label, d), panel)) in hists.iter().zip(panels.iter()).enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            let y_max = d.iter().fold(0.0f64, |a, &v| a.max(v)) * 1.1;
+            let mut chart = ChartBuilder::on(panel)
+                .caption(label, ("sans-serif", 13))
+                .margin(8)
+                .x_label_area_size(30)
+                .y_label_area_size(40)
+                .build_cartesian_2d(lo..hi, 0f64..y_max.max(1e-12))
+                .map_err(|e| err(e.to_string()))?;
+            chart
+                .configure_mesh()
+                .x_desc("log10 s2")
+                .y_desc("density")
+                .x_labels(6)
+                .y_labels(4)
+                .draw()
+                .map_err(|e| err(e.to_string()))?;
+            let mut steps = Vec::with_capacity(2 * BINS + 2);
+            steps.push((lo, 0.0));
+            for (b, v) in d.iter().enumerate() {
+                let x0 = lo + b as f64 * width;
+                steps.push((x0, *v));
+                steps.push((x0 + width, *v));
+            }
+            steps.push((hi, 0.0));
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    steps.clone(),
+                    color.mix(0.25),
+                )))
+                .map_err(|e| err(e.to_string()))?;
+            chart
+                .draw_series(LineSeries::new(steps, color.stroke_width(2)))
+                .map_err(|e| err(e.to_string()))?;
         }
-        steps.push((hi, 0.0));
-        chart
-            .draw_series(LineSeries::new(steps, color.stroke_width(2)))
-            .map_err(|e| err(e.to_string()))?
-            .label(label.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
+        root.present().map_err(|e| err(e.to_string()))?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()
-        .map_err(|e| err(e.to_string()))?;
-    root.present().map_err(|e| err(e.to_string()))?;
-    drop(chart);
-    drop(root);
     Ok(svg)
 }
 
