@@ -315,7 +315,7 @@ pub struct Evaluation {
     pub lhs: Option<SideValue>,
     pub rhs: Option<SideValue>,
     pub verdict: Verdict,
-    /// (lhs - rhs) / scale.
+    /// (lhs - rhs) relative to the right side (see [`judging_scale`]).
     pub deviation: f64,
     /// Total draws used (0 when nothing was sampled).
     pub draws: u64,
@@ -767,12 +767,8 @@ impl Trial<'_> {
         let scale = lv.abs().max(rv.abs());
         let tol = l.val.err + r.val.err + 1e-9 * scale;
         // A difference inside the error bounds is no deviation at all (two
-        // roundings of zero are not "100% apart"); a band of `~=` is
-        // relative to the right side, so its deviation is too.
-        let base = match (self.relation, self.within) {
-            (Relation::Approx, Some((_, true))) => rv.abs(),
-            _ => scale,
-        };
+        // roundings of zero are not "100% apart").
+        let base = exact_reference(lv, rv, r.val.err);
         let deviation = if d.abs() <= l.val.err + r.val.err || base == 0.0 {
             0.0
         } else {
@@ -827,12 +823,8 @@ impl Trial<'_> {
         // terms have before they cancel.
         let size = |side: &Side| side.magnitude(&|i| mags[*i]);
         let natural = size(self.lhs).max(size(self.rhs));
-        let scale = judging_scale(l.abs().max(r.abs()), natural, settings.resolution);
-        let base = match (self.relation, self.within) {
-            (Relation::Approx, Some((_, true))) => r.abs(),
-            _ => scale,
-        };
-        ev.deviation = if base > 0.0 { d / base } else { 0.0 };
+        let scale = judging_scale(r.abs(), natural, settings.resolution);
+        ev.deviation = if scale > 0.0 { d / scale } else { 0.0 };
         let allowed = match self.relation {
             Relation::Approx => self.band(r),
             _ => settings.resolution * scale,
@@ -895,14 +887,29 @@ fn self_check(
     }
 }
 
-/// The size a sampled deviation is judged against: the sides themselves,
-/// or, for a claim about a quantity that is (nearly) zero, the natural size
-/// of what it is made of (root mean square for a mean).
-pub fn judging_scale(sides: f64, natural: f64, resolution: f64) -> f64 {
-    if sides >= resolution * natural {
-        sides
+/// The size a sampled deviation is judged against, and what "rel. dev." is
+/// relative to, for every relation: the right side `|rhs|` (the value
+/// claimed, of which a `~=` band is a share), or, where the right side is
+/// (nearly) zero, below `resolution` times the natural size of what the
+/// sides are made of (root mean square for a mean), that natural size.
+/// One meaning, so that a deviation printed beside a verdict is the one
+/// the verdict compared with the resolution or the band.
+pub fn judging_scale(rhs: f64, natural: f64, resolution: f64) -> f64 {
+    if rhs >= resolution * natural {
+        rhs
     } else {
         natural
+    }
+}
+
+/// What an exact deviation is relative to: the right side, as for a
+/// sampled one ([`judging_scale`]); where the right side is zero within
+/// its error bound, the left side, the only size there is.
+fn exact_reference(lhs: f64, rhs: f64, rhs_err: f64) -> f64 {
+    if rhs.abs() > rhs_err {
+        rhs.abs()
+    } else {
+        lhs.abs()
     }
 }
 
