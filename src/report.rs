@@ -1264,6 +1264,61 @@ mod tests {
         assert_eq!(num(2.5e-4), "0.0002500000");
         assert_eq!(num(9.99e-5), "9.990000e-5");
         assert_eq!(num(f64::INFINITY), "inf");
+        // Rounding up to the next power of ten takes that power's
+        // decimals: one format for 1 however it was reached.
+        assert_eq!(num(0.999_999_99), "1.000000");
+        assert_eq!(num(-0.999_999_99), "-1.000000");
+        assert_eq!(num(9_999_999.7), "1.000000e7");
+        assert_eq!(num(0.000_099_999_999), "0.0001000000");
+        assert_eq!(num_digits(0.398_942_280_401_432_7, 12), "0.398942280401");
+        assert_eq!(num_digits(0.398_942_280_401_432_7, 3), "0.399");
+    }
+
+    #[test]
+    fn a_column_has_one_notation() {
+        let column = [(Shown::Exact(0.5), 7), (Shown::Exact(1.054_073e-16), 7)];
+        let notation = column_notation(column);
+        assert_eq!(notation, Notation::Scientific);
+        assert_eq!(column[0].0.cell(7, notation), "5.000000e-1");
+        let plain = [(Shown::Exact(0.5), 7), (Shown::Zero { bound: 1e-15 }, 7)];
+        assert_eq!(column_notation(plain), Notation::Plain);
+        assert_eq!(plain[1].0.cell(7, Notation::Plain), "0 (±1.0e-15)");
+    }
+
+    #[test]
+    fn bounds_round_up() {
+        assert_eq!(short_up(1.0e-15), "1.0e-15");
+        assert_eq!(short_up(1.01e-15), "1.1e-15");
+        assert_eq!(short_up(9.96e-15), "1.0e-14");
+        assert_eq!(short_up(3.690_376e-51), "3.7e-51");
+        // Whatever it prints is at least the bound.
+        let mut x = 1.234_567e-20;
+        while x < 1e20 {
+            let back: f64 = short_up(x).parse().expect("a number");
+            assert!(back >= x, "{x} as {}", short_up(x));
+            x *= 1.37;
+        }
+    }
+
+    #[test]
+    fn wrapped_lines_fit() {
+        let line = format!("  note [s]: {}", "word ".repeat(60));
+        let wrapped = wrap(&line);
+        assert!(wrapped.lines().all(|l| width(l) <= WIDTH), "{wrapped}");
+        assert!(wrapped.lines().skip(1).all(|l| l.starts_with("      word")));
+        assert_eq!(
+            wrapped.split_whitespace().collect::<Vec<_>>(),
+            line.split_whitespace().collect::<Vec<_>>()
+        );
+        assert_eq!(wrap("  short line"), "  short line\n");
+    }
+
+    #[test]
+    fn markdown_escape_leaves_no_markup() {
+        assert_eq!(md_escape("<claim>"), "\\<claim\\>");
+        assert_eq!(md_escape("a|b"), "a\\|b");
+        assert_eq!(md_escape("-1 * x_2"), "\\-1 \\* x\\_2");
+        assert_eq!(md_escape("E[y^2] = 1"), "E\\[y^2\\] = 1");
     }
 
     #[test]

@@ -1222,6 +1222,43 @@ mod tests {
         );
     }
 
+    /// "rel. dev." has one meaning for every relation: relative to the
+    /// right side, the value claimed, as a `~=` band is. E[relu(y)^2] = 1/2
+    /// for a unit Gaussian y (half its second moment).
+    #[test]
+    fn deviation_is_relative_to_the_right_side() {
+        let ev = evaluate(Y, "E[relu(y)^2] = 0.25", None);
+        assert!((ev.deviation - 1.0).abs() <= 1e-12, "{}", ev.deviation);
+        let ev = evaluate(Y, "E[relu(y)^2] = 1", None);
+        assert!((ev.deviation + 0.5).abs() <= 1e-12, "{}", ev.deviation);
+        // The same for `~=`, whose band is a share of the right side: 100%
+        // of 0.25 covers the deviation of 0.25 only up to its edge, 101% does.
+        let ev = evaluate(Y, "E[relu(y)^2] ~= 0.25", Some((1.01, true)));
+        assert_eq!(ev.verdict, Verdict::Holds);
+        assert!((ev.deviation - 1.0).abs() <= 1e-12, "{}", ev.deviation);
+        let ev = evaluate(Y, "E[relu(y)^2] ~= 0.25", Some((0.99, true)));
+        assert_eq!(ev.verdict, Verdict::Fails);
+        // A right side of zero: the left side is the only size there is.
+        let ev = evaluate(Y, "E[relu(y)] = 0", None);
+        assert!((ev.deviation - 1.0).abs() <= 1e-12, "{}", ev.deviation);
+        // Sampled (three variables jointly have no exact form), with the
+        // sides about 10% apart: relative to the right side as printed.
+        let truth = (3.0 / (2.0 * PI)).sqrt();
+        let ev = evaluate(
+            THREE,
+            &format!("E[relu(a + b + c)] = {:.17}", 0.9 * truth),
+            None,
+        );
+        assert_eq!(ev.verdict, Verdict::Fails);
+        let (l, r) = (ev.lhs.expect("lhs").value, ev.rhs.expect("rhs").value);
+        assert_eq!(r, 0.9 * truth);
+        assert!(
+            (ev.deviation - (l - r) / r).abs() <= 1e-12,
+            "{} {l} {r}",
+            ev.deviation
+        );
+    }
+
     #[test]
     fn exact_inequalities() {
         assert_eq!(verdict("E[relu(y)] <= 0.399", None), Verdict::Holds);
