@@ -554,7 +554,7 @@ fn claim_table(c: &Checked, markdown: bool, layout: Layout) -> (String, String) 
         cells,
     };
     let scenarios: Vec<&str> = c.rows.iter().map(|r| r.scenario.as_str()).collect();
-    let lead = vec![
+    let lead = [
         column(
             "scenario",
             scenarios.iter().map(|s| s.to_string()).collect(),
@@ -585,7 +585,7 @@ fn claim_table(c: &Checked, markdown: bool, layout: Layout) -> (String, String) 
                 .collect()
         })
         .unwrap_or_default();
-    let tail = vec![
+    let tail = [
         column("verdict", c.rows.iter().map(verdict_cell).collect()),
         column("expected", c.rows.iter().map(expected_cell).collect()),
     ];
