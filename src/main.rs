@@ -317,10 +317,32 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let mut view = cli.view;
+    let refused = |view: View| -> Option<ExitCode> {
+        let format = cli.opts.format;
+        let why = match (view.digits, view.wide, format) {
+            (Some(_), _, FormatArg::Json) => "--digits: json carries every digit of every number",
+            (_, true, FormatArg::Json | FormatArg::Markdown) => {
+                "--wide: markdown and json always have every column"
+            }
+            _ => return None,
+        };
+        eprintln!(
+            "error: {why}\n  = help: it applies to --format table (and --digits to markdown)"
+        );
+        Some(ExitCode::from(2))
+    };
     let files: Result<Vec<File>, String> = match cli.command {
-        None => load_default("auditing"),
+        None => {
+            if let Some(code) = refused(view) {
+                return code;
+            }
+            load_default("auditing")
+        }
         Some(Command::Audit { paths, view: inner }) => {
             view = inner.or(cli.view);
+            if let Some(code) = refused(view) {
+                return code;
+            }
             if paths.is_empty() {
                 load_default("auditing")
             } else {
@@ -428,6 +450,9 @@ fn main() -> ExitCode {
                 digits,
                 wide: false,
             };
+            if let Some(code) = refused(view) {
+                return code;
+            }
             return match audit::adhoc(&claim, &given, &requires, &define, within.as_deref())
                 .and_then(|f| audit::run(&[f], &settings))
             {

@@ -281,6 +281,40 @@ fn tables_fit_100_columns_unless_wide() {
     );
 }
 
+/// The same through the command line: `--wide` after `audit` or before
+/// it, `--digits` for the audit's tables too.
+#[test]
+fn audit_takes_wide_and_digits() {
+    let dir = std::env::temp_dir().join(format!("initaudit-wide-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let path = dir.join("wide.toml");
+    std::fs::write(&path, WIDE).expect("write the file");
+    let path = path.to_str().expect("a utf-8 path");
+    let (code, narrow, err) = initaudit(&["audit", path]);
+    assert_eq!(code, 0, "{err}");
+    assert!(widest(&narrow) <= 100, "{narrow}");
+    for args in [vec!["audit", "--wide", path], vec!["--wide", "audit", path]] {
+        let (code, wide, err) = initaudit(&args);
+        assert_eq!(code, 0, "{err}");
+        assert!(widest(&wide) > 100, "{wide}");
+        assert!(wide.contains("│ gaussian(z) "), "{wide}");
+    }
+    // Where they would do nothing, they are refused.
+    let (code, _, err) = initaudit(&["audit", path, "--wide", "--format", "markdown"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--wide: markdown and json always have every column"),
+        "{err}"
+    );
+    let (code, _, err) = initaudit(&["check", "E[z] = 0", "--digits", "3", "--format", "json"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--digits: json carries every digit"), "{err}");
+    // E[relu(z)^2] = 1/2 for z ~ N(0, 1): twelve digits of 0.5.
+    let (_, more, _) = initaudit(&["audit", path, "--digits", "12"]);
+    assert!(more.contains("│ 0.500000000000 "), "{more}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// `initaudit check`: a question, answered plainly with both sides; no
 /// audit's words. The exit status is 0 iff it holds, or with `--expect`,
 /// iff the verdict is the one expected.
