@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use initaudit::audit::{self, File, embedded};
 use initaudit::gain;
 use initaudit::report::{self, Format};
-use initaudit::verdict::Settings;
+use initaudit::verdict::{Settings, Verdict};
 use initaudit::{init, meanfield};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,6 +22,64 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     opts: Opts,
+    #[command(flatten)]
+    view: View,
+}
+
+/// How the audit's tables are laid out (audit only; `check` takes
+/// `--digits`).
+#[derive(Args, Clone, Copy, Default)]
+struct View {
+    /// Significant digits of the numbers (1 to 17; default 7). Two sides
+    /// that do not hold are shown to the digit where they differ.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=17))]
+    digits: Option<u8>,
+    /// Full tables, every requirement in its own column, however wide
+    /// (default: within 100 columns, requirements below the table).
+    #[arg(long)]
+    wide: bool,
+}
+
+impl View {
+    /// This view, or where it says nothing, `outer` (the flags given
+    /// before the subcommand).
+    fn or(self, outer: View) -> View {
+        View {
+            digits: self.digits.or(outer.digits),
+            wide: self.wide || outer.wide,
+        }
+    }
+
+    fn given(self) -> bool {
+        self.digits.is_some() || self.wide
+    }
+
+    fn layout(self) -> report::Layout {
+        report::Layout {
+            digits: self.digits.map_or(report::DIGITS, usize::from),
+            wide: self.wide,
+        }
+    }
+}
+
+/// `check --expect`: the verdict a script expects.
+#[derive(Clone, Copy, ValueEnum)]
+enum VerdictArg {
+    Holds,
+    Fails,
+    Undefined,
+    Inconclusive,
+}
+
+impl From<VerdictArg> for Verdict {
+    fn from(v: VerdictArg) -> Verdict {
+        match v {
+            VerdictArg::Holds => Verdict::Holds,
+            VerdictArg::Fails => Verdict::Fails,
+            VerdictArg::Undefined => Verdict::Undefined,
+            VerdictArg::Inconclusive => Verdict::Inconclusive,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -53,6 +111,8 @@ enum Command {
     Audit {
         /// Files, or folders of .toml files.
         paths: Vec<PathBuf>,
+        #[command(flatten)]
+        view: View,
     },
     /// Check one claim, e.g. 'E[relu(y)^2] = Var[y]/2' --given 'y ~ Laplace(0, 1)'.
     Check {
@@ -69,6 +129,12 @@ enum Command {
         /// The band of an approximate claim (`~=`): 2% or 0.01.
         #[arg(long)]
         within: Option<String>,
+        /// Exit 0 iff the verdict is this one (default: exit 0 iff the claim holds).
+        #[arg(long, value_enum)]
+        expect: Option<VerdictArg>,
+        /// Significant digits of the numbers (1 to 17; default 7).
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=17))]
+        digits: Option<u8>,
     },
     /// The gains an activation needs, its mean-field fixed point and chi_1,
     /// beside PyTorch's gain, e.g. `gain tanh` or `gain 'leaky_relu(x, 0.2)'`.
@@ -246,10 +312,47 @@ fn main() -> ExitCode {
         max_samples: cli.opts.max_samples,
         budget: cli.opts.budget,
     };
+    let audited = matches!(cli.command, None | Some(Command::Audit { .. }));
+    if cli.view.given() && !audited {
+        eprintln!(
+            "error: --digits and --wide before a command apply to the audit only\n  \
+             = help: `initaudit --wide`, `initaudit audit --wide PATH`, `initaudit check CLAIM --digits 9`"
+        );
+        return ExitCode::from(2);
+    }
+    let mut view = cli.view;
+    let refused = |view: View| -> Option<ExitCode> {
+        let format = cli.opts.format;
+        let why = match (view.digits, view.wide, format) {
+            (Some(_), _, FormatArg::Json) => "--digits: json carries every digit of every number",
+            (_, true, FormatArg::Json | FormatArg::Markdown) => {
+                "--wide: markdown and json always have every column"
+            }
+            _ => return None,
+        };
+        eprintln!(
+            "error: {why}\n  = help: it applies to --format table (and --digits to markdown)"
+        );
+        Some(ExitCode::from(2))
+    };
     let files: Result<Vec<File>, String> = match cli.command {
-        None => load_default("auditing"),
-        Some(Command::Audit { paths }) if paths.is_empty() => load_default("auditing"),
-        Some(Command::Audit { paths }) => load_all(&paths, "auditing"),
+        None => {
+            if let Some(code) = refused(view) {
+                return code;
+            }
+            load_default("auditing")
+        }
+        Some(Command::Audit { paths, view: inner }) => {
+            view = inner.or(cli.view);
+            if let Some(code) = refused(view) {
+                return code;
+            }
+            if paths.is_empty() {
+                load_default("auditing")
+            } else {
+                load_all(&paths, "auditing")
+            }
+        }
         Some(Command::Net {
             names,
             plot,
@@ -346,9 +449,30 @@ fn main() -> ExitCode {
             requires,
             define,
             within,
-        }) => audit::adhoc(&claim, &given, &requires, &define, within.as_deref())
-            .map(|f| vec![f])
-            .map_err(|e| e.render()),
+            expect,
+            digits,
+        }) => {
+            let view = View {
+                digits,
+                wide: false,
+            };
+            if let Some(code) = refused(view) {
+                return code;
+            }
+            return match audit::adhoc(&claim, &given, &requires, &define, within.as_deref())
+                .and_then(|f| audit::run(&[f], &settings))
+            {
+                Ok(report) => {
+                    let format = cli.opts.format.into();
+                    print!("{}", report::answer(&report, format, view.layout()));
+                    check_status(&report, expect.map(Verdict::from))
+                }
+                Err(e) => {
+                    eprint!("{}", e.render());
+                    ExitCode::from(2)
+                }
+            };
+        }
         Some(Command::Gain {
             activation,
             q,
@@ -385,7 +509,8 @@ fn main() -> ExitCode {
     };
     match audit::run(&files, &settings) {
         Ok(report) => {
-            print!("{}", report::render(&report, cli.opts.format.into()));
+            let format = cli.opts.format.into();
+            print!("{}", report::render_with(&report, format, view.layout()));
             if report.passed() {
                 ExitCode::SUCCESS
             } else {
@@ -397,6 +522,40 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `check`'s exit status: 0 when the claim holds (or, with `--expect`, has
+/// the verdict expected) and no engine disagreed, else 1, saying why on
+/// stderr when a verdict was expected.
+fn check_status(report: &initaudit::outcome::Report, expect: Option<Verdict>) -> ExitCode {
+    let rows: Vec<_> = report.checked().flat_map(|(_, c)| &c.rows).collect();
+    let defect = rows.iter().any(|r| !r.evaluation.defects.is_empty());
+    let wanted = expect.unwrap_or(Verdict::Holds);
+    let got: Vec<Verdict> = rows.iter().map(|r| r.evaluation.verdict).collect();
+    if got.iter().all(|&v| v == wanted) && !defect {
+        return ExitCode::SUCCESS;
+    }
+    if expect.is_some() {
+        let said: Vec<&str> = got
+            .iter()
+            .map(|v| match v {
+                Verdict::Holds => "holds",
+                Verdict::Fails => "fails",
+                Verdict::Undefined => "is undefined",
+                Verdict::Inconclusive => "is inconclusive",
+            })
+            .collect();
+        if defect {
+            eprintln!("initaudit: the exact and the sampled engine disagree (a DEFECT, above)");
+        } else {
+            eprintln!(
+                "initaudit: expected `{}`, but the claim {}",
+                wanted.name(),
+                said.join(", ")
+            );
+        }
+    }
+    ExitCode::from(1)
 }
 
 /// Prints a command's output; exit 1 on a defect, 2 on bad input.

@@ -315,7 +315,7 @@ pub struct Evaluation {
     pub lhs: Option<SideValue>,
     pub rhs: Option<SideValue>,
     pub verdict: Verdict,
-    /// (lhs - rhs) / scale.
+    /// (lhs - rhs) relative to the right side (see [`judging_scale`]).
     pub deviation: f64,
     /// Total draws used (0 when nothing was sampled).
     pub draws: u64,
@@ -767,12 +767,8 @@ impl Trial<'_> {
         let scale = lv.abs().max(rv.abs());
         let tol = l.val.err + r.val.err + 1e-9 * scale;
         // A difference inside the error bounds is no deviation at all (two
-        // roundings of zero are not "100% apart"); a band of `~=` is
-        // relative to the right side, so its deviation is too.
-        let base = match (self.relation, self.within) {
-            (Relation::Approx, Some((_, true))) => rv.abs(),
-            _ => scale,
-        };
+        // roundings of zero are not "100% apart").
+        let base = exact_reference(lv, rv, r.val.err);
         let deviation = if d.abs() <= l.val.err + r.val.err || base == 0.0 {
             0.0
         } else {
@@ -827,12 +823,8 @@ impl Trial<'_> {
         // terms have before they cancel.
         let size = |side: &Side| side.magnitude(&|i| mags[*i]);
         let natural = size(self.lhs).max(size(self.rhs));
-        let scale = judging_scale(l.abs().max(r.abs()), natural, settings.resolution);
-        let base = match (self.relation, self.within) {
-            (Relation::Approx, Some((_, true))) => r.abs(),
-            _ => scale,
-        };
-        ev.deviation = if base > 0.0 { d / base } else { 0.0 };
+        let scale = judging_scale(r.abs(), natural, settings.resolution);
+        ev.deviation = if scale > 0.0 { d / scale } else { 0.0 };
         let allowed = match self.relation {
             Relation::Approx => self.band(r),
             _ => settings.resolution * scale,
@@ -895,14 +887,29 @@ fn self_check(
     }
 }
 
-/// The size a sampled deviation is judged against: the sides themselves,
-/// or, for a claim about a quantity that is (nearly) zero, the natural size
-/// of what it is made of (root mean square for a mean).
-pub fn judging_scale(sides: f64, natural: f64, resolution: f64) -> f64 {
-    if sides >= resolution * natural {
-        sides
+/// The size a sampled deviation is judged against, and what "rel. dev." is
+/// relative to, for every relation: the right side `|rhs|` (the value
+/// claimed, of which a `~=` band is a share), or, where the right side is
+/// (nearly) zero, below `resolution` times the natural size of what the
+/// sides are made of (root mean square for a mean), that natural size.
+/// One meaning, so that a deviation printed beside a verdict is the one
+/// the verdict compared with the resolution or the band.
+pub fn judging_scale(rhs: f64, natural: f64, resolution: f64) -> f64 {
+    if rhs >= resolution * natural {
+        rhs
     } else {
         natural
+    }
+}
+
+/// What an exact deviation is relative to: the right side, as for a
+/// sampled one ([`judging_scale`]); where the right side is zero within
+/// its error bound, the left side, the only size there is.
+fn exact_reference(lhs: f64, rhs: f64, rhs_err: f64) -> f64 {
+    if rhs.abs() > rhs_err {
+        rhs.abs()
+    } else {
+        lhs.abs()
     }
 }
 
@@ -1212,6 +1219,43 @@ mod tests {
                 None
             ),
             Verdict::Fails
+        );
+    }
+
+    /// "rel. dev." has one meaning for every relation: relative to the
+    /// right side, the value claimed, as a `~=` band is. E[relu(y)^2] = 1/2
+    /// for a unit Gaussian y (half its second moment).
+    #[test]
+    fn deviation_is_relative_to_the_right_side() {
+        let ev = evaluate(Y, "E[relu(y)^2] = 0.25", None);
+        assert!((ev.deviation - 1.0).abs() <= 1e-12, "{}", ev.deviation);
+        let ev = evaluate(Y, "E[relu(y)^2] = 1", None);
+        assert!((ev.deviation + 0.5).abs() <= 1e-12, "{}", ev.deviation);
+        // The same for `~=`, whose band is a share of the right side: 100%
+        // of 0.25 covers the deviation of 0.25 only up to its edge, 101% does.
+        let ev = evaluate(Y, "E[relu(y)^2] ~= 0.25", Some((1.01, true)));
+        assert_eq!(ev.verdict, Verdict::Holds);
+        assert!((ev.deviation - 1.0).abs() <= 1e-12, "{}", ev.deviation);
+        let ev = evaluate(Y, "E[relu(y)^2] ~= 0.25", Some((0.99, true)));
+        assert_eq!(ev.verdict, Verdict::Fails);
+        // A right side of zero: the left side is the only size there is.
+        let ev = evaluate(Y, "E[relu(y)] = 0", None);
+        assert!((ev.deviation - 1.0).abs() <= 1e-12, "{}", ev.deviation);
+        // Sampled (three variables jointly have no exact form), with the
+        // sides about 10% apart: relative to the right side as printed.
+        let truth = (3.0 / (2.0 * PI)).sqrt();
+        let ev = evaluate(
+            THREE,
+            &format!("E[relu(a + b + c)] = {:.17}", 0.9 * truth),
+            None,
+        );
+        assert_eq!(ev.verdict, Verdict::Fails);
+        let (l, r) = (ev.lhs.expect("lhs").value, ev.rhs.expect("rhs").value);
+        assert_eq!(r, 0.9 * truth);
+        assert!(
+            (ev.deviation - (l - r) / r).abs() <= 1e-12,
+            "{} {l} {r}",
+            ev.deviation
         );
     }
 

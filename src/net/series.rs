@@ -616,7 +616,7 @@ fn test_layer(
     });
     let mean = |a| stats.mean(a);
     let natural = magnitude(lhs, &mean).max(magnitude(rhs, &mean));
-    let scale = judging_scale(lv.0.abs().max(rv.0.abs()), natural, settings.resolution);
+    let scale = judging_scale(rv.0.abs(), natural, settings.resolution);
     let h = critical * se;
     let deviation = if scale > 0.0 { d / scale } else { 0.0 };
     let constant = |t: &Term| {
