@@ -6,9 +6,30 @@
 //! an [`InputError`] with the file's name, its text and the string's offset
 //! in it, and rendering (line, column, the line itself and a caret) happens
 //! once, at the edge, in [`InputError::render`].
+//!
+//! Three things a bare span cannot say are carried alongside it:
+//! - an error met inside a defined function's body (`Diag::inner`) is found
+//!   at the call, whose text the resolver has, but belongs in the body;
+//!   whoever knows where the bodies were written ([`InputError::located`])
+//!   points at the body and adds the call as a `note:` with its own place,
+//!   as rustc does for a macro's expansion;
+//! - independent errors of one run travel together (`InputError::more`),
+//!   so that a user fixes a file in one pass rather than one error a run;
+//!   at most [`SHOWN`] are printed, then how many more there are;
+//! - the caret is measured in display columns, not characters: a tab is
+//!   shown as [`TAB`] spaces (and counted so), a wide character (CJK,
+//!   emoji) as two columns, per Unicode's East Asian Width through
+//!   `unicode-width`, so the caret sits under what it names in a terminal.
 
 use crate::lang::ast::Span;
 use std::fmt::Write as _;
+use unicode_width::UnicodeWidthChar;
+
+/// The most errors one run prints; the rest are counted.
+pub const SHOWN: usize = 20;
+
+/// The columns a tab is shown as, in the line under which the caret sits.
+const TAB: usize = 4;
 
 /// A problem in one input string.
 #[derive(Clone, Debug, PartialEq)]
@@ -17,6 +38,9 @@ pub struct Diag {
     pub message: String,
     /// What would be valid instead; may be empty.
     pub help: String,
+    /// When the problem is in the body of a function called at `span`: the
+    /// function's name and the problem, its span in the body's text.
+    pub inner: Option<Box<(String, Diag)>>,
 }
 
 impl Diag {
@@ -25,15 +49,42 @@ impl Diag {
             span,
             message: message.into(),
             help: help.into(),
+            inner: None,
+        }
+    }
+
+    /// A problem `inner` in the body of `func`, reported at its call `span`
+    /// (as "in FUNC: ..." where nothing knows where the body is).
+    pub fn in_body(span: Span, func: &str, inner: Diag) -> Diag {
+        Diag {
+            span,
+            message: format!("in {func}: {}", inner.message),
+            help: inner.help.clone(),
+            inner: Some(Box::new((func.to_string(), inner))),
         }
     }
 
     /// Moves the span by `offset` bytes: the string sat at that offset in a
-    /// larger text.
+    /// larger text. A body's span is in the body's text, and stays.
     pub fn shifted(mut self, offset: usize) -> Diag {
         self.span = self.span.start + offset..self.span.end + offset;
         self
     }
+
+    /// The same problem with `prefix` in front of its message (such as
+    /// "in scenario `unit`: "), its place and body kept.
+    pub fn prefixed(mut self, prefix: &str) -> Diag {
+        self.message.insert_str(0, prefix);
+        self
+    }
+}
+
+/// Where a defined function's body was written: the input's name, its
+/// text, and the offset of the definition's string in it.
+pub struct Body {
+    pub origin: String,
+    pub text: String,
+    pub at: usize,
 }
 
 /// A located error in a named input (a file, or a command-line argument).
@@ -44,6 +95,11 @@ pub struct InputError {
     /// The whole text the span indexes.
     pub text: String,
     pub diag: Diag,
+    /// Places that explain this one (the call of a function whose body is
+    /// at fault), each rendered as a `note:` under the error.
+    pub notes: Vec<InputError>,
+    /// Further errors of the same run, independent of this one.
+    pub more: Vec<InputError>,
 }
 
 impl InputError {
@@ -52,7 +108,55 @@ impl InputError {
             origin: origin.into(),
             text: text.into(),
             diag,
+            notes: Vec::new(),
+            more: Vec::new(),
         }
+    }
+
+    /// Like [`InputError::new`], but a problem in a function's body points
+    /// at the body when `bodies` knows where it was written, with the call
+    /// as a note (and a call inside another body the same way, outwards).
+    pub fn located(
+        origin: impl Into<String>,
+        text: impl Into<String>,
+        diag: Diag,
+        bodies: &dyn Fn(&str) -> Option<Body>,
+    ) -> InputError {
+        let (origin, text) = (origin.into(), text.into());
+        let Some((func, body)) = diag.inner.as_deref() else {
+            return InputError::new(origin, text, diag);
+        };
+        let Some(b) = bodies(func) else {
+            return InputError::new(origin, text, diag);
+        };
+        // The call's context ("in scenario `unit`: ") applies to the body too.
+        let tail = format!("in {func}: {}", body.message);
+        let context = diag.message.strip_suffix(&tail).unwrap_or("");
+        let inside = body
+            .clone()
+            .shifted(b.at)
+            .prefixed(&format!("{context}in the body of `{func}`: "));
+        let mut e = InputError::located(b.origin, b.text, inside, bodies);
+        let call = Diag::new(diag.span, format!("`{func}` is called here"), "");
+        e.notes.push(InputError::new(origin, text, call));
+        e
+    }
+
+    /// Gathers errors into one, in the order given; None when there are none.
+    pub fn all(errors: impl IntoIterator<Item = InputError>) -> Option<InputError> {
+        let mut it = errors.into_iter();
+        let mut first = it.next()?;
+        for mut e in it {
+            let more = std::mem::take(&mut e.more);
+            first.more.push(e);
+            first.more.extend(more);
+        }
+        Some(first)
+    }
+
+    /// How many errors this one stands for: itself and those after it.
+    pub fn count(&self) -> usize {
+        1 + self.more.len()
     }
 
     /// 1-based line and column (in characters) of the span's start.
@@ -65,26 +169,46 @@ impl InputError {
         (line, col)
     }
 
-    /// `origin:line:col: error: message`, the line, a caret under the span,
-    /// and the help.
+    /// Every error: `error: message`, `--> origin:line:col`, the line, a
+    /// caret under the span, the help, and its notes; errors after the
+    /// first are separated by a blank line, at most [`SHOWN`] of them, and
+    /// a run of several ends with how many there were.
     pub fn render(&self) -> String {
+        let mut out = self.render_one("error");
+        for e in self.more.iter().take(SHOWN - 1) {
+            out.push('\n');
+            out.push_str(&e.render_one("error"));
+        }
+        let n = self.count();
+        if n > SHOWN {
+            let _ = writeln!(out, "\nerror: {n} errors; the first {SHOWN} are shown");
+        } else if n > 1 {
+            let _ = writeln!(out, "\nerror: {n} errors");
+        }
+        out
+    }
+
+    /// One error (or note, per `label`) with its notes.
+    fn render_one(&self, label: &str) -> String {
         let (line, col) = self.line_col();
         let start = clamp_to_char(&self.text, self.diag.span.start);
         let line_start = self.text[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = self.text[start..]
             .find('\n')
             .map_or(self.text.len(), |i| start + i);
-        let line_text = &self.text[line_start..line_end];
         let end = clamp_to_char(&self.text, self.diag.span.end.clamp(start, line_end));
+        let chars: Vec<char> = self.text[line_start..line_end].chars().collect();
+        let caret = self.text[line_start..start].chars().count();
         let width = self.text[start..end].chars().count().max(1);
         // A very long line (a generated file, a run of nesting) is shown as
         // a window around the caret, not as the whole line.
-        let (line_text, caret_at, width) = window(line_text, col - 1, width);
+        let (shown, caret, width) = window(&chars, caret, width);
+        let (line_text, pad, carets) = columns(&shown, caret, width);
         let gutter = line.to_string().len();
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "error: {}\n{:gutter$}--> {}:{}:{}",
+            "{label}: {}\n{:gutter$}--> {}:{}:{}",
             self.diag.message, "", self.origin, line, col
         );
         let _ = writeln!(out, "{:gutter$} |", "");
@@ -93,11 +217,14 @@ impl InputError {
             out,
             "{:gutter$} | {}{}",
             "",
-            " ".repeat(caret_at),
-            "^".repeat(width)
+            " ".repeat(pad),
+            "^".repeat(carets)
         );
         if !self.diag.help.is_empty() {
             let _ = writeln!(out, "{:gutter$} = help: {}", "", self.diag.help);
+        }
+        for n in &self.notes {
+            out.push_str(&n.render_one("note"));
         }
         out
     }
@@ -105,25 +232,55 @@ impl InputError {
 
 /// The characters of a line shown around a caret: the whole line when it
 /// is short, else `WINDOW` characters either side of the caret, marked as
-/// cut with `...`. Returns (text, caret offset in characters, caret width).
-fn window(line: &str, caret: usize, width: usize) -> (String, usize, usize) {
+/// cut with `...`. Returns (characters, caret offset in characters, caret
+/// width in characters).
+fn window(line: &[char], caret: usize, width: usize) -> (Vec<char>, usize, usize) {
     const WINDOW: usize = 60;
-    let count = line.chars().count();
+    let count = line.len();
     if count <= 3 * WINDOW {
-        return (line.to_string(), caret, width);
+        return (line.to_vec(), caret, width);
     }
     let from = caret.saturating_sub(WINDOW);
     let to = (caret + width.min(WINDOW) + WINDOW).min(count);
-    let mut shown: String = line.chars().skip(from).take(to - from).collect();
+    let mut shown: Vec<char> = line[from..to].to_vec();
     let mut at = caret - from;
     if from > 0 {
-        shown.insert_str(0, "...");
+        shown.splice(0..0, "...".chars());
         at += 3;
     }
     if to < count {
-        shown.push_str("...");
+        shown.extend("...".chars());
     }
     (shown, at, width.min(WINDOW))
+}
+
+/// The line as shown (tabs expanded to [`TAB`] spaces) and the caret's
+/// place and length in display columns: a wide character is two columns, a
+/// zero-width one none. A span that covers only zero-width characters still
+/// gets one caret.
+fn columns(line: &[char], caret: usize, width: usize) -> (String, usize, usize) {
+    let cols = |c: char| {
+        if c == '\t' {
+            TAB
+        } else {
+            c.width().unwrap_or(0)
+        }
+    };
+    let shown: String = line
+        .iter()
+        .map(|&c| {
+            if c == '\t' {
+                " ".repeat(TAB)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    let caret = caret.min(line.len());
+    let end = (caret + width).min(line.len());
+    let pad = line[..caret].iter().map(|&c| cols(c)).sum();
+    let carets: usize = line[caret..end].iter().map(|&c| cols(c)).sum();
+    (shown, pad, carets.max(1))
 }
 
 fn clamp_to_char(text: &str, mut i: usize) -> usize {
