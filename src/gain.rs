@@ -757,6 +757,8 @@ pub fn analyse(
     opts: &Options,
     settings: &Settings,
 ) -> Result<Analysis, InputError> {
+    let _progress = crate::progress::run();
+    crate::progress::phase("gain: exact moments", 0);
     let bad = |flag: &str, v: f64, valid: &str| {
         let text = format!("{v}");
         Err(arg_error(
@@ -1009,9 +1011,11 @@ pub fn self_check(
     let sampled_only = [Err(NoExact::NoForm(
         "the self-check samples what it checks".into(),
     ))];
+    crate::progress::phase("gain: sampling every printed moment", printed.len() as u64);
     printed
         .iter()
         .map(|p| {
+            crate::progress::advance(1);
             let (model, rv) = act.lowered(p.quantity.body(), p.q)?;
             let moments = [Moment::E(rv)];
             let (lhs, rhs) = (Side::Leaf(0), Side::Const(p.exact));

@@ -16,6 +16,7 @@ use crate::model::Scenario;
 use crate::model::resolve::{Model, build};
 use crate::model::rv::{Moment, Side};
 use crate::net;
+use crate::progress;
 use crate::requirement::{Decision, decide};
 use crate::sample::StreamKey;
 use crate::verdict::{Budget, Settings, Trial, Verdict};
@@ -292,8 +293,10 @@ pub(super) fn prepare(
     series_plans: &SeriesPlans,
     settings: &Settings,
 ) -> Budget {
+    progress::phase("exact: every claim's moments", plans.len() as u64);
     plans.par_iter_mut().for_each(|p| {
         p.exact = p.trial().exact_moments();
+        progress::advance(1);
     });
     let claims: u64 = plans
         .iter()
@@ -311,6 +314,7 @@ pub(super) fn prepare(
         .filter_map(|(_, d)| d.pending.as_ref().map(|t| t.tests()))
         .sum();
     let budget = Budget::new(claims + series + requirements);
+    progress::phase("sampling: requirements", plans.len() as u64);
     plans.par_iter_mut().for_each(|p| {
         for ((_, d), key) in p.requirements.iter_mut().zip(&p.requirement_keys) {
             if let Some(test) = d.pending.take() {
@@ -320,6 +324,7 @@ pub(super) fn prepare(
         if !p.pinned {
             p.expected = expected(&p.requirements);
         }
+        progress::advance(1);
     });
     budget
 }

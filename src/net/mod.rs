@@ -719,6 +719,7 @@ pub fn command(
         budget,
         format,
     } = run;
+    let _progress = crate::progress::run();
     let mut found = Vec::new();
     for name in names {
         let Some(net) = files
