@@ -129,14 +129,17 @@ impl InputError {
         let Some(b) = bodies(func) else {
             return InputError::new(origin, text, diag);
         };
-        // The call's context ("in scenario `unit`: ") applies to the body too.
+        // The call's context ("in scenario `unit`: ") applies to the body
+        // too; the body pointed into is named once, by the innermost call.
         let tail = format!("in {func}: {}", body.message);
         let context = diag.message.strip_suffix(&tail).unwrap_or("");
-        let inside = body
-            .clone()
-            .shifted(b.at)
-            .prefixed(&format!("{context}in the body of `{func}`: "));
-        let mut e = InputError::located(b.origin, b.text, inside, bodies);
+        let mut e = InputError::located(b.origin, b.text, body.clone().shifted(b.at), bodies);
+        let named = if e.notes.is_empty() {
+            format!("in the body of `{func}`: ")
+        } else {
+            String::new()
+        };
+        e.diag.message.insert_str(0, &format!("{context}{named}"));
         let call = Diag::new(diag.span, format!("`{func}` is called here"), "");
         e.notes.push(InputError::new(origin, text, call));
         e
@@ -346,5 +349,112 @@ mod tests {
         let e = InputError::new("<claim>", "E[x", Diag::new(3..3, "unclosed", ""));
         assert_eq!(e.line_col(), (1, 4));
         assert!(e.render().contains("1 | E[x\n  |    ^\n"));
+    }
+
+    /// The caret under a span after a tab and a wide character, and over a
+    /// span holding both: a tab is shown as four spaces and counts four
+    /// columns, `中` and `🙂` are two columns each (East Asian Width "W"),
+    /// whatever their length in bytes or characters.
+    #[test]
+    fn the_caret_counts_display_columns() {
+        // Before the span: a tab (4), `中` (2), `=` and a space (2).
+        let text = "\t中= x\n";
+        let e = InputError::new("f", text, Diag::new(6..7, "here", ""));
+        assert_eq!(e.line_col(), (1, 5), "the column counts characters");
+        assert!(
+            e.render().contains("1 |     中= x\n  |         ^\n"),
+            "{}",
+            e.render()
+        );
+        // Inside the span: a tab, `🙂` and `b` are 4 + 2 + 1 columns.
+        let text = "a\t🙂b c";
+        let start = 1;
+        let end = text.find(' ').expect("a space");
+        let e = InputError::new("f", text, Diag::new(start..end, "here", ""));
+        assert!(
+            e.render().contains("1 | a    🙂b c\n  |  ^^^^^^^\n"),
+            "{}",
+            e.render()
+        );
+    }
+
+    /// A zero-width character (a combining accent) adds no column; a span
+    /// of nothing but one still gets a caret.
+    #[test]
+    fn zero_width_characters_take_no_column() {
+        let text = "e\u{301}x";
+        let x = text.find('x').expect("x");
+        let e = InputError::new("f", text, Diag::new(x..x + 1, "here", ""));
+        assert!(e.render().ends_with("  |  ^\n"), "{}", e.render());
+        let e = InputError::new("f", text, Diag::new(1..x, "accent", ""));
+        assert!(e.render().ends_with("  |  ^\n"), "{}", e.render());
+    }
+
+    #[test]
+    fn several_errors_are_rendered_in_order_then_counted() {
+        let text = "a\nb\nc\n";
+        let at = |i: usize, m: &str| InputError::new("f", text, Diag::new(i..i + 1, m, ""));
+        let e = InputError::all([at(0, "one"), at(2, "two"), at(4, "three")]).expect("errors");
+        assert_eq!(e.count(), 3);
+        assert_eq!(
+            e.render(),
+            "error: one\n --> f:1:1\n  |\n1 | a\n  | ^\n\n\
+             error: two\n --> f:2:1\n  |\n2 | b\n  | ^\n\n\
+             error: three\n --> f:3:1\n  |\n3 | c\n  | ^\n\n\
+             error: 3 errors\n"
+        );
+        assert!(InputError::all(Vec::new()).is_none());
+    }
+
+    #[test]
+    fn past_the_limit_errors_are_counted_not_shown() {
+        let text = "x".repeat(30);
+        let e = InputError::all(
+            (0..SHOWN + 3).map(|i| InputError::new("f", &text, Diag::new(i..i + 1, "bad", ""))),
+        )
+        .expect("errors");
+        let out = e.render();
+        assert_eq!(out.matches("error: bad").count(), SHOWN, "{out}");
+        assert!(out.contains(" --> f:1:20\n"), "{out}");
+        assert!(!out.contains(" --> f:1:21\n"), "{out}");
+        assert!(
+            out.ends_with(&format!(
+                "\nerror: {} errors; the first {SHOWN} are shown\n",
+                SHOWN + 3
+            )),
+            "{out}"
+        );
+    }
+
+    /// A problem met in a function's body, found at a call: where the body
+    /// is known, the error points into it and the call is a note, with the
+    /// call's context kept; nested calls give one note per call, outwards.
+    #[test]
+    fn an_error_in_a_body_points_at_the_body_with_the_call_as_a_note() {
+        let file = "f = \"x + z\"\ng = \"f(x)\"\nsays = \"E[g(y)]\"\n";
+        let z_in_f = Diag::new(4..5, "unknown name `z`", "names: x");
+        let f_in_g = Diag::in_body(0..1, "f", z_in_f);
+        let g_in_says = Diag::in_body(2..3, "g", f_in_g).shifted(file.find("E[").unwrap());
+        let d = g_in_says.prefixed("in scenario `u`: ");
+        assert_eq!(d.message, "in scenario `u`: in g: in f: unknown name `z`");
+        let bodies = |name: &str| {
+            let key = format!("{name} = \"");
+            file.find(&key).map(|i| Body {
+                origin: "f.toml".to_string(),
+                text: file.to_string(),
+                at: i + key.len(),
+            })
+        };
+        let e = InputError::located("f.toml", file, d.clone(), &bodies);
+        assert_eq!(
+            e.render(),
+            "error: in scenario `u`: in the body of `f`: unknown name `z`\n --> f.toml:1:10\n  |\n1 | f = \"x + z\"\n  |          ^\n  = help: names: x\n\
+             note: `f` is called here\n --> f.toml:2:6\n  |\n2 | g = \"f(x)\"\n  |      ^\n\
+             note: `g` is called here\n --> f.toml:3:11\n  |\n3 | says = \"E[g(y)]\"\n  |           ^\n"
+        );
+        // Where no body is known, the error stays at the call.
+        let e = InputError::located("f.toml", file, d, &|_: &str| None);
+        assert!(e.notes.is_empty());
+        assert_eq!(e.line_col(), (3, 11));
     }
 }
