@@ -23,6 +23,7 @@
 
 use crate::lang::ast::Span;
 use std::fmt::Write as _;
+use std::sync::Arc;
 use unicode_width::UnicodeWidthChar;
 
 /// The most errors one run prints; the rest are counted.
@@ -92,25 +93,56 @@ pub struct Body {
 pub struct InputError {
     /// The file's path, or a name such as `<claim>` for an argument.
     pub origin: String,
-    /// The whole text the span indexes.
-    pub text: String,
+    /// The whole text the span indexes (shared: the errors of one file,
+    /// and their notes, all hold its text).
+    pub text: Arc<str>,
     pub diag: Diag,
-    /// Places that explain this one (the call of a function whose body is
-    /// at fault), each rendered as a `note:` under the error.
-    pub notes: Vec<InputError>,
+    /// Notes and further errors, boxed since most errors have none and an
+    /// error travels by value through every `Result` of the loader.
+    related: Option<Box<Related>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Related {
+    /// Places that explain this error (the call of a function whose body
+    /// is at fault), each rendered as a `note:` under it.
+    notes: Vec<InputError>,
     /// Further errors of the same run, independent of this one.
-    pub more: Vec<InputError>,
+    more: Vec<InputError>,
 }
 
 impl InputError {
     pub fn new(origin: impl Into<String>, text: impl Into<String>, diag: Diag) -> InputError {
         InputError {
             origin: origin.into(),
-            text: text.into(),
+            text: Arc::from(text.into()),
             diag,
-            notes: Vec::new(),
-            more: Vec::new(),
+            related: None,
         }
+    }
+
+    /// The notes under this error.
+    pub fn notes(&self) -> &[InputError] {
+        self.related.as_ref().map_or(&[], |r| &r.notes)
+    }
+
+    /// The errors after this one.
+    fn more(&self) -> &[InputError] {
+        self.related.as_ref().map_or(&[], |r| &r.more)
+    }
+
+    fn related(&mut self) -> &mut Related {
+        self.related.get_or_insert_with(Box::default)
+    }
+
+    /// This error and those after it, each on its own.
+    pub fn split(mut self) -> Vec<InputError> {
+        let more = self
+            .related
+            .as_mut()
+            .map(|r| std::mem::take(&mut r.more))
+            .unwrap_or_default();
+        std::iter::once(self).chain(more).collect()
     }
 
     /// Like [`InputError::new`], but a problem in a function's body points
@@ -134,32 +166,31 @@ impl InputError {
         let tail = format!("in {func}: {}", body.message);
         let context = diag.message.strip_suffix(&tail).unwrap_or("");
         let mut e = InputError::located(b.origin, b.text, body.clone().shifted(b.at), bodies);
-        let named = if e.notes.is_empty() {
+        let named = if e.notes().is_empty() {
             format!("in the body of `{func}`: ")
         } else {
             String::new()
         };
         e.diag.message.insert_str(0, &format!("{context}{named}"));
         let call = Diag::new(diag.span, format!("`{func}` is called here"), "");
-        e.notes.push(InputError::new(origin, text, call));
+        e.related().notes.push(InputError::new(origin, text, call));
         e
     }
 
     /// Gathers errors into one, in the order given; None when there are none.
     pub fn all(errors: impl IntoIterator<Item = InputError>) -> Option<InputError> {
-        let mut it = errors.into_iter();
-        let mut first = it.next()?;
-        for mut e in it {
-            let more = std::mem::take(&mut e.more);
-            first.more.push(e);
-            first.more.extend(more);
+        let mut all = errors.into_iter().flat_map(InputError::split);
+        let mut first = all.next()?;
+        let more: Vec<InputError> = all.collect();
+        if !more.is_empty() {
+            first.related().more.extend(more);
         }
         Some(first)
     }
 
     /// How many errors this one stands for: itself and those after it.
     pub fn count(&self) -> usize {
-        1 + self.more.len()
+        1 + self.more().len()
     }
 
     /// 1-based line and column (in characters) of the span's start.
@@ -178,7 +209,7 @@ impl InputError {
     /// a run of several ends with how many there were.
     pub fn render(&self) -> String {
         let mut out = self.render_one("error");
-        for e in self.more.iter().take(SHOWN - 1) {
+        for e in self.more().iter().take(SHOWN - 1) {
             out.push('\n');
             out.push_str(&e.render_one("error"));
         }
@@ -226,7 +257,7 @@ impl InputError {
         if !self.diag.help.is_empty() {
             let _ = writeln!(out, "{:gutter$} = help: {}", "", self.diag.help);
         }
-        for n in &self.notes {
+        for n in self.notes() {
             out.push_str(&n.render_one("note"));
         }
         out
@@ -454,7 +485,7 @@ mod tests {
         );
         // Where no body is known, the error stays at the call.
         let e = InputError::located("f.toml", file, d, &|_: &str| None);
-        assert!(e.notes.is_empty());
+        assert!(e.notes().is_empty());
         assert_eq!(e.line_col(), (3, 11));
     }
 }

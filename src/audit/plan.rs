@@ -276,13 +276,7 @@ pub(super) fn resolution_errors(file: &File, series: bool) -> Vec<InputError> {
     if series {
         errors.extend(plan_series(files).err());
     }
-    errors
-        .into_iter()
-        .flat_map(|mut e| {
-            let more = std::mem::take(&mut e.more);
-            std::iter::once(e).chain(more)
-        })
-        .collect()
+    errors.into_iter().flat_map(InputError::split).collect()
 }
 
 /// Evaluates every moment exactly, counts the run's statistical tests into
