@@ -87,12 +87,8 @@ pub fn run() -> Run {
         .and_then(|ms| ms.trim().parse().ok())
         .map_or(DELAY, Duration::from_millis);
     let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({elapsed})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_message("planning");
+    bar.set_style(style(0));
+    bar.set_message("starting");
     *slot = Some(bar.clone());
     if delay.is_zero() {
         show(&bar);
@@ -124,9 +120,24 @@ impl Drop for Run {
     }
 }
 
-/// The run enters a phase of `total` units, described by `what`.
+/// A bar with a count, or a spinner for a phase whose units are not
+/// counted (`total` 0).
+fn style(total: u64) -> ProgressStyle {
+    let template = if total == 0 {
+        "{spinner} {msg} ({elapsed})"
+    } else {
+        "{msg} [{bar:30}] {pos}/{len} ({elapsed})"
+    };
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+/// The run enters a phase of `total` units (0: not counted), described by
+/// `what`.
 pub fn phase(what: &str, total: u64) {
     if let Some(bar) = current() {
+        bar.set_style(style(total));
         bar.set_length(total);
         bar.set_position(0);
         bar.set_message(what.to_string());
