@@ -38,7 +38,7 @@
 //! that grows without bound has no fixed point, and one that shrinks to zero
 //! has q* = 0 with chi_1 taken in the limit q -> 0.
 
-use crate::audit::{FunctionTable, check_defined, define, load_path};
+use crate::audit::{FunctionTable, Written, check_defined, define, load_path};
 use crate::diag::{Diag, InputError};
 use crate::exact::exists::{self, Integrable};
 use crate::exact::{Engine, NoExact, Val};
@@ -347,7 +347,10 @@ impl Activation {
         for path in files {
             let file = load_path(path)?;
             for name in file.functions.names() {
-                if let Some(def) = file.functions.get(name) {
+                if let (Some(def), Some(written)) = (
+                    file.functions.get(name),
+                    file.functions.written(name, &file),
+                ) {
                     if functions.get(name).is_some() {
                         return Err(arg_error(
                             &file.origin,
@@ -356,7 +359,7 @@ impl Activation {
                             "keep one definition, or rename the other",
                         ));
                     }
-                    functions.insert(name.to_string(), def.clone());
+                    functions.insert(name.to_string(), def.clone(), written);
                 }
             }
         }
@@ -427,6 +430,11 @@ impl Activation {
                         name: Some(INLINE.to_string()),
                         params: vec!["x".to_string()],
                         body: expr.clone(),
+                    },
+                    Written::Elsewhere {
+                        origin: origin.to_string(),
+                        text: spec.to_string(),
+                        at: 0,
                     },
                 );
                 INLINE.to_string()
@@ -749,6 +757,8 @@ pub fn analyse(
     opts: &Options,
     settings: &Settings,
 ) -> Result<Analysis, InputError> {
+    let _progress = crate::progress::run();
+    crate::progress::phase("gain: exact moments", 0);
     let bad = |flag: &str, v: f64, valid: &str| {
         let text = format!("{v}");
         Err(arg_error(
@@ -1001,9 +1011,11 @@ pub fn self_check(
     let sampled_only = [Err(NoExact::NoForm(
         "the self-check samples what it checks".into(),
     ))];
+    crate::progress::phase("gain: sampling every printed moment", printed.len() as u64);
     printed
         .iter()
         .map(|p| {
+            crate::progress::advance(1);
             let (model, rv) = act.lowered(p.quantity.body(), p.q)?;
             let moments = [Moment::E(rv)];
             let (lhs, rhs) = (Side::Leaf(0), Side::Const(p.exact));

@@ -19,6 +19,7 @@ pub mod memory;
 pub mod model;
 pub mod net;
 pub mod outcome;
+pub mod progress;
 pub mod report;
 pub mod requirement;
 pub mod sample;
@@ -30,11 +31,12 @@ pub mod work;
 /// tests may use any). A new module takes its place here; the test below
 /// reads the sources and fails on a use that points later, which is how a
 /// cycle would start.
-pub const ORDER: [&str; 19] = [
+pub const ORDER: [&str; 20] = [
     "special",
     "lang",
     "memory",
     "work",
+    "progress",
     "diag",
     "model",
     "sample",

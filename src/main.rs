@@ -103,6 +103,10 @@ struct Opts {
     /// Worker threads (default: one per core). Output does not depend on it.
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// No progress bar and no notes on stderr (which files are read, what a
+    /// network costs); errors are still printed.
+    #[arg(long, global = true)]
+    quiet: bool,
 }
 
 #[derive(Subcommand)]
@@ -298,6 +302,7 @@ fn parse_resolution(s: &str) -> Result<f64, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    initaudit::progress::init(cli.opts.quiet);
     if let Some(n) = cli.opts.threads
         && let Err(e) = rayon::ThreadPoolBuilder::new()
             .num_threads(n)
@@ -378,7 +383,7 @@ fn main() -> ExitCode {
                         format: cli.opts.format.into(),
                         jacobian,
                     },
-                    &mut |s| eprint!("{s}"),
+                    &mut |s| initaudit::progress::note(s),
                 )
             }) {
                 Ok(out) => {
@@ -581,7 +586,7 @@ fn load_default(verb: &str) -> Result<Vec<File>, String> {
     if local.exists() {
         let n = files.len();
         let s = if n == 1 { "" } else { "s" };
-        eprintln!("{verb} {}/ ({n} file{s})", embedded::FOLDER);
+        initaudit::progress::note(&format!("{verb} {}/ ({n} file{s})\n", embedded::FOLDER));
     }
     Ok(files)
 }
@@ -608,7 +613,10 @@ fn load_all(paths: &[PathBuf], verb: &str) -> Result<Vec<File>, String> {
             } else {
                 format!("{} (", p.display())
             };
-            eprintln!("{verb} the built-in {what}no {}/ here)", embedded::FOLDER);
+            initaudit::progress::note(&format!(
+                "{verb} the built-in {what}no {}/ here)\n",
+                embedded::FOLDER
+            ));
             found.extend(builtin.into_iter().map(|(n, t)| Source::BuiltIn(n, t)));
             continue;
         }
@@ -625,14 +633,20 @@ fn load_all(paths: &[PathBuf], verb: &str) -> Result<Vec<File>, String> {
     if found.is_empty() {
         return Err("error: no .toml files found\n".to_string());
     }
-    found
-        .iter()
-        .map(|f| match f {
+    // Every file is loaded, and the errors of all of them reported at once.
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for f in &found {
+        match f {
             Source::Disk(path) => audit::load_path(path),
             Source::BuiltIn(name, text) => embedded::load_builtin(name, text),
-        })
-        .map(|r| r.map_err(|e| e.render()))
-        .collect()
+        }
+        .map_or_else(|e| errors.push(e), |file| files.push(file));
+    }
+    match initaudit::diag::InputError::all(errors) {
+        Some(e) => Err(e.render()),
+        None => Ok(files),
+    }
 }
 
 /// `initaudit explain ID`: the whole run is planned, so the test budget and

@@ -175,3 +175,184 @@ fn a_requirement_on_a_claim_about_numbers_is_refused() {
         )
     );
 }
+
+/// Three independent mistakes in one file — a law misspelt in a scenario,
+/// a claim that does not parse, a function misspelt in another claim (found
+/// only when the claim is resolved) — are reported together, in file
+/// order, and counted; none hides another.
+#[test]
+fn every_error_of_a_file_is_reported_in_file_order() {
+    let text = "[scenario.unit]\nmodel = \"y ~ Normal(0, 1)\"\n\n[scenario.bad]\nmodel = \"y ~ Normall(0, 1)\"\n\n[[claim]]\nid = \"a\"\nsays = \"E[y^2] = = 1\"\n\n[[claim]]\nid = \"b\"\nsays = \"E[rellu(y)] = 0\"\nin = [\"unit\"]\n";
+    let (_, err, path) = audit("three", text);
+    let heads: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(
+        heads,
+        [
+            "error: unknown law `Normall`",
+            "error: unexpected `=`",
+            "error: in scenario `unit`: unknown function `rellu`",
+            "error: 3 errors",
+        ],
+        "{err}"
+    );
+    for at in [":5:14\n", ":9:18\n", ":13:11\n"] {
+        assert!(err.contains(&format!(" --> {path}{at}")), "{at}: {err}");
+    }
+    assert!(err.contains("= help: did you mean `Normal`?"), "{err}");
+    assert!(err.contains("= help: did you mean `relu`?"), "{err}");
+}
+
+/// A mistake in a table's keys does not hide one in another table: each
+/// entry of a file is read on its own.
+#[test]
+fn a_bad_key_in_one_claim_does_not_hide_another_claims_error() {
+    let text = format!(
+        "{SCENARIO}\n[[claim]]\nid = \"a\"\nsay = \"E[y] = 0\"\n\n[[claim]]\nid = \"a\"\nsays = \"E[y] = 0\"\n\n[[claim]]\nid = \"c\"\nsays = \"E[y] = 0\"\nexpect = {{ unit = \"hold\" }}\n"
+    );
+    let (_, err, _) = audit("keys", &text);
+    let heads: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(
+        heads,
+        [
+            "error: unknown field `say`",
+            "error: unknown verdict `hold`",
+            "error: 2 errors",
+        ],
+        "{err}"
+    );
+}
+
+/// Past twenty errors the rest are counted, not printed.
+#[test]
+fn past_twenty_errors_the_rest_are_counted() {
+    let text: String = (0..23)
+        .map(|i| format!("[[claim]]\nid = \"c{i}\"\nsays = \"1 = = 1\"\n"))
+        .collect();
+    let (_, err, _) = audit("many", &text);
+    assert_eq!(err.matches("error: unexpected `=`").count(), 20, "{err}");
+    assert!(
+        err.ends_with("\nerror: 23 errors; the first 20 are shown\n"),
+        "{err}"
+    );
+}
+
+/// The errors of every file of a run are reported, not only the first
+/// file's.
+#[test]
+fn the_errors_of_every_file_are_reported() {
+    let dir = std::env::temp_dir().join(format!("initaudit-errors-two-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch folder");
+    for name in ["a", "b"] {
+        let text = format!("[[claim]]\nid = \"{name}\"\nsays = \"1 = = 1\"\n");
+        std::fs::write(dir.join(format!("{name}.toml")), text).expect("written");
+    }
+    let (code, _, err) = initaudit(&["audit", dir.to_str().expect("utf-8")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("a.toml:3:13\n"), "{err}");
+    assert!(err.contains("b.toml:3:13\n"), "{err}");
+    assert!(err.ends_with("\nerror: 2 errors\n"), "{err}");
+}
+
+/// An error inside a `[functions]` body points at the body, in the
+/// scenario where it was met, with the call as a note at its own place.
+#[test]
+fn an_error_in_a_function_body_points_at_the_body() {
+    let text = format!(
+        "[functions]\nscaled = \"x * k\"\n\n{SCENARIO}\n[[claim]]\nid = \"a\"\nsays = \"E[scaled(y)] = 0\"\n"
+    );
+    let (_, err, path) = audit("body", &text);
+    assert_eq!(
+        err,
+        format!(
+            "error: in scenario `unit`: in the body of `scaled`: unknown name `k`\n --> {path}:2:15\n  |\n2 | scaled = \"x * k\"\n  |               ^\n  = help: defined here: x, y; constants: pi, e\nnote: `scaled` is called here\n --> {path}:9:11\n  |\n9 | says = \"E[scaled(y)] = 0\"\n  |           ^^^^^^\n"
+        )
+    );
+}
+
+/// On the command line the body is a `--define`, and the call is in the
+/// model or the claim.
+#[test]
+fn an_error_in_a_defined_function_points_at_the_definition() {
+    let (code, _, err) = initaudit(&[
+        "check",
+        "E[g(y)] = 0",
+        "--given",
+        "y ~ Normal(0, 1)",
+        "--define",
+        "g(x) = x * k",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(
+        err,
+        "error: in scenario `given`: in the body of `g`: unknown name `k`\n --> --define #1:1:12\n  |\n1 | g(x) = x * k\n  |            ^\n  = help: defined here: x, y; constants: pi, e\nnote: `g` is called here\n --> <claim>:1:3\n  |\n1 | E[g(y)] = 0\n  |   ^\n"
+    );
+}
+
+/// A tab before the span is shown as four spaces and the caret counts
+/// them; a wide character under the caret gets two carets.
+#[test]
+fn the_caret_sits_under_the_span_after_tabs_and_wide_characters() {
+    let text = "[scenario.unit]\nmodel = \"y ~ Normal(0, 1)\"\n\n[[claim]]\nid = \"a\"\nsays = \"E[y] =\t\u{4e2d} = 0\"\n";
+    let (_, err, path) = audit("wide", text);
+    assert_eq!(
+        err,
+        format!(
+            "error: unexpected character `\u{4e2d}`\n --> {path}:6:16\n  |\n6 | says = \"E[y] =    \u{4e2d} = 0\"\n  |                   ^^\n  = help: expected a number, a name, an operator (`+ - * / ^`), a bracket, `,`, or a relation (`=`, `~=`, `<=`, `>=`)\n"
+        )
+    );
+}
+
+/// Help lists the keys of the table where the mistake is, for every kind of
+/// table; a wrong value's help says what the table holds.
+#[test]
+fn help_lists_the_keys_of_the_table_at_fault() {
+    let cases: [(&str, &str, &str); 8] = [
+        (
+            "top",
+            "claims = 1\n",
+            "did you mean `claim`? keys here: functions, scenario, claim, derivation, network, series",
+        ),
+        (
+            "scenario",
+            "[scenario.u]\nmodel = \"y ~ Normal(0, 1)\"\nmodl = \"x\"\n",
+            "did you mean `model`? keys here: model, about",
+        ),
+        (
+            "claim",
+            "[[claim]]\nid = \"a\"\nsays = \"1 = 1\"\nwithn = \"1%\"\n",
+            "did you mean `within`? keys here: id, cite, says, requires, within, expect, in",
+        ),
+        (
+            "derivation",
+            "[[derivation]]\nid = \"d\"\nstart = \"1\"\nexpects = {}\n[[derivation.step]]\nto = \"1\"\n",
+            "did you mean `expect`? keys here: id, cite, start, expect, in, step",
+        ),
+        (
+            "step",
+            "[[derivation]]\nid = \"d\"\nstart = \"1\"\n[[derivation.step]]\nto = \"1\"\nrequire = []\n",
+            "did you mean `requires`? keys here: to, why, requires, within, expect",
+        ),
+        (
+            "network",
+            "[network.n]\nactivation = \"relu\"\nweights = \"x\"\n",
+            "did you mean `weight`? keys here: about, widths, depth, width, activation, weight, bias, input, inputs, draws, seed",
+        ),
+        (
+            "series",
+            "[[series]]\nid = \"s\"\nsays = \"x\"\nlayer = \"1\"\n",
+            "did you mean `layers`? keys here: id, cite, says, layers, within, expect, in",
+        ),
+        (
+            "functions",
+            "[functions]\nsq = 3\n",
+            "[functions] holds definitions: name = \"body in x\" or name = \"f(x, a) = body\"",
+        ),
+    ];
+    for (name, text, help) in cases {
+        let (_, err, _) = audit(&format!("help-{name}"), text);
+        assert!(err.contains(&format!("= help: {help}\n")), "{name}: {err}");
+        let errors = err.lines().filter(|l| l.starts_with("error")).count();
+        assert_eq!(errors, 1, "{name}: {err}");
+    }
+}

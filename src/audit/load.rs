@@ -5,7 +5,7 @@
 //! shifted from positions in the string to positions in the file. Loading
 //! fails only on input, and every failure points at what to fix.
 
-use crate::diag::{Diag, InputError};
+use crate::diag::{Body, Diag, InputError};
 use crate::lang::ast::{ClaimExpr, Expr, Relation, Span};
 use crate::lang::suggest;
 use crate::lang::{FunctionDef, Functions, parse_claim, parse_expr, parse_function, parse_model};
@@ -14,46 +14,125 @@ use crate::net;
 use crate::requirement::Requirement;
 use crate::verdict::{Verdict, parse_within};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-/// Functions defined in a file's `[functions]` table.
+/// The help for a TOML error outside any table.
+const TOP_HELP: &str = "top-level tables: [functions], [scenario.NAME] (model = \"...\"), [[claim]], [[derivation]] with [[derivation.step]], [network.NAME], [[series]]";
+
+/// Functions defined in a file's `[functions]` table (or by `--define`),
+/// each with where its definition was written, so that an error met in a
+/// body can point at the body.
 #[derive(Clone, Debug, Default)]
-pub struct FunctionTable(Vec<(String, FunctionDef)>);
+pub struct FunctionTable(Vec<(String, FunctionDef, Written)>);
+
+/// Where a definition's text is.
+#[derive(Clone, Debug)]
+pub enum Written {
+    /// At this offset of the file being loaded.
+    InFile(usize),
+    /// In another input: its name, its text, and the offset in it (a
+    /// `--define`, a `--functions` file).
+    Elsewhere {
+        origin: String,
+        text: String,
+        at: usize,
+    },
+}
 
 impl FunctionTable {
-    pub fn insert(&mut self, name: String, def: FunctionDef) {
-        self.0.push((name, def));
+    pub fn insert(&mut self, name: String, def: FunctionDef, written: Written) {
+        self.0.push((name, def, written));
+    }
+
+    /// Where each body was written, for [`InputError::located`]; `origin`
+    /// and `text` are the file that [`Written::InFile`] offsets are in.
+    pub fn bodies<'a>(&'a self, origin: &'a str, text: &'a str) -> impl Fn(&str) -> Option<Body> {
+        move |name: &str| {
+            let (_, _, written) = self.0.iter().find(|(n, _, _)| n == name)?;
+            Some(match written {
+                Written::InFile(at) => Body {
+                    origin: origin.to_string(),
+                    text: text.to_string(),
+                    at: *at,
+                },
+                Written::Elsewhere { origin, text, at } => Body {
+                    origin: origin.clone(),
+                    text: text.clone(),
+                    at: *at,
+                },
+            })
+        }
+    }
+
+    /// Where `name`'s definition was written, as seen from another input
+    /// (`file` is the one this table was loaded from).
+    pub fn written(&self, name: &str, file: &File) -> Option<Written> {
+        let (_, _, w) = self.0.iter().find(|(n, _, _)| n == name)?;
+        Some(match w {
+            Written::InFile(at) => Written::Elsewhere {
+                origin: file.origin.clone(),
+                text: file.text.clone(),
+                at: *at,
+            },
+            w => w.clone(),
+        })
     }
 }
 
 impl Functions for FunctionTable {
     fn get(&self, name: &str) -> Option<&FunctionDef> {
-        self.0.iter().find(|(n, _)| n == name).map(|(_, d)| d)
+        self.0.iter().find(|(n, _, _)| n == name).map(|(_, d, _)| d)
     }
 
     fn names(&self) -> Vec<&str> {
-        self.0.iter().map(|(n, _)| n.as_str()).collect()
+        self.0.iter().map(|(n, _, _)| n.as_str()).collect()
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A file's top-level tables, each entry read on its own (see
+/// [`Loader::raw`]).
+#[derive(Default)]
 struct RawFile {
-    #[serde(default)]
     functions: BTreeMap<Spanned<String>, Spanned<String>>,
-    #[serde(default)]
     scenario: BTreeMap<String, Spanned<RawScenario>>,
-    #[serde(default)]
     claim: Vec<Spanned<RawClaim>>,
-    #[serde(default)]
     derivation: Vec<Spanned<RawDerivation>>,
-    #[serde(default)]
     network: BTreeMap<String, Spanned<net::RawNetwork>>,
-    #[serde(default)]
     series: Vec<Spanned<net::series::RawSeries>>,
 }
+
+/// The top-level tables, each with what it holds: the help for an error
+/// inside it, so that help names what is valid where the error is.
+const TABLES: [(&str, &str); 6] = [
+    (
+        "functions",
+        "[functions] holds definitions: name = \"body in x\" or name = \"f(x, a) = body\"",
+    ),
+    (
+        "scenario",
+        "a [scenario.NAME] holds model = \"...\" and about = \"...\"",
+    ),
+    (
+        "claim",
+        "a [[claim]] holds id, cite, says, requires = [\"...\"], within, expect = { SCENARIO = \"holds\" }, in = [\"SCENARIO\"]",
+    ),
+    (
+        "derivation",
+        "a [[derivation]] holds id, cite, start, expect, in, and [[derivation.step]]s with to, why, requires, within, expect",
+    ),
+    (
+        "network",
+        "a [network.NAME] holds about, widths or depth and width, activation, weight, bias, input, inputs, draws, seed",
+    ),
+    (
+        "series",
+        "a [[series]] holds id, cite, says, layers, within, expect = { NETWORK = \"holds\" }, in = [\"NETWORK\"]",
+    ),
+];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -382,27 +461,49 @@ pub fn identity(origin: &str) -> String {
 /// Loads one file: the TOML, then its functions, scenarios, claims and
 /// derivations (in file order), then its networks and series claims. Every
 /// step fails only on input, at the place it points to.
+///
+/// Every entry (function, scenario, claim, derivation, network, series) is
+/// loaded on its own, and the errors of all of them are reported together,
+/// in file order. When some failed, the rest of the file is resolved as
+/// well (what `plan` would do), so that an error in one claim does not
+/// hide an error in another; errors that only follow from an entry that
+/// already failed (a call of a function whose definition is broken, a
+/// claim whose scenario is) are left out, since fixing that entry fixes
+/// them.
 pub fn load(origin: &str, text: &str) -> Result<File, InputError> {
     let l = Loader { origin, text };
-    let raw = l.raw()?;
-    let functions = l.functions(&raw.functions)?;
-    let scenarios = l.scenarios(&raw.scenario, &functions)?;
-    let names: Vec<String> = scenarios.iter().map(|(n, _, _)| n.clone()).collect();
+    let mut errors = Vec::new();
+    let raw = l.raw(&mut errors)?;
+    let (functions, broken_functions) = l.functions(&raw.functions, &mut errors);
+    let scenarios = l.scenarios(&raw.scenario, &functions, &mut errors);
+    let mut names: Vec<(&String, usize)> = raw
+        .scenario
+        .iter()
+        .map(|(n, s)| (n, s.span().start))
+        .collect();
+    names.sort_by_key(|(_, at)| *at);
+    let names: Vec<String> = names.into_iter().map(|(n, _)| n.clone()).collect();
     let mut ids = Ids::default();
     let mut items: Vec<(usize, Item)> = Vec::new();
     for c in &raw.claim {
-        ids.check(&l, &c.get_ref().id)?;
-        items.push((c.span().start, Item::Claim(l.claim(c.get_ref(), &names)?)));
+        ids.check(&l, &c.get_ref().id, &mut errors);
+        match l.claim(c.get_ref(), &names) {
+            Ok(claim) => items.push((c.span().start, Item::Claim(claim))),
+            Err(e) => errors.push(e),
+        }
     }
     for d in &raw.derivation {
-        ids.check(&l, &d.get_ref().id)?;
-        items.push((d.span().start, l.derivation(d.get_ref(), &names)?));
+        ids.check(&l, &d.get_ref().id, &mut errors);
+        match l.derivation(d.get_ref(), &names) {
+            Ok(item) => items.push((d.span().start, item)),
+            Err(e) => errors.push(e),
+        }
     }
     items.sort_by_key(|(at, _)| *at);
-    let mut networks = l.networks(&raw.network, &functions)?;
-    let series = l.series(&raw.series, &networks, &mut ids)?;
+    let mut networks = l.networks(&raw.network, &functions, &mut errors);
+    let series = l.series(&raw.series, &raw.network, &mut ids, &mut errors);
     net::series::mark_jacobians(&series, &mut networks);
-    Ok(File {
+    let file = File {
         origin: origin.to_string(),
         name: identity(origin),
         text: text.to_string(),
@@ -411,7 +512,41 @@ pub fn load(origin: &str, text: &str) -> Result<File, InputError> {
         items: items.into_iter().map(|(_, i)| i).collect(),
         networks,
         series,
-    })
+    };
+    if errors.is_empty() {
+        return Ok(file);
+    }
+    let broken_scenarios = file.scenarios.len() < raw.scenario.len();
+    let broken_networks = file.networks.len() < raw.network.len();
+    let follows = |e: &InputError| {
+        let m = &e.diag.message;
+        broken_functions
+            .iter()
+            .any(|f| m.contains(&format!("unknown function `{f}`")))
+            || (broken_scenarios
+                && (m.starts_with("no scenario of this file defines")
+                    || m.contains("is a claim about numbers")))
+    };
+    errors.extend(
+        super::plan::resolution_errors(&file, !broken_networks)
+            .into_iter()
+            .filter(|e| !follows(e)),
+    );
+    Err(in_file_order(errors).expect("errors is not empty"))
+}
+
+/// Errors of one file in the order of their places, one per place (a
+/// function's body met from several claims is one error).
+fn in_file_order(mut errors: Vec<InputError>) -> Option<InputError> {
+    errors.sort_by_key(|e| e.diag.span.start);
+    let mut seen = Vec::new();
+    errors.retain(|e| {
+        let place = (e.origin.clone(), e.diag.span.clone());
+        let new = !seen.contains(&place);
+        seen.push(place);
+        new
+    });
+    InputError::all(errors)
 }
 
 /// The ids seen so far in a file: claims, derivations and series share one
@@ -420,75 +555,189 @@ pub fn load(origin: &str, text: &str) -> Result<File, InputError> {
 struct Ids(Vec<String>);
 
 impl Ids {
-    fn check(&mut self, l: &Loader, id: &Spanned<String>) -> Result<(), InputError> {
+    fn check(&mut self, l: &Loader, id: &Spanned<String>, errors: &mut Vec<InputError>) {
         if self.0.contains(id.get_ref()) {
-            return Err(l.err(Diag::new(
+            errors.push(l.err(Diag::new(
                 id.span(),
                 format!("the id `{}` is used twice", id.get_ref()),
                 "ids are unique within a file",
             )));
         }
         self.0.push(id.get_ref().clone());
-        Ok(())
     }
 }
 
 impl Loader<'_> {
-    /// The TOML into raw tables that remember where every string was.
-    fn raw(&self) -> Result<RawFile, InputError> {
-        toml::from_str(self.text).map_err(|e| {
-            let span = e.span().unwrap_or(0..0);
-            let message = e.message().trim();
-            self.err(
-                toml_mistake(message, self.text.get(span.clone()).unwrap_or(""), &span)
-                    .unwrap_or_else(|| Diag::new(
-                        span,
-                        message.to_string(),
-                        "top-level tables: [functions], [scenario.NAME] (model = \"...\"), [[claim]], [[derivation]] with [[derivation.step]], [network.NAME], [[series]]",
-                    )),
-            )
-        })
+    /// A TOML error where serde put it, explained in the file's terms
+    /// where [`toml_mistake`] knows the mistake, else with `help`.
+    fn toml_error(&self, e: &toml::de::Error, help: &str) -> InputError {
+        let span = e.span().unwrap_or(0..0);
+        let message = e.message().trim();
+        self.err(
+            toml_mistake(message, self.text.get(span.clone()).unwrap_or(""), &span)
+                .unwrap_or_else(|| Diag::new(span, message.to_string(), help)),
+        )
+    }
+
+    /// The TOML into raw tables that remember where every string was. A
+    /// syntax error stops the file, since nothing after it can be trusted;
+    /// past that, every entry of every table is read on its own, so that a
+    /// mistake in one claim does not hide one in another.
+    fn raw(&self, errors: &mut Vec<InputError>) -> Result<RawFile, InputError> {
+        let top = DeTable::parse(self.text).map_err(|e| self.toml_error(&e, TOP_HELP))?;
+        let mut raw = RawFile::default();
+        for (key, value) in top.into_inner() {
+            let name = key.get_ref().as_ref();
+            let Some((_, help)) = TABLES.iter().find(|(t, _)| *t == name) else {
+                let tables: Vec<&str> = TABLES.iter().map(|(t, _)| *t).collect();
+                errors.push(self.err(Diag::new(
+                    key.span(),
+                    format!("unknown field `{name}`"),
+                    suggest::help(
+                        name,
+                        tables.iter().copied(),
+                        format!("keys here: {}", tables.join(", ")),
+                    ),
+                )));
+                continue;
+            };
+            match name {
+                "functions" => raw.functions = self.whole(value, help, errors).unwrap_or_default(),
+                "scenario" => raw.scenario = self.entries(value, help, errors),
+                "claim" => raw.claim = self.list(value, help, errors),
+                "derivation" => raw.derivation = self.list(value, help, errors),
+                "network" => raw.network = self.entries(value, help, errors),
+                _ => raw.series = self.list(value, help, errors),
+            }
+        }
+        Ok(raw)
+    }
+
+    /// A value read as a `T`, or its error recorded.
+    fn whole<T: DeserializeOwned>(
+        &self,
+        value: Spanned<DeValue>,
+        help: &str,
+        errors: &mut Vec<InputError>,
+    ) -> Option<T> {
+        T::deserialize(ValueDeserializer::from(value))
+            .map_err(|e| errors.push(self.toml_error(&e, help)))
+            .ok()
+    }
+
+    /// An array of tables read entry by entry; anything else is read whole,
+    /// for serde's error (`[claim]` for `[[claim]]` among them).
+    fn list<T: DeserializeOwned>(
+        &self,
+        value: Spanned<DeValue>,
+        help: &str,
+        errors: &mut Vec<InputError>,
+    ) -> Vec<T> {
+        match value.get_ref() {
+            DeValue::Array(items) => items
+                .iter()
+                .filter_map(|v| self.whole(v.clone(), help, errors))
+                .collect(),
+            _ => self.whole(value, help, errors).unwrap_or_default(),
+        }
+    }
+
+    /// A table of named tables read entry by entry; anything else is read
+    /// whole, for serde's error.
+    fn entries<T: DeserializeOwned>(
+        &self,
+        value: Spanned<DeValue>,
+        help: &str,
+        errors: &mut Vec<InputError>,
+    ) -> BTreeMap<String, T> {
+        match value.get_ref() {
+            DeValue::Table(entries) => entries
+                .iter()
+                .filter_map(|(k, v)| {
+                    Some((
+                        k.get_ref().to_string(),
+                        self.whole(v.clone(), help, errors)?,
+                    ))
+                })
+                .collect(),
+            _ => self.whole(value, help, errors).unwrap_or_default(),
+        }
     }
 
     /// The `[functions]` table: every definition parsed, then every body
     /// checked, since only once all are in can a body's calls be followed.
+    /// A definition with an error is left out of the table, and named in
+    /// the list returned with it.
     fn functions(
         &self,
         raw: &BTreeMap<Spanned<String>, Spanned<String>>,
-    ) -> Result<FunctionTable, InputError> {
+        errors: &mut Vec<InputError>,
+    ) -> (FunctionTable, Vec<String>) {
         let mut functions = FunctionTable::default();
+        let mut broken = Vec::new();
         for (name, v) in raw {
-            check_function_name(name.get_ref())
-                .map_err(|(message, help)| self.err(Diag::new(name.span(), message, help)))?;
-            let def = parse_function(v.get_ref()).map_err(|e| self.at(v, e.into()))?;
-            functions.insert(name.get_ref().clone(), def);
+            let def = check_function_name(name.get_ref())
+                .map_err(|(message, help)| self.err(Diag::new(name.span(), message, help)))
+                .and_then(|()| parse_function(v.get_ref()).map_err(|e| self.at(v, e.into())));
+            match def {
+                Ok(def) => functions.insert(
+                    name.get_ref().clone(),
+                    def,
+                    Written::InFile(content_offset(self.text, &v.span())),
+                ),
+                Err(e) => {
+                    errors.push(e);
+                    broken.push(name.get_ref().clone());
+                }
+            }
         }
         for (name, v) in raw {
-            let def = functions.get(name.get_ref()).expect("inserted above");
-            check_function_body(name.get_ref(), def, &functions).map_err(|d| self.at(v, d))?;
+            let Some(def) = functions.get(name.get_ref()) else {
+                continue;
+            };
+            if let Err(d) = check_function_body(name.get_ref(), def, &functions) {
+                errors.push(self.at(v, d));
+                broken.push(name.get_ref().clone());
+            }
         }
-        Ok(functions)
+        functions.0.retain(|(n, _, _)| !broken.contains(n));
+        (functions, broken)
     }
 
-    /// The `[scenario.NAME]` tables in file order: (name, about, model).
+    /// The `[scenario.NAME]` tables in file order: (name, about, model);
+    /// one with an error is left out.
     fn scenarios(
         &self,
         raw: &BTreeMap<String, Spanned<RawScenario>>,
         functions: &FunctionTable,
-    ) -> Result<Vec<(String, String, Model)>, InputError> {
+        errors: &mut Vec<InputError>,
+    ) -> Vec<(String, String, Model)> {
         let mut in_order: Vec<(&String, &Spanned<RawScenario>)> = raw.iter().collect();
         in_order.sort_by_key(|(_, s)| s.span().start);
+        let bodies = functions.bodies(self.origin, self.text);
         in_order
             .into_iter()
-            .map(|(name, s)| {
+            .filter_map(|(name, s)| {
                 let m = &s.get_ref().model;
-                let stmts = parse_model(m.get_ref()).map_err(|e| self.at(m, e.into()))?;
-                let model = build(name, &stmts, functions).map_err(|d| self.at(m, d))?;
-                Ok((
-                    name.clone(),
-                    s.get_ref().about.clone().unwrap_or_default(),
-                    model,
-                ))
+                let model = parse_model(m.get_ref())
+                    .map_err(|e| self.at(m, e.into()))
+                    .and_then(|stmts| {
+                        build(name, &stmts, functions).map_err(|d| {
+                            let d = d.shifted(content_offset(self.text, &m.span()));
+                            InputError::located(self.origin, self.text, d, &bodies)
+                        })
+                    });
+                match model {
+                    Ok(model) => Some((
+                        name.clone(),
+                        s.get_ref().about.clone().unwrap_or_default(),
+                        model,
+                    )),
+                    Err(e) => {
+                        errors.push(e);
+                        None
+                    }
+                }
             })
             .collect()
     }
@@ -611,34 +860,46 @@ impl Loader<'_> {
         raw.iter().map(|q| self.requirement(q)).collect()
     }
 
-    /// The `[network.NAME]` tables (see `net`), in file order.
+    /// The `[network.NAME]` tables (see `net`), in file order; one with
+    /// an error is left out.
     fn networks(
         &self,
         raw: &BTreeMap<String, Spanned<net::RawNetwork>>,
         functions: &FunctionTable,
-    ) -> Result<Vec<net::Network>, InputError> {
+        errors: &mut Vec<InputError>,
+    ) -> Vec<net::Network> {
         let at = |span: &Span| content_offset(self.text, span);
         let mut in_order: Vec<_> = raw.iter().collect();
         in_order.sort_by_key(|(_, n)| n.span().start);
         in_order
             .into_iter()
-            .map(|(name, n)| net::load(name, n, &at, functions).map_err(|d| self.err(d)))
+            .filter_map(|(name, n)| {
+                net::load(name, n, &at, functions)
+                    .map_err(|d| errors.push(self.err(d)))
+                    .ok()
+            })
             .collect()
     }
 
-    /// The `[[series]]` claims about the networks, in file order.
+    /// The `[[series]]` claims about the networks (every network the file
+    /// names, loaded or not), in file order.
     fn series(
         &self,
         raw: &[Spanned<net::series::RawSeries>],
-        networks: &[net::Network],
+        networks: &BTreeMap<String, Spanned<net::RawNetwork>>,
         ids: &mut Ids,
-    ) -> Result<Vec<net::series::SeriesDef>, InputError> {
+        errors: &mut Vec<InputError>,
+    ) -> Vec<net::series::SeriesDef> {
         let at = |span: &Span| content_offset(self.text, span);
-        let names: Vec<String> = networks.iter().map(|n| n.name.clone()).collect();
+        let mut in_order: Vec<_> = networks.iter().collect();
+        in_order.sort_by_key(|(_, n)| n.span().start);
+        let names: Vec<String> = in_order.into_iter().map(|(n, _)| n.clone()).collect();
         raw.iter()
-            .map(|s| {
-                ids.check(self, &s.get_ref().id)?;
-                net::series::load(s, &at, &names).map_err(|d| self.err(d))
+            .filter_map(|s| {
+                ids.check(self, &s.get_ref().id, errors);
+                net::series::load(s, &at, &names)
+                    .map_err(|d| errors.push(self.err(d)))
+                    .ok()
             })
             .collect()
     }
@@ -702,7 +963,15 @@ pub fn define(
             ),
         ));
     }
-    table.insert(name, def);
+    table.insert(
+        name,
+        def,
+        Written::Elsewhere {
+            origin: origin.to_string(),
+            text: text.to_string(),
+            at: 0,
+        },
+    );
     Ok(())
 }
 
@@ -749,7 +1018,8 @@ pub fn adhoc(
     }
     check_defined(&table, functions)?;
     let stmts = parse_model(given).map_err(|e| InputError::new("--given", given, e.into()))?;
-    let model = build("given", &stmts, &table).map_err(|d| InputError::new("--given", given, d))?;
+    let model = build("given", &stmts, &table)
+        .map_err(|d| InputError::located("--given", given, d, &table.bodies("--given", given)))?;
     let parsed = parse_claim(claim).map_err(|e| InputError::new("<claim>", claim, e.into()))?;
     let band = within
         .map(|w| {

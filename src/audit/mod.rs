@@ -26,7 +26,7 @@ mod plan;
 mod run;
 
 pub use load::{
-    ClaimDef, File, FunctionTable, Item, adhoc, check_defined, collect_files, define, identity,
-    load, load_path,
+    ClaimDef, File, FunctionTable, Item, Written, adhoc, check_defined, collect_files, define,
+    identity, load, load_path,
 };
 pub use run::{network_error, run, run_selected};

@@ -16,6 +16,7 @@ use crate::model::Scenario;
 use crate::model::resolve::{Model, build};
 use crate::model::rv::{Moment, Side};
 use crate::net;
+use crate::progress;
 use crate::requirement::{Decision, decide};
 use crate::sample::StreamKey;
 use crate::verdict::{Budget, Settings, Trial, Verdict};
@@ -104,7 +105,8 @@ fn free_names(e: &Expr, out: &mut Vec<String>) {
 /// names in a file with no scenarios is about numbers, and is planned once,
 /// in an empty model named "-".
 fn plan_claim(file: &File, at: At, def: &ClaimDef, seed: u64) -> Result<Vec<Planned>, InputError> {
-    let err = |d: Diag| InputError::new(&file.origin, &file.text, d);
+    let bodies = file.functions.bodies(&file.origin, &file.text);
+    let err = |d: Diag| InputError::located(&file.origin, &file.text, d, &bodies);
     let mut names = Vec::new();
     free_names(&def.claim.lhs, &mut names);
     free_names(&def.claim.rhs, &mut names);
@@ -167,11 +169,7 @@ fn plan_claim(file: &File, at: At, def: &ClaimDef, seed: u64) -> Result<Vec<Plan
                 if about_numbers {
                     return err(d);
                 }
-                err(Diag::new(
-                    d.span,
-                    format!("in scenario `{name}`: {}", d.message),
-                    d.help,
-                ))
+                err(d.prefixed(&format!("in scenario `{name}`: ")))
             };
             let mut moments = Vec::new();
             let lhs = model
@@ -218,9 +216,11 @@ fn expected(requirements: &[(String, Decision)]) -> Option<Verdict> {
 }
 
 /// Resolves every claim of every file in every scenario it applies to, so
-/// that bad input is reported before any time is spent.
+/// that bad input is reported before any time is spent: every claim's
+/// error, not only the first.
 pub(super) fn plan_all(files: &[File], seed: u64) -> Result<Vec<Planned>, InputError> {
     let mut out = Vec::new();
+    let mut errors = Vec::new();
     for (fi, f) in files.iter().enumerate() {
         for (ii, item) in f.items.iter().enumerate() {
             for (ci, def) in item.claims().into_iter().enumerate() {
@@ -229,29 +229,54 @@ pub(super) fn plan_all(files: &[File], seed: u64) -> Result<Vec<Planned>, InputE
                     item: ii,
                     claim: ci,
                 };
-                out.extend(plan_claim(f, at, def, seed)?);
+                match plan_claim(f, at, def, seed) {
+                    Ok(p) => out.extend(p),
+                    Err(e) => errors.push(e),
+                }
             }
         }
     }
-    Ok(out)
+    match InputError::all(errors) {
+        None => Ok(out),
+        Some(e) => Err(e),
+    }
 }
 
 /// Every series claim of every file compiled against its networks, so that
 /// bad input is reported before anything is simulated and the claims' tests
 /// are counted in the run's budget.
 pub(super) fn plan_series(files: &[File]) -> Result<SeriesPlans, InputError> {
-    files
+    let mut errors = Vec::new();
+    let plans = files
         .iter()
         .map(|f| {
             f.series
                 .iter()
-                .map(|s| {
+                .filter_map(|s| {
                     net::series::plan(s, &f.networks)
-                        .map_err(|d| InputError::new(&f.origin, &f.text, d))
+                        .map_err(|d| errors.push(InputError::new(&f.origin, &f.text, d)))
+                        .ok()
                 })
                 .collect()
         })
-        .collect()
+        .collect();
+    match InputError::all(errors) {
+        None => Ok(plans),
+        Some(e) => Err(e),
+    }
+}
+
+/// The errors planning would find in a file that failed to load, in what
+/// of it did load: its claims in its scenarios, and its series claims when
+/// `series` (every network loaded, so that a missing one is not blamed on
+/// the claim).
+pub(super) fn resolution_errors(file: &File, series: bool) -> Vec<InputError> {
+    let files = std::slice::from_ref(file);
+    let mut errors: Vec<InputError> = plan_all(files, 0).err().into_iter().collect();
+    if series {
+        errors.extend(plan_series(files).err());
+    }
+    errors.into_iter().flat_map(InputError::split).collect()
 }
 
 /// Evaluates every moment exactly, counts the run's statistical tests into
@@ -262,8 +287,10 @@ pub(super) fn prepare(
     series_plans: &SeriesPlans,
     settings: &Settings,
 ) -> Budget {
+    progress::phase("exact: every claim's moments", plans.len() as u64);
     plans.par_iter_mut().for_each(|p| {
         p.exact = p.trial().exact_moments();
+        progress::advance(1);
     });
     let claims: u64 = plans
         .iter()
@@ -281,6 +308,7 @@ pub(super) fn prepare(
         .filter_map(|(_, d)| d.pending.as_ref().map(|t| t.tests()))
         .sum();
     let budget = Budget::new(claims + series + requirements);
+    progress::phase("sampling: requirements", plans.len() as u64);
     plans.par_iter_mut().for_each(|p| {
         for ((_, d), key) in p.requirements.iter_mut().zip(&p.requirement_keys) {
             if let Some(test) = d.pending.take() {
@@ -290,6 +318,7 @@ pub(super) fn prepare(
         if !p.pinned {
             p.expected = expected(&p.requirements);
         }
+        progress::advance(1);
     });
     budget
 }

@@ -15,6 +15,7 @@ use super::plan::{At, Planned, SeriesPlans, Site, plan_all, plan_series, prepare
 use crate::diag::{Diag, InputError};
 use crate::net;
 use crate::outcome::{Checked, Entry, FileReport, Report, Row, attribution};
+use crate::progress;
 use crate::verdict::{BATCHES, Budget, Evaluation, Settings, Stage};
 use crate::work;
 use rayon::prelude::*;
@@ -34,6 +35,7 @@ pub fn run_selected(
     selected: &dyn Fn(&str) -> bool,
 ) -> Result<Report, InputError> {
     refuse_empty(files)?;
+    let _progress = progress::run();
     let mut plans = plan_all(files, settings.seed)?;
     let series_plans = plan_series(files)?;
     check_memory(files, &series_plans, selected)?;
@@ -93,9 +95,14 @@ fn evaluate(
     let sites: Vec<Site> = plans.iter().map(|p| p.site(files)).collect();
     let networks = networks_used(files, series_plans, selected);
     refuse_over_budget(files, &sites, plans, &networks, settings)?;
+    progress::phase("sampling: first looks", plans.len() as u64);
     let mut evaluations: Vec<Evaluation> = plans
         .par_iter()
-        .map(|p| p.trial().evaluate(&p.exact, settings, budget, Stage::Pilot))
+        .map(|p| {
+            let ev = p.trial().evaluate(&p.exact, settings, budget, Stage::Pilot);
+            progress::advance(1);
+            ev
+        })
         .collect();
     refuse_unaffordable(&sites, &evaluations, &networks, settings)?;
     let powered: Vec<(usize, u64)> = evaluations
@@ -103,12 +110,16 @@ fn evaluate(
         .enumerate()
         .filter_map(|(i, ev)| ev.need.map(|n| (i, n)))
         .collect();
+    progress::phase("sampling: powered tests", powered.len() as u64);
     let again: Vec<Evaluation> = powered
         .par_iter()
         .map(|&(i, n)| {
             let p = &plans[i];
-            p.trial()
-                .evaluate(&p.exact, settings, budget, Stage::Powered(n))
+            let ev = p
+                .trial()
+                .evaluate(&p.exact, settings, budget, Stage::Powered(n));
+            progress::advance(1);
+            ev
         })
         .collect();
     for ((i, _), ev) in powered.iter().zip(again) {

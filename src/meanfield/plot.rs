@@ -126,8 +126,11 @@ fn traced(act: &Activation) -> Result<Vec<(f64, f64)>, InputError> {
 
 /// Computes the critical lines of `acts` and the first one's xi_c.
 pub fn diagram(acts: &[Activation]) -> Result<Diagram, InputError> {
+    let _progress = crate::progress::run();
+    crate::progress::phase("phase diagram: critical lines", acts.len() as u64);
     let mut lines = Vec::new();
     for act in acts {
+        crate::progress::advance(1);
         let mut points = traced(act)?;
         // A homogeneous activation (ReLU) is critical at one sigma_w^2 for
         // every q, which the trace sees only at sigma_b^2 = 0: its line is
@@ -151,7 +154,9 @@ pub fn diagram(acts: &[Activation]) -> Result<Diagram, InputError> {
     let mut shading = Vec::new();
     if let Some(act) = acts.first() {
         let (dw, db) = cell_size();
+        crate::progress::phase("phase diagram: shading", (CELLS.0 * CELLS.1) as u64);
         for j in 0..CELLS.1 {
+            crate::progress::advance(CELLS.0 as u64);
             for i in 0..CELLS.0 {
                 let w2 = WEIGHT_VAR.0 + (i as f64 + 0.5) * dw;
                 let b2 = BIAS_VAR.0 + (j as f64 + 0.5) * db;

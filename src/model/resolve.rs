@@ -610,14 +610,11 @@ impl Lower<'_> {
             let body = expand_primes(&def.body, self.funcs)
                 .map_err(|d| Diag::new(func_span.clone(), d.message, ""))?;
             // The body's own spans point into the function's definition, not
-            // here: report any error in it at the call.
-            let rv = self.rv_in(&body, &scope, depth + 1).map_err(|d| {
-                Diag::new(
-                    func_span.clone(),
-                    format!("in {func}: {}", d.message),
-                    d.help,
-                )
-            })?;
+            // here: the error is carried at the call, with its place in the
+            // body for whoever knows where the body was written.
+            let rv = self
+                .rv_in(&body, &scope, depth + 1)
+                .map_err(|d| Diag::in_body(func_span.clone(), func, d))?;
             if rv.larger_than(MAX_RV_NODES) {
                 return Err(too_large(span, &format!("this call of {func}")));
             }

@@ -885,6 +885,7 @@ pub fn command(
         format,
         jacobian,
     } = run;
+    let _progress = crate::progress::run();
     if jacobian && plot.is_some() && !chosen.is_empty() {
         return Err(
             "error: with --jacobian the plot is the spectrum's histogram; --series chooses curves against depth\n  \

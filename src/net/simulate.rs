@@ -25,6 +25,7 @@ use super::{Fill, Network, WeightLaw};
 use crate::diag::Diag;
 use crate::memory::{self, OutOfMemory};
 use crate::model::law::Law;
+use crate::progress;
 use crate::sample::StreamKey;
 use nalgebra::DMatrix;
 use rand::{Rng, RngExt};
@@ -228,6 +229,7 @@ pub fn extend(net: &Network, key: StreamKey, stats: &mut Stats, to: usize) -> Re
         return Ok(());
     }
     let wave = net.draws_at_once(memory::available())?.clamp(1, to - from);
+    progress::phase(&format!("network {}: draws", net.name), (to - from) as u64);
     for start in (from..to).step_by(wave) {
         let end = (start + wave).min(to);
         // One workspace per rayon job, reused by every draw the job makes:
@@ -238,9 +240,13 @@ pub fn extend(net: &Network, key: StreamKey, stats: &mut Stats, to: usize) -> Re
             .into_par_iter()
             .map_init(
                 || Workspace::new(net),
-                |space, d| match space {
-                    Ok(space) => one_draw(net, space, &mut key.batch_rng(d as u64)),
-                    Err(e) => Err(e.clone()),
+                |space, d| {
+                    let draw = match space {
+                        Ok(space) => one_draw(net, space, &mut key.batch_rng(d as u64)),
+                        Err(e) => Err(e.clone()),
+                    };
+                    progress::advance(1);
+                    draw
                 },
             )
             .collect::<Result<_, _>>()
