@@ -138,12 +138,15 @@ const FAST_FILES: [&str; 3] = [
     "derivations/assumptions.toml",
 ];
 
+/// At seed 1, which is also the first of tests/seeds.rs's three seeds:
+/// exit status 0 at both thread counts is every expectation met and no
+/// defect, so that test runs the other two.
 #[test]
 fn the_audit_is_byte_identical_at_any_thread_count() {
     let at = |threads: &'static str| {
         let mut args = vec!["audit"];
         args.extend(FAST_FILES);
-        args.extend(["--format", "json", "--threads", threads]);
+        args.extend(["--format", "json", "--seed", "1", "--threads", threads]);
         initaudit(&args)
     };
     let (c1, one, e1) = at("1");
@@ -316,7 +319,7 @@ fn a_narrow_law_far_from_a_kink_is_integrated_exactly() {
     let (verdict, method, value) = checked_lhs("E[max(y + 3, 0)] = 3", "y ~ Normal(0, 0.0003)");
     assert_eq!(
         (verdict.as_str(), method.as_str()),
-        ("holds", "exact (quadrature)")
+        ("holds", "quadrature")
     );
     assert!((value - 3.0).abs() < 1e-11, "{value}");
 }
@@ -328,7 +331,7 @@ fn heavy_tails_near_the_edge_of_existence_are_exact() {
     let (verdict, method, _) = checked_lhs("E[relu(y)^2] = 2.5", given);
     assert_eq!(
         (verdict.as_str(), method.as_str()),
-        ("holds", "exact (quadrature)")
+        ("holds", "quadrature")
     );
     // E|T|^3 for nu = 3.5 = 14.5734758742981370500770666725 (mpmath,
     // mp.dps = 30: nu**1.5*gamma(2)*gamma((nu-3)/2)/(sqrt(pi)*gamma(nu/2))).
@@ -337,7 +340,7 @@ fn heavy_tails_near_the_edge_of_existence_are_exact() {
     let (verdict, method, _) = checked_lhs("E[abs(y)^3] = 14.573475874298137", given);
     assert_eq!(
         (verdict.as_str(), method.as_str()),
-        ("holds", "exact (quadrature)")
+        ("holds", "quadrature")
     );
     assert_eq!(check("E[abs(y)^3] = 14.57347589", given), "fails");
 }
@@ -357,7 +360,7 @@ fn integrable_singularities_are_computed_exactly() {
         assert_eq!(check(&claim, "u ~ Uniform(0, 1)"), "holds", "{claim}");
         assert_eq!(
             checked_lhs(&claim, "u ~ Uniform(0, 1)").1,
-            "exact (quadrature)",
+            "quadrature",
             "{claim}"
         );
     }
@@ -490,13 +493,14 @@ fn streams_follow_what_a_file_is_not_how_its_path_is_spelled() {
 #[test]
 fn the_harness_samples_the_streams_of_the_command_line() {
     // tests/audit.rs loads derivations/ by absolute path; `cargo run` by the
-    // relative one. Same file, same streams, same report.
-    let abs = concat!(env!("CARGO_MANIFEST_DIR"), "/derivations/glorot2010.toml");
+    // relative one. Same file, same streams, same report. (frameworks.toml
+    // is the cheapest shipped file, and every exact side in it is sampled.)
+    let abs = concat!(env!("CARGO_MANIFEST_DIR"), "/derivations/frameworks.toml");
     let file = initaudit::audit::load_path(std::path::Path::new(abs)).expect("loads");
     let report =
         initaudit::audit::run(&[file], &initaudit::verdict::Settings::default()).expect("runs");
     let lib = initaudit::report::render(&report, initaudit::report::Format::Json);
-    let (code, cli, err) = initaudit(&["audit", "derivations/glorot2010.toml", "--format", "json"]);
+    let (code, cli, err) = initaudit(&["audit", "derivations/frameworks.toml", "--format", "json"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(lib, cli);
 }
