@@ -25,8 +25,8 @@ fn targets_after_this_one(root: &Path) -> Vec<String> {
         .filter_map(|e| {
             let path = e.ok()?.path();
             let stem = path.file_stem()?.to_str()?.to_string();
-            let target = path.extension().is_some_and(|x| x == "rs")
-                || path.join("main.rs").is_file();
+            let target =
+                path.extension().is_some_and(|x| x == "rs") || path.join("main.rs").is_file();
             (target && stem != "audit" && stem.as_str() > own).then_some(stem)
         })
         .collect();
@@ -39,7 +39,13 @@ fn targets_after_this_one(root: &Path) -> Vec<String> {
 /// a `--skip` that matches it.
 fn filtered_out(args: &[String]) -> bool {
     let exact = args.iter().any(|a| a == "--exact");
-    let matches = |f: &str| if exact { f == "audit" } else { "audit".contains(f) };
+    let matches = |f: &str| {
+        if exact {
+            f == "audit"
+        } else {
+            "audit".contains(f)
+        }
+    };
     let mut filters = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {

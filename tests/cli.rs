@@ -317,10 +317,7 @@ fn a_narrow_law_far_from_a_kink_is_integrated_exactly() {
     // mass of y sat 10^4 sds from the kink, where no quadrature node was),
     // caught only by the sampled self-check.
     let (verdict, method, value) = checked_lhs("E[max(y + 3, 0)] = 3", "y ~ Normal(0, 0.0003)");
-    assert_eq!(
-        (verdict.as_str(), method.as_str()),
-        ("holds", "quadrature")
-    );
+    assert_eq!((verdict.as_str(), method.as_str()), ("holds", "quadrature"));
     assert!((value - 3.0).abs() < 1e-11, "{value}");
 }
 
@@ -329,19 +326,13 @@ fn heavy_tails_near_the_edge_of_existence_are_exact() {
     // E[relu(T)^2] = nu/(nu - 2)/2 = 2.5 for nu = 2.5.
     let given = "y ~ StudentsT(0, 1, 2.5)";
     let (verdict, method, _) = checked_lhs("E[relu(y)^2] = 2.5", given);
-    assert_eq!(
-        (verdict.as_str(), method.as_str()),
-        ("holds", "quadrature")
-    );
+    assert_eq!((verdict.as_str(), method.as_str()), ("holds", "quadrature"));
     // E|T|^3 for nu = 3.5 = 14.5734758742981370500770666725 (mpmath,
     // mp.dps = 30: nu**1.5*gamma(2)*gamma((nu-3)/2)/(sqrt(pi)*gamma(nu/2))).
     // Exact enough that a value 1e-9 off, relative, fails.
     let given = "y ~ StudentsT(0, 1, 3.5)";
     let (verdict, method, _) = checked_lhs("E[abs(y)^3] = 14.573475874298137", given);
-    assert_eq!(
-        (verdict.as_str(), method.as_str()),
-        ("holds", "quadrature")
-    );
+    assert_eq!((verdict.as_str(), method.as_str()), ("holds", "quadrature"));
     assert_eq!(check("E[abs(y)^3] = 14.57347589", given), "fails");
 }
 

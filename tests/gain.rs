@@ -4,8 +4,9 @@
 //! drift apart).
 
 use serde_json::Value;
+use std::collections::HashMap;
 use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_initaudit"))
@@ -16,16 +17,7 @@ fn run(args: &[&str]) -> Output {
 }
 
 fn json(args: &[&str]) -> Value {
-    let mut all = vec!["gain"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["--format", "json"]);
-    let fresh;
-    let out = if args == ["tanh"] {
-        tanh_json()
-    } else {
-        fresh = run(&all);
-        &fresh
-    };
+    let out = json_output(args);
     assert!(
         out.status.success(),
         "{}",
@@ -34,12 +26,28 @@ fn json(args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("valid json")
 }
 
-/// `gain tanh --format json`, run once for the several tests that read it:
-/// the output is a function of the arguments (`same_bytes_every_run`), and
-/// each run is seconds of quadrature and sampling.
-fn tanh_json() -> &'static Output {
-    static OUT: OnceLock<Output> = OnceLock::new();
-    OUT.get_or_init(|| run(&["gain", "tanh", "--format", "json"]))
+/// `gain ARGS --format json`, run once per distinct ARGS however many
+/// tests read it: the output is a function of the arguments
+/// (`same_bytes_every_run` runs it afresh to check that), and each run is
+/// seconds of quadrature and sampling.
+fn json_output(args: &[&str]) -> Arc<Output> {
+    type Runs = Mutex<HashMap<Vec<String>, Arc<OnceLock<Arc<Output>>>>>;
+    static RUNS: OnceLock<Runs> = OnceLock::new();
+    let key: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let once = RUNS
+        .get_or_init(Runs::default)
+        .lock()
+        .expect("no test panics holding the lock")
+        .entry(key)
+        .or_default()
+        .clone();
+    once.get_or_init(|| {
+        let mut all = vec!["gain"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--format", "json"]);
+        Arc::new(run(&all))
+    })
+    .clone()
 }
 
 fn gain_row<'a>(v: &'a Value, label: &str) -> &'a Value {
@@ -454,7 +462,7 @@ fn same_bytes_every_run() {
     // took here (moments by quadrature only, the sampled self-check, the
     // fixed point's bisection) in a quarter of the time; mish's moments are
     // audited in derivations/activations.toml (`mish.stein`).
-    let a = tanh_json();
+    let a = json_output(&["tanh"]);
     let b = run(&["gain", "tanh", "--format", "json", "--threads", "1"]);
     assert_eq!(a.stdout, b.stdout);
 }

@@ -61,6 +61,43 @@ fn schemas() -> BTreeMap<String, Schema> {
     out
 }
 
+/// The one style of keys and enumerated values: `load_bearing`, `every_q`.
+fn snake_case(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// The fields whose values are enumerated (names, not data), per command.
+const ENUMERATED: [(&str, &[&str]); 5] = [
+    (
+        "audit",
+        &[
+            "results[].lhs.method",
+            "results[].rhs.method",
+            "results[].verdict",
+            "results[].expected",
+            "results[].requirements[].by",
+            "attribution[].status",
+        ],
+    ),
+    (
+        "gain",
+        &[
+            "gains[].label",
+            "gains[].fixed_point.kind",
+            "gains[].phase",
+            "self_check.moments[].result",
+        ],
+    ),
+    (
+        "init",
+        &["scheme", "framework", "mode", "weight.law", "bias.law"],
+    ),
+    ("meanfield", &["point.phase", "point.q_star"]),
+    ("net", &["networks[].norms[].name"]),
+];
+
 fn type_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -106,6 +143,9 @@ fn walk(
                     check(schema, &wildcard, x, seen, errors, &format!("{path}.{k}"));
                 }
                 return;
+            }
+            for k in map.keys().filter(|k| !snake_case(k)) {
+                errors.push(format!("`{}` is not snake_case", child(path, k)));
             }
             // Every listed field of this object is present, unless absent is allowed.
             let prefix = child(path, "");
@@ -156,32 +196,44 @@ fn check(
             seen.insert(p.to_string());
         }
     }
+    let enumerated = ENUMERATED.iter().any(|(_, paths)| paths.contains(&p));
+    if let Some(name) = v.as_str().filter(|n| enumerated && !snake_case(n)) {
+        errors.push(format!("`{shown}` is `{name}`, not snake_case"));
+    }
     walk(schema, p, v, seen, errors);
 }
 
 /// Runs the command (from `dir`, or the crate's folder) with `--format
 /// json`, checks its output against `cmd`'s table, and returns the paths
-/// seen.
-fn conforms(cmd: &str, dir: Option<&std::path::Path>, args: &[&str]) -> BTreeSet<String> {
+/// seen and the document.
+fn run(cmd: &str, dir: Option<&std::path::Path>, args: &[&str]) -> (BTreeSet<String>, Value) {
     let mut args = args.to_vec();
     args.extend(["--format", "json"]);
     let (code, out, err) = match dir {
         Some(d) => initaudit_in(d, &args),
         None => initaudit(&args),
     };
-    assert!(code == 0 || code == 1, "{args:?}: exit {code}: {err}");
+    // Every run here is one that passes: a failure would be a finding of
+    // its own, not something to read the schema from.
+    assert_eq!(code, 0, "{args:?}: {err}\n{out}");
     let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}\n{out}"));
     assert_eq!(v["schema_version"], 1, "{args:?}");
     let schema = &schemas()[cmd];
     let (mut seen, mut errors) = (BTreeSet::new(), Vec::new());
     walk(schema, "", &v, &mut seen, &mut errors);
     assert!(errors.is_empty(), "{args:?}:\n{}", errors.join("\n"));
-    seen
+    (seen, v)
+}
+
+/// The paths seen in a run that follows the schema.
+fn conforms(cmd: &str, dir: Option<&std::path::Path>, args: &[&str]) -> BTreeSet<String> {
+    run(cmd, dir, args).0
 }
 
 /// Every listed path of `cmd` was seen in some run, but for `never`.
 fn all_seen(cmd: &str, seen: &BTreeSet<String>, never: &[&str]) {
-    let unseen: Vec<&String> = schemas()[cmd]
+    let schemas = schemas();
+    let unseen: Vec<&String> = schemas[cmd]
         .keys()
         .filter(|p| !seen.contains(*p) && !never.contains(&p.as_str()))
         .collect();
@@ -196,6 +248,10 @@ const DEFECT_FIELDS: [&str; 5] = [
     "results[].defects[].sampled",
     "results[].defects[].se",
 ];
+
+/// A printed number that its restated claim contradicts is a bug: no
+/// honest run of `init` or `meanfield` lists one.
+const SELF_CHECK_DEFECT: [&str; 1] = ["self_check.defects[]"];
 
 /// Scenarios with a requirement met, refuted and load-bearing, one never
 /// broken alone, an undefined moment, a side only sampling decides, a
@@ -269,8 +325,12 @@ fn scratch() -> std::path::PathBuf {
 #[test]
 fn audit_check_and_explain_follow_the_schema() {
     let dir = scratch();
-    let mut seen = conforms("audit", Some(&dir), &["audit", "run.toml"]);
-    seen.extend(conforms("explain", Some(&dir), &["explain", "half", "run.toml"]));
+    let (mut seen, v) = run("audit", Some(&dir), &["audit", "run.toml"]);
+    seen.extend(conforms(
+        "explain",
+        Some(&dir),
+        &["explain", "half", "run.toml"],
+    ));
     seen.extend(conforms(
         "check",
         None,
@@ -278,10 +338,40 @@ fn audit_check_and_explain_follow_the_schema() {
             "check",
             "E[relu(y)^2] = Var[y]/2",
             "--given",
-            "y ~ Normal(0.5, 1)",
+            "y ~ Laplace(0, 1)",
         ],
     ));
     all_seen("audit", &seen, &DEFECT_FIELDS);
+    // A series claim's rows name their network; the attribution's statuses.
+    let rows = v["results"].as_array().expect("results");
+    let flat: Vec<&Value> = rows.iter().filter(|r| r["id"] == "flat").collect();
+    assert_eq!(flat.len(), 1, "{v}");
+    assert_eq!(flat[0]["network"], "tiny");
+    assert_eq!(flat[0]["scenario"], Value::Null);
+    assert!(
+        rows.iter()
+            .filter(|r| r["id"] != "flat")
+            .all(|r| r["network"].is_null() && r["scenario"].is_string())
+    );
+    let sampled = rows.iter().find(|r| r["id"] == "sampled").expect("a row");
+    assert_eq!(
+        (&sampled["lhs"]["method"], &sampled["lhs"]["exact"]),
+        (&Value::from("sampled"), &Value::from(false))
+    );
+    let status = |req: &str| {
+        let a = v["attribution"]
+            .as_array()
+            .expect("attribution")
+            .iter()
+            .find(|a| a["id"] == "half" && a["requirement"] == req)
+            .expect("attributed");
+        (a["status"].clone(), a["scenario"].clone())
+    };
+    assert_eq!(
+        status("symmetric(y)"),
+        ("load_bearing".into(), "skew".into())
+    );
+    assert_eq!(status("zero_mean(y)"), ("never_tried".into(), Value::Null));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -303,7 +393,16 @@ fn init_follows_the_schema() {
     let mut seen = BTreeSet::new();
     for args in [
         &["init", "default", "--shape", "8,4", "--depth", "3"][..],
-        &["init", "kaiming_normal", "--shape", "8,4", "--act", "tanh", "--depth", "3"],
+        &[
+            "init",
+            "kaiming_normal",
+            "--shape",
+            "8,4",
+            "--act",
+            "tanh",
+            "--depth",
+            "3",
+        ],
         &[
             "init",
             "variance_scaling",
@@ -317,22 +416,42 @@ fn init_follows_the_schema() {
             "3",
         ],
         &["init", "orthogonal", "--shape", "8,4", "--depth", "3"],
-        &["init", "default", "--framework", "jax", "--shape", "4,8", "--depth", "3"],
+        &[
+            "init",
+            "default",
+            "--framework",
+            "jax",
+            "--shape",
+            "4,8",
+            "--depth",
+            "3",
+        ],
     ] {
         seen.extend(conforms("init", None, args));
     }
-    all_seen("init", &seen, &[]);
+    all_seen("init", &seen, &SELF_CHECK_DEFECT);
 }
 
 #[test]
 fn meanfield_follows_the_schema() {
-    let mut seen = conforms("meanfield", None, &["meanfield", "tanh", "--bias-var", "0.05"]);
+    let mut seen = conforms(
+        "meanfield",
+        None,
+        &["meanfield", "tanh", "--bias-var", "0.05"],
+    );
     seen.extend(conforms(
         "meanfield",
         None,
-        &["meanfield", "tanh", "--sigma-w", "1.2"],
+        &[
+            "meanfield",
+            "tanh",
+            "--sigma-w",
+            "1.5811388300841898",
+            "--bias-var",
+            "0.05",
+        ],
     ));
-    all_seen("meanfield", &seen, &[]);
+    all_seen("meanfield", &seen, &SELF_CHECK_DEFECT);
 }
 
 #[test]
