@@ -270,7 +270,8 @@ fn every_printed_moment_is_self_checked_by_sampling() {
     // The depth columns' moments too, in one look each.
     assert!(checks.iter().filter(|c| c["along_depth"] == true).count() >= 60);
     assert_eq!(v["self_check"]["defect"], false);
-    let text = String::from_utf8(run(&["gain", "tanh"]).stdout).unwrap();
+    // The table says so (relu's, which has the same sections, is cheaper).
+    let text = String::from_utf8(run(&["gain", "relu"]).stdout).unwrap();
     assert!(
         text.contains("self-check: each moment behind the numbers above"),
         "{text}"

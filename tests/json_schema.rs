@@ -377,13 +377,23 @@ fn audit_check_and_explain_follow_the_schema() {
 
 #[test]
 fn gain_follows_the_schema() {
-    let mut seen = conforms("gain", None, &["gain", "tanh"]);
-    // ReLU: every q is a fixed point at its gain; elu: no PyTorch gain.
+    // A PyTorch gain; ReLU, where every q is a fixed point at its gain; elu,
+    // with no PyTorch gain. A few layers: the fields are the same at 30.
+    let mut seen = conforms("gain", None, &["gain", "sigmoid", "--depth", "5"]);
     seen.extend(conforms("gain", None, &["gain", "relu", "--depth", "5"]));
     seen.extend(conforms(
         "gain",
         None,
-        &["gain", "elu", "--bias-var", "0.1", "--max-samples", "20000"],
+        &[
+            "gain",
+            "elu",
+            "--bias-var",
+            "0.1",
+            "--max-samples",
+            "20000",
+            "--depth",
+            "5",
+        ],
     ));
     all_seen("gain", &seen, &[]);
 }
