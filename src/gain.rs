@@ -1404,9 +1404,9 @@ fn to_json(a: &Analysis) -> Value {
                 "moment": c.printed.quantity.shown(),
                 "q": c.printed.q,
                 "exact": c.printed.exact,
-                "exact_err": c.printed.err,
+                "err": c.printed.err,
                 "sampled": c.sampled.map(|s| s.0),
-                "standard_error": c.sampled.map(|s| s.1),
+                "se": c.sampled.map(|s| s.1),
                 "draws": c.draws,
                 "behind": c.printed.uses,
                 "along_depth": c.printed.along_depth,
@@ -1416,6 +1416,7 @@ fn to_json(a: &Analysis) -> Value {
         })
         .collect();
     json!({
+        "schema_version": crate::report::SCHEMA_VERSION,
         "self_check": {
             "seed": a.settings.seed,
             "resolution": a.settings.resolution,

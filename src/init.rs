@@ -1057,8 +1057,9 @@ fn to_json(rc: &Recipe) -> Value {
     let r = &rc.request;
     let a = &rc.analysis;
     json!({
+        "schema_version": crate::report::SCHEMA_VERSION,
         "scheme": r.scheme.name(),
-        "framework": framework_name(r.framework),
+        "framework": r.framework.name(),
         "shape": r.shape,
         "transposed": r.transposed,
         "fan_in": rc.fan_in,

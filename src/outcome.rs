@@ -79,6 +79,8 @@ pub struct Checked {
     pub why: String,
     pub says: String,
     pub relation: Relation,
+    /// A series claim: its rows are networks, not scenarios.
+    pub on_networks: bool,
     pub rows: Vec<Row>,
     pub attribution: Vec<(String, Attribution)>,
 }

@@ -1028,7 +1028,8 @@ fn side_json(s: &Option<SideValue>) -> Value {
             "value": finite(v.value),
             "se": if v.exact() { Value::Null } else { finite(v.err) },
             "err": if v.exact() { finite(v.err) } else { Value::Null },
-            "method": v.method.to_string(),
+            "exact": v.exact(),
+            "method": snake(v.method.name()),
             "sampled": v.sampled.map(|(m, se)| json!({"value": finite(m), "se": finite(se)})),
         }),
     }
@@ -1036,6 +1037,17 @@ fn side_json(s: &Option<SideValue>) -> Value {
 
 fn finite(x: f64) -> Value {
     if x.is_finite() { json!(x) } else { Value::Null }
+}
+
+/// The version of every command's json (docs/JSON.md): raised when a field
+/// is removed, renamed, or changes its type or meaning, so that a reader
+/// can refuse what it does not understand; new fields leave it alone.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// An enumerated value as json spells it: snake_case, as the keys are
+/// (`load-bearing` and `closed form` are `load_bearing`, `closed_form`).
+pub fn snake(name: &str) -> String {
+    name.replace([' ', '-'], "_")
 }
 
 fn to_json(report: &Report) -> Value {
@@ -1048,7 +1060,9 @@ fn to_json(report: &Report) -> Value {
                     "file": file,
                     "cite": c.cite,
                     "says": c.says,
-                    "scenario": r.scenario,
+                    // A series claim's rows are networks: named as such.
+                    "scenario": (!c.on_networks).then_some(&r.scenario),
+                    "network": c.on_networks.then_some(&r.scenario),
                     "relation": c.relation.symbol(),
                     "lhs": side_json(&r.evaluation.lhs),
                     "rhs": side_json(&r.evaluation.rhs),
@@ -1075,16 +1089,17 @@ fn to_json(report: &Report) -> Value {
         .flat_map(|(file, c)| {
             c.attribution.iter().map(move |(req, a)| {
                 let (status, scenario) = match a {
-                    Attribution::LoadBearing(s) => ("load-bearing", Some(s)),
-                    Attribution::NotNeeded(s) => ("not-needed", Some(s)),
+                    Attribution::LoadBearing(s) => ("load_bearing", Some(s)),
+                    Attribution::NotNeeded(s) => ("not_needed", Some(s)),
                     Attribution::Inconclusive => ("inconclusive", None),
-                    Attribution::NeverTried => ("never-tried", None),
+                    Attribution::NeverTried => ("never_tried", None),
                 };
                 json!({"id": c.id, "file": file, "requirement": req, "status": status, "scenario": scenario})
             })
         })
         .collect();
     json!({
+        "schema_version": SCHEMA_VERSION,
         "seed": report.settings.seed,
         "resolution": report.settings.resolution,
         "tests": report.tests,

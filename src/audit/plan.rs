@@ -279,14 +279,10 @@ pub(super) fn resolution_errors(file: &File, series: bool) -> Vec<InputError> {
     errors.into_iter().flat_map(InputError::split).collect()
 }
 
-/// Evaluates every moment exactly, counts the run's statistical tests into
-/// its budget, then settles the requirements that need sampled tests (they
-/// are in the count) and sets each claim's expectation from them.
-pub(super) fn prepare(
-    plans: &mut [Planned],
-    series_plans: &SeriesPlans,
-    settings: &Settings,
-) -> Budget {
+/// Evaluates every moment exactly and counts the run's statistical tests
+/// into its budget: over every plan, selected or not, so that a selection
+/// (`explain`) shares the whole run's budget and so its verdicts.
+pub(super) fn prepare(plans: &mut [Planned], series_plans: &SeriesPlans) -> Budget {
     progress::phase("exact: every claim's moments", plans.len() as u64);
     plans.par_iter_mut().for_each(|p| {
         p.exact = p.trial().exact_moments();
@@ -307,7 +303,15 @@ pub(super) fn prepare(
         .flat_map(|p| &p.requirements)
         .filter_map(|(_, d)| d.pending.as_ref().map(|t| t.tests()))
         .sum();
-    let budget = Budget::new(claims + series + requirements);
+    Budget::new(claims + series + requirements)
+}
+
+/// Settles the requirements that need sampled tests (they are in the
+/// budget's count) and sets each claim's expectation from them. Only the
+/// selected plans are settled: each test's stream is keyed by its file,
+/// scenario and requirement, so its outcome does not depend on which others
+/// run, and `explain` pays for the claim it shows, not the whole audit.
+pub(super) fn settle(plans: &mut [Planned], settings: &Settings, budget: &Budget) {
     progress::phase("sampling: requirements", plans.len() as u64);
     plans.par_iter_mut().for_each(|p| {
         for ((_, d), key) in p.requirements.iter_mut().zip(&p.requirement_keys) {
@@ -320,7 +324,6 @@ pub(super) fn prepare(
         }
         progress::advance(1);
     });
-    budget
 }
 
 /// Which items to evaluate, per file and item; the plans of the others are

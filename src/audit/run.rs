@@ -11,7 +11,7 @@
 //! count.
 
 use super::load::{ClaimDef, File, Item};
-use super::plan::{At, Planned, SeriesPlans, Site, plan_all, plan_series, prepare, select};
+use super::plan::{At, Planned, SeriesPlans, Site, plan_all, plan_series, prepare, select, settle};
 use crate::diag::{Diag, InputError};
 use crate::net;
 use crate::outcome::{Checked, Entry, FileReport, Report, Row, attribution};
@@ -39,8 +39,9 @@ pub fn run_selected(
     let mut plans = plan_all(files, settings.seed)?;
     let series_plans = plan_series(files)?;
     check_memory(files, &series_plans, selected)?;
-    let budget = prepare(&mut plans, &series_plans, settings);
+    let budget = prepare(&mut plans, &series_plans);
     let keep = select(files, &mut plans, selected);
+    settle(&mut plans, settings, &budget);
     let evaluations = evaluate(files, &plans, &series_plans, selected, settings, &budget)?;
     let mut results = plans.into_iter().zip(evaluations).peekable();
     let mut files_out = Vec::new();
@@ -362,6 +363,7 @@ fn checked(def: &ClaimDef, rows: Vec<Row>) -> Checked {
         why: def.why.clone(),
         says: format!("{}", def.claim),
         relation: def.claim.relation,
+        on_networks: false,
         attribution: attribution(&rows),
         rows,
     }

@@ -549,7 +549,7 @@ fn to_json(a: &Analysis) -> Value {
             "sigma_b2": p.bias_var,
             "q_star": match p.length {
                 Length::Fixed(q) => json!(q),
-                Length::EveryQ => json!("every"),
+                Length::EveryQ => json!("every_q"),
                 Length::Collapses => json!(0.0),
                 Length::Diverges => json!("diverges"),
             },
@@ -563,6 +563,7 @@ fn to_json(a: &Analysis) -> Value {
         })
     });
     json!({
+        "schema_version": crate::report::SCHEMA_VERSION,
         "activation": a.activation,
         "sigma_b2": a.options.bias_var,
         "edge_of_chaos": a.options.sigma_w.is_none(),

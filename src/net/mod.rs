@@ -1000,6 +1000,7 @@ pub fn command(
     }
     if format == Format::Json {
         let doc = serde_json::json!({
+            "schema_version": crate::report::SCHEMA_VERSION,
             "networks": documents,
             "seed": seed,
             "plot": plot.map(|p| p.display().to_string()),

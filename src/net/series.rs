@@ -740,6 +740,7 @@ pub fn check(
         why: String::new(),
         says: def.says(),
         relation: def.claim.relation,
+        on_networks: true,
         rows,
         attribution: Vec::new(),
     }
