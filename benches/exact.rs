@@ -51,6 +51,7 @@ fn tanh_squared() -> Moment {
 }
 
 fn main() {
+    if std::env::var_os("COUNT").is_some() { count(); }
     let scenario = scenario();
     let moment = tanh_squared();
     let engine = Engine::new(&scenario);
@@ -90,4 +91,32 @@ fn main() {
         per_call[0] * 1e6,
         per_call[RUNS - 1] * 1e6
     );
+}
+#[allow(dead_code)]
+fn count() {
+    use std::cell::Cell;
+    let n = Cell::new(0u64);
+    let law = Law::Normal { mean: 0.0, sd: 1.0 };
+    let f = |x: f64| { n.set(n.get() + 1); x.tanh().powi(2) };
+    let q = initaudit::exact::quad::expect_1d(&law, &f, &[], initaudit::exact::quad::Tol::default());
+    eprintln!("evals {} {:?}", n.get(), q);
+    let t = Instant::now();
+    for _ in 0..1000 { black_box(initaudit::exact::quad::expect_1d(&law, &f, &[], initaudit::exact::quad::Tol::default())).ok(); }
+    eprintln!("quad alone {:?}/call", t.elapsed() / 1000);
+    n.set(0);
+    let q = initaudit::exact::quad::expect_normal(0.0, 1.0, &f, initaudit::exact::quad::Tol::default());
+    eprintln!("lattice evals {} {:?} true err {:e}", n.get(), q, q.unwrap().value - REFERENCE);
+    let t = Instant::now();
+    for _ in 0..1000 { black_box(initaudit::exact::quad::expect_normal(0.0, 1.0, &f, initaudit::exact::quad::Tol::default())); }
+    eprintln!("lattice alone {:?}/call", t.elapsed() / 1000);
+    let sc = scenario();
+    let m = tanh_squared();
+    let t = Instant::now();
+    for _ in 0..1000 { black_box(Engine::new(&sc).moment(&m)).ok(); }
+    eprintln!("engine {:?}/call", t.elapsed() / 1000);
+    let x = Rv::Base(VarId(0));
+    let t = Instant::now();
+    for _ in 0..1000 { black_box(initaudit::exact::kinks::kinks(&x, VarId(0), &[0.0], f64::NEG_INFINITY, f64::INFINITY, (0.0,1.0))); }
+    eprintln!("kinks {:?}/call", t.elapsed() / 1000);
+    std::process::exit(0);
 }
