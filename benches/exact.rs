@@ -55,6 +55,16 @@ fn tanh_squared() -> Moment {
     ))
 }
 
+/// The one-minute load average, for the record (`?` where unknown): on a
+/// shared machine a run of calls is often preempted, and its wall time
+/// then measures the neighbours as well.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".to_string())
+}
+
 /// The answer is within 1e-10 of the reference and within its own bound.
 fn checked(what: &str, q: Quad) -> Quad {
     let rel_error = (q.value - REFERENCE).abs() / REFERENCE;
@@ -163,5 +173,5 @@ fn main() {
     t_engine.line("engine, whole path");
     t_lattice.line("lattice rule alone");
     t_kronrod.line("Gauss-Kronrod rule alone");
-    println!("  target: engine median <= 10 us");
+    println!("  target: engine median <= 10 us (load average {})", load());
 }

@@ -2061,8 +2061,8 @@ mod tests {
         honest_against(q, 0.464_402_902_448_268_24, 0.0, "tanh'^2");
         // E[erf(aZ + b)] = erf(b / sqrt(1 + 2a^2)) (the normal cdf's
         // convolution with the normal density).
-        for (a, b) in [(1.0, 0.5), (3.0, -1.0), (0.2, 2.0)] {
-            let truth = libm::erf(b / (1.0 + 2.0 * a * a as f64).sqrt());
+        for (a, b) in [(1.0f64, 0.5), (3.0, -1.0), (0.2, 2.0)] {
+            let truth = libm::erf(b / (1.0 + 2.0 * a * a).sqrt());
             let q = lattice(0.0, 1.0, &|x| libm::erf(a * x + b)).unwrap();
             honest_against(q, truth, 4.0 * f64::EPSILON, &format!("erf({a} z + {b})"));
         }
