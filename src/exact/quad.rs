@@ -2100,6 +2100,37 @@ mod tests {
         }
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        // Against closed forms over laws and integrands: whatever the
+        // lattice returns is within its bound of the truth.
+        #[test]
+        fn lattice_is_never_confidently_wrong(
+            mean in -3.0f64..3.0,
+            sd in 0.1f64..5.0,
+            a in -2.0f64..2.0,
+            b in -2.0f64..2.0,
+        ) {
+            // E[exp(aX)] = exp(a mean + a^2 sd^2 / 2).
+            // Within two spreads of slope the lattice must also answer: the
+            // property is not to be met by declining everything.
+            let gentle = a.abs() * sd <= 2.0;
+            let truth = (a * mean + 0.5 * a * a * sd * sd).exp();
+            let q = lattice(mean, sd, &|x| (a * x).exp());
+            prop_assert!(q.is_some() || !gentle);
+            if let Some(q) = q {
+                prop_assert!((q.value - truth).abs() <= q.err + 8.0 * f64::EPSILON * truth, "{q:?} {truth}");
+            }
+            // E[erf(aX + b)] = erf((a mean + b) / sqrt(1 + 2 a^2 sd^2)).
+            let truth = libm::erf((a * mean + b) / (1.0 + 2.0 * a * a * sd * sd).sqrt());
+            let q = lattice(mean, sd, &|x| libm::erf(a * x + b));
+            prop_assert!(q.is_some() || !gentle);
+            if let Some(q) = q {
+                prop_assert!((q.value - truth).abs() <= q.err + 4.0 * f64::EPSILON, "{q:?} {truth}");
+            }
+        }
+    }
+
     #[test]
     fn lattice_declines_what_it_cannot_vouch_for() {
         // Too steep to converge by the finest step: left to the adaptive rule.
