@@ -1,20 +1,25 @@
 //! Latency of the exact engine on a one-dimensional expectation.
 //!
 //! E[tanh(z)^2] for z ~ N(0, 1) has no closed form, so the engine answers
-//! it by adaptive Gauss-Kronrod quadrature against the normal density, to
-//! its default tolerance (1e-12 relative, two digits inside the project's
-//! 1e-10 target), and returns the value with an error bound. This measures
-//! the whole path a claim takes (the engine's rules, then quadrature), and
-//! checks the answer against a 40-digit reference before timing anything,
-//! so a fast wrong answer cannot pass for a result.
+//! it by quadrature against the normal density, to its default tolerance
+//! (1e-12 relative, two digits inside the project's 1e-10 target), and
+//! returns the value with an error bound. This measures the whole path a
+//! claim takes (the engine's rules, the kink search, then the Gaussian
+//! lattice rule), and beside it, in the same rounds, the two quadrature
+//! rules alone on the same integrand: the lattice (`quad::expect_normal`)
+//! and the adaptive Gauss-Kronrod rule it spares (`quad::expect_1d`). Every
+//! answer is checked against a 40-digit reference before anything is
+//! timed, so a fast wrong answer cannot pass for a result.
 //!
 //! `python3 bench/exact_vs_scipy.py` times SciPy's `quad` on the same
 //! integral, for the side-by-side row in BENCHMARKS.md.
 
+use std::cell::Cell;
 use std::hint::black_box;
 use std::time::Instant;
 
 use initaudit::exact::Engine;
+use initaudit::exact::quad::{self, Quad, Tol};
 use initaudit::lang::arith::BinOp;
 use initaudit::lang::builtin::Builtin;
 use initaudit::model::law::Law;
@@ -50,44 +55,123 @@ fn tanh_squared() -> Moment {
     ))
 }
 
+/// The one-minute load average, for the record (`?` where unknown): on a
+/// shared machine a run of calls is often preempted, and its wall time
+/// then measures the neighbours as well.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".to_string())
+}
+
+/// The answer is within 1e-10 of the reference and within its own bound.
+fn checked(what: &str, q: Quad) -> Quad {
+    let rel_error = (q.value - REFERENCE).abs() / REFERENCE;
+    assert!(
+        rel_error <= 1e-10 && (q.value - REFERENCE).abs() <= q.err + 1e-16,
+        "{what}: E[tanh(z)^2] = {} ± {}, reference {REFERENCE}",
+        q.value,
+        q.err
+    );
+    q
+}
+
+/// Median and fastest seconds per call of `call`, over interleaved rounds.
+struct Timing {
+    runs: Vec<f64>,
+}
+
+impl Timing {
+    fn round(&mut self, call: &mut dyn FnMut()) {
+        let start = Instant::now();
+        for _ in 0..CALLS {
+            call();
+        }
+        self.runs.push(start.elapsed().as_secs_f64() / CALLS as f64);
+    }
+
+    fn line(mut self, what: &str) {
+        self.runs.sort_by(f64::total_cmp);
+        println!(
+            "  {what:<28}: median {:8.2} us, fastest {:8.2} us",
+            self.runs[self.runs.len() / 2] * 1e6,
+            self.runs[0] * 1e6
+        );
+    }
+}
+
 fn main() {
     let scenario = scenario();
     let moment = tanh_squared();
-    let engine = Engine::new(&scenario);
-    let once = engine.moment(&moment).expect("an exact value");
-    let (value, err) = (once.val.value, once.val.err);
-    let rel_error = (value - REFERENCE).abs() / REFERENCE;
-    assert!(
-        rel_error <= 1e-10 && (value - REFERENCE).abs() <= err + 1e-16,
-        "E[tanh(z)^2] = {value} ± {err}, reference {REFERENCE}"
+    let once = Engine::new(&scenario)
+        .moment(&moment)
+        .expect("an exact value");
+    let engine = checked(
+        "engine",
+        Quad {
+            value: once.val.value,
+            err: once.val.err,
+        },
     );
-    let mut per_call = Vec::with_capacity(RUNS);
+    let evals = Cell::new(0u64);
+    let f = |x: f64| {
+        evals.set(evals.get() + 1);
+        x.tanh().powi(2)
+    };
+    let law = Law::Normal { mean: 0.0, sd: 1.0 };
+    let tol = Tol::default();
+    let lattice = checked(
+        "lattice",
+        quad::expect_normal(0.0, 1.0, &f, tol).expect("the lattice converges"),
+    );
+    let lattice_evals = evals.replace(0);
+    let kronrod = checked(
+        "Gauss-Kronrod",
+        quad::expect_1d(&law, &f, &[], tol).expect("Gauss-Kronrod converges"),
+    );
+    let kronrod_evals = evals.replace(0);
+    let (mut t_engine, mut t_lattice, mut t_kronrod) = (
+        Timing { runs: Vec::new() },
+        Timing { runs: Vec::new() },
+        Timing { runs: Vec::new() },
+    );
     for _ in 0..RUNS {
-        let start = Instant::now();
-        for _ in 0..CALLS {
+        t_engine.round(&mut || {
             black_box(
                 Engine::new(black_box(&scenario))
                     .moment(black_box(&moment))
                     .map(|e| e.val.value),
             )
             .ok();
-        }
-        per_call.push(start.elapsed().as_secs_f64() / CALLS as f64);
+        });
+        t_lattice.round(&mut || {
+            black_box(quad::expect_normal(0.0, 1.0, &f, black_box(tol)));
+        });
+        t_kronrod.round(&mut || {
+            black_box(quad::expect_1d(&law, &f, &[], black_box(tol))).ok();
+        });
     }
-    per_call.sort_by(f64::total_cmp);
-    let median = per_call[RUNS / 2];
-    println!("E[tanh(z)^2], z ~ N(0,1), exact engine ({:?})", once.method);
-    println!("  value             : {value:.16} ± {err:.1e} (bound the engine claims)");
     println!(
-        "  relative error    : {rel_error:.1e} against the 40-digit reference (target <= 1e-10)"
+        "E[tanh(z)^2], z ~ N(0,1), to 1e-12 relative ({RUNS} interleaved runs of {CALLS} calls)"
     );
-    println!(
-        "  median per call   : {:8.2} us   (median of {RUNS} runs of {CALLS} calls; target <= 10 us)",
-        median * 1e6
-    );
-    println!(
-        "  fastest, slowest  : {:8.2} us, {:.2} us",
-        per_call[0] * 1e6,
-        per_call[RUNS - 1] * 1e6
-    );
+    for (what, q) in [
+        (format!("engine ({:?})", once.method), engine),
+        (format!("lattice, {lattice_evals} evaluations"), lattice),
+        (
+            format!("Gauss-Kronrod, {kronrod_evals} evaluations"),
+            kronrod,
+        ),
+    ] {
+        println!(
+            "  {what:<34}: {:.16} ± {:.1e}, off the 40-digit reference by {:.1e} relative",
+            q.value,
+            q.err,
+            (q.value - REFERENCE).abs() / REFERENCE
+        );
+    }
+    t_engine.line("engine, whole path");
+    t_lattice.line("lattice rule alone");
+    t_kronrod.line("Gauss-Kronrod rule alone");
+    println!("  target: engine median <= 10 us (load average {})", load());
 }

@@ -13,6 +13,15 @@
 //! loop in the same rounds: on a shared machine two threads get two cores
 //! only part of the time, and the plain loop shows how much of the second
 //! core there was to have.
+//!
+//! Beside wall time, every variant's CPU time is read from the kernel's
+//! per-thread accounting (`/proc/self/task/*/schedstat`, nanoseconds of
+//! running): under load, wall time measures the neighbours as much as the
+//! code, while CPU time per draw stays what the code costs. CPU time at two
+//! threads over CPU time at one is the work parallelism adds (spinning,
+//! stealing, cache traffic): at 1.00 two free cores give a 2x speedup. The
+//! thread pools are built once, outside every timing, so their threads'
+//! accounting persists and no run pays for starting threads.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -52,63 +61,67 @@ fn relu_second_moment() -> Moment {
     ))
 }
 
-/// Seconds for the sampler to make every draw in a pool of `threads`.
-fn time_sampler(threads: usize, scenario: &Scenario, moments: &[Moment]) -> f64 {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .expect("a thread pool");
+/// Nanoseconds every thread of this process has spent running so far, from
+/// the kernel's scheduler statistics (0 where they are not available).
+fn cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// Wall and CPU seconds of `work`.
+fn timed(work: impl FnOnce()) -> (f64, f64) {
+    let cpu = cpu_ns();
+    let start = Instant::now();
+    work();
+    let wall = start.elapsed().as_secs_f64();
+    (wall, cpu_ns().saturating_sub(cpu) as f64 * 1e-9)
+}
+
+/// The sampler making every draw in `pool`.
+fn time_sampler(pool: &rayon::ThreadPool, scenario: &Scenario, moments: &[Moment]) -> (f64, f64) {
     pool.install(|| {
-        let start = Instant::now();
-        let mut s = Sampler::new(scenario, moments, StreamKey::new(1, &["bench"]), BATCHES);
-        s.extend(DRAWS_PER_BATCH).expect("finite draws");
-        black_box(s.pooled());
-        start.elapsed().as_secs_f64()
+        timed(|| {
+            let mut s = Sampler::new(scenario, moments, StreamKey::new(1, &["bench"]), BATCHES);
+            s.extend(DRAWS_PER_BATCH).expect("finite draws");
+            black_box(s.pooled());
+        })
     })
 }
 
-/// Seconds for the same number of draws in a loop written by hand.
-fn time_hand_loop() -> f64 {
-    let start = Instant::now();
-    let mut total = 0.0;
-    for b in 0..BATCHES as u64 {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(b);
-        let mut acc = 0.0;
-        for _ in 0..DRAWS_PER_BATCH {
-            let z: f64 = rng.sample(StandardNormal);
-            let r = z.max(0.0);
-            acc += r * r;
-        }
-        total += acc / DRAWS_PER_BATCH as f64;
+/// One batch of the loop written by hand for this expression.
+fn hand_batch(b: u64) -> f64 {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(b);
+    let mut acc = 0.0;
+    for _ in 0..DRAWS_PER_BATCH {
+        let z: f64 = rng.sample(StandardNormal);
+        let r = z.max(0.0);
+        acc += r * r;
     }
-    black_box(total / BATCHES as f64);
-    start.elapsed().as_secs_f64()
+    acc / DRAWS_PER_BATCH as f64
 }
 
-/// Seconds for the hand-written loop with its batches spread over a pool
-/// of `threads`: what thread scaling the machine gives at this moment.
-fn time_plain_rayon(threads: usize) -> f64 {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .expect("a thread pool");
-    pool.install(|| {
-        let start = Instant::now();
-        let total: f64 = (0..BATCHES as u64)
-            .into_par_iter()
-            .map(|b| {
-                let mut rng = Xoshiro256PlusPlus::seed_from_u64(b);
-                let mut acc = 0.0;
-                for _ in 0..DRAWS_PER_BATCH {
-                    let z: f64 = rng.sample(StandardNormal);
-                    let r = z.max(0.0);
-                    acc += r * r;
-                }
-                acc / DRAWS_PER_BATCH as f64
-            })
-            .sum();
+/// The same number of draws in the hand-written loop, on this thread.
+fn time_hand_loop() -> (f64, f64) {
+    timed(|| {
+        let total: f64 = (0..BATCHES as u64).map(hand_batch).sum();
         black_box(total / BATCHES as f64);
-        start.elapsed().as_secs_f64()
+    })
+}
+
+/// The hand-written loop with its batches spread over `pool`: what thread
+/// scaling the machine gives at this moment.
+fn time_plain_rayon(pool: &rayon::ThreadPool) -> (f64, f64) {
+    pool.install(|| {
+        timed(|| {
+            let total: f64 = (0..BATCHES as u64).into_par_iter().map(hand_batch).sum();
+            black_box(total / BATCHES as f64);
+        })
     })
 }
 
@@ -117,40 +130,72 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
+/// Medians of wall and CPU seconds over the rounds.
+#[derive(Default)]
+struct Runs {
+    wall: Vec<f64>,
+    cpu: Vec<f64>,
+}
+
+impl Runs {
+    fn push(&mut self, (wall, cpu): (f64, f64)) {
+        self.wall.push(wall);
+        self.cpu.push(cpu);
+    }
+
+    fn medians(self) -> (f64, f64) {
+        (median(self.wall), median(self.cpu))
+    }
+}
+
 fn main() {
     let scenario = scenario();
     let moments = [relu_second_moment()];
     let draws = (BATCHES as u64 * DRAWS_PER_BATCH) as f64;
-    let (mut kernel, mut hand, mut two) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut plain1, mut plain2) = (Vec::new(), Vec::new());
+    let pool = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool")
+    };
+    let (one, two) = (pool(1), pool(2));
+    let (mut kernel, mut hand, mut kernel2) = (Runs::default(), Runs::default(), Runs::default());
+    let (mut plain1, mut plain2) = (Runs::default(), Runs::default());
     for _ in 0..ROUNDS {
-        kernel.push(time_sampler(1, &scenario, &moments));
+        kernel.push(time_sampler(&one, &scenario, &moments));
         hand.push(time_hand_loop());
-        two.push(time_sampler(2, &scenario, &moments));
-        plain1.push(time_plain_rayon(1));
-        plain2.push(time_plain_rayon(2));
+        kernel2.push(time_sampler(&two, &scenario, &moments));
+        plain1.push(time_plain_rayon(&one));
+        plain2.push(time_plain_rayon(&two));
     }
-    let (kernel, hand, two) = (median(kernel), median(hand), median(two));
-    let (plain1, plain2) = (median(plain1), median(plain2));
+    let (kernel, hand, kernel2) = (kernel.medians(), hand.medians(), kernel2.medians());
+    let (plain1, plain2) = (plain1.medians(), plain2.medians());
+    let rate = |s: f64| draws / s / 1e6;
+    let ns = |s: f64| s / draws * 1e9;
     println!("E[relu(z)^2], z ~ N(0,1): {draws} draws, median of {ROUNDS} interleaved rounds");
+    println!("                       wall Mdraws/s   CPU ns/draw");
+    for (what, (wall, cpu)) in [
+        ("sampler, 1 thread  ", kernel),
+        ("hand-written loop  ", hand),
+        ("sampler, 2 threads ", kernel2),
+        ("plain rayon, 1     ", plain1),
+        ("plain rayon, 2     ", plain2),
+    ] {
+        println!("  {what}: {:10.1}   {:10.2}", rate(wall), ns(cpu));
+    }
     println!(
-        "  sampler, 1 thread : {:8.1} Mdraws/s",
-        draws / kernel / 1e6
+        "  sampler / hand loop, 1 thread: {:.2} wall, {:.2} CPU   (target >= 0.9)",
+        hand.0 / kernel.0,
+        hand.1 / kernel.1
     );
-    println!("  hand-written loop : {:8.1} Mdraws/s", draws / hand / 1e6);
     println!(
-        "  ratio sampler/hand: {:8.2}   (target >= 0.9)",
-        hand / kernel
-    );
-    println!("  sampler, 2 threads: {:8.1} Mdraws/s", draws / two / 1e6);
-    println!(
-        "  2-thread speedup  : {:8.2}   (target >= 1.8)",
-        kernel / two
+        "  sampler, 2 threads over 1: speedup {:.2} wall (target >= 1.8), CPU {:.2}x",
+        kernel.0 / kernel2.0,
+        kernel2.1 / kernel.1
     );
     println!(
-        "  plain rayon loop  : {:8.1} Mdraws/s on 1 thread, {:.1} on 2, speedup {:.2} (what the machine gave)",
-        draws / plain1 / 1e6,
-        draws / plain2 / 1e6,
-        plain1 / plain2
+        "  plain rayon loop, 2 threads over 1: speedup {:.2} wall, CPU {:.2}x (what the machine gave)",
+        plain1.0 / plain2.0,
+        plain2.1 / plain1.1
     );
 }

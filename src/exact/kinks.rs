@@ -68,13 +68,13 @@ pub fn kinks_and_work(
     if env.len() < needed {
         env.resize(needed, f64::NAN);
     }
-    let scan = Scan::new(lo, hi, hint);
     let mut cx = Solver {
         var,
         env,
         lo,
         hi,
-        scan,
+        hint,
+        scan: None,
         out: Vec::new(),
         work: 0,
     };
@@ -133,7 +133,10 @@ struct Solver {
     env: Vec<f64>,
     lo: f64,
     hi: f64,
-    scan: Scan,
+    hint: (f64, f64),
+    /// Built on the first non-affine argument: most expressions have none,
+    /// and the grid's 1500 points would cost more than the rest together.
+    scan: Option<Scan>,
     out: Vec<f64>,
     /// Expression nodes evaluated so far.
     work: u64,
@@ -241,7 +244,10 @@ impl Solver {
             let vb = b.map_or(0.0, |b| b.eval_at(&s.env));
             va - vb - k
         };
-        let grid = std::mem::take(&mut self.scan.grid);
+        let grid = match self.scan.take() {
+            Some(scan) => scan.grid,
+            None => Scan::new(self.lo, self.hi, self.hint).grid,
+        };
         let values: Vec<f64> = grid.iter().map(|&x| h(self, x)).collect();
         for i in 0..grid.len() {
             let (x0, h0) = (grid[i], values[i]);
@@ -257,7 +263,7 @@ impl Solver {
                 self.push(r);
             }
         }
-        self.scan.grid = grid;
+        self.scan = Some(Scan { grid });
     }
 
     /// A sign change of `h` in `[a, b]`, narrowed until the bracket cannot

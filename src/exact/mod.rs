@@ -566,17 +566,26 @@ impl<'a> Engine<'a> {
                 self.check_exists(&law, expr, moment_of)?;
                 let (lo, hi) = law.support();
                 let breaks = kinks::kinks(expr, *v, &vec![0.0; n], lo, hi, law.scale_hint());
+                // One environment for every evaluation: the integrand is
+                // called hundreds of times, an allocation each would show.
+                let env = std::cell::RefCell::new(vec![0.0; n]);
                 let f = |x: f64| {
                     if meter.charge() {
-                        expr.eval_at(&env_with(&[(*v, x)]))
+                        let mut env = env.borrow_mut();
+                        env[v.0] = x;
+                        expr.eval_at(&env)
                     } else {
                         f64::NAN
                     }
                 };
-                Ok((
-                    quad::expect_1d(&law, &f, &breaks, self.tol),
-                    Method::Quadrature,
-                ))
+                let lattice = match law {
+                    Law::Normal { mean, sd } if breaks.is_empty() && !periodic(expr) => {
+                        quad::expect_normal(mean, sd, &f, self.tol)
+                    }
+                    _ => None,
+                };
+                let q = lattice.map_or_else(|| quad::expect_1d(&law, &f, &breaks, self.tol), Ok);
+                Ok((q, Method::Quadrature))
             }
             ([s], [u, v]) => {
                 let Source::Bivariate(b) = &self.scenario.sources[*s] else {
@@ -708,6 +717,12 @@ impl<'a> Engine<'a> {
         }
         Ok(())
     }
+}
+
+/// Whether `x` calls a periodic function, whose frequency a lattice rule
+/// ([`quad::expect_normal`]) could alias.
+fn periodic(x: &Rv) -> bool {
+    matches!(x, Rv::Call(Builtin::Sin | Builtin::Cos, _)) || x.children().any(periodic)
 }
 
 /// `x = a * v + b` for a base variable `v`, if `x` has that shape.
@@ -856,6 +871,18 @@ mod tests {
             "the case still rounds far"
         );
         assert!(off <= got.err, "{off:e} over the bound {:e}", got.err);
+    }
+
+    #[test]
+    fn periodic_integrands_are_kept_from_the_lattice() {
+        // Every node of the Gaussian lattice reads cos(2π·16·k/16) = 1, so
+        // the lattice would say 1; the truth is exp(-(32π)^2 / 2) = 0, and
+        // the adaptive rule that the engine uses instead finds it.
+        let m = model("z ~ Normal(0, 1)");
+        let ex = covers_at(e(&m, "cos(100.53096491487338 * z)"), 0.0, 1.0);
+        assert_eq!(ex.method, Method::Quadrature);
+        // Smooth and not periodic, it takes the lattice: the same value.
+        covers(e(&m, "tanh(z)^2"), 0.394_294_490_397_841_17);
     }
 
     #[test]

@@ -54,6 +54,17 @@
 //! `0 · ∞` in a far tail (`exp(x)` against an underflowed Gaussian) is the 0
 //! it should be rather than a NaN. Discrete laws are summed over their atoms.
 //!
+//! A smooth expectation under a Gaussian law, the commonest question the
+//! audit asks, has a faster route, [`expect_normal`]: the trapezoidal rule
+//! on nested lattices in standard units, which for such integrands
+//! converges geometrically and reuses every node as the step halves (a
+//! third of the evaluations, each without the density's `exp`). Its error
+//! is the difference from the coarser lattice, plus the same rounding
+//! floors as here; where it cannot vouch for an answer (no convergence, a
+//! tail that does not decay, a non-finite value) it declines and the
+//! adaptive rule runs. The engine hands it only integrands without kinks
+//! and without periodic functions, which a lattice could alias.
+//!
 //! Nested (two-variable) expectations integrate the inner expectation as the
 //! outer integrand. The inner results carry errors of their own; those are
 //! integrated against the outer density alongside the value (with the same
@@ -909,6 +920,202 @@ pub fn expect_1d(
         }
     };
     expect_with(law, &g, breaks, tol)
+}
+
+/// Levels of [`expect_normal`]'s lattice: steps 1, 1/2, ..., 1/16
+/// standard deviations.
+const LATTICE_LEVELS: u32 = 5;
+/// Finest lattice step is `1 / LATTICE_FINEST`; a node's index on it is
+/// `u · LATTICE_FINEST`.
+const LATTICE_FINEST: usize = 1 << (LATTICE_LEVELS - 1);
+/// Farthest node, in standard deviations: the normal density underflows
+/// at about 38.6, so nothing beyond can hold mass.
+const LATTICE_REACH: usize = 38;
+/// A Gaussian law's mean may lie this many standard deviations from 0 for
+/// the lattice: a node's position then rounds by at most a few ulps of
+/// `(64 + 38)` spreads, which the floor below accounts for. Narrower laws
+/// farther out are left to the adaptive rule.
+const LATTICE_OFFSET: f64 = 64.0;
+
+/// `φ(k / LATTICE_FINEST)` for `k = 0 ..= LATTICE_FINEST · LATTICE_REACH`:
+/// the standard normal density at every node any level can ask for,
+/// computed once, so a node costs one evaluation of the integrand.
+fn lattice_density() -> &'static [f64] {
+    static TABLE: std::sync::OnceLock<Vec<f64>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let norm = 1.0 / (2.0 * std::f64::consts::PI).sqrt();
+        (0..=LATTICE_FINEST * LATTICE_REACH)
+            .map(|k| {
+                let u = k as f64 / LATTICE_FINEST as f64;
+                norm * (-0.5 * u * u).exp()
+            })
+            .collect()
+    })
+}
+
+/// `E[f(X)]` for `X ~ N(mean, sd)` by the trapezoidal rule in standard
+/// units on dyadic lattices `u = k·h`, `h = 1, 1/2, ..., 1/16`, each level
+/// adding the odd multiples of its step to the nodes before it; or `None`
+/// where the lattice cannot vouch for its answer and the adaptive rule
+/// ([`expect_1d`]) should be used instead.
+///
+/// Why a lattice: against the Gaussian weight the trapezoidal rule on the
+/// whole line converges geometrically in `1/h` for any integrand analytic
+/// in a strip around the real axis (Trefethen and Weideman, "The
+/// exponentially convergent trapezoidal rule", SIAM Review 2014, §5), and
+/// its nodes nest, so halving the step reuses every value. `E[tanh(Z)^2]`
+/// to 1e-12 takes about 130 evaluations here against about 450 for
+/// adaptive G10K21, and the density at every node is a table lookup.
+///
+/// The error of level `j` is taken as `|T_j − T_{j−1}|`, the difference
+/// from the coarser level: once convergence is geometric that difference
+/// is the error of the *coarser* sum, which bounds the finer one's by a
+/// wide margin (its error is about the square of the coarser's, relative).
+/// Convergence is accepted only from the third level on, and only when the
+/// differences shrink, so that a first agreement by chance is not taken
+/// for it. To that are added the rounding of the values (fifty ulps of
+/// `∫|f|`, as for [`rule`]), of the nodes' positions (`4ε|x|` times the
+/// integrand's variation, as there), and the tails beyond the last node,
+/// bounded from the geometric decay of the last terms.
+///
+/// The caller must only hand over integrands that are smooth on the whole
+/// line (no kink, jump or pole: the kink search found none) and not
+/// periodic: a lattice cannot see a frequency that is a multiple of
+/// `2π/h`, where every node reads the same phase. A non-finite value, a
+/// tail that does not decay, or no convergence by the finest level returns
+/// `None` rather than a weaker answer.
+pub fn expect_normal(mean: f64, sd: f64, f: &dyn Fn(f64) -> f64, tol: Tol) -> Option<Quad> {
+    if !(sd > 0.0 && sd.is_finite() && mean.is_finite()) || mean.abs() > LATTICE_OFFSET * sd {
+        return None;
+    }
+    let phi = lattice_density();
+    let at = |m: isize| -> Option<f64> {
+        let u = m as f64 / LATTICE_FINEST as f64;
+        let w = phi[m.unsigned_abs()];
+        let v = f(mean + sd * u);
+        let g = w * v;
+        g.is_finite().then_some(g)
+    };
+    // The first level fixes how far out each side goes: to the first node
+    // where three nonzero terms in a row shrink at least twofold and ever
+    // faster (as the Gaussian makes them, whatever polynomial or
+    // exponential growth the integrand has), and what lies beyond, `t/α`
+    // for a decay `e^(−α)` per unit, is far below the tolerance. A zero of
+    // the integrand at a node says nothing about the tail: the scan goes on.
+    let step = LATTICE_FINEST as isize;
+    let mut g = vec![0.0; 2 * LATTICE_FINEST * LATTICE_REACH + 1];
+    let centre = (LATTICE_FINEST * LATTICE_REACH) as isize;
+    let idx = |m: isize| (centre + m) as usize;
+    g[idx(0)] = at(0)?;
+    let mut abs_sum = g[idx(0)].abs();
+    let mut reach = [0isize; 2];
+    let mut beyond = 0.0;
+    for (side, dir) in [-1isize, 1].into_iter().enumerate() {
+        let mut k = 1;
+        loop {
+            if k as usize > LATTICE_REACH {
+                return None;
+            }
+            let t = at(dir * k * step)?;
+            g[idx(dir * k * step)] = t;
+            abs_sum += t.abs();
+            if k >= 3 {
+                let term = |j: isize| g[idx(dir * j * step)].abs();
+                let (a, b, c) = (term(k - 2), term(k - 1), term(k));
+                if a > 0.0 && b > 0.0 && c > 0.0 && b <= 0.5 * a && c / b <= b / a {
+                    let rest = c / -(c / b).ln();
+                    if rest <= 1e-2 * tol.rel * abs_sum {
+                        reach[side] = k;
+                        beyond += rest;
+                        break;
+                    }
+                }
+            }
+            k += 1;
+        }
+    }
+    // Both sides go as far as the farther: the window is then symmetric,
+    // so mirror pairs (below) are whole, and the shorter side's tail only
+    // gets smaller than the bound already counted for it.
+    let widest = reach[0].max(reach[1]);
+    for (side, dir) in [-1isize, 1].into_iter().enumerate() {
+        for k in reach[side] + 1..=widest {
+            g[idx(dir * k * step)] = at(dir * k * step)?;
+        }
+    }
+    let far = widest * step;
+    let (lo, hi) = (-far, far);
+    // Nodes are added in mirror pairs, `u` and `−u` together: an odd
+    // integrand about the mean then sums to exactly 0, as it should, and
+    // not to a few ulps of whatever order the nodes came in.
+    let pair = |g: &[f64], m: isize| g[idx(-m)] + g[idx(m)];
+    let mut sum = Neumaier::default();
+    sum.add(g[idx(0)]);
+    for m in (step..=far).step_by(LATTICE_FINEST) {
+        sum.add(pair(&g, m));
+    }
+    let (mut h, mut gap) = (1.0, LATTICE_FINEST as isize);
+    let mut previous = sum.total() * h;
+    let mut last_change = f64::INFINITY;
+    for level in 1..LATTICE_LEVELS {
+        gap /= 2;
+        h *= 0.5;
+        for m in (gap..far).step_by(2 * gap as usize) {
+            g[idx(-m)] = at(-m)?;
+            g[idx(m)] = at(m)?;
+            sum.add(pair(&g, m));
+        }
+        let value = sum.total() * h;
+        let change = (value - previous).abs();
+        if level < 2 {
+            // Too early to trust an agreement: no test, so no floor either.
+            (previous, last_change) = (value, change);
+            continue;
+        }
+        let displaced: f64 = (lo..hi)
+            .step_by(gap as usize)
+            .map(|m| {
+                let x = |m: isize| (mean + sd * (m as f64 / LATTICE_FINEST as f64)).abs();
+                (g[idx(m + gap)] - g[idx(m)]).abs() * x(m).min(x(m + gap)) / sd
+            })
+            .sum();
+        let abs_total: f64 = (lo..=hi)
+            .step_by(gap as usize)
+            .map(|m| g[idx(m)].abs())
+            .sum();
+        let floor = ROUNDOFF_ULPS * f64::EPSILON * abs_total * h + 4.0 * f64::EPSILON * displaced;
+        let target = tol.abs.max(tol.rel * value.abs()).max(2.0 * floor);
+        if change <= target && (change <= last_change || last_change <= target) {
+            let err = change + floor + beyond + 2.0 * f64::EPSILON * value.abs();
+            return Some(Quad { value, err });
+        }
+        previous = value;
+        last_change = change;
+    }
+    None
+}
+
+/// Neumaier's compensated sum.
+#[derive(Default)]
+struct Neumaier {
+    sum: f64,
+    carry: f64,
+}
+
+impl Neumaier {
+    fn add(&mut self, x: f64) {
+        let s = self.sum + x;
+        self.carry += if self.sum.abs() >= x.abs() {
+            (self.sum - s) + x
+        } else {
+            (x - s) + self.sum
+        };
+        self.sum = s;
+    }
+
+    fn total(&self) -> f64 {
+        self.sum + self.carry
+    }
 }
 
 /// Tolerance for inner integrals: a decade tighter than the outer one, so
@@ -1832,5 +2039,127 @@ mod tests {
         let b = scale_breaks(&t, -inf, inf, &[1e3], 0.0, 1.0);
         assert_eq!(b.len(), 2 + 11, "{b:?}");
         assert_eq!(b.last(), Some(&1024.0));
+    }
+
+    // ---- the Gaussian lattice ----
+
+    fn lattice(mean: f64, sd: f64, f: &dyn Fn(f64) -> f64) -> Option<Quad> {
+        expect_normal(mean, sd, f, Tol::default())
+    }
+
+    #[test]
+    fn lattice_moments_and_exponentials_match_closed_forms() {
+        let (mean, sd) = (0.3, 1.7);
+        let z = law("Normal", &[mean, sd]);
+        for k in 0..=8 {
+            let truth = z.raw_moment(k).unwrap();
+            let scale = truth.abs().max(z.raw_moment(2 * k).unwrap().sqrt());
+            let q = lattice(mean, sd, &|x| x.powi(k as i32)).expect("a polynomial converges");
+            honest_scaled(q, truth, scale, 32.0 * f64::EPSILON, &format!("x^{k}"));
+        }
+        // E[exp(aX)] = exp(a mean + a^2 sd^2 / 2), the lognormal mean.
+        for a in [-2.0, -0.5, 0.7, 1.5] {
+            let truth = (a * mean + 0.5 * a * a * sd * sd).exp();
+            let q = lattice(mean, sd, &|x| (a * x).exp()).expect("an exponential converges");
+            honest_against(q, truth, 8.0 * f64::EPSILON, &format!("exp({a} x)"));
+        }
+        // E[exp(c Z^2)] = 1 / sqrt(1 - 2c): a tail that decays slowly.
+        let q = lattice(0.0, 1.0, &|x| (0.45 * x * x).exp()).expect("converges");
+        honest_against(q, 1.0 / 0.1f64.sqrt(), 8.0 * f64::EPSILON, "exp(0.45 z^2)");
+    }
+
+    #[test]
+    fn lattice_matches_the_reference_constants() {
+        // The values of `reference_constants_without_closed_form`.
+        let q = lattice(0.0, 1.0, &|x| x.tanh().powi(2)).unwrap();
+        honest_against(q, 0.394_294_490_397_841_17, 0.0, "tanh^2");
+        let q = lattice(0.0, 1.0, &|x| (1.0 - x.tanh().powi(2)).powi(2)).unwrap();
+        honest_against(q, 0.464_402_902_448_268_24, 0.0, "tanh'^2");
+        // E[erf(aZ + b)] = erf(b / sqrt(1 + 2a^2)) (the normal cdf's
+        // convolution with the normal density).
+        for (a, b) in [(1.0f64, 0.5), (3.0, -1.0), (0.2, 2.0)] {
+            let truth = libm::erf(b / (1.0 + 2.0 * a * a).sqrt());
+            let q = lattice(0.0, 1.0, &|x| libm::erf(a * x + b)).unwrap();
+            honest_against(q, truth, 4.0 * f64::EPSILON, &format!("erf({a} z + {b})"));
+        }
+    }
+
+    #[test]
+    fn odd_integrands_cancel_exactly() {
+        // Mirror nodes are summed in pairs, so an odd function about the
+        // mean gives 0, not a few ulps of the order of summation.
+        for f in [
+            |x: f64| x,
+            |x: f64| x.tanh(),
+            |x: f64| x.powi(3) - 2.0 * x,
+            |x: f64| x * (-x * x).exp(),
+        ] {
+            let q = lattice(0.0, 1.3, &f).expect("converges");
+            assert_eq!(q.value, 0.0, "{q:?}");
+            assert!(q.err < 1e-12, "{q:?}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        // Against closed forms over laws and integrands: whatever the
+        // lattice returns is within its bound of the truth.
+        #[test]
+        fn lattice_is_never_confidently_wrong(
+            mean in -3.0f64..3.0,
+            sd in 0.1f64..5.0,
+            a in -2.0f64..2.0,
+            b in -2.0f64..2.0,
+        ) {
+            // E[exp(aX)] = exp(a mean + a^2 sd^2 / 2).
+            // Within two spreads of slope the lattice must also answer: the
+            // property is not to be met by declining everything.
+            let gentle = a.abs() * sd <= 2.0;
+            let truth = (a * mean + 0.5 * a * a * sd * sd).exp();
+            let q = lattice(mean, sd, &|x| (a * x).exp());
+            prop_assert!(q.is_some() || !gentle);
+            if let Some(q) = q {
+                prop_assert!((q.value - truth).abs() <= q.err + 8.0 * f64::EPSILON * truth, "{q:?} {truth}");
+            }
+            // E[erf(aX + b)] = erf((a mean + b) / sqrt(1 + 2 a^2 sd^2)).
+            let truth = libm::erf((a * mean + b) / (1.0 + 2.0 * a * a * sd * sd).sqrt());
+            let q = lattice(mean, sd, &|x| libm::erf(a * x + b));
+            prop_assert!(q.is_some() || !gentle);
+            if let Some(q) = q {
+                prop_assert!((q.value - truth).abs() <= q.err + 4.0 * f64::EPSILON, "{q:?} {truth}");
+            }
+        }
+    }
+
+    #[test]
+    fn lattice_declines_what_it_cannot_vouch_for() {
+        // Too steep to converge by the finest step: left to the adaptive rule.
+        assert_eq!(lattice(0.0, 1.0, &|x| (200.0 * x).tanh().powi(2)), None);
+        // Non-finite somewhere on the lattice.
+        assert_eq!(lattice(0.0, 1.0, &|x| 1.0 / x), None);
+        // A tail that still grows where the density underflows.
+        assert_eq!(lattice(0.0, 1.0, &|x| (0.6 * x * x).exp()), None);
+        // A narrow law far from 0, whose nodes' rounding the rule does not
+        // model: the adaptive rule's floor does.
+        assert_eq!(lattice(1e6, 1e-3, &|x| x), None);
+        // Zero at every node of the first level: a zero says nothing about
+        // the tail, so no decay is read and the scan runs out.
+        assert_eq!(
+            lattice(0.0, 1.0, &|x| if x == x.round() { 0.0 } else { 1.0 }),
+            None
+        );
+    }
+
+    #[test]
+    fn a_lattice_aliases_a_frequency_of_its_step() {
+        // Why the engine keeps periodic integrands from the lattice: with
+        // cos(2π·16·x) every node of every level reads 1, so the levels
+        // agree on 1, where the truth is exp(-(32π)^2 / 2) = 0. The adaptive
+        // rule, whose nodes are not on a lattice, gets it right.
+        let f = |x: f64| (32.0 * std::f64::consts::PI * x).cos();
+        let wrong = lattice(0.0, 1.0, &f).expect("every level agrees");
+        assert!((wrong.value - 1.0).abs() < 1e-12, "{wrong:?}");
+        let q = expect_1d(&law("Normal", &[0.0, 1.0]), &f, &[], Tol::default()).unwrap();
+        assert!(q.value.abs() <= q.err && q.err < 1e-10, "{q:?}");
     }
 }
