@@ -37,6 +37,7 @@ use super::kinks;
 use super::{Key, dependence_keys};
 use crate::lang::arith::BinOp;
 use crate::lang::builtin::{Asymptote, Builtin, LOG_ORDER, Near, Poles};
+use crate::model::copies::Copier;
 use crate::model::law::{Law, Tail};
 use crate::model::rv::{Rv, VarId};
 use crate::model::{Scenario, Source};
@@ -66,13 +67,43 @@ impl Integrable {
     }
 }
 
+/// Most copies an expression's indexed sums may write out to: beyond it
+/// the analysis of every copy as a variable of its own grows too large.
+const MAX_UNFOLDED_COPIES: u64 = 256;
+
 /// Classifies E|x|^p in a scenario.
+///
+/// Indexed sums are written out copy by copy ([`Copier::unfold`]): the
+/// result is the same random variable over more base variables, so every
+/// rule below applies to it unchanged, soundly.
 pub fn integrable(scenario: &Scenario, x: &Rv, p: f64) -> Integrable {
+    if x.contains_indexed() {
+        let mut copier = Copier::new(scenario);
+        let Some(unfolded) = copier.unfold(x, MAX_UNFOLDED_COPIES) else {
+            return Integrable::Unknown(format!(
+                "the indexed sums in it have more than {MAX_UNFOLDED_COPIES} copies in all, too many to examine one by one"
+            ));
+        };
+        return Analysis {
+            scenario: &copier.scenario,
+        }
+        .moment(&unfolded, p);
+    }
     Analysis { scenario }.moment(x, p)
 }
 
 /// An interval containing every value `x` takes (ends may be infinite).
 pub fn range(scenario: &Scenario, x: &Rv) -> (f64, f64) {
+    if x.contains_indexed() {
+        let mut copier = Copier::new(scenario);
+        return match copier.unfold(x, MAX_UNFOLDED_COPIES) {
+            Some(unfolded) => Analysis {
+                scenario: &copier.scenario,
+            }
+            .range(&unfolded),
+            None => (-INF, INF),
+        };
+    }
     Analysis { scenario }.range(x)
 }
 
@@ -1061,6 +1092,8 @@ impl Analysis<'_> {
             Rv::Base(_) => GENERIC,
             // Fresh copies, independent of v: some finite value, maybe 0.
             Rv::Sum(..) => BOUNDED,
+            // Written out before the analysis starts (`integrable`).
+            Rv::IndexedSum(_) | Rv::Copy(_) => UNKNOWN,
             Rv::Neg(a) => self.local(a, v, t0, dir).neg(),
             Rv::Bin(BinOp::Add, a, b) => self.local(a, v, t0, dir).add(self.local(b, v, t0, dir)),
             Rv::Bin(BinOp::Sub, a, b) => self
@@ -1110,6 +1143,8 @@ impl Analysis<'_> {
             Rv::Base(w) => generic(*w),
             // One copy's variable goes out, the other copies stay put.
             Rv::Sum(_, t) => self.far(t, v, side).add(Far::bounded()),
+            // Written out before the analysis starts (`integrable`).
+            Rv::IndexedSum(_) | Rv::Copy(_) => Far::top(),
             Rv::Neg(a) => self.far(a, v, side).neg(),
             Rv::Bin(BinOp::Add, a, b) => self.far(a, v, side).add(self.far(b, v, side)),
             Rv::Bin(BinOp::Sub, a, b) => self.far(a, v, side).add(self.far(b, v, side).neg()),
@@ -1355,6 +1390,8 @@ impl Analysis<'_> {
                 let n = *n as f64;
                 (n * lo, n * hi)
             }
+            // Written out before the analysis starts (`integrable`).
+            Rv::IndexedSum(_) | Rv::Copy(_) => ALL,
             Rv::Neg(a) => {
                 let (lo, hi) = self.range(a);
                 (-hi, -lo)

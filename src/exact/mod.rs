@@ -36,8 +36,9 @@ mod val;
 
 use crate::lang::arith::BinOp;
 use crate::lang::builtin::Builtin;
+use crate::model::copies::Copier;
 use crate::model::law::{Law, NoMoment};
-use crate::model::rv::{Moment, Rv, VarId};
+use crate::model::rv::{Moment, Plate, Rv, VarId};
 use crate::model::{Scenario, Source};
 use monomial::{Factor, Monomial, expand, product_rv};
 use quad::{Quad, QuadError, Tol};
@@ -101,6 +102,8 @@ pub(crate) enum Key {
     Source(usize),
     /// One `sum(n, T)`: its copies are fresh, so it depends only on itself.
     Sum(Rv),
+    /// The copies of one index: every indexed sum over it shares them.
+    Plate(Plate),
 }
 
 /// Adds to `out` (once each) the keys `x` depends on.
@@ -112,9 +115,35 @@ pub(crate) fn dependence_keys(scenario: &Scenario, x: &Rv, out: &mut Vec<Key>) {
     };
     match x {
         Rv::Sum(..) => add(Key::Sum(x.clone())),
+        Rv::IndexedSum(s) => {
+            add(Key::Plate(s.plate.clone()));
+            // and the shared variables of its body
+            dependence_keys(scenario, &s.body, out);
+        }
+        Rv::Copy(_) => {}
         Rv::Base(v) => add(Key::Source(scenario.bases[v.0].source)),
         _ => x.children().for_each(|c| dependence_keys(scenario, c, out)),
     }
+}
+
+/// The set partitions of {0..m} as restricted growth strings: entry `j`
+/// is the block of element `j`, blocks numbered in order of first use.
+fn partitions(m: usize) -> Vec<Vec<usize>> {
+    let mut out = vec![Vec::new()];
+    for _ in 0..m {
+        out = out
+            .into_iter()
+            .flat_map(|p: Vec<usize>| {
+                let next = p.iter().max().map_or(0, |b| b + 1);
+                (0..=next).map(move |b| {
+                    let mut q = p.clone();
+                    q.push(b);
+                    q
+                })
+            })
+            .collect();
+    }
+    out
 }
 
 /// The engine for one scenario.
@@ -212,6 +241,11 @@ impl<'a> Engine<'a> {
 
     /// `E[prod atom^power]` for factors that all depend on one another.
     fn expect_atom_group(&self, group: &[Factor]) -> Outcome {
+        let mut plates = Vec::new();
+        group.iter().for_each(|f| f.atom.plates(&mut plates));
+        if let Some(plate) = plates.first() {
+            return self.expect_over_plate(group, plate);
+        }
         if let [Factor { atom, power }] = group
             && let Some(e) = self.expect_single_atom(atom, *power)?
         {
@@ -225,6 +259,89 @@ impl<'a> Engine<'a> {
             ));
         }
         self.integrate(&expr, None)
+    }
+
+    /// `E[R S_1 ... S_m]` for indexed sums `S_j = sum_k T_j(X_k, c)` over
+    /// one plate of `n` copies and `R` the group's other factors.
+    ///
+    /// Multiplying out, each term picks a copy `k_j` for every `S_j`; the
+    /// terms whose picks are equal exactly on the blocks of a partition of
+    /// {1..m} with `b` blocks number n (n - 1) ... (n - b + 1), and each has
+    /// the expectation of the canonical term, in which block `B` reads its
+    /// own fresh copy `X_B` of the copied variables and everything else
+    /// (the shared variables `c`, the factors `R`) is one value. So
+    ///
+    ///   E[R prod_j S_j] = sum over partitions pi of (n)_|pi| E[R prod_B prod_{j in B} T_j(X_B, c)],
+    ///
+    /// an identity that needs neither independence of `R` nor a form for
+    /// `T`: every expectation on the right is over ordinary base variables
+    /// (the copies made explicit), evaluated by this same engine, with its
+    /// error bound, or with its reason when it has none. m is at most 4, as
+    /// for the moments of `sum(n, T)`; other plates in the product are
+    /// resolved the same way inside.
+    fn expect_over_plate(&self, group: &[Factor], plate: &Plate) -> Outcome {
+        let mut bodies: Vec<&Rv> = Vec::new();
+        let mut rest: Vec<Factor> = Vec::new();
+        for f in group {
+            match &f.atom {
+                Rv::IndexedSum(s) if s.plate == *plate => {
+                    bodies.extend(std::iter::repeat_n(&s.body, f.power as usize));
+                }
+                atom if atom.contains_indexed() && {
+                    let mut inner = Vec::new();
+                    atom.plates(&mut inner);
+                    inner.contains(plate)
+                } =>
+                {
+                    return Err(NoExact::NoForm(format!(
+                        "a sum over `{}` appears inside a nonlinear function",
+                        plate.index
+                    )));
+                }
+                _ => rest.push(f.clone()),
+            }
+        }
+        if bodies.len() > 4 {
+            return Err(NoExact::NoForm(format!(
+                "a product of {} sums over `{}`: rules go up to the fourth moment",
+                bodies.len(),
+                plate.index
+            )));
+        }
+        let n = plate.count as f64;
+        let mut total = Exact::rules(0.0);
+        for blocks in partitions(bodies.len()) {
+            let b = blocks.iter().max().map_or(0, |m| m + 1);
+            if b as u64 > plate.count {
+                continue;
+            }
+            // (n)_b, rounded once per factor beyond 2^53
+            let mut falling = Val::rounded(1.0, 0.0);
+            for j in 0..b {
+                let f = n - j as f64;
+                falling = Val::mul(falling, Val::rounded(f, 0.0));
+            }
+            let mut copier = Copier::new(self.scenario);
+            let mut product = if rest.is_empty() {
+                Rv::Const(1.0)
+            } else {
+                product_rv(&rest)
+            };
+            for (body, block) in bodies.iter().zip(&blocks) {
+                let copy = copier.substitute(body, &format!("{}#{}", plate.index, block + 1));
+                product = Rv::bin(BinOp::Mul, product, copy);
+            }
+            let engine = Engine {
+                scenario: &copier.scenario,
+                tol: self.tol,
+            };
+            let e = engine.expect(&product)?;
+            total = total.combine(
+                e.combine(Exact::new(falling, Method::Rules), Val::mul),
+                Val::add,
+            );
+        }
+        Ok(total)
     }
 
     /// The rules and closed forms for one atom to a power, if one applies.
