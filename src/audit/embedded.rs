@@ -28,6 +28,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../derivations/activations.toml"),
     ),
     (
+        "attention.toml",
+        include_str!("../../derivations/attention.toml"),
+    ),
+    (
         "assumptions.toml",
         include_str!("../../derivations/assumptions.toml"),
     ),

@@ -1196,4 +1196,94 @@ mod tests {
             assert_eq!(affine(&rv(&m, x)), None, "{x}");
         }
     }
+
+    #[test]
+    fn partitions_number_bell() {
+        // Bell numbers B_0..B_4 = 1, 1, 2, 5, 15
+        let counts: Vec<usize> = (0..5).map(|m| partitions(m).len()).collect();
+        assert_eq!(counts, [1, 1, 2, 5, 15]);
+    }
+
+    /// A bias shared by every coordinate, c ~ N(mc, sc): given c the terms
+    /// T_i = (q_i + c)(k_i + c) are i.i.d. with E[T|c] = c^2 and
+    /// Var[T|c] = sq^2 sk^2 + c^2 (sq^2 + sk^2) (zero-mean q, k), so by the
+    /// law of total variance
+    /// Var[S] = d (sq^2 sk^2 + E[c^2] (sq^2 + sk^2)) + d^2 Var[c^2], with
+    /// E[c^2] = mc^2 + sc^2 and Var[c^2] = 2 sc^4 + 4 mc^2 sc^2.
+    #[test]
+    fn shared_bias_follows_the_law_of_total_variance() {
+        let (sq, sk, mc, sc, d) = (1.5_f64, 0.5_f64, 0.3_f64, 0.4_f64, 10.0);
+        let m = model("q ~ Normal(0, 1.5); k ~ Normal(0, 0.5); c ~ Normal(0.3, 0.4)");
+        let ec2 = mc * mc + sc * sc;
+        let var_c2 = 2.0 * sc.powi(4) + 4.0 * mc * mc * sc * sc;
+        let truth = d * (sq * sq * sk * sk + ec2 * (sq * sq + sk * sk)) + d * d * var_c2;
+        covers(var(&m, "sum(i in 10, (q[i] + c)*(k[i] + c))"), truth);
+        // E[S] = d E[c^2], and the covariance with c itself:
+        // Cov[S, c] = d Cov[c^2, c] = d 2 mc sc^2
+        covers(e(&m, "sum(i in 10, (q[i] + c)*(k[i] + c))"), d * ec2);
+        covers(
+            cov(&m, "sum(i in 10, (q[i] + c)*(k[i] + c))", "c"),
+            d * 2.0 * mc * sc * sc,
+        );
+    }
+
+    /// Two units y_j = sum_i w_ji x_i reading the same inputs: given x they
+    /// are independent with E[y_j^2 | x] = s_j^2 sum_i x_i^2, so
+    /// Cov[y1^2, y2^2] = s1^2 s2^2 n Var[x^2], Var[x^2] = 1/5 - 1/9 for
+    /// x ~ Uniform(-1, 1); Cov[y1, y2] = 0.
+    #[test]
+    fn two_units_reading_the_same_inputs() {
+        let m = model(
+            "x ~ Uniform(-1, 1); w1 ~ Normal(0, 0.5); w2 ~ Normal(0, 2)
+             y1 = sum(i in 12, w1[i]*x[i]); y2 = sum(i in 12, w2[i]*x[i])",
+        );
+        let truth = 0.25 * 4.0 * 12.0 * (1.0 / 5.0 - 1.0 / 9.0);
+        covers(cov(&m, "y1^2", "y2^2"), truth);
+        covers_at(cov(&m, "y1", "y2"), 0.0, 1.0);
+        // different indices draw different inputs: independent sums
+        covers_at(cov(&m, "y1^2", "sum(j in 12, w2[j]*x[j])^2"), 0.0, 1.0);
+    }
+
+    /// E[S^4] = 3 n^2 for S the sum of n standard normals, written either
+    /// way; and an indexed sum inside a nonlinear function has no rule.
+    #[test]
+    fn fourth_moment_and_what_has_no_rule() {
+        let m = model("x ~ Normal(0, 1); c ~ Normal(0, 1)");
+        covers(e(&m, "sum(i in 7, x[i])^4"), 3.0 * 49.0);
+        covers(e(&m, "sum(7, x)^4"), 3.0 * 49.0);
+        match e(&m, "tanh(sum(i in 3, x[i] + c))") {
+            Err(NoExact::NoForm(r)) => assert!(r.contains("nonlinear function"), "{r}"),
+            other => panic!("expected no form, got {other:?}"),
+        }
+        match e(&m, "sum(i in 3, x[i])^5") {
+            Err(NoExact::NoForm(r)) => assert!(r.contains("fourth moment"), "{r}"),
+            other => panic!("expected no form, got {other:?}"),
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// With nothing shared, an indexed sum is `sum(n, T)`; with one copy,
+        /// it is its body: the copy and the shared variable then meet once.
+        #[test]
+        fn indexed_sums_agree_with_plain_ones(
+            body in proptest::sample::select(vec![
+                "x", "x^2", "x*w", "relu(x)", "x + w^2", "x^3 - w",
+            ]),
+            n in 1u64..6,
+            power in 1u32..4,
+        ) {
+            let m = model("x ~ Normal(0.5, 1); w ~ Uniform(-1, 2); c ~ Normal(-0.2, 0.7)");
+            let copied = body.replace('x', "x[i]").replace('w', "w[i]");
+            let indexed = e(&m, &format!("sum(i in {n}, {copied})^{power}")).expect("exact");
+            let plain = e(&m, &format!("sum({n}, {body})^{power}")).expect("exact");
+            let tol = indexed.val.err + plain.val.err + 1e-12 * plain.val.value.abs();
+            proptest::prop_assert!((indexed.val.value - plain.val.value).abs() <= tol);
+            let one = var(&m, &format!("sum(i in 1, ({copied}) * c + c^2)")).expect("exact");
+            let unshared = var(&m, &format!("({body}) * c + c^2")).expect("exact");
+            let tol = one.val.err + unshared.val.err + 1e-12 * unshared.val.value.abs();
+            proptest::prop_assert!((one.val.value - unshared.val.value).abs() <= tol);
+        }
+    }
 }

@@ -1373,4 +1373,91 @@ mod tests {
         assert_eq!(&text[d.span.clone()], "y");
         assert!(d.message.contains("random"), "{d:?}");
     }
+
+    #[test]
+    fn indexed_sum_errors_point_at_the_misuse() {
+        let cases = [
+            (
+                "x ~ Normal(0, 1); s = x[i]",
+                "i",
+                "no `sum(i in n, ...)` is around it",
+            ),
+            (
+                "x ~ Normal(0, 1); s = sum(i in 4, x[j])",
+                "j",
+                "did you mean `x[i]`?",
+            ),
+            ("x ~ Normal(0, 1); s = sum(i in 4, x*i)", "i", "not a value"),
+            (
+                "n = 3; x ~ Normal(0, 1); s = sum(i in 4, n[i]*x[i])",
+                "n[i]",
+                "a parameter",
+            ),
+            (
+                "x ~ Normal(0, 1); s = sum(x in 4, 1)",
+                "x",
+                "already a name",
+            ),
+            (
+                "x ~ Normal(0, 1); s = sum(i in 4, sum(2, x))",
+                "sum(2, x)",
+                "not supported",
+            ),
+            (
+                "x ~ Normal(0, 1); s = sum(3, sum(i in 4, x[i]))",
+                "sum(i in 4, x[i])",
+                "inside `sum(n, T)`",
+            ),
+            (
+                "x ~ Normal(0, 1); t = sum(3, x); s = sum(i in 4, t[i])",
+                "t[i]",
+                "holds a sum",
+            ),
+            (
+                "x ~ Normal(0, 1); s = sum(i in 4, x[i]) + sum(i in 5, x[i])",
+                "sum(i in 4, x[i]) + sum(i in 5, x[i])",
+                "runs over 4 copies in one sum and 5",
+            ),
+            (
+                "x ~ Normal(0, 1); s = sum(i in 2.5, x[i])",
+                "2.5",
+                "whole number",
+            ),
+        ];
+        for (text, under_caret, message) in cases {
+            let (d, under) = error(text);
+            assert_eq!(under, under_caret, "{text}: {d:?}");
+            assert!(
+                d.message.contains(message) || d.help.contains(message),
+                "{text}: {d:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn copies_and_shared_variables_lower_apart() {
+        let m = build_in(
+            "x ~ Normal(0, 1); c ~ Normal(0, 1); y = relu(x)",
+            &no_functions(),
+        )
+        .expect("resolves");
+        let s = m
+            .rv(
+                &parse_expr("sum(i in 4, y[i] + c)").expect("parses"),
+                &no_functions(),
+            )
+            .expect("resolves");
+        let Rv::IndexedSum(s) = s else {
+            panic!("{s:?}")
+        };
+        assert_eq!(s.plate.count, 4);
+        assert_eq!(
+            s.body,
+            Rv::bin(
+                BinOp::Add,
+                Rv::Call(Builtin::Relu, vec![Rv::Copy(VarId(0))]),
+                Rv::Base(VarId(1))
+            )
+        );
+    }
 }
