@@ -69,7 +69,7 @@ impl Integrable {
 
 /// Most copies an expression's indexed sums may write out to: beyond it
 /// the analysis of every copy as a variable of its own grows too large.
-const MAX_UNFOLDED_COPIES: u64 = 256;
+const MAX_UNFOLDED_COPIES: u64 = 1024;
 
 /// Classifies E|x|^p in a scenario.
 ///
@@ -84,12 +84,37 @@ pub fn integrable(scenario: &Scenario, x: &Rv, p: f64) -> Integrable {
                 "the indexed sums in it have more than {MAX_UNFOLDED_COPIES} copies in all, too many to examine one by one"
             ));
         };
-        return Analysis {
+        let reason = |r: String| {
+            format!(
+                "{}, written out copy by copy: {}",
+                x.shown(&scenario.bases),
+                abridged(&r)
+            )
+        };
+        return match (Analysis {
             scenario: &copier.scenario,
-        }
-        .moment(&unfolded, p);
+        })
+        .moment(&unfolded, p)
+        {
+            Integrable::Yes => Integrable::Yes,
+            Integrable::No(r) => Integrable::No(reason(r)),
+            Integrable::Unknown(r) => Integrable::Unknown(reason(r)),
+        };
     }
     Analysis { scenario }.moment(x, p)
+}
+
+/// A reason about a sum written out copy by copy names every copy; its
+/// middle is cut so that it stays readable.
+fn abridged(reason: &str) -> String {
+    const KEEP: usize = 120;
+    let chars: Vec<char> = reason.chars().collect();
+    if chars.len() <= 3 * KEEP {
+        return reason.to_string();
+    }
+    let head: String = chars[..KEEP].iter().collect();
+    let tail: String = chars[chars.len() - 2 * KEEP..].iter().collect();
+    format!("{head} ... {tail}")
 }
 
 /// An interval containing every value `x` takes (ends may be infinite).

@@ -8,7 +8,9 @@
 //!
 //! 1. a base variable's power: the law's closed-form raw moment;
 //! 2. `sum(n, T)` to the first or second power: `n E[T]`,
-//!    `n E[T^2] + n(n-1) E[T]^2`;
+//!    `n E[T^2] + n(n-1) E[T]^2`; sums over one index (`sum(i in n, T)`,
+//!    whose copies they share, with shared variables) by the partitions
+//!    of their product (`expect_over_plate`);
 //! 3. a registered closed form (relu, leaky relu, step of an affine
 //!    function of a Normal);
 //! 4. anything else of one source: adaptive quadrature against the density,

@@ -21,6 +21,11 @@
 //! one scope are one node: resolution inlines a derived variable
 //! `s = sum(n, T)` wherever `s` is named, so `s * s` must be the square of
 //! one sum, not the product of two independent ones.
+//!
+//! `sum(i in n, T)` opens one scope per plate (index and count), shared by
+//! every sum over it: per copy its draws are refilled once and each sum
+//! adds its body, so sums over one index read the same copies. Its shared
+//! variables are drawn in the enclosing scope, once per draw.
 
 use std::collections::{BTreeMap, HashMap};
 
