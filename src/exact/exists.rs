@@ -78,6 +78,9 @@ const MAX_UNFOLDED_COPIES: u64 = 1024;
 /// rule below applies to it unchanged, soundly.
 pub fn integrable(scenario: &Scenario, x: &Rv, p: f64) -> Integrable {
     if x.contains_indexed() {
+        if bounded(range(scenario, x)) {
+            return Integrable::Yes;
+        }
         let mut copier = Copier::new(scenario);
         let Some(unfolded) = copier.unfold(x, MAX_UNFOLDED_COPIES) else {
             return Integrable::Unknown(format!(
@@ -119,16 +122,6 @@ fn abridged(reason: &str) -> String {
 
 /// An interval containing every value `x` takes (ends may be infinite).
 pub fn range(scenario: &Scenario, x: &Rv) -> (f64, f64) {
-    if x.contains_indexed() {
-        let mut copier = Copier::new(scenario);
-        return match copier.unfold(x, MAX_UNFOLDED_COPIES) {
-            Some(unfolded) => Analysis {
-                scenario: &copier.scenario,
-            }
-            .range(&unfolded),
-            None => (-INF, INF),
-        };
-    }
     Analysis { scenario }.range(x)
 }
 
@@ -1415,8 +1408,13 @@ impl Analysis<'_> {
                 let n = *n as f64;
                 (n * lo, n * hi)
             }
-            // Written out before the analysis starts (`integrable`).
-            Rv::IndexedSum(_) | Rv::Copy(_) => ALL,
+            // A copy takes the values its variable takes.
+            Rv::Copy(v) => self.law(*v).support(),
+            Rv::IndexedSum(s) => {
+                let (lo, hi) = self.range(&s.body);
+                let n = s.plate.count as f64;
+                (n * lo, n * hi)
+            }
             Rv::Neg(a) => {
                 let (lo, hi) = self.range(a);
                 (-hi, -lo)
