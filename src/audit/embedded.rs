@@ -28,12 +28,12 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../derivations/activations.toml"),
     ),
     (
-        "attention.toml",
-        include_str!("../../derivations/attention.toml"),
-    ),
-    (
         "assumptions.toml",
         include_str!("../../derivations/assumptions.toml"),
+    ),
+    (
+        "attention.toml",
+        include_str!("../../derivations/attention.toml"),
     ),
     (
         "frameworks.toml",
