@@ -105,6 +105,7 @@ fn halve_largest_sum(m: &mut Moment) -> bool {
         let inner = x.children().map(largest).max().unwrap_or(0);
         match x {
             Rv::Sum(n, _) => (*n).max(inner),
+            Rv::IndexedSum(s) => s.plate.count.max(inner),
             _ => inner,
         }
     }
@@ -119,6 +120,12 @@ fn halve_largest_sum(m: &mut Moment) -> bool {
         match x {
             Rv::Sum(n, _) if *n == target => {
                 *n = (*n / 2).max(1);
+                true
+            }
+            // Sums over one index in a moment share a count, so all of
+            // them halve together and keep sharing their copies.
+            Rv::IndexedSum(s) if s.plate.count == target => {
+                s.plate.count = (s.plate.count / 2).max(1);
                 true
             }
             _ => done,

@@ -32,6 +32,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../derivations/assumptions.toml"),
     ),
     (
+        "attention.toml",
+        include_str!("../../derivations/attention.toml"),
+    ),
+    (
         "frameworks.toml",
         include_str!("../../derivations/frameworks.toml"),
     ),

@@ -89,6 +89,16 @@ fn free_names(e: &Expr, out: &mut Vec<String>) {
             }
         }
         ExprKind::Num(_) => {}
+        // `x[i]` names `x`; the index is bound by its sum.
+        ExprKind::Subscript { name, .. } => {
+            if !out.contains(name) {
+                out.push(name.clone());
+            }
+        }
+        ExprKind::IndexedSum { count, body, .. } => {
+            free_names(count, out);
+            free_names(body, out);
+        }
         ExprKind::Neg(a) => free_names(a, out),
         ExprKind::Binary(_, a, b) | ExprKind::Sum(a, b) => {
             free_names(a, out);

@@ -37,6 +37,7 @@ use super::kinks;
 use super::{Key, dependence_keys};
 use crate::lang::arith::BinOp;
 use crate::lang::builtin::{Asymptote, Builtin, LOG_ORDER, Near, Poles};
+use crate::model::copies::Copier;
 use crate::model::law::{Law, Tail};
 use crate::model::rv::{Rv, VarId};
 use crate::model::{Scenario, Source};
@@ -66,9 +67,57 @@ impl Integrable {
     }
 }
 
+/// Most copies an expression's indexed sums may write out to: beyond it
+/// the analysis of every copy as a variable of its own grows too large.
+const MAX_UNFOLDED_COPIES: u64 = 1024;
+
 /// Classifies E|x|^p in a scenario.
+///
+/// Indexed sums are written out copy by copy ([`Copier::unfold`]): the
+/// result is the same random variable over more base variables, so every
+/// rule below applies to it unchanged, soundly.
 pub fn integrable(scenario: &Scenario, x: &Rv, p: f64) -> Integrable {
+    if x.contains_indexed() {
+        if bounded(range(scenario, x)) {
+            return Integrable::Yes;
+        }
+        let mut copier = Copier::new(scenario);
+        let Some(unfolded) = copier.unfold(x, MAX_UNFOLDED_COPIES) else {
+            return Integrable::Unknown(format!(
+                "the indexed sums in it have more than {MAX_UNFOLDED_COPIES} copies in all, too many to examine one by one"
+            ));
+        };
+        let reason = |r: String| {
+            format!(
+                "{}, written out copy by copy: {}",
+                x.shown(&scenario.bases),
+                abridged(&r)
+            )
+        };
+        return match (Analysis {
+            scenario: &copier.scenario,
+        })
+        .moment(&unfolded, p)
+        {
+            Integrable::Yes => Integrable::Yes,
+            Integrable::No(r) => Integrable::No(reason(r)),
+            Integrable::Unknown(r) => Integrable::Unknown(reason(r)),
+        };
+    }
     Analysis { scenario }.moment(x, p)
+}
+
+/// A reason about a sum written out copy by copy names every copy; its
+/// middle is cut so that it stays readable.
+fn abridged(reason: &str) -> String {
+    const KEEP: usize = 120;
+    let chars: Vec<char> = reason.chars().collect();
+    if chars.len() <= 3 * KEEP {
+        return reason.to_string();
+    }
+    let head: String = chars[..KEEP].iter().collect();
+    let tail: String = chars[chars.len() - 2 * KEEP..].iter().collect();
+    format!("{head} ... {tail}")
 }
 
 /// An interval containing every value `x` takes (ends may be infinite).
@@ -1061,6 +1110,8 @@ impl Analysis<'_> {
             Rv::Base(_) => GENERIC,
             // Fresh copies, independent of v: some finite value, maybe 0.
             Rv::Sum(..) => BOUNDED,
+            // Written out before the analysis starts (`integrable`).
+            Rv::IndexedSum(_) | Rv::Copy(_) => UNKNOWN,
             Rv::Neg(a) => self.local(a, v, t0, dir).neg(),
             Rv::Bin(BinOp::Add, a, b) => self.local(a, v, t0, dir).add(self.local(b, v, t0, dir)),
             Rv::Bin(BinOp::Sub, a, b) => self
@@ -1110,6 +1161,8 @@ impl Analysis<'_> {
             Rv::Base(w) => generic(*w),
             // One copy's variable goes out, the other copies stay put.
             Rv::Sum(_, t) => self.far(t, v, side).add(Far::bounded()),
+            // Written out before the analysis starts (`integrable`).
+            Rv::IndexedSum(_) | Rv::Copy(_) => Far::top(),
             Rv::Neg(a) => self.far(a, v, side).neg(),
             Rv::Bin(BinOp::Add, a, b) => self.far(a, v, side).add(self.far(b, v, side)),
             Rv::Bin(BinOp::Sub, a, b) => self.far(a, v, side).add(self.far(b, v, side).neg()),
@@ -1353,6 +1406,13 @@ impl Analysis<'_> {
             Rv::Sum(n, t) => {
                 let (lo, hi) = self.range(t);
                 let n = *n as f64;
+                (n * lo, n * hi)
+            }
+            // A copy takes the values its variable takes.
+            Rv::Copy(v) => self.law(*v).support(),
+            Rv::IndexedSum(s) => {
+                let (lo, hi) = self.range(&s.body);
+                let n = s.plate.count as f64;
                 (n * lo, n * hi)
             }
             Rv::Neg(a) => {

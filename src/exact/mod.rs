@@ -8,7 +8,9 @@
 //!
 //! 1. a base variable's power: the law's closed-form raw moment;
 //! 2. `sum(n, T)` to the first or second power: `n E[T]`,
-//!    `n E[T^2] + n(n-1) E[T]^2`;
+//!    `n E[T^2] + n(n-1) E[T]^2`; sums over one index (`sum(i in n, T)`,
+//!    whose copies they share, with shared variables) by the partitions
+//!    of their product (`expect_over_plate`);
 //! 3. a registered closed form (relu, leaky relu, step of an affine
 //!    function of a Normal);
 //! 4. anything else of one source: adaptive quadrature against the density,
@@ -36,8 +38,9 @@ mod val;
 
 use crate::lang::arith::BinOp;
 use crate::lang::builtin::Builtin;
+use crate::model::copies::Copier;
 use crate::model::law::{Law, NoMoment};
-use crate::model::rv::{Moment, Rv, VarId};
+use crate::model::rv::{Moment, Plate, Rv, VarId};
 use crate::model::{Scenario, Source};
 use monomial::{Factor, Monomial, expand, product_rv};
 use quad::{Quad, QuadError, Tol};
@@ -101,6 +104,8 @@ pub(crate) enum Key {
     Source(usize),
     /// One `sum(n, T)`: its copies are fresh, so it depends only on itself.
     Sum(Rv),
+    /// The copies of one index: every indexed sum over it shares them.
+    Plate(Plate),
 }
 
 /// Adds to `out` (once each) the keys `x` depends on.
@@ -112,9 +117,35 @@ pub(crate) fn dependence_keys(scenario: &Scenario, x: &Rv, out: &mut Vec<Key>) {
     };
     match x {
         Rv::Sum(..) => add(Key::Sum(x.clone())),
+        Rv::IndexedSum(s) => {
+            add(Key::Plate(s.plate.clone()));
+            // and the shared variables of its body
+            dependence_keys(scenario, &s.body, out);
+        }
+        Rv::Copy(_) => {}
         Rv::Base(v) => add(Key::Source(scenario.bases[v.0].source)),
         _ => x.children().for_each(|c| dependence_keys(scenario, c, out)),
     }
+}
+
+/// The set partitions of {0..m} as restricted growth strings: entry `j`
+/// is the block of element `j`, blocks numbered in order of first use.
+fn partitions(m: usize) -> Vec<Vec<usize>> {
+    let mut out = vec![Vec::new()];
+    for _ in 0..m {
+        out = out
+            .into_iter()
+            .flat_map(|p: Vec<usize>| {
+                let next = p.iter().max().map_or(0, |b| b + 1);
+                (0..=next).map(move |b| {
+                    let mut q = p.clone();
+                    q.push(b);
+                    q
+                })
+            })
+            .collect();
+    }
+    out
 }
 
 /// The engine for one scenario.
@@ -212,6 +243,11 @@ impl<'a> Engine<'a> {
 
     /// `E[prod atom^power]` for factors that all depend on one another.
     fn expect_atom_group(&self, group: &[Factor]) -> Outcome {
+        let mut plates = Vec::new();
+        group.iter().for_each(|f| f.atom.plates(&mut plates));
+        if let Some(plate) = plates.first() {
+            return self.expect_over_plate(group, plate);
+        }
         if let [Factor { atom, power }] = group
             && let Some(e) = self.expect_single_atom(atom, *power)?
         {
@@ -225,6 +261,89 @@ impl<'a> Engine<'a> {
             ));
         }
         self.integrate(&expr, None)
+    }
+
+    /// `E[R S_1 ... S_m]` for indexed sums `S_j = sum_k T_j(X_k, c)` over
+    /// one plate of `n` copies and `R` the group's other factors.
+    ///
+    /// Multiplying out, each term picks a copy `k_j` for every `S_j`; the
+    /// terms whose picks are equal exactly on the blocks of a partition of
+    /// {1..m} with `b` blocks number n (n - 1) ... (n - b + 1), and each has
+    /// the expectation of the canonical term, in which block `B` reads its
+    /// own fresh copy `X_B` of the copied variables and everything else
+    /// (the shared variables `c`, the factors `R`) is one value. So
+    ///
+    ///   E[R prod_j S_j] = sum over partitions pi of (n)_|pi| E[R prod_B prod_{j in B} T_j(X_B, c)],
+    ///
+    /// an identity that needs neither independence of `R` nor a form for
+    /// `T`: every expectation on the right is over ordinary base variables
+    /// (the copies made explicit), evaluated by this same engine, with its
+    /// error bound, or with its reason when it has none. m is at most 4, as
+    /// for the moments of `sum(n, T)`; other plates in the product are
+    /// resolved the same way inside.
+    fn expect_over_plate(&self, group: &[Factor], plate: &Plate) -> Outcome {
+        let mut bodies: Vec<&Rv> = Vec::new();
+        let mut rest: Vec<Factor> = Vec::new();
+        for f in group {
+            match &f.atom {
+                Rv::IndexedSum(s) if s.plate == *plate => {
+                    bodies.extend(std::iter::repeat_n(&s.body, f.power as usize));
+                }
+                atom if atom.contains_indexed() && {
+                    let mut inner = Vec::new();
+                    atom.plates(&mut inner);
+                    inner.contains(plate)
+                } =>
+                {
+                    return Err(NoExact::NoForm(format!(
+                        "a sum over `{}` appears inside a nonlinear function",
+                        plate.index
+                    )));
+                }
+                _ => rest.push(f.clone()),
+            }
+        }
+        if bodies.len() > 4 {
+            return Err(NoExact::NoForm(format!(
+                "a product of {} sums over `{}`: rules go up to the fourth moment",
+                bodies.len(),
+                plate.index
+            )));
+        }
+        let n = plate.count as f64;
+        let mut total = Exact::rules(0.0);
+        for blocks in partitions(bodies.len()) {
+            let b = blocks.iter().max().map_or(0, |m| m + 1);
+            if b as u64 > plate.count {
+                continue;
+            }
+            // (n)_b, rounded once per factor beyond 2^53
+            let mut falling = Val::rounded(1.0, 0.0);
+            for j in 0..b {
+                let f = n - j as f64;
+                falling = Val::mul(falling, Val::rounded(f, 0.0));
+            }
+            let mut copier = Copier::new(self.scenario);
+            let mut product = if rest.is_empty() {
+                Rv::Const(1.0)
+            } else {
+                product_rv(&rest)
+            };
+            for (body, block) in bodies.iter().zip(&blocks) {
+                let copy = copier.substitute(body, &format!("{}#{}", plate.index, block + 1));
+                product = Rv::bin(BinOp::Mul, product, copy);
+            }
+            let engine = Engine {
+                scenario: &copier.scenario,
+                tol: self.tol,
+            };
+            let e = engine.expect(&product)?;
+            total = total.combine(
+                e.combine(Exact::new(falling, Method::Rules), Val::mul),
+                Val::add,
+            );
+        }
+        Ok(total)
     }
 
     /// The rules and closed forms for one atom to a power, if one applies.
@@ -1104,6 +1223,96 @@ mod tests {
         assert_eq!(affine(&rv(&m, "(z - 1) * 2")), Some((z, 2.0, -2.0)));
         for x in ["z * z", "z + y", "relu(z)", "1 + 2", "z^1"] {
             assert_eq!(affine(&rv(&m, x)), None, "{x}");
+        }
+    }
+
+    #[test]
+    fn partitions_number_bell() {
+        // Bell numbers B_0..B_4 = 1, 1, 2, 5, 15
+        let counts: Vec<usize> = (0..5).map(|m| partitions(m).len()).collect();
+        assert_eq!(counts, [1, 1, 2, 5, 15]);
+    }
+
+    /// A bias shared by every coordinate, c ~ N(mc, sc): given c the terms
+    /// T_i = (q_i + c)(k_i + c) are i.i.d. with E[T|c] = c^2 and
+    /// Var[T|c] = sq^2 sk^2 + c^2 (sq^2 + sk^2) (zero-mean q, k), so by the
+    /// law of total variance
+    /// Var[S] = d (sq^2 sk^2 + E[c^2] (sq^2 + sk^2)) + d^2 Var[c^2], with
+    /// E[c^2] = mc^2 + sc^2 and Var[c^2] = 2 sc^4 + 4 mc^2 sc^2.
+    #[test]
+    fn shared_bias_follows_the_law_of_total_variance() {
+        let (sq, sk, mc, sc, d) = (1.5_f64, 0.5_f64, 0.3_f64, 0.4_f64, 10.0);
+        let m = model("q ~ Normal(0, 1.5); k ~ Normal(0, 0.5); c ~ Normal(0.3, 0.4)");
+        let ec2 = mc * mc + sc * sc;
+        let var_c2 = 2.0 * sc.powi(4) + 4.0 * mc * mc * sc * sc;
+        let truth = d * (sq * sq * sk * sk + ec2 * (sq * sq + sk * sk)) + d * d * var_c2;
+        covers(var(&m, "sum(i in 10, (q[i] + c)*(k[i] + c))"), truth);
+        // E[S] = d E[c^2], and the covariance with c itself:
+        // Cov[S, c] = d Cov[c^2, c] = d 2 mc sc^2
+        covers(e(&m, "sum(i in 10, (q[i] + c)*(k[i] + c))"), d * ec2);
+        covers(
+            cov(&m, "sum(i in 10, (q[i] + c)*(k[i] + c))", "c"),
+            d * 2.0 * mc * sc * sc,
+        );
+    }
+
+    /// Two units y_j = sum_i w_ji x_i reading the same inputs: given x they
+    /// are independent with E[y_j^2 | x] = s_j^2 sum_i x_i^2, so
+    /// Cov[y1^2, y2^2] = s1^2 s2^2 n Var[x^2], Var[x^2] = 1/5 - 1/9 for
+    /// x ~ Uniform(-1, 1); Cov[y1, y2] = 0.
+    #[test]
+    fn two_units_reading_the_same_inputs() {
+        let m = model(
+            "x ~ Uniform(-1, 1); w1 ~ Normal(0, 0.5); w2 ~ Normal(0, 2)
+             y1 = sum(i in 12, w1[i]*x[i]); y2 = sum(i in 12, w2[i]*x[i])",
+        );
+        let truth = 0.25 * 4.0 * 12.0 * (1.0 / 5.0 - 1.0 / 9.0);
+        covers(cov(&m, "y1^2", "y2^2"), truth);
+        covers_at(cov(&m, "y1", "y2"), 0.0, 1.0);
+        // different indices draw different inputs: independent sums
+        covers_at(cov(&m, "y1^2", "sum(j in 12, w2[j]*x[j])^2"), 0.0, 1.0);
+    }
+
+    /// E[S^4] = 3 n^2 for S the sum of n standard normals, written either
+    /// way; and an indexed sum inside a nonlinear function has no rule.
+    #[test]
+    fn fourth_moment_and_what_has_no_rule() {
+        let m = model("x ~ Normal(0, 1); c ~ Normal(0, 1)");
+        covers(e(&m, "sum(i in 7, x[i])^4"), 3.0 * 49.0);
+        covers(e(&m, "sum(7, x)^4"), 3.0 * 49.0);
+        match e(&m, "tanh(sum(i in 3, x[i] + c))") {
+            Err(NoExact::NoForm(r)) => assert!(r.contains("nonlinear function"), "{r}"),
+            other => panic!("expected no form, got {other:?}"),
+        }
+        match e(&m, "sum(i in 3, x[i])^5") {
+            Err(NoExact::NoForm(r)) => assert!(r.contains("fourth moment"), "{r}"),
+            other => panic!("expected no form, got {other:?}"),
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// With nothing shared, an indexed sum is `sum(n, T)`; with one copy,
+        /// it is its body: the copy and the shared variable then meet once.
+        #[test]
+        fn indexed_sums_agree_with_plain_ones(
+            body in proptest::sample::select(vec![
+                "x", "x^2", "x*w", "relu(x)", "x + w^2", "x^3 - w",
+            ]),
+            n in 1u64..6,
+            power in 1u32..4,
+        ) {
+            let m = model("x ~ Normal(0.5, 1); w ~ Uniform(-1, 2); c ~ Normal(-0.2, 0.7)");
+            let copied = body.replace('x', "x[i]").replace('w', "w[i]");
+            let indexed = e(&m, &format!("sum(i in {n}, {copied})^{power}")).expect("exact");
+            let plain = e(&m, &format!("sum({n}, {body})^{power}")).expect("exact");
+            let tol = indexed.val.err + plain.val.err + 1e-12 * plain.val.value.abs();
+            proptest::prop_assert!((indexed.val.value - plain.val.value).abs() <= tol);
+            let one = var(&m, &format!("sum(i in 1, ({copied}) * c + c^2)")).expect("exact");
+            let unshared = var(&m, &format!("({body}) * c + c^2")).expect("exact");
+            let tol = one.val.err + unshared.val.err + 1e-12 * unshared.val.value.abs();
+            proptest::prop_assert!((one.val.value - unshared.val.value).abs() <= tol);
         }
     }
 }

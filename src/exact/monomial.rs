@@ -120,7 +120,7 @@ pub(super) fn expand(x: &Rv) -> Option<Vec<Monomial>> {
             }
             _ => atom(x),
         },
-        Rv::Base(_) | Rv::Call(..) | Rv::Sum(..) => atom(x),
+        Rv::Base(_) | Rv::Call(..) | Rv::Sum(..) | Rv::IndexedSum(_) | Rv::Copy(_) => atom(x),
     }
 }
 

@@ -52,6 +52,22 @@ pub enum ExprKind {
     Moment(MomentOp, Vec<Expr>),
     /// `sum(n, T)`: the sum of `n` independent copies of `T`.
     Sum(Box<Expr>, Box<Expr>),
+    /// `sum(i in n, T)`: the sum over `n` copies indexed by `i`, in which
+    /// `x[i]` is copy `i` of `x` and a name without `[i]` is one value
+    /// shared by every copy. Sums over one index in one moment run over the
+    /// same copies.
+    IndexedSum {
+        index: String,
+        index_span: Span,
+        count: Box<Expr>,
+        body: Box<Expr>,
+    },
+    /// `x[i]`: copy `i` of the variable `x`, inside `sum(i in n, ...)`.
+    Subscript {
+        name: String,
+        index: String,
+        index_span: Span,
+    },
 }
 
 impl Expr {

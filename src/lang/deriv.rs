@@ -109,9 +109,13 @@ fn too_large(e: &Expr) -> bool {
             return true;
         }
         match &e.kind {
-            ExprKind::Num(_) | ExprKind::Name(_) => {}
+            ExprKind::Num(_) | ExprKind::Name(_) | ExprKind::Subscript { .. } => {}
             ExprKind::Neg(a) => todo.push((a, level + 1)),
-            ExprKind::Binary(_, a, b) | ExprKind::Sum(a, b) => {
+            ExprKind::Binary(_, a, b)
+            | ExprKind::Sum(a, b)
+            | ExprKind::IndexedSum {
+                count: a, body: b, ..
+            } => {
                 todo.extend([(&**a, level + 1), (&**b, level + 1)]);
             }
             ExprKind::Call { args, .. } | ExprKind::Moment(_, args) => {
@@ -229,9 +233,13 @@ impl<'f> Ctx<'f> {
                 &s,
                 "cannot differentiate a moment: `E`, `Var` and `Cov` are numbers, not functions of a variable",
             )),
-            ExprKind::Sum(..) => Err(error(
+            ExprKind::Sum(..) | ExprKind::IndexedSum { .. } => Err(error(
                 &s,
                 "cannot differentiate a moment: `sum(n, T)` is a sum of random copies",
+            )),
+            ExprKind::Subscript { .. } => Err(error(
+                &s,
+                "cannot differentiate a copy `x[i]`: it belongs to a sum of random copies",
             )),
         }
     }
@@ -524,7 +532,7 @@ fn map_kind(e: &Expr, f: &mut dyn FnMut(&Expr) -> Expr) -> ExprKind {
 /// `e`'s node with `f` applied to each child, stopping at the first error.
 fn try_map_kind<E>(e: &Expr, f: &mut dyn FnMut(&Expr) -> Result<Expr, E>) -> Result<ExprKind, E> {
     Ok(match &e.kind {
-        ExprKind::Num(_) | ExprKind::Name(_) => e.kind.clone(),
+        ExprKind::Num(_) | ExprKind::Name(_) | ExprKind::Subscript { .. } => e.kind.clone(),
         ExprKind::Neg(a) => ExprKind::Neg(Box::new(f(a)?)),
         ExprKind::Binary(op, a, b) => ExprKind::Binary(*op, Box::new(f(a)?), Box::new(f(b)?)),
         ExprKind::Call {
@@ -542,6 +550,17 @@ fn try_map_kind<E>(e: &Expr, f: &mut dyn FnMut(&Expr) -> Result<Expr, E>) -> Res
             ExprKind::Moment(*op, args.iter().map(&mut *f).collect::<Result<_, _>>()?)
         }
         ExprKind::Sum(n, body) => ExprKind::Sum(Box::new(f(n)?), Box::new(f(body)?)),
+        ExprKind::IndexedSum {
+            index,
+            index_span,
+            count,
+            body,
+        } => ExprKind::IndexedSum {
+            index: index.clone(),
+            index_span: index_span.clone(),
+            count: Box::new(f(count)?),
+            body: Box::new(f(body)?),
+        },
     })
 }
 
@@ -653,6 +672,15 @@ fn same(a: &Expr, b: &Expr) -> bool {
             },
         ) => f == g && p == q && all_same(xs, ys),
         (ExprKind::Moment(o, xs), ExprKind::Moment(p, ys)) => o == p && all_same(xs, ys),
+        // One copy of one variable, in one sum over its index.
+        (
+            ExprKind::Subscript {
+                name: x, index: i, ..
+            },
+            ExprKind::Subscript {
+                name: y, index: j, ..
+            },
+        ) => x == y && i == j,
         // Two `sum(n, T)` are independent draws even when written alike,
         // so no two of them are the same.
         _ => false,
@@ -796,7 +824,10 @@ mod tests {
                 vals.extend_from_slice(&d[d.len() - missing..]);
                 b.eval(&vals)
             }
-            ExprKind::Moment(..) | ExprKind::Sum(..) => panic!("not deterministic: {e}"),
+            ExprKind::Moment(..)
+            | ExprKind::Sum(..)
+            | ExprKind::IndexedSum { .. }
+            | ExprKind::Subscript { .. } => panic!("not deterministic: {e}"),
         }
     }
 

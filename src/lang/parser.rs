@@ -234,13 +234,7 @@ impl<'s> Parser<'s> {
         match self.peek().kind {
             Tok::LBracket => {
                 let Some(op) = moment else {
-                    return Err(error(
-                        self.peek().span.clone(),
-                        format!(
-                            "`[` cannot follow `{name}`: square brackets belong to `E`, `Var` and `Cov`"
-                        ),
-                        "`(` for a call, or an operator",
-                    ));
+                    return self.subscript(name, primes, span);
                 };
                 if primes > 0 {
                     return Err(error(
@@ -265,6 +259,9 @@ impl<'s> Parser<'s> {
                     ));
                 }
                 Ok((Expr::new(ExprKind::Moment(op, args), whole), depth + 1))
+            }
+            Tok::LParen if name == "sum" && primes == 0 && self.at_index() => {
+                self.indexed_sum(span, nesting)
             }
             Tok::LParen => {
                 let open = self.bump();
@@ -308,6 +305,94 @@ impl<'s> Parser<'s> {
                 format!("`(`, as in `{name}{}(x)`", "'".repeat(primes as usize)),
             )),
             _ => Ok((Expr::new(ExprKind::Name(name), span), 1)),
+        }
+    }
+
+    /// Whether `(` is followed by `NAME in`: the head of `sum(i in n, T)`.
+    fn at_index(&self) -> bool {
+        matches!(
+            (
+                self.toks.get(self.pos + 1).map(|t| &t.kind),
+                self.toks.get(self.pos + 2).map(|t| &t.kind),
+            ),
+            (Some(Tok::Ident { primes: 0, .. }), Some(Tok::Ident { name, primes: 0 })) if name == "in"
+        )
+    }
+
+    /// `sum(i in n, T)`, at its `(`.
+    fn indexed_sum(&mut self, head: Span, nesting: usize) -> Result<(Expr, usize), ParseError> {
+        let open = self.bump();
+        let index_tok = self.bump();
+        let Tok::Ident { name: index, .. } = index_tok.kind else {
+            unreachable!("at_index saw a name")
+        };
+        self.bump(); // `in`
+        let (count, count_depth) = self.expr_bp(0, nesting + 1)?;
+        if self.peek().kind != Tok::Comma {
+            if matches!(self.peek().kind, Tok::RParen) {
+                return Err(error(
+                    self.peek().span.clone(),
+                    format!("`sum({index} in n, T)` needs a body after the count"),
+                    format!("`,` and the body, as in `sum({index} in n, w[{index}]*x[{index}])`"),
+                ));
+            }
+            self.close(&open, Tok::RParen, true)?;
+        }
+        self.bump();
+        let (body, body_depth) = self.expr_bp(0, nesting + 1)?;
+        if self.peek().kind == Tok::Comma {
+            return Err(error(
+                self.peek().span.clone(),
+                "`sum` takes an index, a count and a body, but more were given",
+                format!("`)`, as in `sum({index} in n, T)`"),
+            ));
+        }
+        let close = self.close(&open, Tok::RParen, true)?;
+        let kind = ExprKind::IndexedSum {
+            index,
+            index_span: index_tok.span,
+            count: Box::new(count),
+            body: Box::new(body),
+        };
+        let depth = count_depth.max(body_depth) + 1;
+        Ok((Expr::new(kind, head.start..close.end), depth))
+    }
+
+    /// `x[i]`, at its `[`: a copy of a variable, indexed by a name.
+    fn subscript(
+        &mut self,
+        name: String,
+        primes: u32,
+        span: Span,
+    ) -> Result<(Expr, usize), ParseError> {
+        let open = self.peek().clone();
+        let index = self.toks.get(self.pos + 1).map(|t| t.kind.clone());
+        let shut = self.toks.get(self.pos + 2).map(|t| t.kind.clone());
+        match (index, shut) {
+            (
+                Some(Tok::Ident {
+                    name: index,
+                    primes: 0,
+                }),
+                Some(Tok::RBracket),
+            ) if primes == 0 => {
+                self.bump();
+                let index_span = self.bump().span;
+                let close = self.bump().span;
+                let kind = ExprKind::Subscript {
+                    name,
+                    index,
+                    index_span,
+                };
+                Ok((Expr::new(kind, span.start..close.end), 1))
+            }
+            _ => Err(error(
+                open.span,
+                format!(
+                    "`[` cannot follow `{name}`: square brackets belong to `E`, `Var` and `Cov`, or hold the index of a copy, as in `x[i]`"
+                ),
+                "`(` for a call, an operator, or `[i]` inside `sum(i in n, T)`",
+            )),
         }
     }
 
@@ -715,6 +800,14 @@ mod tests {
             ("E(x)", "(E x)"),
             ("sum(n, w*x)", "(sum n (* w x))"),
             ("sum + 1", "(+ sum 1)"),
+            ("sum(i in n, w[i]*x[i])", "(sum i n (* w[i] x[i]))"),
+            (
+                "sum(i in d, (q[i] + c)*(k[i] + c))",
+                "(sum i d (* (+ q[i] c) (+ k[i] c)))",
+            ),
+            ("sum(in in 2, x)", "(sum in 2 x)"),
+            ("sum(i, x)", "(sum i x)"),
+            ("E[sum(j in 4, x[j])^2]", "(E (^ (sum j 4 x[j]) 2))"),
             (
                 "n * Var[w] * E[relu(y)^2]",
                 "(* (* n (Var w)) (E (^ (relu y) 2)))",
@@ -775,8 +868,28 @@ mod tests {
             ),
             (
                 "x[1]",
-                "`[` cannot follow `x`: square brackets belong to `E`, `Var` and `Cov`",
+                "`[` cannot follow `x`: square brackets belong to `E`, `Var` and `Cov`, or hold the index of a copy, as in `x[i]`",
                 1,
+            ),
+            (
+                "x[i + 1]",
+                "`[` cannot follow `x`: square brackets belong to `E`, `Var` and `Cov`, or hold the index of a copy, as in `x[i]`",
+                1,
+            ),
+            (
+                "sum(i in n)",
+                "`sum(i in n, T)` needs a body after the count",
+                10,
+            ),
+            (
+                "sum(i in n, x[i], y)",
+                "`sum` takes an index, a count and a body, but more were given",
+                16,
+            ),
+            (
+                "sum(i in n, x[i]",
+                "unbalanced bracket: this `(` is never closed",
+                3,
             ),
             (
                 "Cov[x]",

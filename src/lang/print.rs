@@ -87,6 +87,16 @@ fn write_expr(out: &mut impl Write, e: &Expr, left: u8, right: u8) -> fmt::Resul
             write_expr(out, body, 0, 0)?;
             out.write_char(')')
         }
+        ExprKind::IndexedSum {
+            index, count, body, ..
+        } => {
+            write!(out, "sum({index} in ")?;
+            write_expr(out, count, 0, 0)?;
+            out.write_str(", ")?;
+            write_expr(out, body, 0, 0)?;
+            out.write_char(')')
+        }
+        ExprKind::Subscript { name, index, .. } => write!(out, "{name}[{index}]"),
     }
 }
 
@@ -167,6 +177,19 @@ fn write_sexpr(out: &mut String, e: &Expr) {
         }
         ExprKind::Moment(op, args) => list(out, moment_name(*op), &mut args.iter()),
         ExprKind::Sum(n, body) => list(out, "sum", &mut [&**n, &**body].into_iter()),
+        ExprKind::IndexedSum {
+            index, count, body, ..
+        } => list(
+            out,
+            &format!("sum {index}"),
+            &mut [&**count, &**body].into_iter(),
+        ),
+        ExprKind::Subscript { name, index, .. } => {
+            out.push_str(name);
+            out.push('[');
+            out.push_str(index);
+            out.push(']');
+        }
     }
 }
 
@@ -197,6 +220,19 @@ mod tests {
                 ExprKind::Moment(*op, args.iter().map(unspanned).collect())
             }
             ExprKind::Sum(n, b) => ExprKind::Sum(Box::new(unspanned(n)), Box::new(unspanned(b))),
+            ExprKind::IndexedSum {
+                index, count, body, ..
+            } => ExprKind::IndexedSum {
+                index: index.clone(),
+                index_span: z(),
+                count: Box::new(unspanned(count)),
+                body: Box::new(unspanned(body)),
+            },
+            ExprKind::Subscript { name, index, .. } => ExprKind::Subscript {
+                name: name.clone(),
+                index: index.clone(),
+                index_span: z(),
+            },
         };
         Expr::new(kind, z())
     }
@@ -315,7 +351,26 @@ mod tests {
                         args
                     }),
                 moment,
-                (inner.clone(), inner).prop_map(move |(n, t)| ExprKind::Sum(b(n), b(t))),
+                (inner.clone(), inner.clone()).prop_map(move |(n, t)| ExprKind::Sum(b(n), b(t))),
+                (name(), inner.clone(), inner).prop_map(move |(index, n, t)| {
+                    ExprKind::IndexedSum {
+                        index,
+                        index_span: 0..0,
+                        count: b(n),
+                        body: b(t),
+                    }
+                }),
+                (
+                    name().prop_filter("E, Var and Cov take moments", |n| {
+                        !matches!(n.as_str(), "E" | "Var" | "Cov")
+                    }),
+                    name()
+                )
+                    .prop_map(|(name, index)| ExprKind::Subscript {
+                        name,
+                        index,
+                        index_span: 0..0,
+                    }),
             ]
             .prop_map(|k| Expr::new(k, 0..0))
         })

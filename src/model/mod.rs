@@ -1,6 +1,7 @@
 //! Scenarios: named model blocks of parameters, base variables and derived
 //! variables, and the assumption predicates decided on them.
 
+pub mod copies;
 pub mod law;
 pub mod rv;
 

@@ -13,7 +13,7 @@
 //! encodes; a forward reference is reported as such, not as unknown.
 
 use super::law::{Bivariate, Law};
-use super::rv::{Moment, Rv, Side};
+use super::rv::{IndexedSum, Moment, Plate, Rv, Side};
 use super::{BaseVar, Scenario, Source};
 use crate::diag::Diag;
 use crate::lang::ast::{Expr, ExprKind, MomentOp, Span, Stmt};
@@ -87,6 +87,7 @@ pub fn build(name: &str, stmts: &[Stmt], funcs: &dyn Functions) -> Result<Model,
             model: &model,
             funcs,
             later: &later,
+            index: None,
         };
         match stmt {
             Stmt::Define {
@@ -96,6 +97,7 @@ pub fn build(name: &str, stmts: &[Stmt], funcs: &dyn Functions) -> Result<Model,
             } => {
                 check_new_name(name, name_span, &defined, funcs)?;
                 let rv = lower.rv(value)?;
+                check_plates(&[&rv], &value.span)?;
                 if rv.larger_than(MAX_RV_NODES) {
                     return Err(too_large(&value.span, &format!("`{name}`")));
                 }
@@ -301,9 +303,13 @@ pub fn check_function_body(
 /// Every call in `e`: (function, span of its name, number of arguments).
 fn collect_calls(e: &Expr, out: &mut Vec<(String, Span, usize)>) {
     match &e.kind {
-        ExprKind::Num(_) | ExprKind::Name(_) => {}
+        ExprKind::Num(_) | ExprKind::Name(_) | ExprKind::Subscript { .. } => {}
         ExprKind::Neg(a) => collect_calls(a, out),
-        ExprKind::Binary(_, a, b) | ExprKind::Sum(a, b) => {
+        ExprKind::Binary(_, a, b)
+        | ExprKind::Sum(a, b)
+        | ExprKind::IndexedSum {
+            count: a, body: b, ..
+        } => {
             collect_calls(a, out);
             collect_calls(b, out);
         }
@@ -435,6 +441,7 @@ impl Model {
             model: self,
             funcs,
             later: &[],
+            index: None,
         }
     }
 
@@ -453,6 +460,44 @@ struct Lower<'a> {
     model: &'a Model,
     funcs: &'a dyn Functions,
     later: &'a [(String, Span)],
+    /// The index of the `sum(i in n, T)` whose body is being lowered.
+    index: Option<String>,
+}
+
+/// The error for sums that share an index but not a count: their copies
+/// cannot be the same ones.
+fn check_plates(rvs: &[&Rv], span: &Span) -> Result<(), Diag> {
+    let mut plates = Vec::new();
+    rvs.iter().for_each(|rv| rv.plates(&mut plates));
+    for (k, p) in plates.iter().enumerate() {
+        if let Some(q) = plates[..k].iter().find(|q| q.index == p.index) {
+            return Err(Diag::new(
+                span.clone(),
+                format!(
+                    "the index `{}` runs over {} copies in one sum and {} in another",
+                    p.index, q.count, p.count
+                ),
+                format!(
+                    "sums over one index share their copies, so they need one count; name the other index differently to draw separate copies (e.g. `sum(j in {}, ...)`)",
+                    p.count
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `rv` with every base variable replaced by its copy in the indexed sum
+/// around it (copies stay copies).
+fn copied(rv: &Rv) -> Rv {
+    match rv {
+        Rv::Base(v) => Rv::Copy(*v),
+        _ => {
+            let mut out = rv.clone();
+            out.children_mut().for_each(|c| *c = copied(c));
+            out
+        }
+    }
 }
 
 impl Lower<'_> {
@@ -492,6 +537,13 @@ impl Lower<'_> {
                         (_, Some(Binding::Random(rv))) => rv.clone(),
                         ("pi", None) => Rv::Const(std::f64::consts::PI),
                         ("e", None) => Rv::Const(std::f64::consts::E),
+                        (i, None) if self.index.as_deref() == Some(i) => {
+                            return Err(Diag::new(
+                                e.span.clone(),
+                                format!("`{i}` is the index of the copies, not a value"),
+                                format!("write `x[{i}]` for copy {i} of a variable x"),
+                            ));
+                        }
                         _ => return Err(self.unknown_name(n, &e.span, scope)),
                     }
                 }
@@ -529,26 +581,58 @@ impl Lower<'_> {
                 ));
             }
             ExprKind::Sum(n, t) => {
-                let count = match self.rv_in(n, scope, depth)? {
-                    Rv::Const(c) if c == c.trunc() && (1.0..=MAX_SUM_COUNT).contains(&c) => c,
-                    Rv::Const(c) => {
-                        return Err(Diag::new(
-                            n.span.clone(),
-                            format!("sum needs a whole number of copies, got {c}"),
-                            format!("a whole number from 1 to {MAX_SUM_COUNT:e}"),
-                        ));
-                    }
-                    _ => {
-                        return Err(Diag::new(
-                            n.span.clone(),
-                            "the number of copies in sum(n, T) must be a number, not random",
-                            "a parameter or a number",
-                        ));
-                    }
-                };
+                if let Some(i) = &self.index {
+                    return Err(nested_sum(&e.span, i));
+                }
+                let count = self.count(n, scope, depth)?;
                 let body = self.rv_in(t, scope, depth)?;
-                Rv::Sum(count as u64, b(body))
+                if body.contains_indexed() {
+                    return Err(Diag::new(
+                        t.span.clone(),
+                        "an indexed sum cannot be inside `sum(n, T)`",
+                        "write the inner sum with an index too, or move it outside",
+                    ));
+                }
+                Rv::Sum(count, b(body))
             }
+            ExprKind::IndexedSum {
+                index,
+                index_span,
+                count,
+                body,
+            } => {
+                if let Some(i) = &self.index {
+                    return Err(nested_sum(&e.span, i));
+                }
+                if self.model.lookup(index).is_some()
+                    || scope.iter().any(|(s, _)| s == index)
+                    || RESERVED.contains(&index.as_str())
+                {
+                    return Err(Diag::new(
+                        index_span.clone(),
+                        format!("`{index}` is already a name here, so it cannot be an index"),
+                        "name the index something else, as in `sum(i in n, x[i])`",
+                    ));
+                }
+                let count = self.count(count, scope, depth)?;
+                let inner = Lower {
+                    index: Some(index.clone()),
+                    ..*self
+                };
+                let body = inner.rv_in(body, scope, depth)?;
+                Rv::IndexedSum(Box::new(IndexedSum {
+                    plate: Plate {
+                        index: index.clone(),
+                        count,
+                    },
+                    body,
+                }))
+            }
+            ExprKind::Subscript {
+                name,
+                index,
+                index_span,
+            } => self.subscript(name, index, index_span, &e.span, scope)?,
         };
         match fold(rv) {
             Rv::Const(c) if !c.is_finite() => Err(Diag::new(
@@ -560,6 +644,103 @@ impl Lower<'_> {
         }
     }
 
+    /// `x[i]`: copy `i` of the variable `x`.
+    fn subscript(
+        &self,
+        name: &str,
+        index: &str,
+        index_span: &Span,
+        span: &Span,
+        scope: &[(String, Rv)],
+    ) -> Result<Rv, Diag> {
+        match &self.index {
+            None => {
+                return Err(Diag::new(
+                    index_span.clone(),
+                    format!(
+                        "`{name}[{index}]` is a copy, but no `sum({index} in n, ...)` is around it"
+                    ),
+                    format!(
+                        "write `{name}` for the one value of the draw, or put this inside `sum({index} in n, ...)`"
+                    ),
+                ));
+            }
+            Some(i) if i != index => {
+                return Err(Diag::new(
+                    index_span.clone(),
+                    format!("unknown index `{index}`: the sum around this runs over `{i}`"),
+                    format!("did you mean `{name}[{i}]`?"),
+                ));
+            }
+            Some(_) => {}
+        }
+        let rv = if let Some((_, v)) = scope.iter().rev().find(|(s, _)| s == name) {
+            v.clone()
+        } else {
+            match self.model.lookup(name) {
+                Some(Binding::Random(rv)) => rv.clone(),
+                Some(Binding::Param(_)) => {
+                    return Err(Diag::new(
+                        span.clone(),
+                        format!("`{name}` is a parameter, the same in every copy"),
+                        format!("write `{name}` without `[{index}]`"),
+                    ));
+                }
+                None => {
+                    return Err(self.unknown_name(
+                        name,
+                        &(span.start..span.start + name.len()),
+                        scope,
+                    ));
+                }
+            }
+        };
+        let holds_sum = |r: &Rv| matches!(r, Rv::Sum(..) | Rv::IndexedSum(_));
+        if any_node(&rv, &holds_sum) {
+            return Err(Diag::new(
+                span.clone(),
+                format!("`{name}` holds a sum of copies, which cannot be copied again"),
+                format!(
+                    "index the variables inside it instead, as in `sum({index} in n, x[{index}])`"
+                ),
+            ));
+        }
+        Ok(copied(&rv))
+    }
+
+    /// The count of a sum: a whole number from 1 to `MAX_SUM_COUNT`.
+    fn count(&self, n: &Expr, scope: &[(String, Rv)], depth: usize) -> Result<u64, Diag> {
+        match self.rv_in(n, scope, depth)? {
+            Rv::Const(c) if c == c.trunc() && (1.0..=MAX_SUM_COUNT).contains(&c) => Ok(c as u64),
+            Rv::Const(c) => Err(Diag::new(
+                n.span.clone(),
+                format!("sum needs a whole number of copies, got {c}"),
+                format!("a whole number from 1 to {MAX_SUM_COUNT:e}"),
+            )),
+            _ => Err(Diag::new(
+                n.span.clone(),
+                "the number of copies in sum(n, T) must be a number, not random",
+                "a parameter or a number",
+            )),
+        }
+    }
+}
+
+/// Whether `rv` or a node below it satisfies `pred`.
+fn any_node(rv: &Rv, pred: &dyn Fn(&Rv) -> bool) -> bool {
+    pred(rv) || rv.children().any(|c| any_node(c, pred))
+}
+
+/// The error for a sum inside an indexed sum.
+fn nested_sum(span: &Span, index: &str) -> Diag {
+    Diag::new(
+        span.clone(),
+        format!("a sum inside `sum({index} in n, ...)` is not supported"),
+        "write one level of copies: name the inner sum outside, or fold it into the body",
+    )
+}
+
+impl Lower<'_> {
     fn call(
         &self,
         func: &str,
@@ -646,6 +827,10 @@ impl Lower<'_> {
                     MomentOp::Var => Moment::Var(x),
                     MomentOp::Cov => Moment::Cov(x, self.rv_in(&args[1], &[], 0)?),
                 };
+                match &m {
+                    Moment::E(x) | Moment::Var(x) => check_plates(&[x], &e.span)?,
+                    Moment::Cov(x, y) => check_plates(&[x, y], &e.span)?,
+                }
                 let i = moments.iter().position(|n| *n == m).unwrap_or_else(|| {
                     moments.push(m);
                     moments.len() - 1
@@ -708,7 +893,12 @@ fn mentions_moment(e: &Expr) -> bool {
         ExprKind::Moment(..) => true,
         ExprKind::Num(_) | ExprKind::Name(_) => false,
         ExprKind::Neg(a) => mentions_moment(a),
-        ExprKind::Binary(_, a, b) | ExprKind::Sum(a, b) => mentions_moment(a) || mentions_moment(b),
+        ExprKind::Subscript { .. } => false,
+        ExprKind::Binary(_, a, b)
+        | ExprKind::Sum(a, b)
+        | ExprKind::IndexedSum {
+            count: a, body: b, ..
+        } => mentions_moment(a) || mentions_moment(b),
         ExprKind::Call { args, .. } => args.iter().any(mentions_moment),
     }
 }
@@ -1179,5 +1369,92 @@ mod tests {
             .expect_err("y is random");
         assert_eq!(&text[d.span.clone()], "y");
         assert!(d.message.contains("random"), "{d:?}");
+    }
+
+    #[test]
+    fn indexed_sum_errors_point_at_the_misuse() {
+        let cases = [
+            (
+                "x ~ Normal(0, 1); s = x[i]",
+                "i",
+                "no `sum(i in n, ...)` is around it",
+            ),
+            (
+                "x ~ Normal(0, 1); s = sum(i in 4, x[j])",
+                "j",
+                "did you mean `x[i]`?",
+            ),
+            ("x ~ Normal(0, 1); s = sum(i in 4, x*i)", "i", "not a value"),
+            (
+                "n = 3; x ~ Normal(0, 1); s = sum(i in 4, n[i]*x[i])",
+                "n[i]",
+                "a parameter",
+            ),
+            (
+                "x ~ Normal(0, 1); s = sum(x in 4, 1)",
+                "x",
+                "already a name",
+            ),
+            (
+                "x ~ Normal(0, 1); s = sum(i in 4, sum(2, x))",
+                "sum(2, x)",
+                "not supported",
+            ),
+            (
+                "x ~ Normal(0, 1); s = sum(3, sum(i in 4, x[i]))",
+                "sum(i in 4, x[i])",
+                "inside `sum(n, T)`",
+            ),
+            (
+                "x ~ Normal(0, 1); t = sum(3, x); s = sum(i in 4, t[i])",
+                "t[i]",
+                "holds a sum",
+            ),
+            (
+                "x ~ Normal(0, 1); s = sum(i in 4, x[i]) + sum(i in 5, x[i])",
+                "sum(i in 4, x[i]) + sum(i in 5, x[i])",
+                "runs over 4 copies in one sum and 5",
+            ),
+            (
+                "x ~ Normal(0, 1); s = sum(i in 2.5, x[i])",
+                "2.5",
+                "whole number",
+            ),
+        ];
+        for (text, under_caret, message) in cases {
+            let (d, under) = error(text);
+            assert_eq!(under, under_caret, "{text}: {d:?}");
+            assert!(
+                d.message.contains(message) || d.help.contains(message),
+                "{text}: {d:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn copies_and_shared_variables_lower_apart() {
+        let m = build_in(
+            "x ~ Normal(0, 1); c ~ Normal(0, 1); y = relu(x)",
+            &no_functions(),
+        )
+        .expect("resolves");
+        let s = m
+            .rv(
+                &parse_expr("sum(i in 4, y[i] + c)").expect("parses"),
+                &no_functions(),
+            )
+            .expect("resolves");
+        let Rv::IndexedSum(s) = s else {
+            panic!("{s:?}")
+        };
+        assert_eq!(s.plate.count, 4);
+        assert_eq!(
+            s.body,
+            Rv::bin(
+                BinOp::Add,
+                Rv::Call(Builtin::Relu, vec![Rv::Copy(VarId(0))]),
+                Rv::Base(VarId(1))
+            )
+        );
     }
 }

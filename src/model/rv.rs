@@ -29,6 +29,30 @@ pub enum Rv {
     /// the body mentions is drawn afresh for each copy, independently of
     /// every other occurrence outside the sum.
     Sum(u64, Box<Rv>),
+    /// `sum(i in n, T)`: in its body, [`Rv::Copy`] is a base variable's
+    /// copy for the current index and [`Rv::Base`] is the one value of the
+    /// draw, shared by every copy and by everything outside the sum. Sums
+    /// over one index in one moment run over the same copies: the copies
+    /// are a *plate*, named by the index and its count.
+    IndexedSum(Box<IndexedSum>),
+    /// A base variable's copy in the indexed sum around it; found only in
+    /// an [`Rv::IndexedSum`]'s body, which never holds another sum.
+    Copy(VarId),
+}
+
+/// The parts of [`Rv::IndexedSum`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexedSum {
+    pub plate: Plate,
+    pub body: Rv,
+}
+
+/// The copies an indexed sum runs over: every sum with the same plate in
+/// one moment sees the same draws of each copied variable.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Plate {
+    pub index: String,
+    pub count: u64,
 }
 
 /// A moment of random expressions: the leaves of a claim's sides.
@@ -61,8 +85,9 @@ impl Rv {
     /// `Rv::Sum` itself.
     pub fn children(&self) -> impl Iterator<Item = &Rv> {
         let (pair, rest): ([Option<&Rv>; 2], &[Rv]) = match self {
-            Rv::Const(_) | Rv::Base(_) => ([None, None], &[]),
+            Rv::Const(_) | Rv::Base(_) | Rv::Copy(_) => ([None, None], &[]),
             Rv::Neg(a) | Rv::Sum(_, a) => ([Some(a), None], &[]),
+            Rv::IndexedSum(s) => ([Some(&s.body), None], &[]),
             Rv::Bin(_, a, b) => ([Some(a), Some(b)], &[]),
             Rv::Call(_, args) => ([None, None], args),
         };
@@ -72,8 +97,9 @@ impl Rv {
     /// [`Rv::children`], to rewrite in place.
     pub fn children_mut(&mut self) -> impl Iterator<Item = &mut Rv> {
         let (pair, rest): ([Option<&mut Rv>; 2], &mut [Rv]) = match self {
-            Rv::Const(_) | Rv::Base(_) => ([None, None], &mut []),
+            Rv::Const(_) | Rv::Base(_) | Rv::Copy(_) => ([None, None], &mut []),
             Rv::Neg(a) | Rv::Sum(_, a) => ([Some(&mut **a), None], &mut []),
+            Rv::IndexedSum(s) => ([Some(&mut s.body), None], &mut []),
             Rv::Bin(_, a, b) => ([Some(&mut **a), Some(&mut **b)], &mut []),
             Rv::Call(_, args) => ([None, None], args),
         };
@@ -96,15 +122,16 @@ impl Rv {
                 }
                 f.eval(&buf[..args.len()])
             }
-            Rv::Sum(..) => f64::NAN,
+            Rv::Sum(..) | Rv::IndexedSum(_) | Rv::Copy(_) => f64::NAN,
         }
     }
 
     /// The base variables this expression mentions outside any `Sum`
-    /// (a `Sum`'s copies are fresh, so they share nothing with the rest).
+    /// (a `Sum`'s copies are fresh, so they share nothing with the rest),
+    /// an indexed sum's shared variables included and its copies not.
     pub fn bases(&self, out: &mut Vec<VarId>) {
         match self {
-            Rv::Sum(..) => {}
+            Rv::Sum(..) | Rv::Copy(_) => {}
             Rv::Base(v) => {
                 if !out.contains(v) {
                     out.push(*v);
@@ -134,8 +161,27 @@ impl Rv {
         count
     }
 
+    /// Whether a sum of copies (of either kind), or a copy, is inside.
     pub fn contains_sum(&self) -> bool {
-        matches!(self, Rv::Sum(..)) || self.children().any(Rv::contains_sum)
+        matches!(self, Rv::Sum(..) | Rv::IndexedSum(_) | Rv::Copy(_))
+            || self.children().any(Rv::contains_sum)
+    }
+
+    /// Whether an indexed sum (or a copy of one) is inside.
+    pub fn contains_indexed(&self) -> bool {
+        matches!(self, Rv::IndexedSum(_) | Rv::Copy(_)) || self.children().any(Rv::contains_indexed)
+    }
+
+    /// The plates of the indexed sums inside, each once, in order of
+    /// first appearance.
+    pub fn plates(&self, out: &mut Vec<Plate>) {
+        if let Rv::IndexedSum(s) = self {
+            if !out.contains(&s.plate) {
+                out.push(s.plate.clone());
+            }
+            return;
+        }
+        self.children().for_each(|c| c.plates(out));
     }
 }
 
@@ -144,11 +190,17 @@ impl Rv {
 pub struct Shown<'a> {
     rv: &'a Rv,
     names: &'a [crate::model::BaseVar],
+    /// The index of the indexed sum around, for its copies.
+    index: &'a str,
 }
 
 impl Rv {
     pub fn shown<'a>(&'a self, names: &'a [crate::model::BaseVar]) -> Shown<'a> {
-        Shown { rv: self, names }
+        Shown {
+            rv: self,
+            names,
+            index: "?",
+        }
     }
 }
 
@@ -157,6 +209,7 @@ impl<'a> Shown<'a> {
         Shown {
             rv,
             names: self.names,
+            index: self.index,
         }
     }
 }
@@ -184,6 +237,20 @@ impl std::fmt::Display for Shown<'_> {
                 f.write_str(")")
             }
             Rv::Sum(n, t) => write!(f, "sum({n}, {})", self.sub(t)),
+            Rv::IndexedSum(s) => {
+                let body = Shown {
+                    rv: &s.body,
+                    names: self.names,
+                    index: &s.plate.index,
+                };
+                write!(f, "sum({} in {}, {body})", s.plate.index, s.plate.count)
+            }
+            Rv::Copy(v) => write!(
+                f,
+                "{}[{}]",
+                self.names.get(v.0).map_or("?", |b| b.name.as_str()),
+                self.index
+            ),
         }
     }
 }

@@ -165,6 +165,11 @@ const MAX_SEARCH_BITS: usize = 12;
 
 /// A proof that `x` is symmetric about 0, if structure gives one.
 pub fn symmetric(s: &Scenario, x: &Rv) -> Option<Lemma> {
+    // No lemma here reasons about copies shared between sums; the exact
+    // and sampled tests decide those.
+    if x.contains_indexed() {
+        return None;
+    }
     match x {
         Rv::Const(c) => return (*c == 0.0).then_some(Lemma::SymmetricLaw),
         Rv::Base(v) if base_symmetric(s, *v) => return Some(Lemma::SymmetricLaw),
@@ -191,7 +196,7 @@ pub fn symmetric(s: &Scenario, x: &Rv) -> Option<Lemma> {
                 .then_some(Lemma::SymmetricSum)
         }
         Rv::Sum(_, t) => symmetric(s, t).map(|_| Lemma::SymmetricCopies),
-        Rv::Call(..) => None,
+        Rv::Call(..) | Rv::IndexedSum(_) | Rv::Copy(_) => None,
     };
     by_parts.or_else(|| invariance(s, x))
 }
@@ -286,6 +291,12 @@ fn sources(s: &Scenario, x: &Rv) -> Vec<usize> {
 
 /// Whether two expressions share no source of randomness.
 pub fn disjoint(s: &Scenario, a: &Rv, b: &Rv) -> bool {
+    let (mut pa, mut pb) = (Vec::new(), Vec::new());
+    a.plates(&mut pa);
+    b.plates(&mut pb);
+    if pa.iter().any(|p| pb.contains(p)) {
+        return false;
+    }
     let sb = sources(s, b);
     !shared_sums(a, b) && !sources(s, a).iter().any(|x| sb.contains(x))
 }
@@ -362,6 +373,8 @@ impl Transform<'_> {
                 signed(self.flips_var(w), Rv::Base(w))
             }
             Rv::Sum(..) => signed(self.flips_sum(x), x.clone()),
+            // `symmetric` leaves indexed sums to the tests before any search.
+            Rv::IndexedSum(_) | Rv::Copy(_) => x.clone(),
             Rv::Neg(a) => Rv::Neg(bx(a)),
             Rv::Bin(op, a, b) => Rv::Bin(*op, bx(a), bx(b)),
             Rv::Call(f, args) => Rv::Call(*f, args.iter().map(|a| self.image(a)).collect()),
@@ -789,6 +802,9 @@ fn sign_like(s: &Scenario, x: &Rv) -> bool {
 
 /// A proof that `x` and `y` are independent, if structure gives one.
 pub fn independent(s: &Scenario, x: &Rv, y: &Rv) -> Option<Lemma> {
+    if x.contains_indexed() || y.contains_indexed() {
+        return None;
+    }
     if disjoint(s, x, y) {
         Some(Lemma::DisjointSources)
     } else if uncorrelated_gaussian(s, x, y) {
@@ -886,6 +902,9 @@ fn symmetric_multiplier(s: &Scenario, w: &Rv, y: &Rv) -> bool {
 
 /// A proof that `x` is Gaussian, if structure gives one.
 pub fn gaussian(s: &Scenario, x: &Rv) -> Option<Lemma> {
+    if x.contains_indexed() {
+        return None;
+    }
     if linear_form(s, x).is_some() {
         return Some(Lemma::LinearGaussian);
     }

@@ -21,6 +21,11 @@
 //! one scope are one node: resolution inlines a derived variable
 //! `s = sum(n, T)` wherever `s` is named, so `s * s` must be the square of
 //! one sum, not the product of two independent ones.
+//!
+//! `sum(i in n, T)` opens one scope per plate (index and count), shared by
+//! every sum over it: per copy its draws are refilled once and each sum
+//! adds its body, so sums over one index read the same copies. Its shared
+//! variables are drawn in the enclosing scope, once per draw.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -29,7 +34,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use crate::lang::arith::{BinOp, is_small_integer};
 use crate::lang::builtin::Builtin;
 use crate::model::law::{Bivariate, Law};
-use crate::model::rv::{Moment, Rv};
+use crate::model::rv::{IndexedSum, Moment, Plate, Rv};
 use crate::model::{Scenario, Source};
 
 use super::accum::Kind;
@@ -61,6 +66,7 @@ enum Op {
     Relu(usize),
     Call(Builtin, Vec<Operand>),
     Sum(Box<SumOp>),
+    Plate(Box<PlateOp>),
 }
 
 #[derive(Clone, Debug)]
@@ -69,6 +75,18 @@ struct SumOp {
     body: Block,
     /// The body's value register.
     result: usize,
+}
+
+/// Every indexed sum over one plate, run together: per copy the body's
+/// draws are refilled once and each sum adds its body's value, so the sums
+/// read the same copies. Shared variables are the enclosing block's
+/// registers, drawn once per draw.
+#[derive(Clone, Debug)]
+struct PlateOp {
+    copies: u64,
+    body: Block,
+    /// (body value register, the sum's register) per sum.
+    sums: Vec<(usize, usize)>,
 }
 
 #[derive(Clone, Debug)]
@@ -202,6 +220,12 @@ fn block_cost(block: &Block) -> u64 {
                 .copies
                 .saturating_mul(block_cost(&s.body).saturating_add(1))
                 .saturating_add(1),
+            Op::Plate(p) => {
+                let sums = p.sums.len() as u64;
+                p.copies
+                    .saturating_mul(block_cost(&p.body).saturating_add(sums))
+                    .saturating_add(sums)
+            }
             _ => 1,
         };
         acc.saturating_add(c)
@@ -221,6 +245,8 @@ enum Key {
     /// so has no `Hash`, while `Debug` prints every float so that it reads
     /// back to the same bits.
     Sum(u64, String),
+    /// An indexed sum by its plate and printed body.
+    IndexedSum(Plate, String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -245,10 +271,33 @@ struct Scope {
     /// source order.
     draws: BTreeMap<usize, Draw>,
     instrs: Vec<Instr>,
+    /// In a plate's body: base variable -> the enclosing block's register
+    /// holding its one shared value.
+    shared: HashMap<usize, usize>,
+    /// The plates opened in this scope, in order of first use.
+    plates: Vec<PlateBuild>,
+}
+
+/// A plate being compiled: its body's scope, shared by every sum over it.
+struct PlateBuild {
+    plate: Plate,
+    /// Its instruction, once a sum over it has a random body.
+    instr: Option<usize>,
+    inner: Scope,
+    sums: Vec<(usize, usize)>,
 }
 
 impl Scope {
-    fn into_block(self) -> Block {
+    fn into_block(mut self) -> Block {
+        for p in std::mem::take(&mut self.plates) {
+            if let Some(i) = p.instr {
+                self.instrs[i].op = Op::Plate(Box::new(PlateOp {
+                    copies: p.plate.count,
+                    body: p.inner.into_block(),
+                    sums: p.sums,
+                }));
+            }
+        }
         Block {
             draws: self.draws.into_values().collect(),
             instrs: self.instrs,
@@ -299,7 +348,14 @@ impl Scope {
     fn compile(&mut self, rv: &Rv, scenario: &Scenario, regs: &mut usize) -> Operand {
         match rv {
             Rv::Const(c) => Operand::Const(*c),
-            Rv::Base(v) => Operand::Reg(self.base(scenario, v.0, regs)),
+            Rv::Base(v) => match self.shared.get(&v.0) {
+                Some(&r) => Operand::Reg(r),
+                None => Operand::Reg(self.base(scenario, v.0, regs)),
+            },
+            // Only in a plate's body (resolution's guarantee), whose scope
+            // refills it per copy.
+            Rv::Copy(v) => Operand::Reg(self.base(scenario, v.0, regs)),
+            Rv::IndexedSum(s) => self.indexed_sum(s, scenario, regs),
             Rv::Neg(a) => match self.compile(a, scenario, regs) {
                 Operand::Const(c) => Operand::Const(-c),
                 Operand::Reg(r) => Operand::Reg(self.emit(Key::Neg(r), Op::Neg(r), regs)),
@@ -339,6 +395,57 @@ impl Scope {
                 }
             }
         }
+    }
+
+    /// `sum(i in n, T)`: its body compiled into its plate's scope, its
+    /// shared variables drawn in this one.
+    fn indexed_sum(&mut self, s: &IndexedSum, scenario: &Scenario, regs: &mut usize) -> Operand {
+        let key = Key::IndexedSum(s.plate.clone(), format!("{:?}", s.body));
+        if let Some(&r) = self.memo.get(&key) {
+            return Operand::Reg(r);
+        }
+        let mut shared = Vec::new();
+        s.body.bases(&mut shared);
+        let shared: Vec<(usize, usize)> = shared
+            .iter()
+            .map(|v| (v.0, self.base(scenario, v.0, regs)))
+            .collect();
+        let at = match self.plates.iter().position(|p| p.plate == s.plate) {
+            Some(at) => at,
+            None => {
+                self.plates.push(PlateBuild {
+                    plate: s.plate.clone(),
+                    instr: None,
+                    inner: Scope::default(),
+                    sums: Vec::new(),
+                });
+                self.plates.len() - 1
+            }
+        };
+        let mut inner = std::mem::take(&mut self.plates[at].inner);
+        inner.shared.extend(shared);
+        let value = inner.compile(&s.body, scenario, regs);
+        self.plates[at].inner = inner;
+        let Operand::Reg(value) = value else {
+            // a body without random parts has no draws to repeat
+            let Operand::Const(c) = value else {
+                unreachable!()
+            };
+            return Operand::Const(c * s.plate.count as f64);
+        };
+        let total = *regs;
+        *regs += 1;
+        self.plates[at].sums.push((value, total));
+        if self.plates[at].instr.is_none() {
+            // the plate's instruction, filled in by `into_block`
+            self.instrs.push(Instr {
+                dst: total,
+                op: Op::Splat(0.0),
+            });
+            self.plates[at].instr = Some(self.instrs.len() - 1);
+        }
+        self.memo.insert(key, total);
+        Operand::Reg(total)
     }
 
     fn binary_operands(&mut self, op: BinOp, a: Operand, b: Operand, regs: &mut usize) -> Operand {
@@ -469,6 +576,10 @@ fn run_block(block: &Block, regs: &mut [f64], rng: &mut Xoshiro256PlusPlus, n: u
             run_sum(sum, ins.dst, regs, rng, n);
             continue;
         }
+        if let Op::Plate(plate) = &ins.op {
+            run_plate(plate, regs, rng, n);
+            continue;
+        }
         let (out, inputs) = Inputs::split(regs, ins.dst, n);
         match &ins.op {
             Op::Splat(c) => out.fill(*c),
@@ -494,7 +605,7 @@ fn run_block(block: &Block, regs: &mut [f64], rng: &mut Xoshiro256PlusPlus, n: u
                 [a, b] => call_binary(*f, out, *a, *b, &inputs),
                 _ => unreachable!("built-ins take one or two arguments"),
             },
-            Op::Sum(_) => unreachable!("handled above"),
+            Op::Sum(_) | Op::Plate(_) => unreachable!("handled above"),
         }
     }
 }
@@ -553,6 +664,23 @@ fn run_sum(sum: &SumOp, dst: usize, regs: &mut [f64], rng: &mut Xoshiro256PlusPl
     }
 }
 
+/// The plate's copies: per copy one refill of the body's draws, and every
+/// sum over the plate adds its body's value lane by lane.
+fn run_plate(plate: &PlateOp, regs: &mut [f64], rng: &mut Xoshiro256PlusPlus, n: usize) {
+    for &(_, total) in &plate.sums {
+        regs[total * LANES..total * LANES + n].fill(0.0);
+    }
+    for _ in 0..plate.copies {
+        run_block(&plate.body, regs, rng, n);
+        for &(value, total) in &plate.sums {
+            let (out, inputs) = Inputs::split(regs, total, n);
+            for (o, &x) in out.iter_mut().zip(inputs.lanes(value)) {
+                *o += x;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -591,6 +719,7 @@ mod tests {
             .iter()
             .map(|i| match &i.op {
                 Op::Sum(s) => 1 + count_instrs(&s.body),
+                Op::Plate(p) => 1 + count_instrs(&p.body),
                 _ => 1,
             })
             .sum()

@@ -75,6 +75,17 @@ fn mul(a: Rv, b: Rv) -> Rv {
     Rv::bin(BinOp::Mul, a, b)
 }
 
+/// `sum(i in n, body)`.
+fn indexed(n: u64, body: Rv) -> Rv {
+    Rv::IndexedSum(Box::new(crate::model::rv::IndexedSum {
+        plate: crate::model::rv::Plate {
+            index: "i".into(),
+            count: n,
+        },
+        body,
+    }))
+}
+
 fn sum4_m() -> Rv {
     Rv::Sum(4, Box::new(base(M)))
 }
@@ -152,6 +163,38 @@ fn estimates_agree_with_closed_forms() {
             "Var[sum(16, w relu(y))]",
             Moment::Var(Rv::Sum(sum_terms, Box::new(mul(base(W), relu(base(Y)))))),
             sum_terms as f64 * SD_W * SD_W * relu2_std,
+        ),
+        // a shared z: Var[sum(i in 8, m[i] + z)] = 8 Var[m] + 64 Var[z]
+        (
+            "Var[sum(i in 8, m[i] + z)]",
+            Moment::Var(indexed(8, Rv::bin(BinOp::Add, Rv::Copy(VarId(M)), base(Z)))),
+            8.0 * M_SD * M_SD + 64.0,
+        ),
+        // two sums over one index read the same m[i]:
+        // Cov = 8 Cov[w m, z m] + 0 = 0, but Cov[m-sums] = 8 Var[m]
+        (
+            "Cov[sum(i in 8, m[i]), sum(i in 8, 2 m[i] + w[i])]",
+            Moment::Cov(
+                indexed(8, Rv::Copy(VarId(M))),
+                indexed(
+                    8,
+                    Rv::bin(
+                        BinOp::Add,
+                        mul(Rv::Const(2.0), Rv::Copy(VarId(M))),
+                        Rv::Copy(VarId(W)),
+                    ),
+                ),
+            ),
+            16.0 * M_SD * M_SD,
+        ),
+        // a pair's copy is a pair: Cov[sum(i in 8, u[i]), sum(i in 8, v[i])]
+        (
+            "Cov[sum(i in 8, u[i]), sum(i in 8, v[i])]",
+            Moment::Cov(
+                indexed(8, Rv::Copy(VarId(U))),
+                indexed(8, Rv::Copy(VarId(V))),
+            ),
+            8.0 * RHO * SD_U * SD_V,
         ),
     ];
     let moments: Vec<Moment> = cases.iter().map(|c| c.1.clone()).collect();
