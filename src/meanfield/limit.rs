@@ -304,22 +304,32 @@ fn moment(used: &mut Vec<Used>, body: Body, q: Val, k: Val, what: String) -> Res
     Ok(exact)
 }
 
+/// Which of the costly pair statistics (nested quadrature) to compute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pairs {
+    /// Two inputs' cross moments (the NNGP kernel, the c-map).
+    pub cross: bool,
+    /// The NTK off the diagonal, which needs E[f'(u) f'(v)] too.
+    pub ntk: bool,
+}
+
 /// The recursion over layers `vars` from the input's moments; pair
-/// statistics (two inputs' cross moments, the NTK off the diagonal) only
-/// when `pairs`. `key` names the sampled check's stream.
+/// statistics only as `pairs` asks. `key` names the sampled check's
+/// stream.
 pub fn propagate(
     act: Act,
     vars: &[LayerVars],
     input: InputMoments,
-    pairs: bool,
+    pairs: Pairs,
     key: StreamKey,
 ) -> Result<Prediction, String> {
+    let pairs_wanted = pairs.cross || pairs.ntk;
     let depth = vars.len();
     let mut used = Vec::new();
     let mut p = Prediction {
         x_mean: vec![Val::exact(input.mean)],
         x_square: vec![Val::exact(input.square)],
-        x_cross: vec![pairs.then_some(Val::exact(input.cross))],
+        x_cross: vec![pairs_wanted.then_some(Val::exact(input.cross))],
         y_square: vec![None],
         y_cross: vec![None],
         dx_square: Vec::new(),
@@ -388,18 +398,22 @@ pub fn propagate(
                     k,
                     format!("E[f(y_a({l})) f(y_b({l}))]"),
                 )?),
-                match moment(
-                    &mut used,
-                    Body::pair(df),
-                    q,
-                    k,
-                    format!("E[f'(y_a({l})) f'(y_b({l}))]"),
-                ) {
-                    Ok(v) => Some(v),
-                    Err(why) => {
-                        p.ntk_cross_missing
-                            .get_or_insert(format!("E[f'(u) f'(v)] at layer {l}: {why}"));
-                        None
+                if !pairs.ntk {
+                    None
+                } else {
+                    match moment(
+                        &mut used,
+                        Body::pair(df),
+                        q,
+                        k,
+                        format!("E[f'(y_a({l})) f'(y_b({l}))]"),
+                    ) {
+                        Ok(v) => Some(v),
+                        Err(why) => {
+                            p.ntk_cross_missing
+                                .get_or_insert(format!("E[f'(u) f'(v)] at layer {l}: {why}"));
+                            None
+                        }
                     }
                 },
             ),
@@ -445,7 +459,7 @@ fn check_by_sampling(p: &mut Prediction, used: &[Used], key: StreamKey) {
 
 /// The prediction for a network; the reason when it has none (a law
 /// whose limit is not Gaussian, a moment with no exact value).
-pub fn predict(net: &Network, pairs: bool) -> Result<Prediction, String> {
+pub fn predict(net: &Network, pairs: Pairs) -> Result<Prediction, String> {
     let mut vars = Vec::new();
     for (l, law) in net.weights.iter().enumerate() {
         let mean = law

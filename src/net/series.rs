@@ -665,9 +665,10 @@ fn predicted(
     let Some(first) = requests.first() else {
         return Ok((Vec::new(), Vec::new()));
     };
-    let pairs = requests
-        .iter()
-        .any(|r| matches!(r.0, Stat::Cross | Stat::NtkPair));
+    let pairs = limit::Pairs {
+        cross: requests.iter().any(|r| r.0 == Stat::Cross),
+        ntk: requests.iter().any(|r| r.0 == Stat::NtkPair),
+    };
     let p = limit::predict(net, pairs).map_err(|m| {
         Diag::new(
             first.3.clone(),
