@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::initaudit_in;
+use common::initaudit;
 use initaudit::audit;
 use initaudit::meanfield::limit::{Pairs, Prediction, Stat, predict};
 use initaudit::net::simulate::{Atom, Signal, simulate};
@@ -246,7 +246,8 @@ fn audit_text(name: &str, text: &str) -> (i32, String) {
     let dir = std::env::temp_dir().join(format!("initaudit-limits-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("f.toml"), text).unwrap();
-    let (code, out, err) = initaudit_in(&dir, &["audit", "f.toml"]);
+    let path = dir.join("f.toml");
+    let (code, out, err) = initaudit(&["audit", path.to_str().expect("a utf-8 path")]);
     let _ = std::fs::remove_dir_all(&dir);
     (code, out + &err)
 }

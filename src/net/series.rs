@@ -902,9 +902,10 @@ pub fn check(
             let mut evaluation = aggregate(&tested, net, stats.draws());
             if !p.limits.is_empty() {
                 evaluation.defects = p.defects.clone();
-                evaluation.notes.push(format!(
+                evaluation.notes.push(
                     "limit(...): the infinite-width values by the exact engine, each moment also sampled"
-                ));
+                        .to_string(),
+                );
             }
             let pinned = def
                 .expect
