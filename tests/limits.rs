@@ -1,4 +1,4 @@
-//! Infinite-width limits of networks (src/meanfield/limit.rs) against
+//! Infinite-width limits of networks (src/net/limit.rs) against
 //! independent values, the two-input statistics, and their bad input:
 //!
 //! - ReLU: the arc-cosine kernel of degree 1 (Cho & Saul 2009) and its
@@ -12,7 +12,7 @@ mod common;
 
 use common::initaudit;
 use initaudit::audit;
-use initaudit::meanfield::limit::{Pairs, Prediction, Stat, predict};
+use initaudit::net::limit::{Pairs, Prediction, Stat, predict};
 use initaudit::net::simulate::{Atom, Signal, simulate};
 use initaudit::net::{self, Network};
 use std::f64::consts::PI;

@@ -33,7 +33,6 @@
 //! number is restated as a claim and audited ([`restate`]): exact, and each
 //! exact moment sampled, inside the run's budget.
 
-pub mod limit;
 pub mod plot;
 pub mod restate;
 

@@ -21,6 +21,7 @@
 //! independent. [`series`] turns those per-draw values into claims,
 //! [`simulate`] produces them, and [`plot`] draws them against depth.
 
+pub mod limit;
 pub mod plot;
 pub mod series;
 pub mod simulate;

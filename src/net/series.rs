@@ -20,6 +20,7 @@
 //! freedom at the run's per-test level 1e-6 / tests.
 
 use super::Network;
+use super::limit::{self, Stat};
 use super::simulate::{Atom, Norm, PAIRED, Signal, Stats};
 use crate::diag::Diag;
 use crate::exact::{Method, Val};
@@ -27,7 +28,6 @@ use crate::lang::arith::{BinOp, Tree};
 use crate::lang::ast::{ClaimExpr, Expr, ExprKind, MomentOp, Relation, Span};
 use crate::lang::builtin::Builtin;
 use crate::lang::{parse_claim, parse_expr};
-use crate::meanfield::limit::{self, Stat};
 use crate::outcome::{Checked, Row};
 use crate::verdict::{
     Defect, Evaluation, FAMILY_RATE, Settings, SideMethod, SideValue, Verdict, interval_verdict,

@@ -33,20 +33,20 @@
 //! 1e-6 / (moments checked): a moment the sampler contradicts is a defect
 //! of the prediction, reported with the claims that use it.
 
-use crate::audit::FunctionTable;
+use super::simulate::Signal;
+use super::{Fill, Network};
 use crate::exact::{Engine, Val};
 use crate::lang::arith::BinOp;
-use crate::lang::parse_model;
+use crate::lang::{FunctionDef, parse_model};
 use crate::model::law::Law;
 use crate::model::resolve::build;
 use crate::model::rv::{Rv, VarId};
-use crate::net::simulate::Signal;
-use crate::net::{Fill, Network};
 use crate::sample::StreamKey;
 use crate::verdict::{Defect, FAMILY_RATE};
 use rand::RngExt;
 use rand_distr::StandardNormal;
 use statrs::distribution::{ContinuousCDF, StudentsT};
+use std::collections::HashMap;
 
 /// Draws per sampled moment: enough that a moment wrong in its third
 /// digit is caught, few enough that a 30-layer prediction samples in
@@ -208,7 +208,9 @@ impl Body {
             }
         };
         let stmts = parse_model(&model).map_err(|e| e.message)?;
-        let model = build("limit", &stmts, &FunctionTable::default()).map_err(|d| d.message)?;
+        // f and f' are already lowered: the model needs no functions.
+        let none: HashMap<String, FunctionDef> = HashMap::new();
+        let model = build("limit", &stmts, &none).map_err(|d| d.message)?;
         match Engine::new(&model.scenario).expect(rv) {
             Ok(x) if x.val.is_finite() => Ok(x.val),
             Ok(x) => Err(format!("the value came out as {}", x.val.value)),
