@@ -234,9 +234,10 @@ impl Body {
         }
         if let Body::Pair(_) = self
             && k.err > 0.0
-            && k.value + h < q.value
         {
-            err += slope(self.exact(q.value, k.value + h)?) * k.err;
+            // Stepping away from |c| = 1, where the pair law ends.
+            let step = if k.value >= 0.0 { -h } else { h };
+            err += slope(self.exact(q.value, k.value + step)?) * k.err;
         }
         Ok(Val {
             value: mid.value,
