@@ -516,3 +516,23 @@ fn a_mistake_in_an_activation_expression_is_shown_where_it_is() {
         "{err}"
     );
 }
+
+#[test]
+fn tanh_forward_gain_with_a_bias_matches_mpmath() {
+    // The gain whose length map fixes q: sigma_w = sqrt((q - sigma_b^2) /
+    // E[tanh(sqrt(q) z)^2]). mpmath 1.3, 25 digits, tanh-sinh quadrature
+    // split at 0:
+    //   python3 -c "from mpmath import *; mp.dps = 25; \
+    //     m = quad(lambda z: tanh(sqrt(q)*z)**2*exp(-z*z/2), [-inf, 0, inf]) / sqrt(2*pi); \
+    //     print(m, sqrt((q - b)/m))"
+    // q = 1, b = 0.2: E = 0.3942944903978411744, gain 1.4244087708849461460;
+    // q = 3, b = 0.5: E = 0.5894390844781302518, gain 2.0594466191199396241.
+    for (q, b, gain) in [
+        ("1", "0.2", 1.424_408_770_884_946),
+        ("3", "0.5", 2.059_446_619_119_939_6),
+    ] {
+        let v = json(&["tanh", "--q", q, "--bias-var", b]);
+        assert!(close(f(&v["forward_gain"]), gain, 1e-12), "q = {q}: {v}");
+        assert_eq!(v["self_check"]["defect"], false, "q = {q}");
+    }
+}

@@ -44,6 +44,7 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../derivations/glorot2010.toml"),
     ),
     ("he2015.toml", include_str!("../../derivations/he2015.toml")),
+    ("limits.toml", include_str!("../../derivations/limits.toml")),
     (
         "networks.toml",
         include_str!("../../derivations/networks.toml"),

@@ -22,6 +22,7 @@
 //! [`simulate`] produces them, and [`plot`] draws them against depth.
 
 pub mod jacobian;
+pub mod limit;
 pub mod plot;
 pub mod series;
 pub mod simulate;
@@ -70,6 +71,8 @@ pub struct RawNetwork {
     bias: Option<Spanned<String>>,
     input: Spanned<String>,
     inputs: Spanned<i64>,
+    #[serde(default)]
+    input_corr: Option<Spanned<f64>>,
     draws: Spanned<i64>,
     #[serde(default)]
     seed: Option<Spanned<i64>>,
@@ -114,6 +117,12 @@ impl Activation {
     pub fn derivative(&self, v: f64) -> f64 {
         apply(&self.df, v)
     }
+
+    /// f and f' as random expressions of base variable 0: what the exact
+    /// engine integrates for the infinite-width limit.
+    pub fn rvs(&self) -> (&Rv, &Rv) {
+        (&self.f, &self.df)
+    }
 }
 
 /// One built-in of the variable with constant further arguments is called
@@ -151,6 +160,9 @@ pub struct Network {
     pub biases: Vec<Fill>,
     pub input: Fill,
     pub inputs: usize,
+    /// The correlation of every two inputs' coordinates (`input_corr`);
+    /// none: the inputs are independent.
+    pub input_corr: Option<f64>,
     pub draws: usize,
     pub seed: u64,
     /// The Jacobian work its draws do: none unless a series claim or
@@ -342,6 +354,10 @@ pub fn load(
     }
     let n0 = widths[0] as f64;
     let input = fill(&r.input, at, functions, n0, n0, "input")?;
+    let input_corr = match &r.input_corr {
+        None => None,
+        Some(c) => Some(input_corr(c, &input, inputs)?),
+    };
 
     let net = Network {
         name: name.to_string(),
@@ -359,6 +375,7 @@ pub fn load(
         biases,
         input,
         inputs,
+        input_corr,
         draws,
         seed,
         jacobian: jacobian::Need::default(),
@@ -439,6 +456,38 @@ fn fans(fan_in: f64, fan_out: f64) -> Vec<Stmt> {
         value: num(value),
     };
     vec![param("fan_in", fan_in), param("fan_out", fan_out)]
+}
+
+/// `input_corr = rho`: the inputs of a draw are built from one shared
+/// normal vector s and one own normal vector e_j per input, x_j = m +
+/// sqrt(rho) (s - m) + sqrt(1 - rho) (e_j - m), so that each input's
+/// coordinates keep the law Normal(m, sd) and any two inputs' coordinates
+/// have correlation rho. Only a normal law stays itself under that mixing,
+/// and only rho in [0, 1] is reached by one shared vector; both are checked.
+fn input_corr(c: &Spanned<f64>, input: &Fill, inputs: usize) -> Result<f64, Diag> {
+    let rho = *c.get_ref();
+    if !(0.0..=1.0).contains(&rho) {
+        return Err(Diag::new(
+            c.span(),
+            format!("`input_corr` must be a correlation from 0 to 1, not {rho}"),
+            "a number from 0 to 1, e.g. input_corr = 0.5",
+        ));
+    }
+    if inputs < 2 {
+        return Err(Diag::new(
+            c.span(),
+            "`input_corr` correlates inputs of a draw, but `inputs` is 1",
+            "inputs = 2 or more, or remove `input_corr`",
+        ));
+    }
+    if !matches!(input, Fill::Law(Law::Normal { .. })) {
+        return Err(Diag::new(
+            c.span(),
+            "`input_corr` needs a normal `input` law",
+            "input = \"Normal(0, 1)\" (a law that mixing with a shared vector keeps)",
+        ));
+    }
+    Ok(rho)
 }
 
 /// The activation as a function of one variable: a function's name (`relu`,

@@ -21,19 +21,22 @@
 
 use super::Network;
 use super::jacobian::Spectral;
-use super::simulate::{Atom, Norm, Signal, Stats};
+use super::limit::{self, Stat};
+use super::simulate::{Atom, Norm, PAIRED, Signal, Stats};
 use crate::diag::Diag;
+use crate::exact::{Method, Val};
 use crate::lang::arith::{BinOp, Tree};
 use crate::lang::ast::{ClaimExpr, Expr, ExprKind, MomentOp, Relation, Span};
 use crate::lang::builtin::Builtin;
 use crate::lang::{parse_claim, parse_expr};
 use crate::outcome::{Checked, Row};
 use crate::verdict::{
-    Evaluation, FAMILY_RATE, Settings, SideMethod, SideValue, Verdict, interval_verdict,
+    Defect, Evaluation, FAMILY_RATE, Settings, SideMethod, SideValue, Verdict, interval_verdict,
     judging_scale, parse_within,
 };
 use serde::Deserialize;
 use statrs::distribution::{ContinuousCDF, StudentsT};
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use toml::Spanned;
 
@@ -242,18 +245,28 @@ fn magnitude(t: &Term, m: &dyn Fn(Atom) -> f64) -> f64 {
         // A variance's size is its second moment's, so that an isometry's
         // Var[s2] = 0 is judged against E[s2^2], not against rounding.
         Atom::Spectral(Spectral::Spread, l) => m(Atom::Spectral(Spectral::Square, l)).abs(),
+        Atom::Pair(s, l) => m(Atom::Layer(s, l, 2)).abs(),
         a => m(a).abs(),
     })
 }
+
+/// A statistic a `limit(...)` asks the infinite-width prediction for, and
+/// where it is written.
+type LimitRequest = (Stat, Signal, usize, Span);
 
 /// What names mean while compiling a side.
 struct Env<'a> {
     net: &'a Network,
     /// The layer of a "for every l" claim.
     l: Option<usize>,
+    /// Inside `limit(...)`: the NTK may be named.
+    in_limit: Cell<bool>,
+    /// The statistics the claim's `limit(...)` calls ask for, in the order
+    /// of their [`Atom::Limit`] indices (shared by every layer's Env).
+    limits: &'a RefCell<Vec<LimitRequest>>,
 }
 
-const VALID: &str = "E[q(k)], E[q(k)^2] or Var[q(k)] with q one of x, y, dx, dy, dW; E[norm2], E[norm2^2], Var[norm2] (and gain2); E[s2(k)], E[s2(k)^2], Var[s2(k)], E[max(s2(k))], E[min(s2(k))] (s2 alone: k = L); L, l, n(k), numbers and functions of them";
+const VALID: &str = "E[q(k)], E[q(k)^2] or Var[q(k)] with q one of x, y, dx, dy, dW; corr(q(k)) or cross(q(k)) with q one of x, y; limit(...) of those, and limit(ntk(k)), limit(ntk_pair(k)); E[norm2], E[norm2^2], Var[norm2] (and gain2); E[s2(k)], E[s2(k)^2], Var[s2(k)], E[max(s2(k))], E[min(s2(k))] (s2 alone: k = L); L, l, n(k), numbers and functions of them";
 
 impl Env<'_> {
     /// A layer index: `term` without moments has no atoms, so it folds.
@@ -314,6 +327,53 @@ impl Env<'_> {
             }
             ExprKind::Call {
                 func,
+                primes: 0,
+                args,
+                ..
+            } if moments && (func == "corr" || func == "cross") && args.len() == 1 => {
+                self.pair(e, &args[0], func == "corr")?
+            }
+            ExprKind::Call {
+                func,
+                primes: 0,
+                args,
+                ..
+            } if moments && func == "limit" && args.len() == 1 => {
+                if self.in_limit.replace(true) {
+                    return Err(Diag::new(
+                        e.span.clone(),
+                        "`limit` inside `limit`",
+                        "write limit(...) once around the statistics",
+                    ));
+                }
+                let inner = self.term(&args[0], true);
+                self.in_limit.set(false);
+                self.limited(inner?, &e.span)?
+            }
+            ExprKind::Call {
+                func,
+                primes: 0,
+                args,
+                ..
+            } if moments && (func == "ntk" || func == "ntk_pair") && args.len() == 1 => {
+                if !self.in_limit.get() {
+                    return Err(Diag::new(
+                        e.span.clone(),
+                        format!("`{func}` is an infinite-width kernel, not a simulated statistic"),
+                        format!("write it inside limit(...): limit({func}(l))"),
+                    ));
+                }
+                let l = self.layer(&args[0], 1, func)?;
+                let stat = if func == "ntk" {
+                    Stat::Ntk
+                } else {
+                    self.two_inputs(e, func)?;
+                    Stat::NtkPair
+                };
+                Term::Leaf(self.request((stat, Signal::Y, l, e.span.clone())))
+            }
+            ExprKind::Call {
+                func,
                 func_span,
                 primes: 0,
                 args,
@@ -362,6 +422,9 @@ impl Env<'_> {
                                     "E[max(s2(k))] or E[min(s2(k))]; Var[s2(k)] is the spread within each Jacobian",
                                 ));
                             }
+                            Atom::Pair(..) | Atom::Limit(_) => {
+                                unreachable!("atom gives a signal's or a norm's mean")
+                            }
                         };
                         Term::bin(
                             BinOp::Sub,
@@ -389,6 +452,110 @@ impl Env<'_> {
                     VALID,
                 ));
             }
+        })
+    }
+
+    /// An index for a statistic of the infinite-width prediction.
+    fn request(&self, r: LimitRequest) -> Atom {
+        let mut all = self.limits.borrow_mut();
+        let at = all
+            .iter()
+            .position(|(s, q, l, _)| (*s, *q, *l) == (r.0, r.1, r.2))
+            .unwrap_or_else(|| {
+                all.push(r);
+                all.len() - 1
+            });
+        Atom::Limit(at)
+    }
+
+    /// `limit(side)`: the side's statistics replaced by their
+    /// infinite-width values.
+    fn limited(&self, t: Term, span: &Span) -> Result<Term, Diag> {
+        Ok(match t {
+            Term::Leaf(a) => Term::Leaf(match a {
+                Atom::Layer(s, l, p) => self.request((
+                    if p == 1 { Stat::Mean } else { Stat::Square },
+                    s,
+                    l,
+                    span.clone(),
+                )),
+                Atom::Pair(s, l) => self.request((Stat::Cross, s, l, span.clone())),
+                Atom::Limit(i) => Atom::Limit(i),
+                Atom::Norm(..) | Atom::Spectral(..) => {
+                    return Err(Diag::new(
+                        span.clone(),
+                        "`limit` has no value for norm2, gain2 or the Jacobian's s2",
+                        "limit(...) of per-layer statistics: E[x(l)^2], Var[y(l)], corr(y(l)), ...",
+                    ));
+                }
+            }),
+            Term::Const(c) => Term::Const(c),
+            Term::Neg(a) => Term::Neg(Box::new(self.limited(*a, span)?)),
+            Term::Bin(op, a, b) => Term::bin(op, self.limited(*a, span)?, self.limited(*b, span)?),
+            Term::Call(f, args) => Term::Call(
+                f,
+                args.into_iter()
+                    .map(|a| self.limited(a, span))
+                    .collect::<Result<_, _>>()?,
+            ),
+        })
+    }
+
+    fn two_inputs(&self, e: &Expr, func: &str) -> Result<(), Diag> {
+        if self.net.inputs < 2 {
+            return Err(Diag::new(
+                e.span.clone(),
+                format!(
+                    "`{func}` is about two inputs, but network `{}` pushes 1 input through each draw",
+                    self.net.name
+                ),
+                "give the network inputs = 2 or more",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `cross(q(k))`, the mean of q_a q_b over units and pairs of inputs,
+    /// and `corr(q(k))`, that over the mean of q^2: the two inputs'
+    /// correlation, a ratio of per-draw means like any other side.
+    fn pair(&self, e: &Expr, arg: &Expr, corr: bool) -> Result<Term, Diag> {
+        let func = if corr { "corr" } else { "cross" };
+        let ExprKind::Call {
+            func: name,
+            primes: 0,
+            args,
+            ..
+        } = &arg.kind
+        else {
+            return Err(Diag::new(
+                arg.span.clone(),
+                format!("`{func}` takes a forward signal at a layer"),
+                format!("{func}(x(l)) or {func}(y(l))"),
+            ));
+        };
+        let Some(s) = Signal::from_name(name).filter(|s| PAIRED.contains(s)) else {
+            return Err(Diag::new(
+                arg.span.clone(),
+                format!(
+                    "`{func}` takes x or y: each input's backward pass starts from its own independent cost"
+                ),
+                format!("{func}(x(l)) or {func}(y(l))"),
+            ));
+        };
+        if args.len() != 1 {
+            return Err(Diag::new(
+                arg.span.clone(),
+                format!("`{name}` takes one layer index"),
+                format!("{func}({name}(l))"),
+            ));
+        }
+        self.two_inputs(e, func)?;
+        let l = self.layer(&args[0], s.first_layer(), name)?;
+        let cross = Term::Leaf(Atom::Pair(s, l));
+        Ok(if corr {
+            Term::bin(BinOp::Div, cross, Term::Leaf(Atom::Layer(s, l, 2)))
+        } else {
+            cross
         })
     }
 
@@ -507,6 +674,10 @@ pub struct Planned {
     /// Index into the file's networks.
     pub network: usize,
     layers: Vec<(Option<usize>, Term, Term)>,
+    /// The values of the claim's `limit(...)` statistics, by
+    /// [`Atom::Limit`] index, and what sampling them found wrong.
+    limits: Vec<Val>,
+    defects: Vec<Defect>,
 }
 
 impl Planned {
@@ -525,10 +696,17 @@ pub fn plan(def: &SeriesDef, networks: &[Network]) -> Result<Vec<Planned>, Diag>
             continue;
         };
         let net = &networks[index];
+        let requests = RefCell::new(Vec::new());
+        let env_at = |l| Env {
+            net,
+            l,
+            in_limit: Cell::new(false),
+            limits: &requests,
+        };
         let ls: Vec<Option<usize>> = match &def.layers {
             None => vec![None],
             Some(r) => {
-                let env = Env { net, l: None };
+                let env = env_at(None);
                 let bound = |e: &Expr| -> Result<usize, Diag> {
                     env.layer(e, 0, "the range").map_err(|d| d.shifted(r.at))
                 };
@@ -548,13 +726,16 @@ pub fn plan(def: &SeriesDef, networks: &[Network]) -> Result<Vec<Planned>, Diag>
         };
         let mut layers = Vec::new();
         for l in ls {
-            let env = Env { net, l };
+            let env = env_at(l);
             let side = |e: &Expr| env.term(e, true).map_err(|d| d.shifted(def.at));
             layers.push((l, side(&def.claim.lhs)?, side(&def.claim.rhs)?));
         }
+        let (limits, defects) = predicted(net, &requests.into_inner(), def.at)?;
         out.push(Planned {
             network: index,
             layers,
+            limits,
+            defects,
         });
     }
     if out.is_empty() {
@@ -565,6 +746,49 @@ pub fn plan(def: &SeriesDef, networks: &[Network]) -> Result<Vec<Planned>, Diag>
         ));
     }
     Ok(out)
+}
+
+/// The infinite-width values a claim's `limit(...)` calls ask for, from
+/// one prediction of the network (pair statistics only when asked, being
+/// the costly part); no prediction is made for a claim without `limit`.
+fn predicted(
+    net: &Network,
+    requests: &[LimitRequest],
+    at: usize,
+) -> Result<(Vec<Val>, Vec<Defect>), Diag> {
+    let Some(first) = requests.first() else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let pairs = limit::Pairs {
+        cross: requests.iter().any(|r| r.0 == Stat::Cross),
+        ntk: requests.iter().any(|r| r.0 == Stat::NtkPair),
+    };
+    let p = limit::predict(net, pairs).map_err(|m| {
+        Diag::new(
+            first.3.clone(),
+            format!("network `{}` has no infinite-width limit here: {m}", net.name),
+            "weights of mean 0, biases Normal(0, s) or 0, and an activation whose Gaussian moments have exact values",
+        )
+        .shifted(at)
+    })?;
+    let values = requests
+        .iter()
+        .map(|(stat, s, l, span)| {
+            p.value(*stat, *s, *l).ok_or_else(|| {
+                let why = match (stat, &p.ntk_cross_missing) {
+                    (Stat::NtkPair, Some(m)) => format!(": {m}"),
+                    _ => String::new(),
+                };
+                Diag::new(
+                    span.clone(),
+                    format!("no infinite-width value for this statistic at layer {l}{why}"),
+                    "a per-layer statistic the network has",
+                )
+                .shifted(at)
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((values, p.defects))
 }
 
 /// The two-sided critical value of a t statistic with `dof` degrees of
@@ -582,6 +806,9 @@ struct Tested {
     rhs: (f64, f64),
     /// Whether each side is a number (no statistic in it).
     constant: (bool, bool),
+    /// A side with no simulated statistic but an infinite-width value:
+    /// its error bound.
+    exact: (Option<f64>, Option<f64>),
     deviation: f64,
     /// (|d| + h) / (allowed), how close to failing: above 1 is not "holds".
     tightness: f64,
@@ -592,43 +819,90 @@ struct Tested {
     allowed: f64,
 }
 
+/// How far `f` of the limits can move within their error bounds: the sum
+/// over limits of the larger change at either end of each one's bound
+/// (first order, as [`Val::apply`] takes a function's spread).
+fn limits_spread(limits: &[Val], used: &[usize], f: &dyn Fn(&[f64]) -> f64) -> f64 {
+    let mut v: Vec<f64> = limits.iter().map(|x| x.value).collect();
+    let mid = f(&v);
+    used.iter()
+        .map(|&i| {
+            let x = limits[i];
+            v[i] = x.value + x.err;
+            let up = (f(&v) - mid).abs();
+            v[i] = x.value - x.err;
+            let down = (f(&v) - mid).abs();
+            v[i] = x.value;
+            up.max(down)
+        })
+        .sum()
+}
+
+#[allow(clippy::too_many_arguments)]
 fn test_layer(
     l: Option<usize>,
     lhs: &Term,
     rhs: &Term,
+    limits: &[Val],
     def: &SeriesDef,
     stats: &Stats,
     settings: &Settings,
     critical: f64,
 ) -> Tested {
-    let mut read = Vec::new();
-    atoms(lhs, &mut read);
-    atoms(rhs, &mut read);
-    let side = |t: &Term| {
-        stats.delta(&read, &|m: &[f64]| {
-            t.eval_with(&|a| m[read.iter().position(|b| b == a).expect("collected")])
+    // Recorded means go through the delta method; limits are exact values
+    // whose error bounds are added to the allowance below.
+    let mut all = Vec::new();
+    atoms(lhs, &mut all);
+    atoms(rhs, &mut all);
+    let (exact, read): (Vec<Atom>, Vec<Atom>) =
+        all.into_iter().partition(|a| matches!(a, Atom::Limit(_)));
+    let used: Vec<usize> = exact
+        .iter()
+        .map(|a| match a {
+            Atom::Limit(i) => *i,
+            _ => unreachable!("partitioned"),
         })
+        .collect();
+    let value = |m: &[f64], lim: &[f64], a: &Atom| match a {
+        Atom::Limit(i) => lim[*i],
+        a => m[read.iter().position(|b| b == a).expect("collected")],
     };
+    let centre: Vec<f64> = limits.iter().map(|x| x.value).collect();
+    let side = |t: &Term| stats.delta(&read, &|m: &[f64]| t.eval_with(&|a| value(m, &centre, a)));
     let (lv, rv) = (side(lhs), side(rhs));
     let (d, se) = stats.delta(&read, &|m: &[f64]| {
-        let at = |a: &Atom| m[read.iter().position(|b| b == a).expect("collected")];
+        let at = |a: &Atom| value(m, &centre, a);
         lhs.eval_with(&at) - rhs.eval_with(&at)
     });
-    let mean = |a| stats.mean(a);
+    let means: Vec<f64> = read.iter().map(|&a| stats.mean(a)).collect();
+    let spread = |t: &dyn Fn(&[f64]) -> f64| limits_spread(limits, &used, t);
+    let exact_err = spread(&|lim| {
+        let at = |a: &Atom| value(&means, lim, a);
+        lhs.eval_with(&at) - rhs.eval_with(&at)
+    });
+    let mean = |a| match a {
+        Atom::Limit(i) => centre[i],
+        a => stats.mean(a),
+    };
     let natural = magnitude(lhs, &mean).max(magnitude(rhs, &mean));
     let scale = judging_scale(rv.0.abs(), natural, settings.resolution);
-    let h = critical * se;
+    let h = critical * se + exact_err;
     let deviation = if scale > 0.0 { d / scale } else { 0.0 };
-    let constant = |t: &Term| {
+    let kind = |t: &Term| {
         let mut a = Vec::new();
         atoms(t, &mut a);
-        a.is_empty()
+        let constant = a.is_empty();
+        let only_limits = !constant && a.iter().all(|x| matches!(x, Atom::Limit(_)));
+        let err = only_limits.then(|| spread(&|lim| t.eval_with(&|a| value(&means, lim, a))));
+        (constant, err)
     };
+    let (kl, kr) = (kind(lhs), kind(rhs));
     let mut tested = Tested {
         layer: l,
         lhs: lv,
         rhs: rv,
-        constant: (constant(lhs), constant(rhs)),
+        constant: (kl.0, kr.0),
+        exact: (kl.1, kr.1),
         deviation,
         tightness: f64::INFINITY,
         verdict: Verdict::Inconclusive,
@@ -675,7 +949,7 @@ pub fn draws_needed(
         let crit = critical(draws - 1, tests);
         let mut need = 0.0f64;
         for (l, lhs, rhs) in &p.layers {
-            let t = test_layer(*l, lhs, rhs, def, stats, settings, crit);
+            let t = test_layer(*l, lhs, rhs, &p.limits, def, stats, settings, crit);
             if t.verdict != Verdict::Inconclusive {
                 continue;
             }
@@ -715,9 +989,18 @@ pub fn check(
             let tested: Vec<Tested> = p
                 .layers
                 .iter()
-                .map(|(l, lhs, rhs)| test_layer(*l, lhs, rhs, def, stats, settings, crit))
+                .map(|(l, lhs, rhs)| {
+                    test_layer(*l, lhs, rhs, &p.limits, def, stats, settings, crit)
+                })
                 .collect();
-            let evaluation = aggregate(&tested, net, stats.draws());
+            let mut evaluation = aggregate(&tested, net, stats.draws());
+            if !p.limits.is_empty() {
+                evaluation.defects = p.defects.clone();
+                evaluation.notes.push(
+                    "limit(...): the infinite-width values by the exact engine, each moment also sampled"
+                        .to_string(),
+                );
+            }
             let pinned = def
                 .expect
                 .iter()
@@ -776,16 +1059,25 @@ fn aggregate(tested: &[Tested], net: &Network, draws: usize) -> Evaluation {
             .max_by(|a, b| a.deviation.abs().total_cmp(&b.deviation.abs()))
             .expect("a failing layer")
     };
-    // A side without statistics is a number, shown as exact.
-    let side = |(v, se): (f64, f64), constant: bool| SideValue {
-        value: v,
-        err: se,
-        method: if constant {
-            SideMethod::Number
-        } else {
-            SideMethod::Sampled
+    // A side without statistics is a number, shown as exact; one of
+    // infinite-width values alone is exact with their bound.
+    let side = |(v, se): (f64, f64), constant: bool, exact: Option<f64>| match exact {
+        Some(err) => SideValue {
+            value: v,
+            err,
+            method: SideMethod::Exact(Method::NestedQuadrature),
+            sampled: None,
         },
-        sampled: (!constant).then_some((v, se)),
+        None => SideValue {
+            value: v,
+            err: se,
+            method: if constant {
+                SideMethod::Number
+            } else {
+                SideMethod::Sampled
+            },
+            sampled: (!constant).then_some((v, se)),
+        },
     };
     let mut notes = vec![format!(
         "{draws} independent networks of widths {}, {} inputs each",
@@ -810,8 +1102,8 @@ fn aggregate(tested: &[Tested], net: &Network, draws: usize) -> Evaluation {
         notes.push("a side is not finite on the simulated networks".to_string());
     }
     Evaluation {
-        lhs: Some(side(shown.lhs, shown.constant.0)),
-        rhs: Some(side(shown.rhs, shown.constant.1)),
+        lhs: Some(side(shown.lhs, shown.constant.0, shown.exact.0)),
+        rhs: Some(side(shown.rhs, shown.constant.1, shown.exact.1)),
         verdict,
         deviation: shown.deviation,
         draws: draws as u64,

@@ -112,6 +112,13 @@ pub enum Atom {
     Layer(Signal, usize, u8),
     Norm(Norm, u8),
     Spectral(Spectral, usize),
+    /// The mean over units and over pairs of distinct inputs a < b of one
+    /// draw of q_a q_b, for q = x or y: the cross moment whose ratio to the
+    /// second moment is the two inputs' correlation (the c-map's c).
+    Pair(Signal, usize),
+    /// The infinite-width prediction of a statistic: an exact value a
+    /// series plan holds (its index there), never a recorded mean.
+    Limit(usize),
 }
 
 /// Per-draw means of every atom.
@@ -124,8 +131,16 @@ pub struct Stats {
     pub per_draw: Vec<Vec<f64>>,
 }
 
+/// The signals whose pairs of inputs are recorded ([`Atom::Pair`]): only
+/// the forward ones, since each input's backward pass starts from its own
+/// independent cost vector.
+pub const PAIRED: [Signal; 2] = [Signal::X, Signal::Y];
+
 fn slots(depth: usize) -> usize {
-    Signal::ALL.len() * (depth + 1) * 2 + Norm::ALL.len() * 2 + Spectral::ALL.len() * depth
+    Signal::ALL.len() * (depth + 1) * 2
+        + Norm::ALL.len() * 2
+        + Spectral::ALL.len() * depth
+        + PAIRED.len() * (depth + 1)
 }
 
 fn index(depth: usize, atom: Atom) -> usize {
@@ -134,6 +149,14 @@ fn index(depth: usize, atom: Atom) -> usize {
         Atom::Layer(s, l, p) => (s.index() * (depth + 1) + l) * 2 + usize::from(p - 1),
         Atom::Norm(n, p) => norms + (n as usize) * 2 + usize::from(p - 1),
         Atom::Spectral(s, l) => norms + Norm::ALL.len() * 2 + (s as usize) * depth + (l - 1),
+        Atom::Pair(s, l) => {
+            let which = PAIRED
+                .iter()
+                .position(|&p| p == s)
+                .expect("pairs are recorded for x and y only");
+            norms + Norm::ALL.len() * 2 + Spectral::ALL.len() * depth + which * (depth + 1) + l
+        }
+        Atom::Limit(_) => unreachable!("a limit is an exact value, not a recorded mean"),
     }
 }
 
@@ -329,6 +352,19 @@ fn moments(m: &DMatrix<f64>) -> (f64, f64) {
     (s / n, s2 / n)
 }
 
+/// The mean of q_a q_b over units and pairs of distinct columns a < b of
+/// `m` (units x inputs); NaN with fewer than two inputs.
+fn pair_moment(m: &DMatrix<f64>) -> f64 {
+    let k = m.ncols();
+    let mut sum = 0.0;
+    for a in 0..k {
+        for b in a + 1..k {
+            sum += m.column(a).dot(&m.column(b));
+        }
+    }
+    sum / (m.nrows() * k * k.saturating_sub(1) / 2) as f64
+}
+
 /// Up to this many inputs a draw's forward product is computed column by
 /// column of W while W is drawn ([`forward_while_drawing`]). It is the
 /// bound below which nalgebra's `mul_to` also goes column by column (its
@@ -395,6 +431,19 @@ fn one_draw<R: Rng>(
     } = space;
 
     fill(&net.input, rng, xs[0].as_mut_slice());
+    if let (Some(rho), Fill::Law(law)) = (net.input_corr, &net.input) {
+        // One shared vector after the inputs' own (see `net::input_corr`);
+        // the bias buffer is free until layer 1 fills it.
+        let shared = &mut bias[..n[0]];
+        law.fill(rng, shared);
+        let m = law.raw_moment(1).unwrap_or(0.0);
+        let (a, b) = (rho.sqrt(), (1.0 - rho).sqrt());
+        for mut col in xs[0].column_iter_mut() {
+            for (x, s) in col.iter_mut().zip(shared.iter()) {
+                *x = m + a * (s - m) + b * (*x - m);
+            }
+        }
+    }
     for l in 1..=depth {
         let w = &mut ws[l - 1];
         let y = &mut ys[l - 1];
@@ -435,6 +484,14 @@ fn one_draw<R: Rng>(
     }
     for (l, y) in ys.iter().enumerate() {
         put(&mut out, (Signal::Y, l + 1), moments(y));
+    }
+    if k >= 2 {
+        for (l, x) in xs.iter().enumerate() {
+            out[index(depth, Atom::Pair(Signal::X, l))] = pair_moment(x);
+        }
+        for (l, y) in ys.iter().enumerate() {
+            out[index(depth, Atom::Pair(Signal::Y, l + 1))] = pair_moment(y);
+        }
     }
     let (mut s, mut s2, mut r, mut r2) = (0.0, 0.0, 0.0, 0.0);
     for j in 0..k {
