@@ -58,7 +58,7 @@ fn explain_searches_the_built_in_derivations() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         err,
-        "reading the built-in derivations (7 files; no derivations/ here)\n"
+        "reading the built-in derivations (8 files; no derivations/ here)\n"
     );
     let v: Value = serde_json::from_str(&out).unwrap();
     let results = v["results"].as_array().unwrap();
@@ -80,7 +80,7 @@ fn net_finds_the_built_in_networks() {
     assert_eq!(out, on_disk);
     assert!(out.contains("relu-16"), "{out}");
     assert!(
-        err.starts_with("reading the built-in derivations (7 files; no derivations/ here)\n"),
+        err.starts_with("reading the built-in derivations (8 files; no derivations/ here)\n"),
         "{err}"
     );
     let _ = std::fs::remove_dir_all(&dir);

@@ -48,6 +48,10 @@ pub const FILES: &[(&str, &str)] = &[
         "question.toml",
         include_str!("../../derivations/question.toml"),
     ),
+    (
+        "residual.toml",
+        include_str!("../../derivations/residual.toml"),
+    ),
 ];
 
 /// Where errors in a built-in file point: its path in the repository,

@@ -249,7 +249,7 @@ struct Env<'a> {
     l: Option<usize>,
 }
 
-const VALID: &str = "E[q(k)], E[q(k)^2] or Var[q(k)] with q one of x, y, dx, dy, dW; E[norm2], E[norm2^2], Var[norm2] (and gain2); L, l, n(k), numbers and functions of them";
+const VALID: &str = "E[q(k)], E[q(k)^2] or Var[q(k)] with q one of x, y, dx, dy, dW; E[norm2], E[norm2^2], Var[norm2] (and gain2); L, l, n(k), alpha(k) (a residual block's scale), numbers and functions of them";
 
 impl Env<'_> {
     /// A layer index: `term` without moments has no atoms, so it folds.
@@ -307,6 +307,22 @@ impl Env<'_> {
             } if func == "n" && *primes == 0 && args.len() == 1 => {
                 let k = self.layer(&args[0], 0, "n")?;
                 Term::Const(self.net.widths[k] as f64)
+            }
+            ExprKind::Call {
+                func, args, primes, ..
+            } if func == "alpha" && *primes == 0 && args.len() == 1 => {
+                let Some(residual) = &self.net.residual else {
+                    return Err(Diag::new(
+                        e.span.clone(),
+                        format!(
+                            "`alpha(k)` is a residual block's scale, and network `{}` has no `residual`",
+                            self.net.name
+                        ),
+                        "check the claim only `in` residual networks",
+                    ));
+                };
+                let k = self.layer(&args[0], 1, "alpha")?;
+                Term::Const(residual.alphas[k - 1])
             }
             ExprKind::Call {
                 func,
