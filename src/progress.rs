@@ -44,7 +44,7 @@ pub fn init(quiet: bool) {
 }
 
 /// A note on stderr about what a run is reading or doing (`auditing
-/// derivations/ (7 files)`), unless quiet; printed above the bar, if one
+/// derivations/ (11 files)`), unless quiet; printed above the bar, if one
 /// is shown.
 pub fn note(text: &str) {
     if !SHOWN.load(Ordering::Relaxed) {

@@ -54,6 +54,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../derivations/question.toml"),
     ),
     (
+        "residual.toml",
+        include_str!("../../derivations/residual.toml"),
+    ),
+    (
         "spectrum.toml",
         include_str!("../../derivations/spectrum.toml"),
     ),

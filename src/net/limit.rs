@@ -463,6 +463,11 @@ fn check_by_sampling(p: &mut Prediction, used: &[Used], key: StreamKey) {
 /// The prediction for a network; the reason when it has none (a law
 /// whose limit is not Gaussian, a moment with no exact value).
 pub fn predict(net: &Network, pairs: Pairs) -> Result<Prediction, String> {
+    if let Some(what) = net.beyond_mlp() {
+        return Err(format!(
+            "the limits are the plain MLP's recursions, and the network has {what}"
+        ));
+    }
     let mut vars = Vec::new();
     for (l, law) in net.weights.iter().enumerate() {
         let WeightLaw::Iid(law) = law else {

@@ -76,6 +76,10 @@ pub struct RawNetwork {
     draws: Spanned<i64>,
     #[serde(default)]
     seed: Option<Spanned<i64>>,
+    #[serde(default)]
+    residual: Option<Spanned<String>>,
+    #[serde(default)]
+    norm: Option<Spanned<String>>,
 }
 
 /// Where one array's entries come from: a law, or a constant.
@@ -168,11 +172,74 @@ pub struct Network {
     /// The Jacobian work its draws do: none unless a series claim or
     /// `initaudit net --jacobian` asks ([`series::mark_jacobians`]).
     pub jacobian: jacobian::Need,
+    /// Residual blocks: `None` is the plain MLP.
+    pub residual: Option<Residual>,
+    /// Normalization of the activation's argument: `None` is none.
+    pub norm: Option<Normalization>,
+}
+
+/// The branch scales of a residual network: block l computes
+/// x_l = x_{l-1} + alpha_l y_l with y_l = W_l f(x_{l-1}) + b_l (He et al.
+/// 2016's pre-activation form), so `y` is the branch before its scale.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Residual {
+    /// As written in the file.
+    pub text: String,
+    /// alpha_l at index l - 1.
+    pub alphas: Vec<f64>,
+}
+
+/// A normalization applied to the vector the activation reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Normalization {
+    /// LayerNorm without affine parameters and with eps = 0:
+    /// z = (v - mean(v)) / sd(v) over the units of one input, sd with
+    /// divisor n (as PyTorch's). PyTorch's eps = 1e-5 would make the second
+    /// moment var/(var + eps), visibly below 1 at small weight scales;
+    /// eps = 0 keeps it 1 to rounding, and a vector with no spread (0/0) is
+    /// an error of the run rather than a silent number.
+    Layer,
+}
+
+impl Normalization {
+    /// The values `norm` accepts, as written.
+    pub const NAMES: [&str; 1] = ["layer"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Normalization::Layer => "layer",
+        }
+    }
 }
 
 impl Network {
+    /// What makes the network more than the plain MLP (residual blocks,
+    /// a normalization), which the Jacobian's product form and the
+    /// infinite-width limits do not describe; `None` for the plain MLP.
+    pub fn beyond_mlp(&self) -> Option<&'static str> {
+        match (&self.residual, &self.norm) {
+            (None, None) => None,
+            (Some(_), None) => Some("residual blocks"),
+            (None, Some(_)) => Some("a LayerNorm"),
+            (Some(_), Some(_)) => Some("residual blocks and a LayerNorm"),
+        }
+    }
+
     pub fn depth(&self) -> usize {
         self.widths.len() - 1
+    }
+
+    /// What the header says beyond an MLP's description: empty for a plain
+    /// MLP, so its output is what it was before residual blocks existed.
+    pub fn blocks_text(&self) -> String {
+        let mut out = String::new();
+        if let Some(r) = &self.residual {
+            out.push_str(&format!(", residual blocks alpha_l = {}", r.text));
+        }
+        if let Some(n) = self.norm {
+            out.push_str(&format!(", norm {}", n.name()));
+        }
+        out
     }
 
     /// Bytes one draw holds at its peak: every weight matrix, and the
@@ -235,11 +302,27 @@ impl Network {
         let k = self.inputs as f64;
         let weights: f64 = widths.windows(2).map(|w| w[0] as f64 * w[1] as f64).sum();
         let units: f64 = widths.iter().map(|&n| n as f64).sum();
-        let mut bytes = 8.0 * (weights + 4.0 * k * units);
+        // x, y, dx and dy of every layer; a residual block also keeps what
+        // its weights read, f(x_{l-1}), and a normalized net the normalized
+        // vector (and one sd per input and layer, counted as a unit).
+        let mut signals = 4.0;
+        let mut elementwise = 0.0;
+        if self.residual.is_some() {
+            signals += 1.0;
+            // x_{l-1} + alpha y forward, dx_l + f' W^T dy backward.
+            elementwise += 2.0;
+        }
+        if self.norm.is_some() {
+            signals += 1.0 + 1.0 / widths.iter().copied().min().unwrap_or(1).max(1) as f64;
+            // Mean, spread and scaling forward; two means and the
+            // projection backward.
+            elementwise += 8.0;
+        }
+        let mut bytes = 8.0 * (weights + signals * k * units);
         let normals =
             weights + units + k * (widths[0] as f64 + *widths.last().unwrap_or(&0) as f64);
         // Forward W x, backward W^T dy: two products per layer.
-        let mut flops = 2.0 * k * weights;
+        let mut flops = 2.0 * k * weights + elementwise * k * units;
         if self
             .weights
             .iter()
@@ -358,6 +441,14 @@ pub fn load(
         None => None,
         Some(c) => Some(input_corr(c, &input, inputs)?),
     };
+    let residual = match &r.residual {
+        None => None,
+        Some(v) => Some(residual(v, at, functions, &widths)?),
+    };
+    let norm = match &r.norm {
+        None => None,
+        Some(v) => Some(normalization(v, &widths, residual.is_some())?),
+    };
 
     let net = Network {
         name: name.to_string(),
@@ -379,6 +470,8 @@ pub fn load(
         draws,
         seed,
         jacobian: jacobian::Need::default(),
+        residual,
+        norm,
     };
     Ok(net)
 }
@@ -488,6 +581,108 @@ fn input_corr(c: &Spanned<f64>, input: &Fill, inputs: usize) -> Result<f64, Diag
         ));
     }
     Ok(rho)
+}
+
+/// `residual = "EXPR"`: alpha_l for l = 1..L, the expression evaluated by
+/// the language with `l` and `L` bound (so `sqrt`, `/` and `^` mean what
+/// they mean in claims). Every block adds to its input, so the widths must
+/// be equal; a scale must be a finite number >= 0 (a negative one only
+/// flips the sign of a branch, which a scale is not meant to do).
+fn residual(
+    v: &Spanned<String>,
+    at: &dyn Fn(&Span) -> usize,
+    functions: &dyn Functions,
+    widths: &[usize],
+) -> Result<Residual, Diag> {
+    if let Some(w) = widths.iter().find(|&&w| w != widths[0]) {
+        return Err(Diag::new(
+            v.span(),
+            format!(
+                "a residual block adds its branch to its input, so every width must be equal; these are {} (n_0 = {}, and {w})",
+                series::widths_text(widths),
+                widths[0]
+            ),
+            "depth = L and width = n, or widths = [n, n, ..., n]",
+        ));
+    }
+    let off = at(&v.span());
+    let e = parse_expr(v.get_ref()).map_err(|e| Diag::from(e).shifted(off))?;
+    let depth = widths.len() - 1;
+    let mut alphas = Vec::with_capacity(depth);
+    for l in 1..=depth {
+        let param = |name: &str, value: f64| Stmt::Define {
+            name: name.to_string(),
+            name_span: 0..0,
+            value: num(value),
+        };
+        let stmts = [param("l", l as f64), param("L", depth as f64)];
+        let model = build("residual", &stmts, functions).map_err(|d| d.shifted(off))?;
+        let value = match model.rv(&e, functions).map_err(|d| d.shifted(off))? {
+            Rv::Const(c) => c,
+            _ => {
+                return Err(Diag::new(
+                    e.span.clone(),
+                    "the residual scale must be a number",
+                    "an expression in l (the block) and L (the depth), such as \"0.5\" or \"1/sqrt(L)\"",
+                )
+                .shifted(off));
+            }
+        };
+        if !(value.is_finite() && value >= 0.0) {
+            return Err(Diag::new(
+                e.span.clone(),
+                format!("the residual scale is {value} at l = {l}"),
+                "a finite number >= 0 at every l = 1..L, such as \"0.5\" or \"1/sqrt(L)\"",
+            )
+            .shifted(off));
+        }
+        alphas.push(value);
+    }
+    Ok(Residual {
+        text: v.get_ref().clone(),
+        alphas,
+    })
+}
+
+/// `norm = "layer"`. A LayerNorm of one unit is 0/0 for every input, so
+/// every normalized vector must have at least two units: in an MLP the
+/// pre-activations y_1..y_L, in a residual net the blocks' inputs
+/// x_0..x_{L-1}.
+fn normalization(
+    v: &Spanned<String>,
+    widths: &[usize],
+    residual: bool,
+) -> Result<Normalization, Diag> {
+    let norm = match v.get_ref().as_str() {
+        "layer" => Normalization::Layer,
+        other => {
+            return Err(Diag::new(
+                v.span(),
+                format!("unknown normalization `{other}`"),
+                format!(
+                    "norm = {} (or no `norm` key for none)",
+                    Normalization::NAMES
+                        .iter()
+                        .map(|n| format!("\"{n}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    };
+    let normalized = if residual {
+        &widths[..widths.len() - 1]
+    } else {
+        &widths[1..]
+    };
+    if let Some(w) = normalized.iter().find(|&&w| w < 2) {
+        return Err(Diag::new(
+            v.span(),
+            format!("a LayerNorm of {w} unit divides 0 by 0: it needs at least two units"),
+            "widths of at least 2 for every normalized vector",
+        ));
+    }
+    Ok(norm)
 }
 
 /// The activation as a function of one variable: a function's name (`relu`,
@@ -731,13 +926,14 @@ pub fn table(net: &Network, stats: &Stats, markdown: bool) -> String {
     }
     let (heading, indent) = if markdown { ("### ", "") } else { ("", "  ") };
     let mut out = format!(
-        "{heading}network {}: {}\n{}widths {}, activation {}, weights {}, {} draws of {} inputs\n\n",
+        "{heading}network {}: {}\n{}widths {}, activation {}, weights {}{}, {} draws of {} inputs\n\n",
         net.name,
         net.about,
         if markdown { "\n" } else { indent },
         series::widths_text(&net.widths),
         net.activation.text,
         net.weight_text,
+        net.blocks_text(),
         stats.draws(),
         net.inputs
     );
@@ -847,7 +1043,7 @@ pub fn json(net: &Network, stats: &Stats) -> serde_json::Value {
             })
         })
         .collect();
-    json!({
+    let mut doc = json!({
         "network": net.name,
         "about": net.about,
         "widths": net.widths,
@@ -857,7 +1053,16 @@ pub fn json(net: &Network, stats: &Stats) -> serde_json::Value {
         "inputs": net.inputs,
         "layers": layers,
         "norms": norms,
-    })
+    });
+    // Only networks that have them carry the keys, so a plain MLP's
+    // document is what it was.
+    if let Some(r) = &net.residual {
+        doc["residual"] = json!({ "text": r.text, "alphas": r.alphas });
+    }
+    if let Some(n) = net.norm {
+        doc["norm"] = json!(n.name());
+    }
+    doc
 }
 
 /// The curves of the chosen columns (by their table names) for a network.
@@ -965,6 +1170,12 @@ pub fn command(
         // The command's own flag decides, not the claims that marked the
         // network in its file: the table is the same with or without them.
         let mut net = net.clone();
+        if let Some(what) = net.beyond_mlp().filter(|_| jacobian) {
+            return Err(format!(
+                "error: --jacobian is computed for plain MLPs, and network `{name}` has {what}\n  \
+                 = help: name networks without `residual` and `norm`, or drop --jacobian\n"
+            ));
+        }
         net.jacobian = if jacobian {
             jacobian::Need::everything(net.depth())
         } else {

@@ -266,7 +266,7 @@ struct Env<'a> {
     limits: &'a RefCell<Vec<LimitRequest>>,
 }
 
-const VALID: &str = "E[q(k)], E[q(k)^2] or Var[q(k)] with q one of x, y, dx, dy, dW; corr(q(k)) or cross(q(k)) with q one of x, y; limit(...) of those, and limit(ntk(k)), limit(ntk_pair(k)); E[norm2], E[norm2^2], Var[norm2] (and gain2); E[s2(k)], E[s2(k)^2], Var[s2(k)], E[max(s2(k))], E[min(s2(k))] (s2 alone: k = L); L, l, n(k), numbers and functions of them";
+const VALID: &str = "E[q(k)], E[q(k)^2] or Var[q(k)] with q one of x, y, dx, dy, dW; corr(q(k)) or cross(q(k)) with q one of x, y; limit(...) of those, and limit(ntk(k)), limit(ntk_pair(k)); E[norm2], E[norm2^2], Var[norm2] (and gain2); E[s2(k)], E[s2(k)^2], Var[s2(k)], E[max(s2(k))], E[min(s2(k))] (s2 alone: k = L); L, l, n(k), alpha(k) (a residual block's scale), numbers and functions of them";
 
 impl Env<'_> {
     /// A layer index: `term` without moments has no atoms, so it folds.
@@ -324,6 +324,22 @@ impl Env<'_> {
             } if func == "n" && *primes == 0 && args.len() == 1 => {
                 let k = self.layer(&args[0], 0, "n")?;
                 Term::Const(self.net.widths[k] as f64)
+            }
+            ExprKind::Call {
+                func, args, primes, ..
+            } if func == "alpha" && *primes == 0 && args.len() == 1 => {
+                let Some(residual) = &self.net.residual else {
+                    return Err(Diag::new(
+                        e.span.clone(),
+                        format!(
+                            "`alpha(k)` is a residual block's scale, and network `{}` has no `residual`",
+                            self.net.name
+                        ),
+                        "check the claim only `in` residual networks",
+                    ));
+                };
+                let k = self.layer(&args[0], 1, "alpha")?;
+                Term::Const(residual.alphas[k - 1])
             }
             ExprKind::Call {
                 func,
@@ -632,6 +648,24 @@ impl Env<'_> {
     /// The layer of `s2(k)` (the squared singular values of J_k = dx_k/dx_0,
     /// k in 1..L), or of `s2` alone (k = L); `None` for anything else.
     fn s2_layer(&self, e: &Expr) -> Result<Option<usize>, Diag> {
+        let layer = self.s2_named(e)?;
+        if layer.is_some()
+            && let Some(what) = self.net.beyond_mlp()
+        {
+            return Err(Diag::new(
+                e.span.clone(),
+                format!(
+                    "the Jacobian statistics are computed for plain MLPs, and network `{}` has {what}: \
+                     its Jacobian is not the product of diag(f'(y_l)) W_l",
+                    self.net.name
+                ),
+                "check s2 claims `in` networks without `residual` and `norm`",
+            ));
+        }
+        Ok(layer)
+    }
+
+    fn s2_named(&self, e: &Expr) -> Result<Option<usize>, Diag> {
         match &e.kind {
             ExprKind::Name(n) if n == "s2" => Ok(Some(self.net.depth())),
             ExprKind::Call {

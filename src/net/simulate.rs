@@ -266,19 +266,27 @@ pub fn extend(net: &Network, key: StreamKey, stats: &mut Stats, to: usize) -> Re
                 |space, d| {
                     let draw = match space {
                         Ok(space) => one_draw(net, space, &mut key.batch_rng(d as u64)),
-                        Err(e) => Err(e.clone()),
+                        Err(e) => Err(DrawError::Memory(e.clone())),
                     };
                     progress::advance(1);
                     draw
                 },
             )
             .collect::<Result<_, _>>()
-            .map_err(|e| {
-                Diag::new(
+            .map_err(|e| match e {
+                DrawError::Memory(e) => Diag::new(
                     net.span.clone(),
                     format!("network `{}`: {e} for one draw", net.name),
                     "use narrower layers, fewer layers or fewer `inputs` per draw, or free memory",
-                )
+                ),
+                DrawError::Flat { vector } => Diag::new(
+                    net.span.clone(),
+                    format!(
+                        "network `{}`: the LayerNorm met a {vector} whose units are all equal, which it cannot normalize (0/0)",
+                        net.name
+                    ),
+                    "give the input, weights or bias laws under which the units differ",
+                ),
             })?;
         stats.per_draw.extend(batch);
     }
@@ -301,6 +309,15 @@ struct Workspace {
     dys: Vec<DMatrix<f64>>,
     /// The Jacobians' buffers, when the network's claims ask for them.
     jacobian: Option<jacobian::Space>,
+    /// `zs[l - 1]` is the normalized vector layer l's activation reads:
+    /// LN(y_l) in an MLP, LN(x_{l-1}) in a residual block. Empty without
+    /// `norm`.
+    zs: Vec<DMatrix<f64>>,
+    /// `hs[l - 1]` is what a residual block's W_l reads, f(x_{l-1}) or
+    /// f(LN(x_{l-1})). Empty in an MLP, whose W_l reads x_{l-1}.
+    hs: Vec<DMatrix<f64>>,
+    /// The sd of each normalized vector, `sds[(l - 1) * inputs + j]`.
+    sds: Vec<f64>,
 }
 
 impl Workspace {
@@ -324,6 +341,23 @@ impl Workspace {
                 Some(jacobian::Space::new(net)?)
             } else {
                 None
+            },
+            // Every residual block reads from and adds to the same width,
+            // so `signals(1)` has the shapes of x_0..x_{L-1} too.
+            zs: if net.norm.is_some() {
+                signals(1)?
+            } else {
+                Vec::new()
+            },
+            hs: if net.residual.is_some() {
+                signals(1)?
+            } else {
+                Vec::new()
+            },
+            sds: if net.norm.is_some() {
+                memory::try_zeros(depth * k)?
+            } else {
+                Vec::new()
             },
         })
     }
@@ -406,14 +440,68 @@ fn forward_while_drawing<R: Rng>(
     }
 }
 
+/// Why a draw stopped.
+#[derive(Clone, Debug)]
+enum DrawError {
+    Memory(OutOfMemory),
+    /// A LayerNorm met a vector (`x_3`, `y_4`) whose units were all equal:
+    /// 0/0, which eps = 0 does not hide (see [`super::Normalization`]).
+    Flat {
+        vector: String,
+    },
+}
+
+impl From<OutOfMemory> for DrawError {
+    fn from(e: OutOfMemory) -> DrawError {
+        DrawError::Memory(e)
+    }
+}
+
+/// LayerNorm of every column of `v` into `z`, with each column's sd (divisor
+/// n, eps = 0) in `sd`: z = (v - mean(v)) / sd(v), so every column of `z`
+/// has mean 0 and mean square 1 to rounding. `Err` when a column has no
+/// spread.
+fn layer_norm(v: &DMatrix<f64>, z: &mut DMatrix<f64>, sd: &mut [f64]) -> Result<(), ()> {
+    let n = v.nrows() as f64;
+    for ((col, mut out), s) in v.column_iter().zip(z.column_iter_mut()).zip(sd.iter_mut()) {
+        let mean = col.sum() / n;
+        let var = col.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+        *s = var.sqrt();
+        if *s == 0.0 {
+            return Err(());
+        }
+        for (o, x) in out.iter_mut().zip(col.iter()) {
+            *o = (x - mean) / *s;
+        }
+    }
+    Ok(())
+}
+
+/// The backward pass through [`layer_norm`], in place: `d` holds dC/dz and
+/// becomes dC/dv = J^T dC/dz, where z's Jacobian
+/// J = (I - 1 1^T / n - z z^T / n) / sd is symmetric, so
+/// dC/dv = (dC/dz - mean(dC/dz) - z mean(z * dC/dz)) / sd per column.
+fn layer_norm_backward(d: &mut DMatrix<f64>, z: &DMatrix<f64>, sd: &[f64]) {
+    let n = d.nrows() as f64;
+    for ((mut col, zc), s) in d.column_iter_mut().zip(z.column_iter()).zip(sd) {
+        let mean = col.sum() / n;
+        let along = col.iter().zip(zc.iter()).map(|(g, z)| g * z).sum::<f64>() / n;
+        for (g, z) in col.iter_mut().zip(zc.iter()) {
+            *g = (*g - mean - z * along) / s;
+        }
+    }
+}
+
 fn one_draw<R: Rng>(
     net: &Network,
     space: &mut Workspace,
     rng: &mut R,
-) -> Result<Vec<f64>, OutOfMemory> {
+) -> Result<Vec<f64>, DrawError> {
     let depth = net.depth();
     let n = &net.widths;
     let k = net.inputs;
+    let normalized = net.norm.is_some();
+    let alphas = net.residual.as_ref().map(|r| r.alphas.as_slice());
     let mut out = memory::try_zeros(slots(depth))?;
     out.fill(f64::NAN);
     let put = |out: &mut [f64], atom: (Signal, usize), (m1, m2): (f64, f64)| {
@@ -428,6 +516,9 @@ fn one_draw<R: Rng>(
         dxs,
         dys,
         jacobian,
+        zs,
+        hs,
+        sds,
     } = space;
 
     fill(&net.input, rng, xs[0].as_mut_slice());
@@ -445,11 +536,36 @@ fn one_draw<R: Rng>(
         }
     }
     for l in 1..=depth {
+        let sd = if normalized {
+            &mut sds[(l - 1) * k..l * k]
+        } else {
+            &mut [][..]
+        };
+        if alphas.is_some() {
+            // The branch reads f(x_{l-1}), or f(LN(x_{l-1})) as in a pre-LN
+            // transformer.
+            let u = if normalized {
+                layer_norm(&xs[l - 1], &mut zs[l - 1], sd).map_err(|()| DrawError::Flat {
+                    vector: format!("x_{}", l - 1),
+                })?;
+                &zs[l - 1]
+            } else {
+                &xs[l - 1]
+            };
+            for (h, u) in hs[l - 1].iter_mut().zip(u.iter()) {
+                *h = net.activation.value(*u);
+            }
+        }
+        let read = if alphas.is_some() {
+            &hs[l - 1]
+        } else {
+            &xs[l - 1]
+        };
         let w = &mut ws[l - 1];
         let y = &mut ys[l - 1];
         let fused = match &net.weights[l - 1] {
             WeightLaw::Iid(law) if k <= FUSED_INPUTS => {
-                forward_while_drawing(law, rng, w, &xs[l - 1], y);
+                forward_while_drawing(law, rng, w, read, y);
                 true
             }
             WeightLaw::Iid(law) => {
@@ -464,15 +580,36 @@ fn one_draw<R: Rng>(
         let bias = &mut bias[..n[l]];
         fill(&net.biases[l - 1], rng, bias);
         if !fused {
-            w.mul_to(&xs[l - 1], y);
+            w.mul_to(read, y);
         }
         for mut col in y.column_iter_mut() {
             for (v, b) in col.iter_mut().zip(bias.iter()) {
                 *v += b;
             }
         }
-        for (x, y) in xs[l].iter_mut().zip(y.iter()) {
-            *x = net.activation.value(*y);
+        let (before, after) = xs.split_at_mut(l);
+        let (input, x) = (&before[l - 1], &mut after[0]);
+        match alphas {
+            Some(alphas) => {
+                let alpha = alphas[l - 1];
+                for ((x, i), y) in x.iter_mut().zip(input.iter()).zip(y.iter()) {
+                    *x = i + alpha * y;
+                }
+            }
+            None if normalized => {
+                let z = &mut zs[l - 1];
+                layer_norm(y, z, sd).map_err(|()| DrawError::Flat {
+                    vector: format!("y_{l}"),
+                })?;
+                for (x, z) in x.iter_mut().zip(z.iter()) {
+                    *x = net.activation.value(*z);
+                }
+            }
+            None => {
+                for (x, y) in x.iter_mut().zip(y.iter()) {
+                    *x = net.activation.value(*y);
+                }
+            }
         }
     }
     for v in dxs[depth].iter_mut() {
@@ -510,24 +647,69 @@ fn one_draw<R: Rng>(
 
     put(&mut out, (Signal::Dx, depth), moments(&dxs[depth]));
     for l in (1..=depth).rev() {
+        let sd = if normalized {
+            &sds[(l - 1) * k..l * k]
+        } else {
+            &[][..]
+        };
         let dy = &mut dys[l - 1];
-        for ((dy, d), y) in dy.iter_mut().zip(dxs[l].iter()).zip(ys[l - 1].iter()) {
-            *dy = d * net.activation.derivative(*y);
+        match alphas {
+            // x_l = x_{l-1} + alpha_l y_l: dC/dy_l = alpha_l dC/dx_l.
+            Some(alphas) => {
+                for (dy, d) in dy.iter_mut().zip(dxs[l].iter()) {
+                    *dy = alphas[l - 1] * d;
+                }
+            }
+            // x_l = f(z_l), z_l = LN(y_l): dC/dz_l = f'(z_l) dC/dx_l, then
+            // back through the LayerNorm.
+            None if normalized => {
+                for ((dy, d), z) in dy.iter_mut().zip(dxs[l].iter()).zip(zs[l - 1].iter()) {
+                    *dy = d * net.activation.derivative(*z);
+                }
+                layer_norm_backward(dy, &zs[l - 1], sd);
+            }
+            None => {
+                for ((dy, d), y) in dy.iter_mut().zip(dxs[l].iter()).zip(ys[l - 1].iter()) {
+                    *dy = d * net.activation.derivative(*y);
+                }
+            }
         }
         put(&mut out, (Signal::Dy, l), moments(dy));
-        // dC/dW_l for one input is dy x_{l-1}^T: the mean of its entries is
-        // mean(dy) mean(x), of their squares mean(dy^2) mean(x^2).
+        // dC/dW_l for one input is dy a^T, a what W_l reads (x_{l-1}, or
+        // the branch's f(x_{l-1})): the mean of its entries is
+        // mean(dy) mean(a), of their squares mean(dy^2) mean(a^2).
+        let read = if alphas.is_some() {
+            &hs[l - 1]
+        } else {
+            &xs[l - 1]
+        };
         let (mut m1, mut m2) = (0.0, 0.0);
         let (rows, cols) = (n[l] as f64, n[l - 1] as f64);
         for j in 0..k {
             let d = dy.column(j);
-            let x = xs[l - 1].column(j);
-            m1 += (d.sum() / rows) * (x.sum() / cols);
-            m2 += (d.norm_squared() / rows) * (x.norm_squared() / cols);
+            let a = read.column(j);
+            m1 += (d.sum() / rows) * (a.sum() / cols);
+            m2 += (d.norm_squared() / rows) * (a.norm_squared() / cols);
         }
         put(&mut out, (Signal::Dw, l), (m1 / kf, m2 / kf));
-        ws[l - 1].tr_mul_to(dy, &mut dxs[l - 1]);
-        put(&mut out, (Signal::Dx, l - 1), moments(&dxs[l - 1]));
+        let (before, after) = dxs.split_at_mut(l);
+        let (back, dx) = (&mut before[l - 1], &after[0]);
+        ws[l - 1].tr_mul_to(dy, back);
+        if alphas.is_some() {
+            // x_l = x_{l-1} + alpha_l (W_l f(u) + b_l), u = x_{l-1} or
+            // LN(x_{l-1}): dC/dx_{l-1} = dC/dx_l + J_u^T (f'(u) W_l^T dC/dy_l).
+            let u = if normalized { &zs[l - 1] } else { &xs[l - 1] };
+            for (b, u) in back.iter_mut().zip(u.iter()) {
+                *b *= net.activation.derivative(*u);
+            }
+            if normalized {
+                layer_norm_backward(back, &zs[l - 1], sd);
+            }
+            for (b, d) in back.iter_mut().zip(dx.iter()) {
+                *b += d;
+            }
+        }
+        put(&mut out, (Signal::Dx, l - 1), moments(back));
     }
     if let Some(space) = jacobian {
         let mut spectrum = Vec::new();
@@ -586,6 +768,8 @@ pub fn draw_orthogonal<R: Rng>(gain: f64, rng: &mut R, w: &mut DMatrix<f64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::Fill;
+    use nalgebra::DVector;
     use rand::SeedableRng;
     use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -596,14 +780,20 @@ mod tests {
         }
     }
 
+    /// A width-5 tanh network with `extra` keys.
+    fn network_with(extra: &str) -> Network {
+        let text = format!(
+            "[network.n]\nwidths = [5, 5, 5, 5]\nactivation = \"tanh\"\nweight = \"Normal(0, 1)\"\nbias = \"0.1\"\ninput = \"Normal(0, 1)\"\ninputs = 2\ndraws = 32\n{extra}"
+        );
+        network(&text)
+    }
+
     /// x_L of one input through the drawn weights (no bias), for finite
     /// differences.
     fn forward(net: &Network, ws: &[DMatrix<f64>], x: &DVector<f64>) -> DVector<f64> {
         ws.iter()
             .fold(x.clone(), |x, w| (w * x).map(|y| net.activation.value(y)))
     }
-
-    use nalgebra::DVector;
 
     /// The Jacobian statistics of a draw against a separate computation:
     /// J_l as the explicit product of the dense per-layer matrices
@@ -765,6 +955,174 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// LayerNorm written out from its definition, apart from the
+    /// simulator's.
+    fn plain_layer_norm(v: &DVector<f64>) -> DVector<f64> {
+        let n = v.len() as f64;
+        let mean = v.sum() / n;
+        let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
+        v.map(|x| (x - mean) / sd)
+    }
+
+    fn bias(net: &Network, l: usize) -> f64 {
+        match net.biases[l - 1] {
+            Fill::Const(c) => c,
+            Fill::Law(_) => panic!("the tests' biases are constants"),
+        }
+    }
+
+    /// x_l from y_l, by the documented definition of layer l.
+    fn from_y(net: &Network, l: usize, before: &DVector<f64>, y: &DVector<f64>) -> DVector<f64> {
+        let f = |v: &DVector<f64>| v.map(|x| net.activation.value(x));
+        match &net.residual {
+            Some(r) => before + y * r.alphas[l - 1],
+            None if net.norm.is_some() => f(&plain_layer_norm(y)),
+            None => f(y),
+        }
+    }
+
+    /// y_l from x_{l-1} and W_l.
+    fn branch(net: &Network, l: usize, w: &DMatrix<f64>, x: &DVector<f64>) -> DVector<f64> {
+        let read = if net.residual.is_some() {
+            let u = if net.norm.is_some() {
+                plain_layer_norm(x)
+            } else {
+                x.clone()
+            };
+            u.map(|v| net.activation.value(v))
+        } else {
+            x.clone()
+        };
+        w * read + DVector::from_element(w.nrows(), bias(net, l))
+    }
+
+    /// x_L from x_l, layer by layer, with weights `ws`.
+    fn forward_from(net: &Network, ws: &[DMatrix<f64>], l: usize, x: DVector<f64>) -> DVector<f64> {
+        (l + 1..=net.depth()).fold(x, |x, k| {
+            let y = branch(net, k, &ws[k - 1], &x);
+            from_y(net, k, &x, &y)
+        })
+    }
+
+    /// Central difference of C = <g, x_L> along one coordinate.
+    fn central(c: &dyn Fn(f64) -> f64) -> f64 {
+        let h = 1e-5;
+        (c(h) - c(-h)) / (2.0 * h)
+    }
+
+    /// Checks every gradient a draw computes against finite differences of
+    /// an independent forward pass: dC/dx_l and dC/dy_l at every layer and
+    /// unit, and dC/dW_l = dy_l a^T (a what W_l reads) at every entry, for
+    /// both inputs of a draw.
+    fn backward_matches_finite_differences(net: &Network) {
+        let mut space = Workspace::new(net).expect("small");
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        one_draw(net, &mut space, &mut rng).unwrap_or_else(|e| panic!("{e:?}"));
+        let depth = net.depth();
+        let close = |fd: f64, exact: f64, what: &str| {
+            assert!(
+                (fd - exact).abs() <= 1e-6 * (1.0 + exact.abs()),
+                "{what}: finite difference {fd}, backward pass {exact}"
+            );
+        };
+        for j in 0..net.inputs {
+            let col =
+                |m: &DMatrix<f64>| DVector::from_iterator(m.nrows(), m.column(j).iter().copied());
+            let g = col(&space.dxs[depth]);
+            let cost = |x: DVector<f64>| g.dot(&x);
+            let x_l = forward_from(net, &space.ws, 0, col(&space.xs[0]));
+            for (a, b) in x_l.iter().zip(col(&space.xs[depth]).iter()) {
+                assert!(
+                    (a - b).abs() <= 1e-12 * (1.0 + b.abs()),
+                    "forward {a} vs {b}"
+                );
+            }
+            for l in 0..=depth {
+                let x = col(&space.xs[l]);
+                for i in 0..x.len() {
+                    let fd = central(&|h| {
+                        let mut p = x.clone();
+                        p[i] += h;
+                        cost(forward_from(net, &space.ws, l, p))
+                    });
+                    close(
+                        fd,
+                        space.dxs[l][(i, j)],
+                        &format!("dC/dx_{l}[{i}], input {j}"),
+                    );
+                }
+            }
+            for l in 1..=depth {
+                let (before, y) = (col(&space.xs[l - 1]), col(&space.ys[l - 1]));
+                for i in 0..y.len() {
+                    let fd = central(&|h| {
+                        let mut p = y.clone();
+                        p[i] += h;
+                        cost(forward_from(net, &space.ws, l, from_y(net, l, &before, &p)))
+                    });
+                    close(
+                        fd,
+                        space.dys[l - 1][(i, j)],
+                        &format!("dC/dy_{l}[{i}], input {j}"),
+                    );
+                }
+                let read = if net.residual.is_some() {
+                    &space.hs[l - 1]
+                } else {
+                    &space.xs[l - 1]
+                };
+                let w = &space.ws[l - 1];
+                for (r, c) in (0..w.nrows()).flat_map(|r| (0..w.ncols()).map(move |c| (r, c))) {
+                    let fd = central(&|h| {
+                        let mut ws = space.ws.clone();
+                        ws[l - 1][(r, c)] += h;
+                        cost(forward_from(net, &ws, 0, col(&space.xs[0])))
+                    });
+                    let exact = space.dys[l - 1][(r, j)] * read[(c, j)];
+                    close(fd, exact, &format!("dC/dW_{l}[{r},{c}], input {j}"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_mlps_backward_pass_is_the_derivative() {
+        backward_matches_finite_differences(&network_with(""));
+    }
+
+    #[test]
+    fn the_layer_normalized_backward_pass_is_the_derivative() {
+        backward_matches_finite_differences(&network_with("norm = \"layer\"\n"));
+    }
+
+    #[test]
+    fn the_residual_backward_pass_is_the_derivative() {
+        // A scale that varies with the block, so that alpha_l is read at
+        // the right l.
+        backward_matches_finite_differences(&network_with("residual = \"0.5 + l/10\"\n"));
+        backward_matches_finite_differences(&network_with(
+            "residual = \"1/sqrt(L)\"\nnorm = \"layer\"\n",
+        ));
+    }
+
+    #[test]
+    fn a_layer_norm_has_mean_zero_and_mean_square_one_per_vector() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+        let law = Law::Normal { mean: 3.0, sd: 1e3 };
+        let mut v = DMatrix::zeros(257, 3);
+        law.fill(&mut rng, v.as_mut_slice());
+        let (mut z, mut sd) = (DMatrix::zeros(257, 3), vec![0.0; 3]);
+        layer_norm(&v, &mut z, &mut sd).expect("spread");
+        for c in z.column_iter() {
+            assert!((c.sum() / 257.0).abs() < 1e-15, "{}", c.sum());
+            assert!((c.norm_squared() / 257.0 - 1.0).abs() < 1e-14);
+        }
+        // A vector with no spread is refused, not turned into NaN.
+        let flat = DMatrix::from_element(4, 1, 2.0);
+        let (mut z, mut sd) = (DMatrix::zeros(4, 1), vec![0.0]);
+        assert!(layer_norm(&flat, &mut z, &mut sd).is_err());
     }
 
     #[test]
