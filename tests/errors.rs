@@ -336,7 +336,7 @@ fn help_lists_the_keys_of_the_table_at_fault() {
         (
             "network",
             "[network.n]\nactivation = \"relu\"\nweights = \"x\"\n",
-            "did you mean `weight`? keys here: about, widths, depth, width, activation, weight, bias, input, inputs, draws, seed",
+            "did you mean `weight`? keys here: about, widths, depth, width, activation, weight, bias, input, inputs, input_corr, draws, seed, residual, norm",
         ),
         (
             "series",
