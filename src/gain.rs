@@ -591,13 +591,24 @@ impl Activation {
 /// signs, by bisection. `h` returns a value and an error bound; the search
 /// stops when the bracket is `rel` relative wide or when the sign at the
 /// midpoint is within the error (the root is then known as well as `h`).
+/// An end whose sign is within the error is that root already: bisecting
+/// from it would follow the sign of rounding, not of `h`, and could walk
+/// the whole bracket to the other end.
 pub fn bisect<E>(
     mut h: impl FnMut(f64) -> Result<Val, E>,
     mut lo: f64,
     mut hi: f64,
     rel: f64,
 ) -> Result<f64, E> {
-    let positive_at_lo = h(lo)?.value > 0.0;
+    let at_lo = h(lo)?;
+    if at_lo.value.abs() <= at_lo.err {
+        return Ok(lo);
+    }
+    let at_hi = h(hi)?;
+    if at_hi.value.abs() <= at_hi.err {
+        return Ok(hi);
+    }
+    let positive_at_lo = at_lo.value > 0.0;
     for _ in 0..200 {
         let mid = 0.5 * (lo + hi);
         if hi - lo <= rel * mid.abs() || mid == lo || mid == hi {

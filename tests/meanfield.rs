@@ -118,6 +118,25 @@ impl Erf {
     }
 }
 
+/// Without a bias, an odd activation's c-map has c = 0 as a fixed point,
+/// the stable one in the chaotic phase: c* is 0, not the first grid point
+/// above it (a bisection that started from an end whose sign was rounding
+/// walked to the bracket's other end and printed c* = 0.1, which the
+/// self-check then refuted). chi_c there is sigma_w^2 E[tanh'(sqrt(q*) z)]^2;
+/// mpmath at 30 digits (mp.quad over (-inf, 0, inf), findroot for q*):
+/// q* = 0.24951304023795282586, chi_c = 0.98420777872464036632,
+/// xi_c = 62.820987842424039249.
+#[test]
+fn an_odd_activation_without_bias_decorrelates_to_zero() {
+    let v = json(&["tanh", "--sigma-w", "1.2"]);
+    let p = &v["point"];
+    assert_eq!(p["phase"], "chaotic");
+    assert!(f(&p["c_star"]).abs() < 1e-12, "{p}");
+    close("q*", f(&p["q_star"]), 0.249_513_040_237_952_8, 1e-9);
+    close("chi_c", f(&p["chi_c"]["value"]), 0.984_207_778_724_640_4, 1e-9);
+    close("xi_c", f(&p["xi_c"]), 62.820_987_842_424_04, 1e-7);
+}
+
 #[test]
 fn erf_matches_its_closed_forms() {
     let e = Erf { w2: 4.0, b2: 0.05 };
