@@ -5,26 +5,11 @@
 
 mod common;
 
-use common::{initaudit, initaudit_in};
-use initaudit::audit::{self, File};
+use common::{initaudit, initaudit_in, load, load_err};
 use initaudit::net::jacobian::{Need, Spectral};
 use initaudit::net::simulate::{Atom, Stats, simulate};
 use initaudit::net::{self, Network};
 use std::path::{Path, PathBuf};
-
-fn load(text: &str) -> File {
-    match audit::load("t.toml", text) {
-        Ok(f) => f,
-        Err(e) => panic!("{}", e.render()),
-    }
-}
-
-fn load_err(text: &str) -> String {
-    match audit::load("t.toml", text) {
-        Ok(_) => panic!("accepted bad input"),
-        Err(e) => e.render(),
-    }
-}
 
 /// The first network of `text`, asked for every Jacobian statistic.
 fn network(text: &str) -> Network {

@@ -133,7 +133,12 @@ fn an_odd_activation_without_bias_decorrelates_to_zero() {
     assert_eq!(p["phase"], "chaotic");
     assert!(f(&p["c_star"]).abs() < 1e-12, "{p}");
     close("q*", f(&p["q_star"]), 0.249_513_040_237_952_8, 1e-9);
-    close("chi_c", f(&p["chi_c"]["value"]), 0.984_207_778_724_640_4, 1e-9);
+    close(
+        "chi_c",
+        f(&p["chi_c"]["value"]),
+        0.984_207_778_724_640_4,
+        1e-9,
+    );
     close("xi_c", f(&p["xi_c"]), 62.820_987_842_424_04, 1e-7);
 }
 

@@ -1,24 +1,13 @@
 //! Finite-width networks: loading, the simulation against closed forms, the
 //! delta-method standard errors, determinism, and bad input.
 
-use initaudit::audit::{self, File};
+mod common;
+
+use common::{initaudit_with, load, load_err};
+use initaudit::audit;
 use initaudit::net::simulate::{Atom, Norm, Signal, Stats, simulate};
 use initaudit::net::{self, Network};
 use initaudit::verdict::{Settings, Verdict};
-
-fn load(text: &str) -> File {
-    match audit::load("t.toml", text) {
-        Ok(f) => f,
-        Err(e) => panic!("{}", e.render()),
-    }
-}
-
-fn load_err(text: &str) -> String {
-    match audit::load("t.toml", text) {
-        Ok(_) => panic!("accepted bad input"),
-        Err(e) => e.render(),
-    }
-}
 
 fn network(text: &str) -> Network {
     load(text).networks.remove(0)
@@ -383,28 +372,16 @@ fn an_address_space_limit_is_memory_the_machine_does_not_have() {
 }
 
 /// `initaudit net ARGS` in a folder holding LINEAR as lin.toml.
-fn net_command(tag: &str, args: &[&str]) -> (Option<i32>, String, String) {
-    let dir = std::env::temp_dir().join(format!("initaudit-net-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("lin.toml"), LINEAR).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_initaudit"))
-        .args(["net", "lin", "--in", "lin.toml"])
-        .args(args)
-        .current_dir(&dir)
-        .output()
-        .expect("runs");
-    let _ = std::fs::remove_dir_all(&dir);
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+fn net_command(tag: &str, args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["net", "lin", "--in", "lin.toml"];
+    all.extend_from_slice(args);
+    initaudit_with(&format!("net-{tag}"), &[("lin.toml", LINEAR)], &all)
 }
 
 #[test]
 fn net_json_has_every_layers_values_and_standard_errors() {
     let (code, out, err) = net_command("json", &["--format", "json", "--seed", "3"]);
-    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("valid json");
     let nets = v["networks"].as_array().unwrap();
     assert_eq!(nets.len(), 1);
@@ -455,7 +432,7 @@ fn net_json_has_every_layers_values_and_standard_errors() {
 #[test]
 fn net_markdown_is_the_terminal_table_in_markdown() {
     let (code, md, err) = net_command("md", &["--format", "markdown"]);
-    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(code, 0, "{err}");
     let (_, plain, _) = net_command("plain", &[]);
     assert!(md.starts_with("### network lin"), "{md}");
     let header = md

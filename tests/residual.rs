@@ -3,23 +3,15 @@
 //! (The backward pass against finite differences is in `net::simulate`'s
 //! unit tests, which can reach one draw's matrices.)
 
-use initaudit::audit;
+mod common;
+
+use common::{initaudit_with, load, load_err};
 use initaudit::model::law::Law;
 use initaudit::net::simulate::{Atom, Signal, Stats, simulate};
 use initaudit::net::{self, Network, WeightLaw};
 
 fn network(text: &str) -> Network {
-    match audit::load("t.toml", text) {
-        Ok(mut f) => f.networks.remove(0),
-        Err(e) => panic!("{}", e.render()),
-    }
-}
-
-fn load_err(text: &str) -> String {
-    match audit::load("t.toml", text) {
-        Ok(_) => panic!("accepted bad input: {text}"),
-        Err(e) => e.render(),
-    }
+    load(text).networks.remove(0)
 }
 
 fn stats(net: &Network, seed: u64) -> Stats {
@@ -240,21 +232,8 @@ fn bad_residual_and_norm_keys_are_located_errors() {
 }
 
 /// `initaudit ARGS` in a fresh folder holding `text` as r.toml.
-fn run(tag: &str, text: &str, args: &[&str]) -> (Option<i32>, String, String) {
-    let dir = std::env::temp_dir().join(format!("initaudit-residual-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("r.toml"), text).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_initaudit"))
-        .args(args)
-        .current_dir(&dir)
-        .output()
-        .expect("runs");
-    let _ = std::fs::remove_dir_all(&dir);
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+fn run(tag: &str, text: &str, args: &[&str]) -> (i32, String, String) {
+    initaudit_with(&format!("residual-{tag}"), &[("r.toml", text)], args)
 }
 
 #[test]
@@ -275,7 +254,7 @@ fn residual_and_normalized_runs_are_the_same_bytes_at_one_and_two_threads() {
         &text,
         &["net", "n", "--in", "r.toml", "--threads", "2"],
     );
-    assert_eq!(one.0, Some(0), "{}", one.2);
+    assert_eq!(one.0, 0, "{}", one.2);
     assert_eq!(one.1, two.1);
     assert!(
         one.1
@@ -299,7 +278,7 @@ fn residual_and_normalized_runs_are_the_same_bytes_at_one_and_two_threads() {
 fn a_bad_residual_key_exits_with_status_2() {
     let text = small("relu", "Normal(0, 1)", "residual = \"0.5 * K\"\n");
     let (code, _, err) = run("bad", &text, &["net", "n", "--in", "r.toml"]);
-    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(code, 2, "{err}");
     assert!(err.contains("r.toml:9:"), "{err}");
 }
 
@@ -344,7 +323,7 @@ fn jacobians_and_limits_of_residual_or_normalized_networks_are_refused() {
         ] {
             let text = format!("{net}\n[[series]]\nid = \"s\"\nsays = \"{says}\"\nin = [\"n\"]\n");
             let (code, _, err) = run("refused", &text, &["audit", "r.toml"]);
-            assert_eq!(code, Some(2), "{extra}{says}: {err}");
+            assert_eq!(code, 2, "{extra}{says}: {err}");
             assert!(
                 err.contains("r.toml:") && err.contains(wanted),
                 "{extra}{says}: {err}"
@@ -355,7 +334,7 @@ fn jacobians_and_limits_of_residual_or_normalized_networks_are_refused() {
             &net,
             &["net", "n", "--in", "r.toml", "--jacobian"],
         );
-        assert_eq!(code, Some(2), "{err}");
+        assert_eq!(code, 2, "{err}");
         assert!(err.contains("computed for plain MLPs"), "{err}");
     }
 }

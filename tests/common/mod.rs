@@ -1,4 +1,8 @@
-//! What the end-to-end tests share: running the binary.
+//! What the end-to-end tests share: running the binary, and loading a
+//! file's text as `t.toml`.
+
+// Each test binary compiles this module on its own and uses a part of it.
+#![allow(dead_code)]
 
 use std::path::Path;
 use std::process::Command;
@@ -20,4 +24,34 @@ pub fn initaudit_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
         String::from_utf8(out.stdout).expect("utf-8 output"),
         String::from_utf8(out.stderr).expect("utf-8 errors"),
     )
+}
+
+/// Runs the binary from a fresh scratch folder named by `tag` that holds
+/// `files` (name, text), removed afterwards; (status, stdout, stderr).
+pub fn initaudit_with(tag: &str, files: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
+    let dir = std::env::temp_dir().join(format!("initaudit-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch folder");
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).expect("a scratch file");
+    }
+    let out = initaudit_in(&dir, args);
+    let _ = std::fs::remove_dir_all(&dir);
+    out
+}
+
+/// `text` loaded as t.toml; a load error fails the test with its rendering.
+pub fn load(text: &str) -> initaudit::audit::File {
+    match initaudit::audit::load("t.toml", text) {
+        Ok(f) => f,
+        Err(e) => panic!("{}", e.render()),
+    }
+}
+
+/// The rendered error of loading `text` as t.toml; accepting it fails the
+/// test.
+pub fn load_err(text: &str) -> String {
+    match initaudit::audit::load("t.toml", text) {
+        Ok(_) => panic!("accepted bad input: {text}"),
+        Err(e) => e.render(),
+    }
 }
