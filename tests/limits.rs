@@ -293,6 +293,13 @@ fn bad_two_input_and_limit_input_is_a_located_error() {
                 .replace("bias = \"0\"", "bias = \"Uniform(-1, 1)\""),
             "biases Normal(0, s) or 0",
         ),
+        (
+            series("Var[y(1)] ~= limit(Var[y(1)])").replace(
+                "weight = \"Normal(0, sqrt(1.0/fan_in))\"",
+                "weight = \"Orthogonal(1)\"",
+            ),
+            "independent entries, not `Orthogonal`",
+        ),
     ];
     for (text, want) in cases {
         let (code, out) = audit_text("bad", &text);
