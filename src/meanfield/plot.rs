@@ -18,7 +18,7 @@
 use super::{edge, point};
 use crate::diag::InputError;
 use crate::gain::Activation;
-use crate::net::plot::write_whole;
+use crate::net::plot::{drawing, finish, labelled_line, write_whole};
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -188,10 +188,9 @@ pub fn draw(path: &Path, d: &Diagram) -> Result<(), String> {
 }
 
 fn render(d: &Diagram) -> Result<String, String> {
-    let err = |e: String| format!("cannot draw the plot: {e}");
     let mut svg = String::new();
     let root = SVGBackend::with_string(&mut svg, (960, 600)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    root.fill(&WHITE).map_err(drawing)?;
     let title = format!(
         "phase diagram: critical lines chi_1 = 1; shading xi_c of {} (darker = deeper)",
         d.shaded
@@ -202,13 +201,13 @@ fn render(d: &Diagram) -> Result<String, String> {
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d(WEIGHT_VAR.0..WEIGHT_VAR.1, BIAS_VAR.0..BIAS_VAR.1)
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(drawing)?;
     chart
         .configure_mesh()
         .x_desc("sigma_w^2 (ordered to the left, chaotic to the right)")
         .y_desc("sigma_b^2")
         .draw()
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(drawing)?;
     // log(xi_c) scaled over the cells' own range; the critical cells (xi_c
     // infinite) take the darkest shade.
     let logs: Vec<f64> = d
@@ -236,30 +235,19 @@ fn render(d: &Diagram) -> Result<String, String> {
                 ],
                 color.filled(),
             )))
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(drawing)?;
     }
     for (i, line) in d.lines.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
-        chart
-            .draw_series(LineSeries::new(
-                line.points.iter().map(|&(b2, w2)| (w2, b2)),
-                color.stroke_width(3),
-            ))
-            .map_err(|e| err(e.to_string()))?
-            .label(line.label.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-            });
+        labelled_line(
+            &mut chart,
+            line.points.iter().map(|&(b2, w2)| (w2, b2)),
+            color,
+            3,
+            &line.label,
+        )?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(|e| err(e.to_string()))?;
-    root.present().map_err(|e| err(e.to_string()))?;
-    drop(chart);
+    finish(chart, &root, SeriesLabelPosition::UpperRight)?;
     drop(root);
     Ok(svg)
 }

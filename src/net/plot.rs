@@ -78,24 +78,23 @@ fn render(title: &str, curves: &[Curve]) -> Result<String, String> {
         .iter()
         .flat_map(|c| c.points.iter().map(|p| p.0))
         .fold(1.0f64, f64::max);
-    let err = |e: String| format!("cannot draw the plot: {e}");
     let mut svg = String::new();
     let root = SVGBackend::with_string(&mut svg, (960, 600)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    root.fill(&WHITE).map_err(drawing)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d(0f64..x_max, (lo..hi).log_scale())
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(drawing)?;
     chart
         .configure_mesh()
         .x_desc("layer l")
         .y_desc("per-unit statistic (log scale)")
         .y_label_formatter(&|v| format!("{v:.0e}"))
         .draw()
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(drawing)?;
     for (i, c) in curves.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
         let pts: Vec<&(f64, f64, f64)> = c
@@ -107,29 +106,67 @@ fn render(title: &str, curves: &[Curve]) -> Result<String, String> {
         band.extend(pts.iter().rev().map(|p| (p.0, (p.1 - p.2).max(lo))));
         chart
             .draw_series(std::iter::once(Polygon::new(band, color.mix(0.2))))
-            .map_err(|e| err(e.to_string()))?;
-        chart
-            .draw_series(LineSeries::new(
-                pts.iter().map(|p| (p.0, p.1)),
-                color.stroke_width(2),
-            ))
-            .map_err(|e| err(e.to_string()))?
-            .label(c.label.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
+            .map_err(drawing)?;
+        labelled_line(
+            &mut chart,
+            pts.iter().map(|p| (p.0, p.1)),
+            color,
+            2,
+            &c.label,
+        )?;
     }
+    finish(chart, &root, SeriesLabelPosition::LowerLeft)?;
+    drop(root);
+    Ok(svg)
+}
+
+/// The chart type every plot here draws on: two numeric axes of an svg.
+pub type Chart<'a, 'b, X, Y> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<X, Y>>;
+
+/// The error of drawing, as a message.
+pub fn drawing(e: impl std::fmt::Display) -> String {
+    format!("cannot draw the plot: {e}")
+}
+
+/// A line through `points`, with a legend entry in the same stroke.
+pub fn labelled_line<X, Y>(
+    chart: &mut Chart<'_, '_, X, Y>,
+    points: impl IntoIterator<Item = (X::ValueType, Y::ValueType)>,
+    color: RGBAColor,
+    width: u32,
+    label: &str,
+) -> Result<(), String>
+where
+    X: Ranged,
+    Y: Ranged,
+    X::ValueType: Clone + 'static,
+    Y::ValueType: Clone + 'static,
+{
+    chart
+        .draw_series(LineSeries::new(points, color.stroke_width(width)))
+        .map_err(drawing)?
+        .label(label)
+        .legend(move |(x, y)| {
+            PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(width))
+        });
+    Ok(())
+}
+
+/// The legend at `position`, then the picture written out: what every
+/// plot ends with.
+pub fn finish<'b, X: Ranged, Y: Ranged>(
+    mut chart: Chart<'b, 'b, X, Y>,
+    root: &DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    position: SeriesLabelPosition,
+) -> Result<(), String> {
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerLeft)
+        .position(position)
         .draw()
-        .map_err(|e| err(e.to_string()))?;
-    root.present().map_err(|e| err(e.to_string()))?;
-    drop(chart);
-    drop(root);
-    Ok(svg)
+        .map_err(drawing)?;
+    root.present().map_err(drawing)
 }
 
 /// Bins of the spectrum's histogram, over log10 of s2.
@@ -212,7 +249,6 @@ fn render_spectra(title: &str, spectra: &[(String, Vec<f64>)]) -> Result<String,
         })
         .collect();
     let width = (hi - lo) / BINS as f64;
-    let err = |e: String| format!("cannot draw the plot: {e}");
     let mut svg = String::new();
     // One panel per network, three to a row, each on its own density
     // scale (an isometry's single bin is tens of times taller than a
@@ -222,10 +258,8 @@ fn render_spectra(title: &str, spectra: &[(String, Vec<f64>)]) -> Result<String,
     {
         let root =
             SVGBackend::with_string(&mut svg, (960, 40 + 300 * rows as u32)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
-        let root = root
-            .titled(title, ("sans-serif", 18))
-            .map_err(|e| err(e.to_string()))?;
+        root.fill(&WHITE).map_err(drawing)?;
+        let root = root.titled(title, ("sans-serif", 18)).map_err(drawing)?;
         let panels = root.split_evenly((rows, cols));
         for (i, ((label, d), panel)) in hists.iter().zip(panels.iter()).enumerate() {
             let color = Palette99::pick(i).to_rgba();
@@ -236,7 +270,7 @@ fn render_spectra(title: &str, spectra: &[(String, Vec<f64>)]) -> Result<String,
                 .x_label_area_size(30)
                 .y_label_area_size(40)
                 .build_cartesian_2d(lo..hi, 0f64..y_max.max(1e-12))
-                .map_err(|e| err(e.to_string()))?;
+                .map_err(drawing)?;
             chart
                 .configure_mesh()
                 .x_desc("log10 s2")
@@ -244,7 +278,7 @@ fn render_spectra(title: &str, spectra: &[(String, Vec<f64>)]) -> Result<String,
                 .x_labels(6)
                 .y_labels(4)
                 .draw()
-                .map_err(|e| err(e.to_string()))?;
+                .map_err(drawing)?;
             let mut steps = Vec::with_capacity(2 * BINS + 2);
             steps.push((lo, 0.0));
             for (b, v) in d.iter().enumerate() {
@@ -258,12 +292,12 @@ fn render_spectra(title: &str, spectra: &[(String, Vec<f64>)]) -> Result<String,
                     steps.clone(),
                     color.mix(0.25),
                 )))
-                .map_err(|e| err(e.to_string()))?;
+                .map_err(drawing)?;
             chart
                 .draw_series(LineSeries::new(steps, color.stroke_width(2)))
-                .map_err(|e| err(e.to_string()))?;
+                .map_err(drawing)?;
         }
-        root.present().map_err(|e| err(e.to_string()))?;
+        root.present().map_err(drawing)?;
     }
     Ok(svg)
 }
