@@ -154,12 +154,8 @@ enum Command {
         /// Layers over which the per-layer factors are compounded.
         #[arg(long, default_value_t = 30)]
         depth: u32,
-        /// A function definition, e.g. 'swish2(x) = x * sigmoid(2*x)' (repeatable).
-        #[arg(long)]
-        define: Vec<String>,
-        /// A .toml file whose [functions] may be used (repeatable).
-        #[arg(long)]
-        functions: Vec<PathBuf>,
+        #[command(flatten)]
+        fns: FunctionArgs,
     },
     /// Everything about one claim, derivation or step (e.g. `he.forward#3`):
     /// requirements and how each was decided, both sides, the verdict.
@@ -186,12 +182,8 @@ enum Command {
         /// Draw the (sigma_w^2, sigma_b^2) phase diagram into this svg file.
         #[arg(long)]
         plot: Option<PathBuf>,
-        /// A function definition, e.g. 'swish2(x) = x * sigmoid(2*x)' (repeatable).
-        #[arg(long)]
-        define: Vec<String>,
-        /// A .toml file whose [functions] may be used (repeatable).
-        #[arg(long)]
-        functions: Vec<PathBuf>,
+        #[command(flatten)]
+        fns: FunctionArgs,
     },
     /// Simulate networks ([network.NAME] tables) and print their per-layer statistics.
     Net {
@@ -267,8 +259,18 @@ struct InitArgs {
     /// Layers of this shape the per-layer factors are compounded over.
     #[arg(long, default_value_t = 30)]
     depth: u32,
+    #[command(flatten)]
+    fns: FunctionArgs,
+}
+
+/// The functions an activation may use beyond the built-ins, shared by
+/// `gain`, `meanfield` and `init`.
+#[derive(Args)]
+struct FunctionArgs {
+    /// A function definition, e.g. 'swish2(x) = x * sigmoid(2*x)' (repeatable).
     #[arg(long)]
     define: Vec<String>,
+    /// A .toml file whose [functions] may be used (repeatable).
     #[arg(long)]
     functions: Vec<PathBuf>,
 }
@@ -403,8 +405,8 @@ fn main() -> ExitCode {
                 shape: a.shape,
                 transposed: a.transposed,
                 act: a.act,
-                defines: a.define,
-                functions: a.functions,
+                defines: a.fns.define,
+                functions: a.fns.functions,
                 gain: a.gain,
                 gain_rule: a.gain_rule,
                 mode: a.mode,
@@ -424,15 +426,14 @@ fn main() -> ExitCode {
             sigma_w,
             bias_var,
             plot,
-            define,
-            functions,
+            fns,
         }) => {
             let options = meanfield::Options { sigma_w, bias_var };
             return finish(
                 meanfield::command(
                     &activations,
-                    &define,
-                    &functions,
+                    &fns.define,
+                    &fns.functions,
                     &options,
                     plot.as_deref(),
                     &settings,
@@ -483,11 +484,10 @@ fn main() -> ExitCode {
             q,
             bias_var,
             depth,
-            define,
-            functions,
+            fns,
         }) => {
             let options = gain::Options { q, bias_var, depth };
-            return match gain::Activation::resolve(&activation, &define, &functions)
+            return match gain::Activation::resolve(&activation, &fns.define, &fns.functions)
                 .and_then(|a| gain::analyse(&a, &options, &settings))
             {
                 Ok(analysis) => {

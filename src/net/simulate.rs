@@ -748,15 +748,10 @@ pub fn draw_orthogonal<R: Rng>(gain: f64, rng: &mut R, w: &mut DMatrix<f64>) {
     for v in a.iter_mut() {
         *v = rng.sample(StandardNormal);
     }
-    let qr = a.qr();
-    let r = qr.r();
-    let mut q = qr.q();
-    for (i, mut column) in q.column_iter_mut().enumerate() {
-        // R_ii = 0 has probability zero; either sign is then Haar.
-        if r[(i, i)] < 0.0 {
-            column.neg_mut();
-        }
-    }
+    // Haar needs the factorization whose R has a positive diagonal (else
+    // Q's columns carry Householder's fixed signs); nalgebra's QR is that
+    // one, which `nalgebras_qr_has_a_positive_diagonal` holds it to.
+    let q = a.qr().q();
     if rows >= cols {
         w.copy_from(&q);
     } else {
@@ -910,13 +905,30 @@ mod tests {
         }
     }
 
+    /// The QR `draw_orthogonal` relies on: A = Q R with R's diagonal
+    /// positive, the one factorization whose Q is Haar for Gaussian A
+    /// (with a negative R_ii, column i of Q would have Householder's fixed
+    /// sign). Were nalgebra's convention to change, this fails first.
+    #[test]
+    fn nalgebras_qr_has_a_positive_diagonal() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(13);
+        for (rows, cols) in [(5, 5), (9, 4), (64, 64)] {
+            for _ in 0..50 {
+                let a = DMatrix::<f64>::from_fn(rows, cols, |_, _| rng.sample(StandardNormal));
+                let qr = a.clone().qr();
+                let (q, r) = (qr.q(), qr.r());
+                assert!(r.diagonal().iter().all(|&d| d > 0.0), "{}", r.diagonal());
+                let err = (&q * &r - &a).amax();
+                assert!(err < 1e-12 * a.amax(), "{rows}x{cols}: Q R off by {err}");
+            }
+        }
+    }
+
     /// Haar: every column of a Haar matrix (and of a Haar tall matrix with
     /// orthonormal columns) is uniform on the sphere of R^n, so an entry u
     /// has E[u] = 0, P(u > 0) = 1/2 and E[u^2] = 1/n, with Var[u^2] =
     /// E[u^4] - 1/n^2 = 3/(n(n+2)) - 1/n^2 (u^2 ~ Beta(1/2, (n-1)/2)).
-    /// Without the sign correction Q_11 = a_11 / R_11 has Householder's
-    /// fixed sign, and E[Q_11] is far from 0. 20000 draws; each bound is
-    /// five standard errors.
+    /// 20000 draws; each bound is five standard errors.
     #[test]
     fn orthogonal_matrices_are_haar() {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(12);
