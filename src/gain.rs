@@ -52,7 +52,8 @@ use crate::model::resolve::{Model, build};
 use crate::model::rv::{Moment, Rv, Side, VarId};
 use crate::report::{Format, Frame, Rule, Style, num, table};
 use crate::sample::StreamKey;
-use crate::verdict::{BATCHES, Budget, FAMILY_RATE, Settings, Trial, Verdict};
+use crate::verdict::{BATCHES, Budget, Evaluation, FAMILY_RATE, Settings, Stage, Trial, Verdict};
+use crate::work;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -477,6 +478,17 @@ impl Activation {
         let e = parse_expr(&expr_text).map_err(|e| fail(e.message))?;
         let rv = model.rv(&e, &self.functions).map_err(|d| fail(d.message))?;
         Ok((model, rv))
+    }
+
+    /// The run refused before the work `message` describes is spent.
+    fn over_budget(&self, message: String) -> InputError {
+        arg_error(
+            "<activation>",
+            &self.label,
+            message,
+            "raise --budget (CPU-seconds of one core), lower --depth (fewer moments along \
+             the path are sampled) or --max-samples, or widen --resolution",
+        )
     }
 
     fn moment_error(&self, body: &str, q: f64, m: String) -> InputError {
@@ -1005,6 +1017,29 @@ fn tests(printed: &[Printed]) -> u64 {
         .sum()
 }
 
+/// One printed moment as the test that samples it: "E[f(z)] = exact".
+struct Lowered<'s> {
+    model: Model,
+    moments: [Moment; 1],
+    rhs: Side,
+    key: StreamKey,
+    look: &'s Settings,
+}
+
+impl Lowered<'_> {
+    fn trial(&self) -> Trial<'_> {
+        Trial {
+            scenario: &self.model.scenario,
+            moments: &self.moments,
+            lhs: &Side::Leaf(0),
+            rhs: &self.rhs,
+            relation: Relation::Eq,
+            within: None,
+            key: self.key,
+        }
+    }
+}
+
 /// Cross-checks each printed moment by seeded sampling, with the sampled
 /// test a claim gets: "E[...] = exact value" on batch means, its sample
 /// doubling until the interval fits within ±resolution of the value (or
@@ -1013,6 +1048,9 @@ fn tests(printed: &[Printed]) -> u64 {
 /// the sample misses the exact value by more than the critical interval
 /// plus the exact error bound, so that a sample with no spread (f'^2 = 1
 /// wherever the law has mass) is not faulted for the last bit of rounding.
+/// The work is bounded by --budget as the audit's is: the first looks are
+/// estimated together before any draw, and the powered tests together
+/// before they are drawn; a run over the budget is refused (exit 2).
 pub fn self_check(
     act: &Activation,
     printed: &[Printed],
@@ -1022,39 +1060,82 @@ pub fn self_check(
     let sampled_only = [Err(NoExact::NoForm(
         "the self-check samples what it checks".into(),
     ))];
-    crate::progress::phase("gain: sampling every printed moment", printed.len() as u64);
-    printed
+    // Along the depth path one look's draws are enough; at q the test runs
+    // to the size its power calculation asks for.
+    let one_look = Settings {
+        max_samples: settings.max_samples.min(DEPTH_DRAWS),
+        ..*settings
+    };
+    let lowered = printed
         .iter()
         .map(|p| {
-            crate::progress::advance(1);
             let (model, rv) = act.lowered(p.quantity.body(), p.q)?;
-            let moments = [Moment::E(rv)];
-            let (lhs, rhs) = (Side::Leaf(0), Side::Const(p.exact));
             let q_key = format!("{:e}", p.q);
             let key = StreamKey::new(
                 settings.seed,
                 &["gain", &act.label, p.quantity.body(), &q_key],
             );
-            let trial = Trial {
-                scenario: &model.scenario,
-                moments: &moments,
-                lhs: &lhs,
-                rhs: &rhs,
-                relation: Relation::Eq,
-                within: None,
+            let look = if p.along_depth { &one_look } else { settings };
+            Ok(Lowered {
+                model,
+                moments: [Moment::E(rv)],
+                rhs: Side::Const(p.exact),
                 key,
-            };
-            let one_look = Settings {
-                max_samples: settings.max_samples.min(DEPTH_DRAWS),
-                ..*settings
-            };
-            // Along the depth path one look's draws are enough; at q the
-            // test runs to the size its power calculation asks for.
-            let ev = trial.decide(
-                &sampled_only,
-                if p.along_depth { &one_look } else { settings },
-                &budget,
-            );
+                look,
+            })
+        })
+        .collect::<Result<Vec<_>, InputError>>()?;
+    let trial = Lowered::trial;
+    // Estimated before it is spent, as in the audit: the first looks
+    // together, then what the power calculations ask for on top.
+    let pilots: f64 = lowered
+        .iter()
+        .map(|l| work::lane_seconds(trial(l).pilot_ops(l.look)))
+        .sum();
+    if pilots > settings.budget {
+        return Err(act.over_budget(format!(
+            "the self-check of its {} printed moments is estimated at {} of work on one core, \
+             over the budget of {}",
+            printed.len(),
+            work::human_seconds(pilots),
+            work::human_seconds(settings.budget)
+        )));
+    }
+    crate::progress::phase("gain: sampling every printed moment", printed.len() as u64);
+    let mut evaluations: Vec<Evaluation> = lowered
+        .iter()
+        .map(|l| {
+            crate::progress::advance(1);
+            trial(l).evaluate(&sampled_only, l.look, &budget, Stage::Pilot)
+        })
+        .collect();
+    let spent = |e: &Evaluation| work::lane_seconds(e.draws as f64 * e.cost_per_draw as f64);
+    let need = |e: &Evaluation| {
+        e.need.map_or(0.0, |n| {
+            work::lane_seconds((n * BATCHES as u64) as f64 * e.cost_per_draw as f64)
+        })
+    };
+    let total: f64 = evaluations.iter().map(|e| spent(e) + need(e)).sum();
+    // A test its power calculation puts beyond --max-samples (every one
+    // along the depth path, which takes one look) is not refused: it keeps
+    // what its look saw and is reported as consistent, not as agreeing.
+    if total > settings.budget {
+        return Err(act.over_budget(format!(
+            "the self-check's sampled tests need {} of work on one core in all, over the \
+             budget of {}",
+            work::human_seconds(total),
+            work::human_seconds(settings.budget)
+        )));
+    }
+    for (l, ev) in lowered.iter().zip(evaluations.iter_mut()) {
+        if let Some(n) = ev.need {
+            *ev = trial(l).evaluate(&sampled_only, l.look, &budget, Stage::Powered(n));
+        }
+    }
+    printed
+        .iter()
+        .zip(evaluations)
+        .map(|(p, ev)| {
             let sampled = ev.lhs.as_ref().map(|v| (v.value, v.err));
             let why_not = || {
                 ev.notes

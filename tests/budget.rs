@@ -187,3 +187,29 @@ fn nested_sums_of_any_depth_end_promptly() {
     assert_eq!(code, 2, "{out}{err}");
     assert!(err.contains("cannot be decided within the budget"), "{err}");
 }
+
+#[test]
+fn gains_self_check_is_estimated_and_refused_over_the_budget() {
+    // `gain tanh` samples 127 moments (its printed numbers and 120 along
+    // the depth path). Before, --budget bounded only each test's first
+    // look, so the run spent about 2 s of CPU whatever the budget said.
+    // Now the first looks together are estimated before any draw...
+    let (code, out, err) = initaudit(&["gain", "tanh", "--budget", "0.01", "--quiet"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains("the self-check of its 127 printed moments is estimated at")
+            && err.contains("over the budget of 0.01 s"),
+        "{err}"
+    );
+    // ...and what the power calculations ask for on top of them is refused
+    // before it is drawn, with the total.
+    let (code, out, err) = initaudit(&["gain", "tanh", "--budget", "1", "--quiet"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("the self-check's sampled tests need")
+            && err.contains("in all, over the budget of 1.00 s"),
+        "{err}"
+    );
+    assert!(err.contains("raise --budget"), "{err}");
+}
