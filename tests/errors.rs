@@ -356,3 +356,33 @@ fn help_lists_the_keys_of_the_table_at_fault() {
         assert_eq!(errors, 1, "{name}: {err}");
     }
 }
+
+#[test]
+fn every_table_with_a_syntax_error_is_reported_and_no_echoes() {
+    // Three tables with a syntax error each: an unterminated string, an
+    // unclosed array, a doubled `=`. The header-like line inside the
+    // multi-line string and the multi-line array are not tables. The
+    // parser's own recovery would add five echoes of the unclosed array.
+    let text = "[scenario.unit]\nmodel = \"y ~ Normal(0, 1)\"\nabout = \"\"\"\n[not a header]\n\"\"\"\n\n\
+                [[claim]]\nid = \"a\"\nsays = \"E[y] = 0\nin = [\"unit\"]\n\n\
+                [[claim]]\nid = \"b\"\nsays = \"E[y^2] = 1\"\nin = [\n  [\"unit\"],\n]\n\n\
+                [[claim]]\nid = \"c\"\nsays = \"E[y] = 0\"\nin = [\"unit\",\n\n\
+                [[claim]]\nid = = \"d\"\n";
+    let (_, err, path) = audit("syntax", text);
+    let located: Vec<&str> = err
+        .lines()
+        .filter(|l| l.trim_start().starts_with("--> "))
+        .collect();
+    assert_eq!(
+        located,
+        [
+            format!(" --> {path}:9:17"),
+            format!("  --> {path}:22:14"),
+            format!("  --> {path}:25:6"),
+        ],
+        "{err}"
+    );
+    assert!(err.starts_with("error: invalid basic string"), "{err}");
+    assert!(err.contains("error: unclosed array"), "{err}");
+    assert!(err.ends_with("error: 3 errors\n"), "{err}");
+}

@@ -535,6 +535,47 @@ pub fn load(origin: &str, text: &str) -> Result<File, InputError> {
     Err(in_file_order(errors).expect("errors is not empty"))
 }
 
+/// Byte offsets of the lines that open a table (`[x]` or `[[x]]`), outside
+/// multi-line strings (`"""` and `'''`, which a table's text may hold).
+fn table_starts(text: &str) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut open: Option<&str> = None;
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        if open.is_none() && is_header(line) {
+            starts.push(at);
+        }
+        for quote in ["\"\"\"", "'''"] {
+            if open.is_none_or(|q| q == quote) && line.matches(quote).count() % 2 == 1 {
+                open = if open.is_some() { None } else { Some(quote) };
+            }
+        }
+        at += line.len();
+    }
+    starts
+}
+
+/// Whether a line is a table header: `[key.path]` or `[[key.path]]`, then
+/// nothing but a comment. A line of a multi-line array (`[1, 2],`) is not.
+fn is_header(line: &str) -> bool {
+    let line = line.trim();
+    let Some(rest) = line.strip_prefix('[') else {
+        return false;
+    };
+    let (close, rest) = match rest.strip_prefix('[') {
+        Some(rest) => ("]]", rest),
+        None => ("]", rest),
+    };
+    let Some(end) = rest.find(close) else {
+        return false;
+    };
+    let (key, after) = (&rest[..end], rest[end + close.len()..].trim_start());
+    let key_char = |c: char| c.is_alphanumeric() || "_-. \"'".contains(c);
+    !key.trim().is_empty()
+        && key.chars().all(key_char)
+        && (after.is_empty() || after.starts_with('#'))
+}
+
 /// Errors of one file in the order of their places, one per place (a
 /// function's body met from several claims is one error).
 fn in_file_order(mut errors: Vec<InputError>) -> Option<InputError> {
@@ -571,7 +612,14 @@ impl Loader<'_> {
     /// A TOML error where serde put it, explained in the file's terms
     /// where [`toml_mistake`] knows the mistake, else with `help`.
     fn toml_error(&self, e: &toml::de::Error, help: &str) -> InputError {
-        let span = e.span().unwrap_or(0..0);
+        self.toml_error_after(e, 0, help)
+    }
+
+    /// [`Loader::toml_error`] for an error of the text from byte `offset`.
+    fn toml_error_after(&self, e: &toml::de::Error, offset: usize, help: &str) -> InputError {
+        let span = e
+            .span()
+            .map_or(offset..offset, |s| s.start + offset..s.end + offset);
         let message = e.message().trim();
         self.err(
             toml_mistake(message, self.text.get(span.clone()).unwrap_or(""), &span)
@@ -579,12 +627,44 @@ impl Loader<'_> {
         )
     }
 
+    /// The syntax errors of a file that has one. What is read after the
+    /// first cannot be trusted as part of the whole, but each table after
+    /// the one that error is in is complete on its own: parsed as a
+    /// document by itself, its first error, if any, is its own. One error
+    /// per table, then: the parser's own recovery is not trusted further,
+    /// since past an unclosed bracket it reports echoes of the first error.
+    fn syntax_errors(&self) -> InputError {
+        let first = |text: &str| {
+            let (_, errors) = DeTable::parse_recoverable(text);
+            errors
+                .into_iter()
+                .min_by_key(|e| e.span().map_or(usize::MAX, |s| s.start))
+        };
+        let Some(head) = first(self.text) else {
+            unreachable!("called on a text that does not parse")
+        };
+        let starts = table_starts(self.text);
+        let after = starts.partition_point(|&s| s <= head.span().map_or(0, |s| s.start));
+        let later = starts[after..]
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &start)| {
+                let end = starts
+                    .get(after + i + 1)
+                    .copied()
+                    .unwrap_or(self.text.len());
+                first(&self.text[start..end]).map(|e| self.toml_error_after(&e, start, TOP_HELP))
+            });
+        InputError::all(std::iter::once(self.toml_error(&head, TOP_HELP)).chain(later))
+            .expect("one error at least")
+    }
+
     /// The TOML into raw tables that remember where every string was. A
-    /// syntax error stops the file, since nothing after it can be trusted;
-    /// past that, every entry of every table is read on its own, so that a
+    /// syntax error stops the file ([`Loader::syntax_errors`]); without
+    /// one, every entry of every table is read on its own, so that a
     /// mistake in one claim does not hide one in another.
     fn raw(&self, errors: &mut Vec<InputError>) -> Result<RawFile, InputError> {
-        let top = DeTable::parse(self.text).map_err(|e| self.toml_error(&e, TOP_HELP))?;
+        let top = DeTable::parse(self.text).map_err(|_| self.syntax_errors())?;
         let mut raw = RawFile::default();
         for (key, value) in top.into_inner() {
             let name = key.get_ref().as_ref();
