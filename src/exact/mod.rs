@@ -741,7 +741,8 @@ impl<'a> Engine<'a> {
                     meter.charge_nodes(work);
                     ks
                 };
-                let q = quad::expect_bivariate(b, &f, &breaks_u, &breaks_v, self.tol);
+                let q =
+                    quad::expect_bivariate(b, &f, &breaks_u, &breaks_v, !periodic(expr), self.tol);
                 Ok((q, Method::NestedQuadrature))
             }
             ([_, _], [u, v]) => {

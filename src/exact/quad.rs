@@ -1181,12 +1181,16 @@ pub fn expect_2d(
 /// `E[f(U, V)]` for a `BivariateNormal` pair: outer over `U ~ N(0, sd_u)`,
 /// inner over `V | U = u` (from [`Bivariate::conditional`]); when that
 /// conditional spread is 0 (|rho| = 1) the inner law is the point mass at
-/// its mean.
+/// its mean. The inner law is normal, so an inner integrand without kinks
+/// (no `breaks_v`) takes [`expect_normal`]'s lattice when `smooth` says it
+/// is not periodic (the caller's knowledge, as in one dimension), and the
+/// adaptive rule where the lattice declines.
 pub fn expect_bivariate(
     b: &Bivariate,
     f: &dyn Fn(f64, f64) -> f64,
     breaks_u: &[f64],
     breaks_v: &dyn Fn(f64) -> Vec<f64>,
+    smooth: bool,
     tol: Tol,
 ) -> Result<Quad, QuadError> {
     let itol = inner_tol(tol);
@@ -1200,7 +1204,15 @@ pub fn expect_bivariate(
                 Err(QuadError::NonFinite { at: mean })
             };
         }
-        expect_1d(&Law::Normal { mean, sd }, &|v| f(u, v), &breaks_v(u), itol)
+        let breaks = breaks_v(u);
+        let fv = |v: f64| f(u, v);
+        let lattice = (smooth && breaks.is_empty())
+            .then(|| expect_normal(mean, sd, &fv, itol))
+            .flatten();
+        lattice.map_or_else(
+            || expect_1d(&Law::Normal { mean, sd }, &fv, &breaks, itol),
+            Ok,
+        )
     };
     let lu = b.marginal(0);
     nested(&|g| expect_with(&lu, g, breaks_u, tol), &inner)
@@ -1634,6 +1646,7 @@ mod tests {
                 &|u, v| relu(u) * relu(v),
                 &[0.0],
                 &zero,
+                true,
                 Tol::default(),
             )
             .unwrap();
@@ -1653,6 +1666,7 @@ mod tests {
                 &|u, v| step(u) * step(v),
                 &[0.0],
                 &zero,
+                true,
                 Tol::default(),
             )
             .unwrap();
@@ -1667,17 +1681,56 @@ mod tests {
             }
             // E[u v] = rho sd_u sd_v, with unequal sds.
             let pair = Bivariate::new(&[0.7, 2.5, rho]).unwrap();
-            let q = expect_bivariate(&pair, &|u, v| u * v, &[], &|_| Vec::new(), Tol::default())
+            for smooth in [false, true] {
+                let q = expect_bivariate(
+                    &pair,
+                    &|u, v| u * v,
+                    &[],
+                    &|_| Vec::new(),
+                    smooth,
+                    Tol::default(),
+                )
                 .unwrap();
-            let truth = rho * 0.7 * 2.5;
-            if rho == 0.0 {
-                let abs_uv = 0.7 * 2.5 * 2.0 / PI;
-                assert!(
-                    q.value.abs() <= q.err && q.err <= 1e-13 * abs_uv,
-                    "uv {what}: {q:?}"
-                );
-            } else {
-                honest_against(q, truth, 4.0 * f64::EPSILON, &format!("uv {what}"));
+                let truth = rho * 0.7 * 2.5;
+                if rho == 0.0 {
+                    let abs_uv = 0.7 * 2.5 * 2.0 / PI;
+                    assert!(
+                        q.value.abs() <= q.err && q.err <= 1e-13 * abs_uv,
+                        "uv {what}: {q:?}"
+                    );
+                } else {
+                    honest_against(q, truth, 4.0 * f64::EPSILON, &format!("uv {what}"));
+                }
+            }
+            // A smooth kernel, which the inner lattice takes: Williams'
+            // (1997) arcsine kernel, E[erf(a u) erf(a v)] =
+            // (2/pi) asin(2 a^2 rho / (1 + 2 a^2)) for unit sds.
+            let a: f64 = 1.3;
+            let truth = 2.0 / PI * (2.0 * a * a * rho / (1.0 + 2.0 * a * a)).asin();
+            let erf = |x: f64| libm::erf(a * x);
+            for smooth in [false, true] {
+                let q = expect_bivariate(
+                    &unit,
+                    &|u, v| erf(u) * erf(v),
+                    &[],
+                    &|_| Vec::new(),
+                    smooth,
+                    Tol::default(),
+                )
+                .unwrap();
+                if truth == 0.0 {
+                    assert!(
+                        q.value.abs() <= q.err && q.err <= 1e-13,
+                        "erf {what}: {q:?}"
+                    );
+                } else {
+                    honest_against(
+                        q,
+                        truth,
+                        4.0 * f64::EPSILON,
+                        &format!("erf {what} {smooth}"),
+                    );
+                }
             }
         }
     }
