@@ -229,8 +229,7 @@ fn expected(requirements: &[(String, Decision)]) -> Option<Verdict> {
 /// that bad input is reported before any time is spent: every claim's
 /// error, not only the first.
 pub(super) fn plan_all(files: &[File], seed: u64) -> Result<Vec<Planned>, InputError> {
-    let mut out = Vec::new();
-    let mut errors = Vec::new();
+    let mut claims = Vec::new();
     for (fi, f) in files.iter().enumerate() {
         for (ii, item) in f.items.iter().enumerate() {
             for (ci, def) in item.claims().into_iter().enumerate() {
@@ -239,11 +238,22 @@ pub(super) fn plan_all(files: &[File], seed: u64) -> Result<Vec<Planned>, InputE
                     item: ii,
                     claim: ci,
                 };
-                match plan_claim(f, at, def, seed) {
-                    Ok(p) => out.extend(p),
-                    Err(e) => errors.push(e),
-                }
+                claims.push((f, at, def));
             }
+        }
+    }
+    // Deciding requirements can take quadrature: in parallel, collected in
+    // file order.
+    let planned: Vec<_> = claims
+        .into_par_iter()
+        .map(|(f, at, def)| plan_claim(f, at, def, seed))
+        .collect();
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for p in planned {
+        match p {
+            Ok(p) => out.extend(p),
+            Err(e) => errors.push(e),
         }
     }
     match InputError::all(errors) {
