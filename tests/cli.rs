@@ -184,7 +184,15 @@ fn nan_during_evaluation_is_bad_input_at_the_claim() {
 
 #[test]
 fn explain_shows_requirements_sides_and_verdicts() {
-    let (code, out, err) = initaudit(&["explain", "he.relu-second-moment"]);
+    // From the one file that holds the claim: explain plans every file it
+    // is given (all of derivations/ is eight seconds of exact moments and
+    // requirements), and its search of a derivations/ folder is tested in
+    // tests/embedded.rs, of the built-in copy and of a local folder.
+    let (code, out, err) = initaudit(&[
+        "explain",
+        "he.relu-second-moment",
+        "derivations/he2015.toml",
+    ]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("cite: He et al. 2015"), "{out}");
     assert!(out.contains("symmetric(y): met — by structure"), "{out}");
@@ -198,9 +206,7 @@ fn explain_shows_requirements_sides_and_verdicts() {
         "{out}"
     );
     assert!(out.contains("symmetric(y): load-bearing"), "{out}");
-    // A step of a derivation, and json restricted to the claim (from the
-    // one file: explain plans every file it is given, and the search of
-    // derivations/ is tested above).
+    // A step of a derivation, and json restricted to the claim.
     let (code, out, _) = initaudit(&[
         "explain",
         "he.forward#3",
