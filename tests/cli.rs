@@ -149,11 +149,19 @@ fn the_audit_is_byte_identical_at_any_thread_count() {
         args.extend(["--format", "json", "--seed", "1", "--threads", threads]);
         initaudit(&args)
     };
-    let (c1, one, e1) = at("1");
-    let (c2, two, e2) = at("2");
+    // Side by side: the one-thread run is the longest test of this file.
+    let ((c1, one, e1), (c2, two, e2)) = std::thread::scope(|s| {
+        let one = s.spawn(|| at("1"));
+        let two = at("2");
+        (one.join().expect("the one-thread run"), two)
+    });
     assert_eq!(c1, 0, "{e1}");
     assert_eq!(c2, 0, "{e2}");
     assert_eq!(one, two);
+}
+
+#[test]
+fn a_claim_only_sampling_decides_is_byte_identical_at_any_thread_count() {
     // No shipped claim file has a side only sampling decides; this one does
     // (the pilot, then the powered test).
     let sampled = |threads: &'static str| {
@@ -173,6 +181,65 @@ fn the_audit_is_byte_identical_at_any_thread_count() {
     assert!(one.1.contains("\"sampled\""), "{}", one.1);
     assert_eq!(one, two);
 }
+
+#[test]
+fn networks_and_a_series_claim_are_byte_identical_at_any_thread_count() {
+    // In a file of their own, so that the shipped files' run (and its test
+    // budget) is the one tests/seeds.rs counts on; the verdicts are those
+    // that tests/net.rs `series_claims_decide_as_the_recurrences_say`
+    // derives (He keeps the variance of y, the 1/fan_in weights halve it).
+    let dir = scratch("threads");
+    std::fs::write(dir.join("series.toml"), SERIES).unwrap();
+    let series = |threads: &'static str| {
+        initaudit_in(
+            &dir,
+            &[
+                "audit",
+                "series.toml",
+                "--format",
+                "json",
+                "--seed",
+                "1",
+                "--threads",
+                threads,
+            ],
+        )
+    };
+    let (one, two) = (series("1"), series("2"));
+    assert_eq!(one.0, 0, "{}", one.2);
+    assert!(one.1.contains("\"network\": \"glorot\""), "{}", one.1);
+    assert_eq!(one, two);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Two small networks and a series claim that holds for one and fails for
+/// the other.
+const SERIES: &str = r#"
+[network.he]
+depth = 4
+width = 32
+activation = "relu"
+weight = "Normal(0, sqrt(2/fan_in))"
+input = "Normal(0, 1)"
+inputs = 8
+draws = 200
+
+[network.glorot]
+depth = 4
+width = 32
+activation = "relu"
+weight = "Normal(0, sqrt(1/fan_in))"
+input = "Normal(0, 1)"
+inputs = 8
+draws = 200
+
+[[series]]
+id = "halves"
+says = "Var[y(l)] ~= Var[y(l-1)] / 2"
+layers = "2..L"
+within = "15%"
+expect = { he = "fails" }
+"#;
 
 #[test]
 fn nan_during_evaluation_is_bad_input_at_the_claim() {
