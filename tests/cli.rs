@@ -149,11 +149,19 @@ fn the_audit_is_byte_identical_at_any_thread_count() {
         args.extend(["--format", "json", "--seed", "1", "--threads", threads]);
         initaudit(&args)
     };
-    let (c1, one, e1) = at("1");
-    let (c2, two, e2) = at("2");
+    // Side by side: the one-thread run is the longest test of this file.
+    let ((c1, one, e1), (c2, two, e2)) = std::thread::scope(|s| {
+        let one = s.spawn(|| at("1"));
+        let two = at("2");
+        (one.join().expect("the one-thread run"), two)
+    });
     assert_eq!(c1, 0, "{e1}");
     assert_eq!(c2, 0, "{e2}");
     assert_eq!(one, two);
+}
+
+#[test]
+fn a_claim_only_sampling_decides_is_byte_identical_at_any_thread_count() {
     // No shipped claim file has a side only sampling decides; this one does
     // (the pilot, then the powered test).
     let sampled = |threads: &'static str| {
@@ -175,6 +183,65 @@ fn the_audit_is_byte_identical_at_any_thread_count() {
 }
 
 #[test]
+fn networks_and_a_series_claim_are_byte_identical_at_any_thread_count() {
+    // In a file of their own, so that the shipped files' run (and its test
+    // budget) is the one tests/seeds.rs counts on; the verdicts are those
+    // that tests/net.rs `series_claims_decide_as_the_recurrences_say`
+    // derives (He keeps the variance of y, the 1/fan_in weights halve it).
+    let dir = scratch("threads");
+    std::fs::write(dir.join("series.toml"), SERIES).unwrap();
+    let series = |threads: &'static str| {
+        initaudit_in(
+            &dir,
+            &[
+                "audit",
+                "series.toml",
+                "--format",
+                "json",
+                "--seed",
+                "1",
+                "--threads",
+                threads,
+            ],
+        )
+    };
+    let (one, two) = (series("1"), series("2"));
+    assert_eq!(one.0, 0, "{}", one.2);
+    assert!(one.1.contains("\"network\": \"glorot\""), "{}", one.1);
+    assert_eq!(one, two);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Two small networks and a series claim that holds for one and fails for
+/// the other.
+const SERIES: &str = r#"
+[network.he]
+depth = 4
+width = 32
+activation = "relu"
+weight = "Normal(0, sqrt(2/fan_in))"
+input = "Normal(0, 1)"
+inputs = 8
+draws = 200
+
+[network.glorot]
+depth = 4
+width = 32
+activation = "relu"
+weight = "Normal(0, sqrt(1/fan_in))"
+input = "Normal(0, 1)"
+inputs = 8
+draws = 200
+
+[[series]]
+id = "halves"
+says = "Var[y(l)] ~= Var[y(l-1)] / 2"
+layers = "2..L"
+within = "15%"
+expect = { he = "fails" }
+"#;
+
+#[test]
 fn nan_during_evaluation_is_bad_input_at_the_claim() {
     let (code, _, err) = initaudit(&["check", "E[log(y)] = 0", "--given", "y ~ Normal(0, 1)"]);
     assert_eq!(code, 2, "{err}");
@@ -184,7 +251,15 @@ fn nan_during_evaluation_is_bad_input_at_the_claim() {
 
 #[test]
 fn explain_shows_requirements_sides_and_verdicts() {
-    let (code, out, err) = initaudit(&["explain", "he.relu-second-moment"]);
+    // From the one file that holds the claim: explain plans every file it
+    // is given (all of derivations/ is eight seconds of exact moments and
+    // requirements), and its search of a derivations/ folder is tested in
+    // tests/embedded.rs, of the built-in copy and of a local folder.
+    let (code, out, err) = initaudit(&[
+        "explain",
+        "he.relu-second-moment",
+        "derivations/he2015.toml",
+    ]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("cite: He et al. 2015"), "{out}");
     assert!(out.contains("symmetric(y): met — by structure"), "{out}");
@@ -198,9 +273,7 @@ fn explain_shows_requirements_sides_and_verdicts() {
         "{out}"
     );
     assert!(out.contains("symmetric(y): load-bearing"), "{out}");
-    // A step of a derivation, and json restricted to the claim (from the
-    // one file: explain plans every file it is given, and the search of
-    // derivations/ is tested above).
+    // A step of a derivation, and json restricted to the claim.
     let (code, out, _) = initaudit(&[
         "explain",
         "he.forward#3",
@@ -217,13 +290,13 @@ fn explain_shows_requirements_sides_and_verdicts() {
 
 #[test]
 fn explain_gives_the_same_verdicts_as_the_audit() {
-    // A derivation whose steps have requirements, in the cheaper of the
-    // papers' files.
-    let (_, all, _) = initaudit(&["audit", "derivations/glorot2010.toml", "--format", "json"]);
+    // A derivation whose steps have requirements (20 of its 25 rows), in
+    // the cheapest shipped file that has one.
+    let (_, all, _) = initaudit(&["audit", "derivations/assumptions.toml", "--format", "json"]);
     let (_, one, _) = initaudit(&[
         "explain",
-        "glorot.forward",
-        "derivations/glorot2010.toml",
+        "assume.sign-backward",
+        "derivations/assumptions.toml",
         "--format",
         "json",
     ]);
