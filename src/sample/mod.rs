@@ -64,8 +64,59 @@ impl std::error::Error for SampleError {}
 #[derive(Clone, Debug)]
 pub struct Sampler {
     kernel: Kernel,
+    sums: LaneSums,
     batches: Vec<Batch>,
     draws_per_batch: u64,
+}
+
+/// Which registers' lanes the moments sum per chunk, each register once
+/// (`E[f]` and `Var[f]` read one sum), and per moment where its sums of x
+/// and y are in that list.
+#[derive(Clone, Debug)]
+struct LaneSums {
+    registers: Vec<usize>,
+    /// Per moment, the indices of its x's and y's sums in `registers`.
+    of_moment: Vec<(usize, usize)>,
+}
+
+impl LaneSums {
+    fn new(kernel: &Kernel) -> LaneSums {
+        let mut registers: Vec<usize> = Vec::new();
+        let mut index = |r: usize| match registers.iter().position(|&s| s == r) {
+            Some(i) => i,
+            None => {
+                registers.push(r);
+                registers.len() - 1
+            }
+        };
+        let of_moment = kernel
+            .roots()
+            .iter()
+            .map(|root| (index(root.x), index(root.y)))
+            .collect();
+        LaneSums {
+            registers,
+            of_moment,
+        }
+    }
+
+    /// Every listed register's sum over the chunk's `n` lanes into `out`,
+    /// four registers per pass: one register's additions are a dependent
+    /// chain, and four chains side by side keep the adder busy. Each sum
+    /// is still taken in lane order, so its bits are those of a sum on its
+    /// own.
+    fn sum_lanes(&self, kernel: &Kernel, regs: &[f64], n: usize, out: &mut [f64]) {
+        let lanes = |r: usize| kernel.lanes(regs, r, n);
+        for (group, out) in self.registers.chunks(4).zip(out.chunks_mut(4)) {
+            match *group {
+                [a, b, c, d] => out.copy_from_slice(&accum::sums([lanes(a), lanes(b), lanes(c), lanes(d)])),
+                [a, b, c] => out.copy_from_slice(&accum::sums([lanes(a), lanes(b), lanes(c)])),
+                [a, b] => out.copy_from_slice(&accum::sums([lanes(a), lanes(b)])),
+                [a] => out.copy_from_slice(&accum::sums([lanes(a)])),
+                _ => unreachable!("chunks of one to four"),
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -80,6 +131,7 @@ impl Sampler {
     /// seeds `batches` streams from `key`. No draws are made yet.
     pub fn new(scenario: &Scenario, moments: &[Moment], key: StreamKey, batches: usize) -> Sampler {
         let kernel = Kernel::compile(scenario, moments);
+        let sums = LaneSums::new(&kernel);
         let batches = (0..batches as u64)
             .map(|b| Batch {
                 rng: key.batch_rng(b),
@@ -88,6 +140,7 @@ impl Sampler {
             .collect();
         Sampler {
             kernel,
+            sums,
             batches,
             draws_per_batch: 0,
         }
@@ -99,11 +152,20 @@ impl Sampler {
     /// the error is that of the lowest-numbered failing batch, so it too
     /// does not depend on scheduling.
     pub fn extend(&mut self, draws: u64) -> Result<(), SampleError> {
-        let kernel = &self.kernel;
+        let (kernel, sums) = (&self.kernel, &self.sums);
+        // The register file and the chunk's sums are scratch, written
+        // before they are read in every chunk, so a worker reuses them
+        // from batch to batch instead of allocating per batch.
         let advanced: Vec<Result<Batch, SampleError>> = self
             .batches
             .par_iter()
-            .map(|b| b.advanced(kernel, draws))
+            .map_init(
+                || Scratch {
+                    regs: kernel.register_file(),
+                    sums: vec![0.0; sums.registers.len()],
+                },
+                |scratch, b| b.advanced(kernel, sums, scratch, draws),
+            )
             .collect();
         self.batches = advanced.into_iter().collect::<Result<_, _>>()?;
         self.draws_per_batch = self.draws_per_batch.saturating_add(draws);
@@ -158,22 +220,41 @@ impl Sampler {
     }
 }
 
+/// A worker's buffers for [`Batch::advanced`].
+struct Scratch {
+    regs: Vec<f64>,
+    sums: Vec<f64>,
+}
+
 impl Batch {
     /// This batch after `draws` more draws, or the first non-finite value
     /// met on the way.
-    fn advanced(&self, kernel: &Kernel, draws: u64) -> Result<Batch, SampleError> {
+    fn advanced(
+        &self,
+        kernel: &Kernel,
+        sums: &LaneSums,
+        scratch: &mut Scratch,
+        draws: u64,
+    ) -> Result<Batch, SampleError> {
         let mut next = self.clone();
-        let mut regs = kernel.register_file();
+        let regs = &mut scratch.regs;
         let mut left = draws;
         while left > 0 {
             let n = left.min(LANES as u64) as usize;
-            kernel.run(&mut regs, &mut next.rng, n);
-            for (moment, (root, summary)) in
-                kernel.roots().iter().zip(&mut next.summaries).enumerate()
+            kernel.run(regs, &mut next.rng, n);
+            sums.sum_lanes(kernel, regs, n, &mut scratch.sums);
+            for (moment, ((root, summary), &(sx, sy))) in kernel
+                .roots()
+                .iter()
+                .zip(&mut next.summaries)
+                .zip(&sums.of_moment)
+                .enumerate()
             {
-                let x = kernel.lanes(&regs, root.x, n);
-                let y = kernel.lanes(&regs, root.y, n);
-                let merged = summary.merge(&Summary::of_chunk(root.kind, x, y));
+                let x = kernel.lanes(regs, root.x, n);
+                let y = kernel.lanes(regs, root.y, n);
+                let chunk =
+                    Summary::of_summed_chunk(root.kind, x, y, scratch.sums[sx], scratch.sums[sy]);
+                let merged = summary.merge(&chunk);
                 if !merged.is_finite() {
                     let value = x
                         .iter()
