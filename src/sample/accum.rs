@@ -148,8 +148,8 @@ pub(crate) fn sums<const K: usize>(lanes: [&[f64]; K]) -> [f64; K] {
     let lanes = lanes.map(|x| &x[..n]);
     let mut s = [-0.0; K];
     for l in 0..n {
-        for k in 0..K {
-            s[k] += lanes[k][l];
+        for (sum, x) in s.iter_mut().zip(&lanes) {
+            *sum += x[l];
         }
     }
     s
@@ -189,18 +189,26 @@ mod tests {
     /// NaN and infinity.
     #[test]
     fn interleaved_sums_are_iterator_sums() {
-        let a: Vec<f64> = (0..256).map(|i| (f64::from(i) * 0.37).sin() * 1e3f64.powi(i % 5)).collect();
+        let a: Vec<f64> = (0..256)
+            .map(|i| (f64::from(i) * 0.37).sin() * 1e3f64.powi(i % 5))
+            .collect();
         let b: Vec<f64> = a.iter().rev().map(|x| x * 1.1 - 3.0).collect();
-        let z = vec![-0.0; 7];
+        let z = [-0.0; 7];
         let mut inf = a.clone();
         inf[3] = f64::INFINITY;
         let mut nan = b.clone();
         nan[200] = f64::NAN;
         let want = |x: &[f64]| x.iter().sum::<f64>().to_bits();
         let got = sums([&a[..], &b[..], &inf[..], &nan[..]]);
-        assert_eq!(got.map(f64::to_bits), [want(&a), want(&b), want(&inf), want(&nan)]);
+        assert_eq!(
+            got.map(f64::to_bits),
+            [want(&a), want(&b), want(&inf), want(&nan)]
+        );
         assert_eq!(sums([&z[..]])[0].to_bits(), (-0.0f64).to_bits());
-        assert_eq!(sums([&a[..100], &b[..100], &a[..100]]).map(f64::to_bits)[1], want(&b[..100]));
+        assert_eq!(
+            sums([&a[..100], &b[..100], &a[..100]]).map(f64::to_bits)[1],
+            want(&b[..100])
+        );
         assert_eq!(sums::<2>([&[], &[]]), [-0.0, -0.0]);
     }
 

@@ -109,7 +109,9 @@ impl LaneSums {
         let lanes = |r: usize| kernel.lanes(regs, r, n);
         for (group, out) in self.registers.chunks(4).zip(out.chunks_mut(4)) {
             match *group {
-                [a, b, c, d] => out.copy_from_slice(&accum::sums([lanes(a), lanes(b), lanes(c), lanes(d)])),
+                [a, b, c, d] => {
+                    out.copy_from_slice(&accum::sums([lanes(a), lanes(b), lanes(c), lanes(d)]))
+                }
                 [a, b, c] => out.copy_from_slice(&accum::sums([lanes(a), lanes(b), lanes(c)])),
                 [a, b] => out.copy_from_slice(&accum::sums([lanes(a), lanes(b)])),
                 [a] => out.copy_from_slice(&accum::sums([lanes(a)])),

@@ -47,6 +47,15 @@ use std::fmt;
 
 mod ziggurat;
 
+pub use ziggurat::Ziggurat;
+
+/// The standard normal sampler behind [`Law::fill`] (its tables are built
+/// at first use): for a loop that draws normals one at a time, such as the
+/// hand-written bound the sampling benchmark measures against.
+pub fn standard_normal() -> &'static Ziggurat {
+    &ziggurat::TABLES
+}
+
 /// A univariate law of a base variable.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Law {

@@ -39,7 +39,7 @@ use rand::{Rng, RngExt};
 const LAYERS: usize = 256;
 
 /// Where the tail begins: the base layer's right edge (Doornik's r).
-pub(super) const R: f64 = 3.654_152_885_361_008_8;
+pub(super) const R: f64 = 3.654_152_885_361_009;
 
 /// The area of every layer, the base layer's box and tail included
 /// (Doornik's v, for 256 layers).
@@ -53,13 +53,13 @@ pub(super) fn density(x: f64) -> f64 {
 }
 
 /// The layers' right edges and the density there.
-pub(super) struct Ziggurat {
+pub struct Ziggurat {
     /// `x[0] = v / f(r)` (the base layer's box stretched to area v, so that
     /// its uniform covers the tail's share), `x[1] = r`, then each edge the
     /// one that gives the layer below it area v; `x[256] = 0`.
-    pub x: [f64; LAYERS + 1],
+    pub(super) x: [f64; LAYERS + 1],
     /// `f(x[i])`; `f[256] = 1`.
-    pub f: [f64; LAYERS + 1],
+    pub(super) f: [f64; LAYERS + 1],
 }
 
 pub(super) static TABLES: LazyLock<Ziggurat> = LazyLock::new(|| {
