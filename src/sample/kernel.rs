@@ -552,7 +552,7 @@ fn binary(out: &mut [f64], a: Operand, b: Operand, inputs: &Inputs, f: impl Fn(f
 fn run_block(block: &Block, regs: &mut [f64], rng: &mut Xoshiro256PlusPlus, n: usize) {
     for draw in &block.draws {
         match draw {
-            Draw::Single(law, r) => law.fill(rng, &mut regs[r * LANES..r * LANES + n]),
+            Draw::Single(law, r) => law.fill_held(rng, &mut regs[r * LANES..r * LANES + n]),
             Draw::Pair(pair, u, v) => {
                 // the two components have adjacent registers, u first
                 debug_assert_eq!(*v, u + 1);

@@ -100,22 +100,33 @@ impl LaneSums {
         }
     }
 
-    /// Every listed register's sum over the chunk's `n` lanes into `out`,
-    /// four registers per pass: one register's additions are a dependent
-    /// chain, and four chains side by side keep the adder busy. Each sum
-    /// is still taken in lane order, so its bits are those of a sum on its
-    /// own.
-    fn sum_lanes(&self, kernel: &Kernel, regs: &[f64], n: usize, out: &mut [f64]) {
-        let lanes = |r: usize| kernel.lanes(regs, r, n);
-        for (group, out) in self.registers.chunks(4).zip(out.chunks_mut(4)) {
-            match *group {
-                [a, b, c, d] => {
-                    out.copy_from_slice(&accum::sums([lanes(a), lanes(b), lanes(c), lanes(d)]))
-                }
-                [a, b, c] => out.copy_from_slice(&accum::sums([lanes(a), lanes(b), lanes(c)])),
-                [a, b] => out.copy_from_slice(&accum::sums([lanes(a), lanes(b)])),
-                [a] => out.copy_from_slice(&accum::sums([lanes(a)])),
-                _ => unreachable!("chunks of one to four"),
+    /// Every listed register's sum over the `n` lanes of each chunk in
+    /// `files` (register files run with the same `n`) into `out`, chunk by
+    /// chunk: `out[c * registers + j]`. One sum's additions are a chain,
+    /// each waiting for the last; four chains side by side in one pass
+    /// keep the adder busy, which is why several chunks are run before
+    /// they are summed. Each sum is still taken in lane order, so its bits
+    /// are those of a sum on its own.
+    fn sum_lanes(&self, kernel: &Kernel, files: &[Vec<f64>], n: usize, out: &mut [f64]) {
+        let per_chunk = self.registers.len();
+        let lanes =
+            |i: usize| kernel.lanes(&files[i / per_chunk], self.registers[i % per_chunk], n);
+        let all = files.len() * per_chunk;
+        for (start, out) in (0..all).step_by(4).zip(out.chunks_mut(4)) {
+            match all - start {
+                1 => out.copy_from_slice(&accum::sums([lanes(start)])),
+                2 => out.copy_from_slice(&accum::sums([lanes(start), lanes(start + 1)])),
+                3 => out.copy_from_slice(&accum::sums([
+                    lanes(start),
+                    lanes(start + 1),
+                    lanes(start + 2),
+                ])),
+                _ => out.copy_from_slice(&accum::sums([
+                    lanes(start),
+                    lanes(start + 1),
+                    lanes(start + 2),
+                    lanes(start + 3),
+                ])),
             }
         }
     }
@@ -163,8 +174,8 @@ impl Sampler {
             .par_iter()
             .map_init(
                 || Scratch {
-                    regs: kernel.register_file(),
-                    sums: vec![0.0; sums.registers.len()],
+                    files: vec![kernel.register_file(); CHUNKS_AT_ONCE],
+                    sums: vec![0.0; CHUNKS_AT_ONCE * sums.registers.len()],
                 },
                 |scratch, b| b.advanced(kernel, sums, scratch, draws),
             )
@@ -224,9 +235,14 @@ impl Sampler {
 
 /// A worker's buffers for [`Batch::advanced`].
 struct Scratch {
-    regs: Vec<f64>,
+    /// One register file per chunk run at once.
+    files: Vec<Vec<f64>>,
     sums: Vec<f64>,
 }
+
+/// Full chunks run before their lanes are summed together (see
+/// `LaneSums::sum_lanes`); a last partial chunk runs alone.
+const CHUNKS_AT_ONCE: usize = 4;
 
 impl Batch {
     /// This batch after `draws` more draws, or the first non-finite value
@@ -239,37 +255,49 @@ impl Batch {
         draws: u64,
     ) -> Result<Batch, SampleError> {
         let mut next = self.clone();
-        let regs = &mut scratch.regs;
+        let per_chunk = sums.registers.len();
         let mut left = draws;
         while left > 0 {
-            let n = left.min(LANES as u64) as usize;
-            kernel.run(regs, &mut next.rng, n);
-            sums.sum_lanes(kernel, regs, n, &mut scratch.sums);
-            for (moment, ((root, summary), &(sx, sy))) in kernel
-                .roots()
-                .iter()
-                .zip(&mut next.summaries)
-                .zip(&sums.of_moment)
-                .enumerate()
-            {
-                let x = kernel.lanes(regs, root.x, n);
-                let y = kernel.lanes(regs, root.y, n);
-                let chunk =
-                    Summary::of_summed_chunk(root.kind, x, y, scratch.sums[sx], scratch.sums[sy]);
-                let merged = summary.merge(&chunk);
-                if !merged.is_finite() {
-                    let value = x
-                        .iter()
-                        .chain(y)
-                        .copied()
-                        .chain([merged.mean_x, merged.mean_y, merged.comoment])
-                        .find(|v| !v.is_finite())
-                        .unwrap_or(f64::NAN);
-                    return Err(SampleError::NonFinite { moment, value });
-                }
-                *summary = merged;
+            // the chunks are those of one chunk at a time: full ones, then
+            // the remainder
+            let full = (left / LANES as u64).min(CHUNKS_AT_ONCE as u64) as usize;
+            let (chunks, n) = if full > 0 {
+                (full, LANES)
+            } else {
+                (1, left as usize)
+            };
+            let files = &mut scratch.files[..chunks];
+            for regs in files.iter_mut() {
+                kernel.run(regs, &mut next.rng, n);
             }
-            left -= n as u64;
+            sums.sum_lanes(kernel, files, n, &mut scratch.sums);
+            for (regs, chunk_sums) in files.iter().zip(scratch.sums.chunks(per_chunk.max(1))) {
+                for (moment, ((root, summary), &(sx, sy))) in kernel
+                    .roots()
+                    .iter()
+                    .zip(&mut next.summaries)
+                    .zip(&sums.of_moment)
+                    .enumerate()
+                {
+                    let x = kernel.lanes(regs, root.x, n);
+                    let y = kernel.lanes(regs, root.y, n);
+                    let chunk =
+                        Summary::of_summed_chunk(root.kind, x, y, chunk_sums[sx], chunk_sums[sy]);
+                    let merged = summary.merge(&chunk);
+                    if !merged.is_finite() {
+                        let value = x
+                            .iter()
+                            .chain(y)
+                            .copied()
+                            .chain([merged.mean_x, merged.mean_y, merged.comoment])
+                            .find(|v| !v.is_finite())
+                            .unwrap_or(f64::NAN);
+                        return Err(SampleError::NonFinite { moment, value });
+                    }
+                    *summary = merged;
+                }
+            }
+            left -= (chunks * n) as u64;
         }
         Ok(next)
     }

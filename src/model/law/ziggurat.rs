@@ -92,6 +92,29 @@ impl Ziggurat {
         }
     }
 
+    /// [`Ziggurat::draw`] for a generator the caller holds in a local
+    /// variable: the cold path gets a copy of it, so that no pointer to the
+    /// local escapes and the compiler can keep the generator's state in
+    /// registers across the caller's whole loop instead of storing it
+    /// after every word. The same words, the same draws.
+    #[inline(always)]
+    pub fn draw_held<G: Rng + Clone>(&self, rng: &mut G) -> f64 {
+        loop {
+            let bits = rng.next_u64();
+            let (i, u) = layer_and_uniform(bits);
+            let x = u * self.x[i];
+            if x.abs() < self.x[i + 1] {
+                return x;
+            }
+            let mut copy = rng.clone();
+            let edge = self.edge(&mut copy, i, u, x);
+            *rng = copy;
+            if let Some(x) = edge {
+                return x;
+            }
+        }
+    }
+
     /// A draw that fell outside the next layer's width: the tail when in
     /// the base layer, else the wedge test; `None` rejects it.
     #[cold]
