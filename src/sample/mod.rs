@@ -112,7 +112,7 @@ impl LaneSums {
         let lanes =
             |i: usize| kernel.lanes(&files[i / per_chunk], self.registers[i % per_chunk], n);
         let all = files.len() * per_chunk;
-        for (start, out) in (0..all).step_by(4).zip(out.chunks_mut(4)) {
+        for (start, out) in (0..all).step_by(4).zip(out[..all].chunks_mut(4)) {
             match all - start {
                 1 => out.copy_from_slice(&accum::sums([lanes(start)])),
                 2 => out.copy_from_slice(&accum::sums([lanes(start), lanes(start + 1)])),
