@@ -40,13 +40,27 @@ impl Summary {
     };
 
     /// Summary of one chunk. `y` is ignored unless `kind` is `Covariance`.
+    #[cfg(test)]
     pub fn of_chunk(kind: Kind, x: &[f64], y: &[f64]) -> Summary {
+        let sum_y = if kind == Kind::Covariance {
+            y[..x.len()].iter().sum()
+        } else {
+            0.0
+        };
+        Summary::of_summed_chunk(kind, x, y, x.iter().sum(), sum_y)
+    }
+
+    /// [`Summary::of_chunk`] given the chunk's sums of `x` and (for a
+    /// covariance) of `y`, in lane order: the sampler adds the lanes of
+    /// several moments in one pass (see `lane_sums`), so their dependent
+    /// chains of additions overlap.
+    pub fn of_summed_chunk(kind: Kind, x: &[f64], y: &[f64], sum_x: f64, sum_y: f64) -> Summary {
         let n = x.len();
         if n == 0 {
             return Summary::EMPTY;
         }
         let nf = n as f64;
-        let mean_x = x.iter().sum::<f64>() / nf;
+        let mean_x = sum_x / nf;
         match kind {
             Kind::Mean => Summary {
                 count: n as u64,
@@ -70,7 +84,7 @@ impl Summary {
             }
             Kind::Covariance => {
                 let y = &y[..n];
-                let mean_y = y.iter().sum::<f64>() / nf;
+                let mean_y = sum_y / nf;
                 let (mut sx, mut sy, mut sxy) = (0.0, 0.0, 0.0);
                 for (&a, &b) in x.iter().zip(y) {
                     let (dx, dy) = (a - mean_x, b - mean_y);
@@ -125,6 +139,22 @@ impl Summary {
     }
 }
 
+/// Each slice's sum in index order, the `K` dependent chains of additions
+/// side by side in one pass. Each starts from -0.0 as `Iterator::sum`
+/// does, so every sum has the bits of `x.iter().sum()`.
+#[inline(always)]
+pub(crate) fn sums<const K: usize>(lanes: [&[f64]; K]) -> [f64; K] {
+    let n = lanes[0].len();
+    let lanes = lanes.map(|x| &x[..n]);
+    let mut s = [-0.0; K];
+    for l in 0..n {
+        for (sum, x) in s.iter_mut().zip(&lanes) {
+            *sum += x[l];
+        }
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +182,34 @@ mod tests {
 
     fn rel(a: f64, b: f64) -> f64 {
         (a - b).abs() / b.abs().max(f64::MIN_POSITIVE)
+    }
+
+    /// The interleaved sums are `iter().sum()`, bit for bit: the same
+    /// order, the same start (an all -0.0 slice sums to -0.0), the same
+    /// NaN and infinity.
+    #[test]
+    fn interleaved_sums_are_iterator_sums() {
+        let a: Vec<f64> = (0..256)
+            .map(|i| (f64::from(i) * 0.37).sin() * 1e3f64.powi(i % 5))
+            .collect();
+        let b: Vec<f64> = a.iter().rev().map(|x| x * 1.1 - 3.0).collect();
+        let z = [-0.0; 7];
+        let mut inf = a.clone();
+        inf[3] = f64::INFINITY;
+        let mut nan = b.clone();
+        nan[200] = f64::NAN;
+        let want = |x: &[f64]| x.iter().sum::<f64>().to_bits();
+        let got = sums([&a[..], &b[..], &inf[..], &nan[..]]);
+        assert_eq!(
+            got.map(f64::to_bits),
+            [want(&a), want(&b), want(&inf), want(&nan)]
+        );
+        assert_eq!(sums([&z[..]])[0].to_bits(), (-0.0f64).to_bits());
+        assert_eq!(
+            sums([&a[..100], &b[..100], &a[..100]]).map(f64::to_bits)[1],
+            want(&b[..100])
+        );
+        assert_eq!(sums::<2>([&[], &[]]), [-0.0, -0.0]);
     }
 
     proptest! {

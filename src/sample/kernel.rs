@@ -65,22 +65,14 @@ enum Op {
     Powf(usize, f64),
     Relu(usize),
     Call(Builtin, Vec<Operand>),
-    Sum(Box<SumOp>),
     Plate(Box<PlateOp>),
-}
-
-#[derive(Clone, Debug)]
-struct SumOp {
-    copies: u64,
-    body: Block,
-    /// The body's value register.
-    result: usize,
 }
 
 /// Every indexed sum over one plate, run together: per copy the body's
 /// draws are refilled once and each sum adds its body's value, so the sums
 /// read the same copies. Shared variables are the enclosing block's
-/// registers, drawn once per draw.
+/// registers, drawn once per draw. A plain `sum(n, T)` is a plate of its
+/// own with one sum and nothing shared.
 #[derive(Clone, Debug)]
 struct PlateOp {
     copies: u64,
@@ -215,11 +207,7 @@ fn block_cost(block: &Block) -> u64 {
         .sum();
     block.instrs.iter().fold(draws, |acc, ins| {
         let c = match &ins.op {
-            // zeroing, then per copy the body and the add into the total
-            Op::Sum(s) => s
-                .copies
-                .saturating_mul(block_cost(&s.body).saturating_add(1))
-                .saturating_add(1),
+            // zeroing the totals, then per copy the body and the adds
             Op::Plate(p) => {
                 let sums = p.sums.len() as u64;
                 p.copies
@@ -385,10 +373,12 @@ impl Scope {
                     // a body without random parts has no draws to repeat
                     Operand::Const(c) => Operand::Const(c * *copies as f64),
                     Operand::Reg(result) => {
-                        let op = Op::Sum(Box::new(SumOp {
+                        // the instruction's register, the one `emit` gives
+                        let total = *regs;
+                        let op = Op::Plate(Box::new(PlateOp {
                             copies: *copies,
                             body: inner.into_block(),
-                            result,
+                            sums: vec![(result, total)],
                         }));
                         Operand::Reg(self.emit(key, op, regs))
                     }
@@ -562,7 +552,7 @@ fn binary(out: &mut [f64], a: Operand, b: Operand, inputs: &Inputs, f: impl Fn(f
 fn run_block(block: &Block, regs: &mut [f64], rng: &mut Xoshiro256PlusPlus, n: usize) {
     for draw in &block.draws {
         match draw {
-            Draw::Single(law, r) => law.fill(rng, &mut regs[r * LANES..r * LANES + n]),
+            Draw::Single(law, r) => law.fill_held(rng, &mut regs[r * LANES..r * LANES + n]),
             Draw::Pair(pair, u, v) => {
                 // the two components have adjacent registers, u first
                 debug_assert_eq!(*v, u + 1);
@@ -572,10 +562,6 @@ fn run_block(block: &Block, regs: &mut [f64], rng: &mut Xoshiro256PlusPlus, n: u
         }
     }
     for ins in &block.instrs {
-        if let Op::Sum(sum) = &ins.op {
-            run_sum(sum, ins.dst, regs, rng, n);
-            continue;
-        }
         if let Op::Plate(plate) = &ins.op {
             run_plate(plate, regs, rng, n);
             continue;
@@ -605,7 +591,7 @@ fn run_block(block: &Block, regs: &mut [f64], rng: &mut Xoshiro256PlusPlus, n: u
                 [a, b] => call_binary(*f, out, *a, *b, &inputs),
                 _ => unreachable!("built-ins take one or two arguments"),
             },
-            Op::Sum(_) | Op::Plate(_) => unreachable!("handled above"),
+            Op::Plate(_) => unreachable!("handled above"),
         }
     }
 }
@@ -650,18 +636,6 @@ fn call_binary(f: Builtin, out: &mut [f64], a: Operand, b: Operand, inputs: &Inp
         };
     }
     lanes_of!(LeakyRelu, Prelu, Min, Max)
-}
-
-/// `copies` fresh copies of the body, summed lane by lane into `dst`.
-fn run_sum(sum: &SumOp, dst: usize, regs: &mut [f64], rng: &mut Xoshiro256PlusPlus, n: usize) {
-    regs[dst * LANES..dst * LANES + n].fill(0.0);
-    for _ in 0..sum.copies {
-        run_block(&sum.body, regs, rng, n);
-        let (out, inputs) = Inputs::split(regs, dst, n);
-        for (o, &x) in out.iter_mut().zip(inputs.lanes(sum.result)) {
-            *o += x;
-        }
-    }
 }
 
 /// The plate's copies: per copy one refill of the body's draws, and every
@@ -718,7 +692,6 @@ mod tests {
             .instrs
             .iter()
             .map(|i| match &i.op {
-                Op::Sum(s) => 1 + count_instrs(&s.body),
                 Op::Plate(p) => 1 + count_instrs(&p.body),
                 _ => 1,
             })
@@ -786,7 +759,7 @@ mod tests {
             .instrs
             .iter()
             .find_map(|i| match &i.op {
-                Op::Sum(s) => Some(s),
+                Op::Plate(s) => Some(s),
                 _ => None,
             })
             .expect("a sum instruction");
@@ -807,7 +780,7 @@ mod tests {
             .top
             .instrs
             .iter()
-            .filter(|i| matches!(i.op, Op::Sum(_)))
+            .filter(|i| matches!(i.op, Op::Plate(_)))
             .count();
         assert_eq!(sums, 1);
     }

@@ -64,8 +64,72 @@ impl std::error::Error for SampleError {}
 #[derive(Clone, Debug)]
 pub struct Sampler {
     kernel: Kernel,
+    sums: LaneSums,
     batches: Vec<Batch>,
     draws_per_batch: u64,
+}
+
+/// Which registers' lanes the moments sum per chunk, each register once
+/// (`E[f]` and `Var[f]` read one sum), and per moment where its sums of x
+/// and y are in that list.
+#[derive(Clone, Debug)]
+struct LaneSums {
+    registers: Vec<usize>,
+    /// Per moment, the indices of its x's and y's sums in `registers`.
+    of_moment: Vec<(usize, usize)>,
+}
+
+impl LaneSums {
+    fn new(kernel: &Kernel) -> LaneSums {
+        let mut registers: Vec<usize> = Vec::new();
+        let mut index = |r: usize| match registers.iter().position(|&s| s == r) {
+            Some(i) => i,
+            None => {
+                registers.push(r);
+                registers.len() - 1
+            }
+        };
+        let of_moment = kernel
+            .roots()
+            .iter()
+            .map(|root| (index(root.x), index(root.y)))
+            .collect();
+        LaneSums {
+            registers,
+            of_moment,
+        }
+    }
+
+    /// Every listed register's sum over the `n` lanes of each chunk in
+    /// `files` (register files run with the same `n`) into `out`, chunk by
+    /// chunk: `out[c * registers + j]`. One sum's additions are a chain,
+    /// each waiting for the last; four chains side by side in one pass
+    /// keep the adder busy, which is why several chunks are run before
+    /// they are summed. Each sum is still taken in lane order, so its bits
+    /// are those of a sum on its own.
+    fn sum_lanes(&self, kernel: &Kernel, files: &[Vec<f64>], n: usize, out: &mut [f64]) {
+        let per_chunk = self.registers.len();
+        let lanes =
+            |i: usize| kernel.lanes(&files[i / per_chunk], self.registers[i % per_chunk], n);
+        let all = files.len() * per_chunk;
+        for (start, out) in (0..all).step_by(4).zip(out[..all].chunks_mut(4)) {
+            match all - start {
+                1 => out.copy_from_slice(&accum::sums([lanes(start)])),
+                2 => out.copy_from_slice(&accum::sums([lanes(start), lanes(start + 1)])),
+                3 => out.copy_from_slice(&accum::sums([
+                    lanes(start),
+                    lanes(start + 1),
+                    lanes(start + 2),
+                ])),
+                _ => out.copy_from_slice(&accum::sums([
+                    lanes(start),
+                    lanes(start + 1),
+                    lanes(start + 2),
+                    lanes(start + 3),
+                ])),
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -80,6 +144,7 @@ impl Sampler {
     /// seeds `batches` streams from `key`. No draws are made yet.
     pub fn new(scenario: &Scenario, moments: &[Moment], key: StreamKey, batches: usize) -> Sampler {
         let kernel = Kernel::compile(scenario, moments);
+        let sums = LaneSums::new(&kernel);
         let batches = (0..batches as u64)
             .map(|b| Batch {
                 rng: key.batch_rng(b),
@@ -88,6 +153,7 @@ impl Sampler {
             .collect();
         Sampler {
             kernel,
+            sums,
             batches,
             draws_per_batch: 0,
         }
@@ -99,11 +165,20 @@ impl Sampler {
     /// the error is that of the lowest-numbered failing batch, so it too
     /// does not depend on scheduling.
     pub fn extend(&mut self, draws: u64) -> Result<(), SampleError> {
-        let kernel = &self.kernel;
+        let (kernel, sums) = (&self.kernel, &self.sums);
+        // The register file and the chunk's sums are scratch, written
+        // before they are read in every chunk, so a worker reuses them
+        // from batch to batch instead of allocating per batch.
         let advanced: Vec<Result<Batch, SampleError>> = self
             .batches
             .par_iter()
-            .map(|b| b.advanced(kernel, draws))
+            .map_init(
+                || Scratch {
+                    files: vec![kernel.register_file(); CHUNKS_AT_ONCE],
+                    sums: vec![0.0; CHUNKS_AT_ONCE * sums.registers.len()],
+                },
+                |scratch, b| b.advanced(kernel, sums, scratch, draws),
+            )
             .collect();
         self.batches = advanced.into_iter().collect::<Result<_, _>>()?;
         self.draws_per_batch = self.draws_per_batch.saturating_add(draws);
@@ -158,35 +233,71 @@ impl Sampler {
     }
 }
 
+/// A worker's buffers for [`Batch::advanced`].
+struct Scratch {
+    /// One register file per chunk run at once.
+    files: Vec<Vec<f64>>,
+    sums: Vec<f64>,
+}
+
+/// Full chunks run before their lanes are summed together (see
+/// `LaneSums::sum_lanes`); a last partial chunk runs alone.
+const CHUNKS_AT_ONCE: usize = 4;
+
 impl Batch {
     /// This batch after `draws` more draws, or the first non-finite value
     /// met on the way.
-    fn advanced(&self, kernel: &Kernel, draws: u64) -> Result<Batch, SampleError> {
+    fn advanced(
+        &self,
+        kernel: &Kernel,
+        sums: &LaneSums,
+        scratch: &mut Scratch,
+        draws: u64,
+    ) -> Result<Batch, SampleError> {
         let mut next = self.clone();
-        let mut regs = kernel.register_file();
+        let per_chunk = sums.registers.len();
         let mut left = draws;
         while left > 0 {
-            let n = left.min(LANES as u64) as usize;
-            kernel.run(&mut regs, &mut next.rng, n);
-            for (moment, (root, summary)) in
-                kernel.roots().iter().zip(&mut next.summaries).enumerate()
-            {
-                let x = kernel.lanes(&regs, root.x, n);
-                let y = kernel.lanes(&regs, root.y, n);
-                let merged = summary.merge(&Summary::of_chunk(root.kind, x, y));
-                if !merged.is_finite() {
-                    let value = x
-                        .iter()
-                        .chain(y)
-                        .copied()
-                        .chain([merged.mean_x, merged.mean_y, merged.comoment])
-                        .find(|v| !v.is_finite())
-                        .unwrap_or(f64::NAN);
-                    return Err(SampleError::NonFinite { moment, value });
-                }
-                *summary = merged;
+            // the chunks are those of one chunk at a time: full ones, then
+            // the remainder
+            let full = (left / LANES as u64).min(CHUNKS_AT_ONCE as u64) as usize;
+            let (chunks, n) = if full > 0 {
+                (full, LANES)
+            } else {
+                (1, left as usize)
+            };
+            let files = &mut scratch.files[..chunks];
+            for regs in files.iter_mut() {
+                kernel.run(regs, &mut next.rng, n);
             }
-            left -= n as u64;
+            sums.sum_lanes(kernel, files, n, &mut scratch.sums);
+            for (regs, chunk_sums) in files.iter().zip(scratch.sums.chunks(per_chunk.max(1))) {
+                for (moment, ((root, summary), &(sx, sy))) in kernel
+                    .roots()
+                    .iter()
+                    .zip(&mut next.summaries)
+                    .zip(&sums.of_moment)
+                    .enumerate()
+                {
+                    let x = kernel.lanes(regs, root.x, n);
+                    let y = kernel.lanes(regs, root.y, n);
+                    let chunk =
+                        Summary::of_summed_chunk(root.kind, x, y, chunk_sums[sx], chunk_sums[sy]);
+                    let merged = summary.merge(&chunk);
+                    if !merged.is_finite() {
+                        let value = x
+                            .iter()
+                            .chain(y)
+                            .copied()
+                            .chain([merged.mean_x, merged.mean_y, merged.comoment])
+                            .find(|v| !v.is_finite())
+                            .unwrap_or(f64::NAN);
+                        return Err(SampleError::NonFinite { moment, value });
+                    }
+                    *summary = merged;
+                }
+            }
+            left -= (chunks * n) as u64;
         }
         Ok(next)
     }

@@ -17,7 +17,9 @@
 //! The Monte Carlo engine needs [`Law::fill`]: batches of independent draws.
 //! It is the innermost loop of the tool, so it matches on the law once per
 //! batch and builds any sampler object once, and every sampler is exact in
-//! law (ziggurat, inverse cdf, or rejection), never an approximation.
+//! law (ziggurat, inverse cdf, or rejection), never an approximation. The
+//! normal's ziggurat is written out in `ziggurat.rs` so that it inlines
+//! into these loops; it draws rand_distr's `StandardNormal`, bit for bit.
 //!
 //! Densities are written out here rather than taken from statrs
 //! distribution objects: constructing one re-validates its parameters at each
@@ -38,10 +40,21 @@
 use crate::special;
 use rand::distr::Open01;
 use rand::{Rng, RngExt};
-use rand_distr::{Distribution, Exp1, StandardNormal, StudentT};
+use rand_distr::{Distribution, Exp1, StudentT};
 use statrs::function::gamma::ln_gamma;
 use std::f64::consts::{FRAC_1_SQRT_2, PI};
 use std::fmt;
+
+mod ziggurat;
+
+pub use ziggurat::Ziggurat;
+
+/// The standard normal sampler behind [`Law::fill`] (its tables are built
+/// at first use): for a loop that draws normals one at a time, such as the
+/// hand-written bound the sampling benchmark measures against.
+pub fn standard_normal() -> &'static Ziggurat {
+    &ziggurat::TABLES
+}
 
 /// A univariate law of a base variable.
 #[derive(Clone, Debug, PartialEq)]
@@ -703,13 +716,30 @@ impl Law {
         }
     }
 
+    /// [`Law::fill`], for the sampler's inner loop: the normal's draws run
+    /// on a local copy of the generator (see [`Ziggurat::draw_held`]), put
+    /// back at the end. The same draws as `fill`, bit for bit.
+    pub fn fill_held<R: Rng + Clone>(&self, rng: &mut R, out: &mut [f64]) {
+        match *self {
+            Law::Normal { mean, sd } => {
+                let normal = &*ziggurat::TABLES;
+                let mut held = rng.clone();
+                for x in out {
+                    *x = mean + sd * normal.draw_held(&mut held);
+                }
+                *rng = held;
+            }
+            _ => self.fill(rng, out),
+        }
+    }
+
     /// Fills `out` with independent draws of the law.
     pub fn fill<R: Rng>(&self, rng: &mut R, out: &mut [f64]) {
         match *self {
             Law::Normal { mean, sd } => {
+                let normal = &*ziggurat::TABLES;
                 for x in out {
-                    let z: f64 = rng.sample(StandardNormal);
-                    *x = mean + sd * z;
+                    *x = mean + sd * normal.draw(rng);
                 }
             }
             Law::Uniform { lo, hi } => {
@@ -762,9 +792,9 @@ impl Law {
                 }
             }
             Law::LogNormal { mu, sigma } => {
+                let normal = &*ziggurat::TABLES;
                 for x in out {
-                    let z: f64 = rng.sample(StandardNormal);
-                    *x = (mu + sigma * z).exp();
+                    *x = (mu + sigma * normal.draw(rng)).exp();
                 }
             }
             Law::Triangular { lo, hi, mode } => {
@@ -856,9 +886,10 @@ impl Bivariate {
         );
         let (sd_u, sd_v, rho) = (self.sd_u, self.sd_v, self.rho);
         let rest = (1.0 - rho * rho).sqrt();
+        let normal = &*ziggurat::TABLES;
         for (x, y) in u.iter_mut().zip(v.iter_mut()) {
-            let z1: f64 = rng.sample(StandardNormal);
-            let z2: f64 = rng.sample(StandardNormal);
+            let z1 = normal.draw(rng);
+            let z2 = normal.draw(rng);
             *x = sd_u * z1;
             *y = sd_v * (rho * z1 + rest * z2);
         }
@@ -1173,9 +1204,10 @@ fn fill_truncated_normal<R: Rng>(
     let (a, b) = (t.a, t.b);
     let place = |z: f64| (mean + sd * z).clamp(lo, hi);
     if t.mass >= NORMAL_REJECTION_MIN_ACCEPT {
+        let normal = &*ziggurat::TABLES;
         for x in out {
             *x = loop {
-                let z: f64 = rng.sample(StandardNormal);
+                let z = normal.draw(rng);
                 if a <= z && z <= b {
                     break place(z);
                 }

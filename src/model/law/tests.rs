@@ -1028,3 +1028,195 @@ fn bivariate_joint_moments_in_closed_form() {
     let perfect = Bivariate::new(&[2.0, 3.0, 1.0]).unwrap();
     assert_eq!(perfect.conditional(1.0), (1.5, 0.0));
 }
+
+// ---- the ziggurat normal ----
+
+/// A generator that replays a script of words, then a fixed xoshiro
+/// stream: it forces a draw into a chosen layer, wedge or tail, while the
+/// words the slow paths ask for afterwards stay random.
+struct Scripted {
+    words: Vec<u64>,
+    next: usize,
+    rest: Xoshiro256PlusPlus,
+}
+
+impl Scripted {
+    fn new(words: Vec<u64>, seed: u64) -> Scripted {
+        Scripted {
+            words,
+            next: 0,
+            rest: rng(seed),
+        }
+    }
+}
+
+impl rand::TryRng for Scripted {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(self.try_next_u64()? as u32)
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let w = match self.words.get(self.next) {
+            Some(&w) => w,
+            None => rand::Rng::next_u64(&mut self.rest),
+        };
+        self.next += 1;
+        Ok(w)
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for chunk in dst.chunks_mut(8) {
+            let w = self.try_next_u64()?.to_le_bytes();
+            chunk.copy_from_slice(&w[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
+/// The word that puts a draw in `layer` with uniform `u` in [-1, 1):
+/// `u + 3` in [2, 4) has its mantissa in the word's high 52 bits.
+fn word(layer: usize, u: f64) -> u64 {
+    let mantissa = (u + 3.0).to_bits() & ((1u64 << 52) - 1);
+    (mantissa << 12) | layer as u64
+}
+
+/// The tables' defining equations (Marsaglia and Tsang 2000; Doornik
+/// 2005, for 256 layers): every layer has area v; the base layer is the
+/// box r f(r) plus the tail's mass, sqrt(pi/2) erfc(r/sqrt 2) under the
+/// unnormalised density; the top layer closes at f(0) = 1. v is given to
+/// 12 digits (rand_distr's script), which bounds how well the last two
+/// hold; each layer's area is otherwise exact to the recursion's rounding.
+#[test]
+fn ziggurat_tables_satisfy_their_equations() {
+    use super::ziggurat::{R, TABLES, V, density};
+    let (x, f) = (&TABLES.x, &TABLES.f);
+    assert_eq!(x[1], R);
+    assert_eq!(x[256], 0.0);
+    assert_eq!(f[256], 1.0);
+    assert!((x[0] * density(R) - V).abs() < 1e-15 * V);
+    let tail = (PI / 2.0).sqrt() * libm::erfc(R / SQRT_2);
+    let base = R * density(R) + tail;
+    assert!((base - V).abs() < 1e-11 * V, "base layer {base} vs {V}");
+    for i in 1..255 {
+        assert!(x[i + 1] < x[i], "edges decrease at {i}");
+        let area = x[i] * (f[i + 1] - f[i]);
+        assert!((area - V).abs() < 1e-12 * V, "layer {i}: area {area}");
+    }
+    let top = x[255] * (1.0 - f[255]);
+    assert!((top - V).abs() < 1e-8 * V, "top layer {top} vs {V}");
+    for i in 0..=256 {
+        assert_eq!(f[i], (-x[i] * x[i] / 2.0).exp(), "f[{i}]");
+    }
+}
+
+/// Law::fill's normal is rand_distr's `StandardNormal`, bit for bit: on a
+/// long stream (every layer, ~1% wedges, ~0.03% tails), and on draws
+/// forced into each layer's rectangle, wedge and the tail.
+#[test]
+fn ziggurat_draws_are_rand_distr_standard_normal() {
+    use rand_distr::StandardNormal;
+    let normal = &*super::ziggurat::TABLES;
+    let n = 4_000_000;
+    let (mut ours, mut theirs) = (rng(31), rng(31));
+    let mut tails = 0;
+    for _ in 0..n {
+        let a = normal.draw(&mut ours);
+        let b: f64 = theirs.sample(StandardNormal);
+        assert_eq!(a.to_bits(), b.to_bits());
+        tails += usize::from(a.abs() > super::ziggurat::R);
+    }
+    assert!(tails > 100, "only {tails} tail draws");
+    // fill_held draws the same, and leaves the generator where fill does
+    let (mut a, mut b) = (vec![0.0; 100_000], vec![0.0; 100_000]);
+    let (mut ra, mut rb) = (rng(37), rng(37));
+    let l = law("Normal", &[0.5, 2.0]);
+    l.fill(&mut ra, &mut a);
+    l.fill_held(&mut rb, &mut b);
+    assert_eq!(a, b);
+    assert_eq!(ra.next_u64(), rb.next_u64());
+    // Forced: every layer at several uniforms, in its rectangle and beyond
+    // it (|u| near 1: the wedge, or the tail in the base layer, whose box
+    // is x[0] = 3.91 wide against r = 3.65). A wedge's second word decides
+    // it: w = 0 rejects (the density there is below f[i+1]), w near 1
+    // accepts (it is above f[i]).
+    let x = &normal.x;
+    for layer in 0..256 {
+        for (k, u) in [0.5, -0.25, 0.999_999, -0.999_999, 0.97, -0.9]
+            .into_iter()
+            .enumerate()
+        {
+            // the uniform the word carries: u + 3 rounded to [2, 4)
+            let u = (u + 3.0) - 3.0;
+            let wedge = (u * x[layer]).abs() >= x[layer + 1];
+            for w in [None, Some(0), Some(u64::MAX)] {
+                let script: Vec<u64> = [Some(word(layer, u)), w].into_iter().flatten().collect();
+                let seed = (layer * 8 + k) as u64;
+                let mut ours = Scripted::new(script.clone(), seed);
+                let mut theirs = Scripted::new(script, seed);
+                let a = normal.draw(&mut ours);
+                let b: f64 = theirs.sample(StandardNormal);
+                let at = format!("layer {layer}, u {u}, w {w:?}");
+                assert_eq!(a.to_bits(), b.to_bits(), "{at}");
+                assert_eq!(ours.next, theirs.next, "words used, {at}");
+                match (wedge, layer, w) {
+                    (false, _, _) => assert_eq!(a, u * x[layer], "{at}"),
+                    // a first uniform near 1 puts the draw at r + 3e-17,
+                    // which rounds to r
+                    (true, 0, _) => assert!(a.abs() >= super::ziggurat::R, "{at}"),
+                    (true, _, Some(0)) => {
+                        assert!(ours.next > 2, "{at}: a rejected wedge draws again")
+                    }
+                    (true, _, Some(_)) => assert_eq!((a, ours.next), (u * x[layer], 2), "{at}"),
+                    (true, _, None) => {}
+                }
+            }
+        }
+    }
+}
+
+/// The normal's draws against Phi (Kolmogorov-Smirnov at level 1e-6 on
+/// 2M draws), and the tail sampler alone against the tail's law,
+/// P(Z <= t | Z > r) = 1 - Q(t) / Q(r), on the positive side and mirrored.
+#[test]
+fn ziggurat_draws_follow_the_normal_cdf_and_its_tail() {
+    let ks = |mut xs: Vec<f64>, cdf: &dyn Fn(f64) -> f64, what: &str| {
+        xs.sort_by(f64::total_cmp);
+        let nf = xs.len() as f64;
+        let d = xs
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| {
+                let f = cdf(x);
+                (f - i as f64 / nf)
+                    .abs()
+                    .max((f - (i + 1) as f64 / nf).abs())
+            })
+            .fold(0.0, f64::max);
+        let critical = ((2.0 / 1e-6f64).ln() / 2.0).sqrt() / nf.sqrt();
+        assert!(d < critical, "{what}: KS distance {d} >= {critical}");
+    };
+    let mut xs = vec![0.0; 2_000_000];
+    law("Normal", &[0.0, 1.0]).fill(&mut rng(41), &mut xs);
+    ks(xs, &|x| crate::special::cdf(x), "normal");
+    let r = super::ziggurat::R;
+    let mut g = rng(43);
+    let right: Vec<f64> = (0..200_000)
+        .map(|_| super::ziggurat::tail(&mut g, 0.5))
+        .collect();
+    assert!(right.iter().all(|&t| t > r));
+    ks(
+        right,
+        &|t| 1.0 - crate::special::upper(t) / crate::special::upper(r),
+        "tail",
+    );
+    let left: Vec<f64> = (0..200_000)
+        .map(|_| -super::ziggurat::tail(&mut g, -0.5))
+        .collect();
+    ks(
+        left,
+        &|t| 1.0 - crate::special::upper(t) / crate::special::upper(r),
+        "mirrored tail",
+    );
+}
