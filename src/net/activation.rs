@@ -12,7 +12,8 @@
 //!
 //! Every node applies the scalar operation [`Rv::eval_at`] applies
 //! (`Builtin::eval`, `BinOp::apply`) to the same operands, so a slice gives
-//! the bits the scalar evaluation gives, element by element.
+//! the bits the scalar evaluation gives, element by element (a NaN's sign
+//! and payload aside, which Rust leaves unspecified).
 
 use crate::lang::arith::BinOp;
 use crate::lang::builtin::Builtin;
@@ -280,8 +281,16 @@ mod tests {
         v
     }
 
-    fn bits(v: &[f64]) -> Vec<u64> {
-        v.iter().map(|x| x.to_bits()).collect()
+    /// The first element whose bits differ, shown with its input. A NaN
+    /// matches any NaN: Rust leaves the sign and payload of a NaN that
+    /// arithmetic produces unspecified (LLVM may swap the operands of a
+    /// product), and no output shows them.
+    fn first_difference(ys: &[f64], got: &[f64], want: &[f64]) -> Option<String> {
+        (0..ys.len())
+            .find(|&i| {
+                got[i].to_bits() != want[i].to_bits() && !(got[i].is_nan() && want[i].is_nan())
+            })
+            .map(|i| format!("at y = {:e}: {:e} against {:e}", ys[i], got[i], want[i]))
     }
 
     fn x() -> Rv {
@@ -297,7 +306,7 @@ mod tests {
         let mut xs = vec![0.0; ys.len()];
         act.apply(&ys, &mut xs);
         let want: Vec<f64> = ys.iter().map(|&y| f.eval_at(&[y])).collect();
-        assert_eq!(bits(&xs), bits(&want), "{what}: f");
+        assert_eq!(first_difference(&ys, &xs, &want), None, "{what}: f");
         let gs: Vec<f64> = (0..ys.len()).map(|i| 0.5 + i as f64 / 7.0).collect();
         let mut ds = vec![0.0; ys.len()];
         act.backward(&ys, &gs, &mut ds);
@@ -306,7 +315,7 @@ mod tests {
             .zip(&gs)
             .map(|(&y, g)| g * df.eval_at(&[y]))
             .collect();
-        assert_eq!(bits(&ds), bits(&want), "{what}: g f'");
+        assert_eq!(first_difference(&ys, &ds, &want), None, "{what}: g f'");
         let mut inplace = gs.clone();
         act.backward_in_place(&ys, &mut inplace);
         let want: Vec<f64> = ys
@@ -314,7 +323,7 @@ mod tests {
             .zip(&gs)
             .map(|(&y, g)| g * df.eval_at(&[y]))
             .collect();
-        assert_eq!(bits(&inplace), bits(&want), "{what}: g *= f'");
+        assert_eq!(first_difference(&ys, &inplace, &want), None, "{what}: g *= f'");
     }
 
     /// Every built-in as an activation, lowered through the language as a
@@ -340,7 +349,7 @@ mod tests {
             };
             let act = loaded.networks.remove(0).activation;
             let (f, df) = act.rvs();
-            same_bits(f, df, &text);
+            same_bits(f, df, &format!("{text}: {df:?}"));
         }
     }
 

@@ -1276,6 +1276,87 @@ mod tests {
         assert!(layer_norm(&flat, &mut z, &mut sd).is_err());
     }
 
+    /// The pair moment as the mean of the pairs' dot products, the
+    /// definition (and what the simulator computed before).
+    fn pairs_directly(m: &DMatrix<f64>) -> f64 {
+        let k = m.ncols();
+        let mut sum = 0.0;
+        for a in 0..k {
+            for b in a + 1..k {
+                sum += m.column(a).dot(&m.column(b));
+            }
+        }
+        sum / (m.nrows() * k * (k - 1) / 2) as f64
+    }
+
+    /// gamma_m = m u / (1 - m u), the bound on the relative error of m
+    /// roundings (Higham, Accuracy and Stability, 2nd ed., Lemma 3.1).
+    fn gamma(m: usize) -> f64 {
+        let u = f64::EPSILON / 2.0;
+        m as f64 * u / (1.0 - m as f64 * u)
+    }
+
+    /// `pair_moment`'s (|sum q_a|^2 - sum |q_a|^2) / 2 against the pairs'
+    /// dot products, within the sum of their rounding bounds, each derived
+    /// from Higham's gamma (A_i = sum_a |q_ai|, m the pairs of units):
+    /// - direct: a dot of n products has error gamma_n sum_i |q_ai q_bi|,
+    ///   the P = k(k-1)/2 dots' sum adds gamma_P, so gamma_{n+P} T / m with
+    ///   T = sum_{a<b} sum_i |q_ai q_bi|, then u for the division;
+    /// - sums: s_i = sum_a q_ai is off by gamma_{k-1} A_i, so s_i^2 by
+    ///   (2 gamma_{k-1} + gamma_{k-1}^2) A_i^2, and sum_i s_i^2 adds
+    ///   gamma_n (1 + gamma_{k-1})^2 A_i^2; sum |q_a|^2 (n k nonnegative
+    ///   terms) is off by gamma_{nk} of itself; the difference and the
+    ///   division add u each.
+    ///
+    /// Columns independent, nearly opposite (the difference cancels), and
+    /// sharing a large mean (correlation near 1).
+    #[test]
+    fn pair_moments_from_sums_are_the_pairs_dot_products_to_rounding() {
+        let u = f64::EPSILON / 2.0;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(21);
+        let law = Law::Normal { mean: 0.0, sd: 1.0 };
+        for (n, k) in [(256usize, 2usize), (256, 4), (64, 32), (7, 3), (1024, 16)] {
+            for shape in ["independent", "opposite", "shared mean"] {
+                let mut m = DMatrix::zeros(n, k);
+                law.fill(&mut rng, m.as_mut_slice());
+                if shape == "opposite" {
+                    let first = m.column(0).into_owned();
+                    for (a, mut c) in m.column_iter_mut().enumerate().skip(1) {
+                        let sign = if a % 2 == 1 { -1.0 } else { 1.0 };
+                        c.zip_apply(&first, |v, f| *v = sign * f + 1e-6 * *v);
+                    }
+                } else if shape == "shared mean" {
+                    m.add_scalar_mut(100.0);
+                }
+                let squares = m.iter().map(|v| v * v).sum::<f64>();
+                let mut across = vec![0.0; n];
+                let fast = pair_moment(&m, squares, &mut across);
+                let direct = pairs_directly(&m);
+                let pairs = (n * k * (k - 1) / 2) as f64;
+                let a: Vec<f64> = m.row_iter().map(|r| r.abs().sum()).collect();
+                let a2: f64 = a.iter().map(|v| v * v).sum();
+                let t = (a2 - squares) / 2.0;
+                let g = gamma(k - 1);
+                let s1 = m.row_iter().map(|r| r.sum().powi(2)).sum::<f64>();
+                let fast_err = ((gamma(n) * (1.0 + g).powi(2) + 2.0 * g + g * g) * a2
+                    + gamma(n * k) * squares
+                    + u * (s1 - squares).abs())
+                    / (2.0 * pairs)
+                    + u * fast.abs();
+                let direct_err = gamma(n + k * (k - 1) / 2) * t / pairs + u * direct.abs();
+                let bound = fast_err + direct_err;
+                assert!(
+                    (fast - direct).abs() <= bound,
+                    "{n} x {k} {shape}: {fast} against {direct}, bound {bound}"
+                );
+                // The bound is rounding: far below the entries' size.
+                assert!(bound < 1e-9 * squares / (n * k) as f64, "{bound}");
+            }
+        }
+        // One input has no pairs.
+        assert!(pair_moment(&DMatrix::from_element(3, 1, 1.0), 3.0, &mut [0.0; 3]).is_nan());
+    }
+
     #[test]
     fn drawing_while_multiplying_is_fill_then_mul_to_bit_for_bit() {
         // The fused forward pass must consume the generator as one fill of W
