@@ -525,11 +525,7 @@ fn every_statistic_a_claim_reads_is_computed_and_is_the_full_draws() {
             vec![Layer(Dw, 2, 1), Layer(Dw, 2, 2)],
             backward,
         ),
-        (
-            "corr(x(1)) = 1e6",
-            vec![Pair(X, 1), Layer(X, 1, 2)],
-            pairs,
-        ),
+        ("corr(x(1)) = 1e6", vec![Pair(X, 1), Layer(X, 1, 2)], pairs),
         ("cross(y(2)) = 1e6", vec![Pair(Y, 2), Layer(Y, 2, 2)], pairs),
         (
             "E[norm2] = 1e6",
@@ -624,7 +620,10 @@ fn the_estimate_follows_the_work_a_draw_is_asked_for() {
         ..Need::FORWARD
     });
     let all = at(Need::ALL);
-    assert!(forward.0 < pairs.0 && pairs.0 < all.0, "{forward:?} {pairs:?} {all:?}");
+    assert!(
+        forward.0 < pairs.0 && pairs.0 < all.0,
+        "{forward:?} {pairs:?} {all:?}"
+    );
     assert!(forward.0 < backward.0 && backward.0 < all.0);
     assert!(forward.1 < backward.1 && forward.1 < pairs.1 && backward.1 < all.1);
     // The backward pass's product W^T dy costs what the forward W x does:

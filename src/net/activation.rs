@@ -323,7 +323,11 @@ mod tests {
             .zip(&gs)
             .map(|(&y, g)| g * df.eval_at(&[y]))
             .collect();
-        assert_eq!(first_difference(&ys, &inplace, &want), None, "{what}: g *= f'");
+        assert_eq!(
+            first_difference(&ys, &inplace, &want),
+            None,
+            "{what}: g *= f'"
+        );
     }
 
     /// Every built-in as an activation, lowered through the language as a

@@ -21,10 +21,10 @@
 //! draw cost more in page faults than the products.
 
 use super::jacobian::{self, Spectral};
+use super::products;
 use super::{Fill, Network, WeightLaw};
 use crate::diag::Diag;
 use crate::memory::{self, OutOfMemory};
-use crate::model::law::Law;
 use crate::progress;
 use crate::sample::StreamKey;
 use nalgebra::DMatrix;
@@ -505,46 +505,14 @@ fn pair_moment(m: &DMatrix<f64>, squares: f64, across: &mut [f64]) -> f64 {
     (total - squares) / (rows * k * (k - 1)) as f64
 }
 
-/// Up to this many inputs a draw's forward product is computed column by
-/// column of W while W is drawn ([`forward_while_drawing`]). It is the
-/// bound below which nalgebra's `mul_to` also goes column by column (its
-/// `gemv`, in the same order of operations), so the fused loop gives the
-/// same bits as `mul_to` did; above it `mul_to` calls matrixmultiply, whose
-/// blocking reads W few times anyway.
+/// Up to this many inputs a draw's forward product is computed block by
+/// block of W's columns while W is drawn
+/// ([`products::forward_while_drawing`]). It is the bound below which
+/// nalgebra's `mul_to` goes column by column (its `gemv`, in the same order
+/// of operations), so the fused loop gives the same bits as `mul_to` did;
+/// above it `mul_to` calls matrixmultiply, whose blocking reads W few
+/// times anyway.
 const FUSED_INPUTS: usize = 5;
-
-/// Draws W (column-major, so in the order `Law::fill` on the whole matrix
-/// would) and computes y = W x one column of W at a time, while the column
-/// is in L1: x_j's row scales W's column j into every input's y. A separate
-/// fill and product read W, 512 KiB per layer at width 256, once per input
-/// more. Each y entry is `W[i,0] x[0]` and then `+= W[i,j] x[j]` in order of
-/// j, the arithmetic of nalgebra's `gemv`.
-fn forward_while_drawing<R: Rng>(
-    law: &Law,
-    rng: &mut R,
-    w: &mut DMatrix<f64>,
-    x: &DMatrix<f64>,
-    y: &mut DMatrix<f64>,
-) {
-    let rows = w.nrows();
-    let w = w.as_mut_slice();
-    let y = y.as_mut_slice();
-    for (j, column) in w.chunks_exact_mut(rows).enumerate() {
-        law.fill(rng, column);
-        for (c, out) in y.chunks_exact_mut(rows).enumerate() {
-            let xj = x[(j, c)];
-            if j == 0 {
-                for (o, wv) in out.iter_mut().zip(column.iter()) {
-                    *o = wv * xj;
-                }
-            } else {
-                for (o, wv) in out.iter_mut().zip(column.iter()) {
-                    *o += wv * xj;
-                }
-            }
-        }
-    }
-}
 
 /// Why a draw stopped.
 #[derive(Clone, Debug)]
@@ -685,7 +653,14 @@ fn one_draw<R: Rng>(
         let y = &mut ys[l - 1];
         let fused = match &net.weights[l - 1] {
             WeightLaw::Iid(law) if k <= FUSED_INPUTS => {
-                forward_while_drawing(law, rng, w, read, y);
+                products::forward_while_drawing(
+                    law,
+                    rng,
+                    n[l],
+                    w.as_mut_slice(),
+                    read.as_slice(),
+                    y.as_mut_slice(),
+                );
                 true
             }
             WeightLaw::Iid(law) => {
@@ -851,7 +826,14 @@ fn backward<R: Rng>(
         put(Signal::Dw, l, (m1 / kf, m2 / kf));
         let (before, after) = dxs.split_at_mut(l);
         let (back, dx) = (&mut before[l - 1], &after[0]);
-        ws[l - 1].tr_mul_to(dy, back);
+        // W^T dy as nalgebra's `tr_mul_to` computes it (a dot product per
+        // column of W and input), at the machine's vector width.
+        products::transpose_times(
+            n[l],
+            ws[l - 1].as_slice(),
+            dy.as_slice(),
+            back.as_mut_slice(),
+        );
         if alphas.is_some() {
             // x_l = x_{l-1} + alpha_l (W_l f(u) + b_l), u = x_{l-1} or
             // LN(x_{l-1}): dC/dx_{l-1} = dC/dx_l + J_u^T (f'(u) W_l^T dC/dy_l).
@@ -902,6 +884,7 @@ pub fn draw_orthogonal<R: Rng>(gain: f64, rng: &mut R, w: &mut DMatrix<f64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::law::Law;
     use crate::net::Fill;
     use nalgebra::DVector;
     use rand::SeedableRng;
@@ -1362,13 +1345,26 @@ mod tests {
         // The fused forward pass must consume the generator as one fill of W
         // does and give nalgebra's bits, or outputs would change with it.
         let law = Law::Normal { mean: 0.0, sd: 0.3 };
-        for (rows, cols, k) in [(7, 9, 1), (16, 3, 4), (33, 17, 5), (256, 256, 4)] {
+        for (rows, cols, k) in [
+            (7, 9, 1),
+            (16, 3, 4),
+            (33, 17, 5),
+            (256, 256, 4),
+            (64, 6, 2),
+        ] {
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(rows as u64);
             let mut x = DMatrix::zeros(cols, k);
             law.fill(&mut rng, x.as_mut_slice());
             let (mut fused_rng, mut plain_rng) = (rng.clone(), rng);
             let (mut w, mut y) = (DMatrix::zeros(rows, cols), DMatrix::zeros(rows, k));
-            forward_while_drawing(&law, &mut fused_rng, &mut w, &x, &mut y);
+            products::forward_while_drawing(
+                &law,
+                &mut fused_rng,
+                rows,
+                w.as_mut_slice(),
+                x.as_slice(),
+                y.as_mut_slice(),
+            );
             let mut w2 = DMatrix::zeros(rows, cols);
             law.fill(&mut plain_rng, w2.as_mut_slice());
             let mut y2 = DMatrix::zeros(rows, k);
