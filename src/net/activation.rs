@@ -67,7 +67,7 @@ impl Activation {
     pub fn backward(&self, ys: &[f64], gs: &[f64], ds: &mut [f64]) {
         over_slices(&self.df, ys, ds);
         for (d, g) in ds.iter_mut().zip(gs) {
-            *d = g * *d;
+            *d *= g;
         }
     }
 

@@ -72,8 +72,8 @@ fn accumulate_in(rows: usize, cols: usize, j0: usize, ws: &[f64], x: &[f64], y: 
             let first = j0 == 0;
             for ((((o, a), b), d), e) in out.iter_mut().zip(w0).zip(w1).zip(w2).zip(w3) {
                 let mut acc = if first { a * x0 } else { *o + a * x0 };
-                acc = acc + b * x1;
-                acc = acc + d * x2;
+                acc += b * x1;
+                acc += d * x2;
                 *o = acc + e * x3;
             }
         } else {
