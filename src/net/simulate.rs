@@ -31,6 +31,7 @@ use nalgebra::DMatrix;
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
+use std::sync::Mutex;
 
 /// The per-layer signals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -320,20 +321,25 @@ pub fn extend(net: &Network, key: StreamKey, stats: &mut Stats, to: usize) -> Re
     }
     let wave = net.draws_at_once(memory::available())?.clamp(1, to - from);
     progress::phase(&format!("network {}: draws", net.name), (to - from) as u64);
+    let pool = Pool {
+        net,
+        free: Mutex::new(Vec::new()),
+    };
     for start in (from..to).step_by(wave) {
         let end = (start + wave).min(to);
-        // One workspace per rayon job, reused by every draw the job makes:
-        // a draw of a 30-layer net of width 256 holds 16 MiB, and
-        // allocating (and page-faulting) that afresh for each draw cost
-        // more than its products.
+        // One workspace per rayon job, reused by every draw the job makes
+        // and handed on to the next job: a draw of a 30-layer net of width
+        // 256 holds 16 MiB, and allocating (and zeroing) that afresh for
+        // each draw cost more than its products.
         let batch: Vec<Vec<f64>> = (start..end)
             .into_par_iter()
             .map_init(
-                || Workspace::new(net),
-                |space, d| {
-                    let draw = match space {
-                        Ok(space) => one_draw(net, space, &mut key.batch_rng(d as u64)),
-                        Err(e) => Err(DrawError::Memory(e.clone())),
+                || pool.lend(),
+                |lent, d| {
+                    let draw = match &mut lent.space {
+                        Some(Ok(space)) => one_draw(net, space, &mut key.batch_rng(d as u64)),
+                        Some(Err(e)) => Err(DrawError::Memory(e.clone())),
+                        None => unreachable!("a lent workspace is held until dropped"),
                     };
                     progress::advance(1);
                     draw
@@ -360,8 +366,47 @@ pub fn extend(net: &Network, key: StreamKey, stats: &mut Stats, to: usize) -> Re
     Ok(())
 }
 
+/// The workspaces of one network's draws that no rayon job holds: rayon's
+/// `map_init` starts a job for every piece it splits off (8 for 32 draws
+/// on one thread), and each would allocate and zero a workspace of its
+/// own. At most as many exist as jobs run at once.
+struct Pool<'a> {
+    net: &'a Network,
+    free: Mutex<Vec<Workspace>>,
+}
+
+impl Pool<'_> {
+    /// A free workspace, or a new one (an error if memory runs out).
+    fn lend(&self) -> Lent<'_, '_> {
+        let free = self.free.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        Lent {
+            pool: self,
+            space: Some(free.map_or_else(|| Workspace::new(self.net), Ok)),
+        }
+    }
+}
+
+/// A workspace a job holds; it goes back to the pool when the job ends.
+struct Lent<'p, 'a> {
+    pool: &'p Pool<'a>,
+    space: Option<Result<Workspace, OutOfMemory>>,
+}
+
+impl Drop for Lent<'_, '_> {
+    fn drop(&mut self) {
+        if let Some(Ok(space)) = self.space.take() {
+            self.pool
+                .free
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(space);
+        }
+    }
+}
+
 /// Every matrix one draw writes, allocated once and overwritten by each
-/// draw in full (so no value of one draw reaches the next).
+/// draw in full (so no value of one draw reaches the next, whichever job
+/// or wave made it).
 struct Workspace {
     /// `xs[l]` is x_l, `n_l x inputs`.
     xs: Vec<DMatrix<f64>>,
