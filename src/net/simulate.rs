@@ -13,12 +13,15 @@
 //!
 //! Draw `d` takes its random numbers from stream `d` of the network's key,
 //! in a fixed order (input, then each layer's weights and bias, then g), so
-//! the statistics do not depend on the thread count. Draws run in waves
-//! small enough that the draws in flight fit in the memory the machine has
-//! ([`Network::draws_at_once`]). Each rayon job allocates one workspace
-//! holding every matrix of a draw, fallibly (running out is an error, not
-//! an abort), and its draws overwrite it in turn: allocating afresh per
-//! draw cost more in page faults than the products.
+//! the statistics do not depend on the thread count. A draw does only the
+//! work its [`Need`] asks for; g, the last numbers of its stream, is drawn
+//! only with the backward pass, so leaving that out changes no other
+//! number. Draws run in waves small enough that the draws in flight fit in
+//! the memory the machine has ([`Network::draws_at_once`]). A workspace
+//! holds every matrix of a draw, allocated fallibly (running out is an
+//! error, not an abort) and overwritten by each draw in turn; rayon's jobs
+//! take them from a pool: allocating afresh per draw cost more in page
+//! faults than the products.
 
 use super::jacobian::{self, Spectral};
 use super::products;
