@@ -14,7 +14,10 @@ not the same numbers. Each layer is one matrix-matrix product over the
 draw's inputs (W @ X, W.T @ dY), as a NumPy user would write it.
 
 Rounds alternate the two programs and the median of each is reported, so
-load from other processes shifts both alike. NumPy's BLAS and initaudit
+load from other processes shifts both alike; beside wall time each
+program's CPU time (user + sys: initaudit's from the kernel's accounting
+of the child, NumPy's of this process and its BLAS threads) is reported,
+which a loaded machine blurs less. NumPy's BLAS and initaudit
 both use the threads they find (initaudit one per core); `--threads 1`
 runs both on one (OMP/OPENBLAS/MKL_NUM_THREADS=1 must then be set before
 Python starts, which this script does by re-executing itself).
@@ -24,6 +27,7 @@ exits 0. Run from the repository root after `cargo build --release`.
 """
 
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -111,23 +115,31 @@ def main():
         print(f"{BINARY} is missing: run `cargo build --release` first")
         sys.exit(2)
     threads = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv else None
-    rust, numpy = [], []
+    rust, numpy, rust_cpu, numpy_cpu = [], [], [], []
+
+    def children():
+        u = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return u.ru_utime + u.ru_stime
+
     for r in range(ROUNDS):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), children()
         rust_run(threads)
         rust.append(time.perf_counter() - start)
-        start = time.perf_counter()
+        rust_cpu.append(children() - cpu)
+        start, cpu = time.perf_counter(), time.process_time()
         ratio = numpy_run(r)
         numpy.append(time.perf_counter() - start)
+        numpy_cpu.append(time.process_time() - cpu)
     rm, nm = statistics.median(rust), statistics.median(numpy)
+    rc, nc = statistics.median(rust_cpu), statistics.median(numpy_cpu)
     load = os.getloadavg()[0]
     print(
         f"he-30 + glorot-30, {DRAWS} draws each of {INPUTS} inputs, forward and backward; "
         f"median of {ROUNDS} alternating rounds, threads {threads or 'all'}, load {load:.1f}"
     )
-    print(f"  initaudit net : {rm:7.2f} s")
-    print(f"  NumPy {np.__version__:7}: {nm:7.2f} s")
-    print(f"  NumPy / initaudit: {nm / rm:5.2f}")
+    print(f"  initaudit net : {rm:7.2f} s wall {rc:7.2f} s CPU")
+    print(f"  NumPy {np.__version__:7}: {nm:7.2f} s wall {nc:7.2f} s CPU")
+    print(f"  NumPy / initaudit: {nm / rm:5.2f} wall, {nc / rc:5.2f} CPU")
     print(
         "  NumPy's Var[y(L)]/Var[y(1)]: "
         + ", ".join(f"{k} {v:.3g}" for k, v in ratio.items())

@@ -120,6 +120,7 @@ fn linear_gaussian_spectra_match_the_finite_width_closed_forms() {
             .map(|d| {
                 let one = Stats {
                     depth: s.depth,
+                    need: s.need,
                     per_draw: vec![d.clone()],
                 };
                 let at = |w| one.mean(Atom::Spectral(w, l));

@@ -5,7 +5,7 @@ mod common;
 
 use common::{initaudit_with, load, load_err};
 use initaudit::audit;
-use initaudit::net::simulate::{Atom, Norm, Signal, Stats, simulate};
+use initaudit::net::simulate::{Atom, Need, Norm, Signal, Stats, simulate};
 use initaudit::net::{self, Network};
 use initaudit::verdict::{Settings, Verdict};
 
@@ -76,6 +76,7 @@ fn delta_method_matches_closed_forms() {
     let values = [(1.0, 2.0), (2.0, 3.0), (3.0, 7.0), (4.0, 5.0)];
     let s = Stats {
         depth,
+        need: Need::ALL,
         per_draw: values
             .iter()
             .map(|&(a, b)| {
@@ -285,10 +286,16 @@ fn sized(widths: &str) -> String {
 
 #[test]
 fn memory_is_planned_against_what_the_machine_has() {
-    // [4, 1000, 4]: 8000 weights and 4 * 1008 signal values, 8 bytes each.
+    // [4, 1000, 4], read by a claim on x alone: 8000 weights and the
+    // 2 * 1008 values of x and y, 8 bytes each.
     let net = network(&sized("[4, 1000, 4]"));
-    let per_draw = 8.0 * (8000.0 + 4.0 * 1008.0);
+    assert_eq!(net.need, Need::FORWARD);
+    let per_draw = 8.0 * (8000.0 + 2.0 * 1008.0);
     assert_eq!(net.bytes_per_draw(), per_draw);
+    // With the backward pass a draw holds dx and dy too.
+    let mut backward = net.clone();
+    backward.need.backward = true;
+    assert_eq!(backward.bytes_per_draw(), 8.0 * (8000.0 + 4.0 * 1008.0));
     // Three-quarters of what is available goes to draws in flight.
     assert_eq!(
         net.draws_at_once(Some((per_draw * 4.0 / 0.75) as u64 + 1))
@@ -296,9 +303,12 @@ fn memory_is_planned_against_what_the_machine_has() {
         4
     );
     assert_eq!(net.draws_at_once(Some(u64::MAX)).unwrap(), 32);
-    let d = net.draws_at_once(Some(per_draw as u64)).unwrap_err();
+    let d = backward
+        .draws_at_once(Some(backward.bytes_per_draw() as u64))
+        .unwrap_err();
     assert!(
-        d.message.contains("this machine has 94.0 KiB available"),
+        d.message.contains("this machine has 94.0 KiB available")
+            && d.message.contains("8000 weights and 4032 signal values"),
         "{}",
         d.message
     );
@@ -463,5 +473,165 @@ fn net_markdown_is_the_terminal_table_in_markdown() {
     assert!(
         !plain.lines().any(|l| l.starts_with('|')) && plain.starts_with("network lin"),
         "{plain}"
+    );
+}
+
+/// A small tanh network with a bias, so that no statistic is zero.
+const SMALL: &str = "[network.s]\ndepth = 3\nwidth = 6\nactivation = \"tanh\"\n\
+weight = \"Normal(0, 1.5/sqrt(fan_in))\"\nbias = \"0.1\"\ninput = \"Normal(0, 1)\"\n\
+inputs = 3\ndraws = 40\n";
+
+fn with_claim(says: &str) -> String {
+    format!("{SMALL}\n[[series]]\nid = \"c\"\nsays = \"{says}\"\n")
+}
+
+/// Every kind of atom a series claim reads marks the work that computes
+/// it, and the draws then give what a draw doing everything gives, bit for
+/// bit (the same streams in the same order); the audit reads them (a
+/// statistic not computed would stop it) and decides.
+#[test]
+fn every_statistic_a_claim_reads_is_computed_and_is_the_full_draws() {
+    use Atom::{Layer, Pair};
+    use Signal::{Dw, Dx, Dy, X, Y};
+    let full = network(SMALL);
+    assert_eq!(full.need, Need::ALL, "no claim: everything");
+    let all = stats(&full, 0);
+    let backward = Need {
+        backward: true,
+        ..Need::FORWARD
+    };
+    let pairs = Need {
+        pairs: true,
+        ..Need::FORWARD
+    };
+    let norms = Need {
+        norms: true,
+        ..Need::FORWARD
+    };
+    let cases: [(&str, Vec<Atom>, Need); 9] = [
+        (
+            "E[x(2)] + E[y(3)^2] = 1e6",
+            vec![Layer(X, 2, 1), Layer(X, 2, 2), Layer(Y, 3, 2)],
+            Need::FORWARD,
+        ),
+        (
+            "Var[dx(0)] = 1e6",
+            vec![Layer(Dx, 0, 1), Layer(Dx, 0, 2)],
+            backward,
+        ),
+        ("E[dy(1)^2] = 1e6", vec![Layer(Dy, 1, 2)], backward),
+        (
+            "E[dW(2)] = 1e6",
+            vec![Layer(Dw, 2, 1), Layer(Dw, 2, 2)],
+            backward,
+        ),
+        ("corr(x(1)) = 1e6", vec![Pair(X, 1), Layer(X, 1, 2)], pairs),
+        ("cross(y(2)) = 1e6", vec![Pair(Y, 2), Layer(Y, 2, 2)], pairs),
+        (
+            "E[norm2] = 1e6",
+            vec![Atom::Norm(Norm::Norm2, 1), Atom::Norm(Norm::Norm2, 2)],
+            norms,
+        ),
+        (
+            "Var[gain2] = 1e6",
+            vec![Atom::Norm(Norm::Gain2, 1), Atom::Norm(Norm::Gain2, 2)],
+            norms,
+        ),
+        (
+            "E[dW(1)^2] + corr(y(1)) = 1e6",
+            vec![Layer(Dw, 1, 2), Pair(Y, 1), Layer(Y, 1, 2)],
+            Need {
+                backward: true,
+                pairs: true,
+                norms: false,
+            },
+        ),
+    ];
+    for (says, atoms, need) in cases {
+        let file = load(&with_claim(says));
+        let net = &file.networks[0];
+        assert_eq!(net.need, need, "{says}");
+        let got = stats(net, 0);
+        for a in atoms {
+            let (g, w) = (got.mean(a), all.mean(a));
+            assert!(g.is_finite() && g != 0.0, "{says}: {a:?} = {g}");
+            assert_eq!(g.to_bits(), w.to_bits(), "{says}: {a:?}");
+        }
+        let report = audit::run(&[file], &Settings::default()).expect("runs");
+        let (_, c) = report.checked().next().expect("one claim");
+        assert_eq!(c.rows[0].evaluation.verdict, Verdict::Fails, "{says}");
+    }
+}
+
+/// Reading a statistic the draws did not compute stops, rather than
+/// giving NaN as a number.
+#[test]
+#[should_panic(expected = "did not compute")]
+fn a_statistic_not_computed_is_never_read() {
+    let file = load(&with_claim("E[x(1)^2] = 1e6"));
+    let s = stats(&file.networks[0], 0);
+    s.mean(Atom::Layer(Signal::Dx, 1, 2));
+}
+
+/// A claim on Var[dx] makes the audit run the backward pass, and its value
+/// is the one `initaudit net` prints for the same network and seed.
+#[test]
+fn a_claim_on_the_backward_pass_reads_what_net_prints() {
+    let text = with_claim("Var[dx(1)] = 1e6");
+    let file = load(&text);
+    let report = audit::run(&[file], &Settings::default()).expect("runs");
+    let (_, c) = report.checked().next().expect("one claim");
+    let claimed = c.rows[0].evaluation.lhs.as_ref().expect("a side").value;
+    let (code, out, err) = initaudit_with(
+        "need-dx",
+        &[("t.toml", &text)],
+        &["net", "s", "--in", "t.toml", "--format", "json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("valid json");
+    let printed = v["networks"][0]["layers"][1]["values"]["Var[dx]"]["value"]
+        .as_f64()
+        .unwrap();
+    // serde_json reads the shortest round-trip digits back to within an ulp.
+    assert!(
+        (claimed - printed).abs() <= 2.0 * f64::EPSILON * printed.abs(),
+        "{claimed} against {printed}"
+    );
+}
+
+/// The cost estimate follows the work asked for: forward only is the
+/// cheapest, the backward pass adds a product per layer and the cost
+/// vector, pairs of inputs a pass over the signals; the table's memory
+/// estimate and the budget's seconds both move.
+#[test]
+fn the_estimate_follows_the_work_a_draw_is_asked_for() {
+    let mut net = network(SMALL);
+    let mut at = |need: Need| {
+        net.need = need;
+        (net.seconds(), net.bytes_per_draw())
+    };
+    let forward = at(Need::FORWARD);
+    let backward = at(Need {
+        backward: true,
+        ..Need::FORWARD
+    });
+    let pairs = at(Need {
+        pairs: true,
+        ..Need::FORWARD
+    });
+    let all = at(Need::ALL);
+    assert!(
+        forward.0 < pairs.0 && pairs.0 < all.0,
+        "{forward:?} {pairs:?} {all:?}"
+    );
+    assert!(forward.0 < backward.0 && backward.0 < all.0);
+    assert!(forward.1 < backward.1 && forward.1 < pairs.1 && backward.1 < all.1);
+    // The backward pass's product W^T dy costs what the forward W x does:
+    // with 3 layers of 6 x 6 weights and 3 inputs, 324 multiply-adds, and
+    // 3 * 6 normals of the cost vector g.
+    let seconds = (backward.0 - forward.0) / 40.0;
+    assert!(
+        (seconds - (324.0 * 0.4e-9 + 18.0 * 6e-9)).abs() < 1e-15,
+        "{seconds}"
     );
 }

@@ -86,6 +86,7 @@ fn a_linear_residual_net_grows_by_one_plus_alpha_squared_n_var_w_per_block() {
 fn one(s: &Stats, d: usize, atom: Atom) -> f64 {
     Stats {
         depth: s.depth,
+        need: s.need,
         per_draw: vec![s.per_draw[d].clone()],
     }
     .mean(atom)

@@ -502,7 +502,7 @@ pub fn load(origin: &str, text: &str) -> Result<File, InputError> {
     items.sort_by_key(|(at, _)| *at);
     let mut networks = l.networks(&raw.network, &functions, &mut errors);
     let series = l.series(&raw.series, &raw.network, &mut ids, &mut errors);
-    net::series::mark_jacobians(&series, &mut networks);
+    net::series::mark_needs(&series, &mut networks);
     let file = File {
         origin: origin.to_string(),
         name: identity(origin),

@@ -21,9 +21,11 @@
 //! independent. [`series`] turns those per-draw values into claims,
 //! [`simulate`] produces them, and [`plot`] draws them against depth.
 
+pub mod activation;
 pub mod jacobian;
 pub mod limit;
 pub mod plot;
+mod products;
 pub mod series;
 pub mod simulate;
 
@@ -37,6 +39,7 @@ use crate::model::rv::Rv;
 use crate::model::{BaseVar, Source};
 use crate::report::{self, Format, Frame, Rule, Style};
 use crate::sample::StreamKey;
+pub use activation::Activation;
 use jacobian::Spectral;
 use plot::Curve;
 use serde::Deserialize;
@@ -103,50 +106,6 @@ pub enum WeightLaw {
     Orthogonal { gain: f64 },
 }
 
-/// The activation and its derivative, lowered through the language so that
-/// a file-defined function means what it means in claims.
-#[derive(Clone, Debug)]
-pub struct Activation {
-    /// As written in the file.
-    pub text: String,
-    f: Rv,
-    df: Rv,
-}
-
-impl Activation {
-    pub fn value(&self, v: f64) -> f64 {
-        apply(&self.f, v)
-    }
-
-    pub fn derivative(&self, v: f64) -> f64 {
-        apply(&self.df, v)
-    }
-
-    /// f and f' as random expressions of base variable 0: what the exact
-    /// engine integrates for the infinite-width limit.
-    pub fn rvs(&self) -> (&Rv, &Rv) {
-        (&self.f, &self.df)
-    }
-}
-
-/// One built-in of the variable with constant further arguments is called
-/// directly (the common case: relu, tanh, leaky_relu(x, a)); anything else
-/// walks the tree, which is correct and merely slower.
-#[inline]
-fn apply(rv: &Rv, v: f64) -> f64 {
-    if let Rv::Call(f, args) = rv
-        && args.len() <= 2
-        && args[0] == Rv::Base(crate::model::rv::VarId(0))
-    {
-        match args.get(1) {
-            None => return f.eval(&[v]),
-            Some(Rv::Const(a)) => return f.eval(&[v, *a]),
-            Some(_) => {}
-        }
-    }
-    rv.eval_at(&[v])
-}
-
 /// A network ready to draw.
 #[derive(Clone, Debug)]
 pub struct Network {
@@ -170,8 +129,12 @@ pub struct Network {
     pub draws: usize,
     pub seed: u64,
     /// The Jacobian work its draws do: none unless a series claim or
-    /// `initaudit net --jacobian` asks ([`series::mark_jacobians`]).
+    /// `initaudit net --jacobian` asks ([`series::mark_needs`]).
     pub jacobian: jacobian::Need,
+    /// The rest of the work its draws do ([`simulate::Need`]): everything
+    /// when loaded; the audit narrows it to what its series claims read
+    /// ([`series::mark_needs`]), `initaudit net` to what it prints.
+    pub need: simulate::Need,
     /// Residual blocks: `None` is the plain MLP.
     pub residual: Option<Residual>,
     /// Normalization of the activation's argument: `None` is none.
@@ -243,8 +206,8 @@ impl Network {
     }
 
     /// Bytes one draw holds at its peak: every weight matrix, and the
-    /// forward and backward signals of every layer, which the backward pass
-    /// needs.
+    /// forward signals of every layer (and the backward ones, when the
+    /// draw runs the backward pass, which needs them all).
     pub fn bytes_per_draw(&self) -> f64 {
         self.cost().0
     }
@@ -271,7 +234,9 @@ impl Network {
                         .windows(2)
                         .map(|w| w[0] as f64 * w[1] as f64)
                         .sum::<f64>(),
-                    4.0 * self.inputs as f64 * widths.iter().map(|&n| n as f64).sum::<f64>(),
+                    self.signals()
+                        * self.inputs as f64
+                        * widths.iter().map(|&n| n as f64).sum::<f64>(),
                     if self.jacobian.any {
                         format!(
                             ", and {} of Jacobians",
@@ -296,33 +261,51 @@ impl Network {
         self.draws as f64 * (normals * 6e-9 + flops * 0.4e-9)
     }
 
-    /// (bytes per draw, random numbers per draw, multiply-adds per draw).
+    /// The signals a draw holds at every layer: x and y, and dx and dy
+    /// when it runs the backward pass.
+    fn signals(&self) -> f64 {
+        if self.need.backward { 4.0 } else { 2.0 }
+    }
+
+    /// (bytes per draw, random numbers per draw, multiply-adds per draw),
+    /// for the work `need` and `jacobian` ask of a draw.
     fn cost(&self) -> (f64, f64, f64) {
         let widths = &self.widths;
         let k = self.inputs as f64;
+        let backward = self.need.backward;
         let weights: f64 = widths.windows(2).map(|w| w[0] as f64 * w[1] as f64).sum();
         let units: f64 = widths.iter().map(|&n| n as f64).sum();
-        // x, y, dx and dy of every layer; a residual block also keeps what
-        // its weights read, f(x_{l-1}), and a normalized net the normalized
-        // vector (and one sd per input and layer, counted as a unit).
-        let mut signals = 4.0;
+        let widest = widths.iter().copied().max().unwrap_or(0) as f64;
+        // x and y of every layer, dx and dy with the backward pass; a
+        // residual block also keeps what its weights read, f(x_{l-1}), and
+        // a normalized net the normalized vector (and one sd per input and
+        // layer, counted as a unit).
+        let mut signals = self.signals();
         let mut elementwise = 0.0;
+        let passes = if backward { 2.0 } else { 1.0 };
         if self.residual.is_some() {
             signals += 1.0;
             // x_{l-1} + alpha y forward, dx_l + f' W^T dy backward.
-            elementwise += 2.0;
+            elementwise += passes;
         }
         if self.norm.is_some() {
             signals += 1.0 + 1.0 / widths.iter().copied().min().unwrap_or(1).max(1) as f64;
             // Mean, spread and scaling forward; two means and the
             // projection backward.
-            elementwise += 8.0;
+            elementwise += 4.0 * passes;
         }
         let mut bytes = 8.0 * (weights + signals * k * units);
-        let normals =
-            weights + units + k * (widths[0] as f64 + *widths.last().unwrap_or(&0) as f64);
-        // Forward W x, backward W^T dy: two products per layer.
-        let mut flops = 2.0 * k * weights + elementwise * k * units;
+        if self.need.pairs {
+            // The sum over inputs of x_l and y_l: one addition per entry.
+            bytes += 8.0 * widest;
+            elementwise += 2.0;
+        }
+        // Weights, biases and inputs; the cost vector g with the backward
+        // pass.
+        let last = *widths.last().unwrap_or(&0) as f64;
+        let normals = weights + units + k * (widths[0] as f64 + if backward { last } else { 0.0 });
+        // Forward W x, and backward W^T dy: one or two products per layer.
+        let mut flops = passes * k * weights + elementwise * k * units;
         if self
             .weights
             .iter()
@@ -470,6 +453,7 @@ pub fn load(
         draws,
         seed,
         jacobian: jacobian::Need::default(),
+        need: simulate::Need::ALL,
         residual,
         norm,
     };
@@ -737,11 +721,7 @@ fn activation(
     };
     let f = model.rv(&call(0), &table).map_err(|d| d.shifted(off))?;
     let df = model.rv(&call(1), &table).map_err(|d| d.shifted(off))?;
-    Ok(Activation {
-        text: text.clone(),
-        f,
-        df,
-    })
+    Ok(Activation::new(text.clone(), f, df))
 }
 
 fn num(v: f64) -> Expr {
@@ -1176,6 +1156,13 @@ pub fn command(
                  = help: name networks without `residual` and `norm`, or drop --jacobian\n"
             ));
         }
+        // The table prints every layer's forward and backward moments and
+        // the norms, never the pairs of inputs.
+        net.need = simulate::Need {
+            backward: true,
+            pairs: false,
+            norms: true,
+        };
         net.jacobian = if jacobian {
             jacobian::Need::everything(net.depth())
         } else {

@@ -22,7 +22,7 @@
 use super::Network;
 use super::jacobian::Spectral;
 use super::limit::{self, Stat};
-use super::simulate::{Atom, Norm, PAIRED, Signal, Stats};
+use super::simulate::{Atom, Need, Norm, PAIRED, Signal, Stats};
 use crate::diag::Diag;
 use crate::exact::{Method, Val};
 use crate::lang::arith::{BinOp, Tree};
@@ -679,10 +679,19 @@ impl Env<'_> {
     }
 }
 
-/// Sets on each network the Jacobian work its series claims ask for, so
-/// that its draws do it and its cost estimate counts it. A claim that does
-/// not compile is skipped here: [`plan`] reports it, where it always did.
-pub fn mark_jacobians(series: &[SeriesDef], networks: &mut [Network]) {
+/// Sets on each network the work its series claims read: the backward
+/// pass, pair moments, norms ([`super::simulate::Need`]) and Jacobian
+/// statistics, so that its draws do that and no more, and its cost
+/// estimate counts what they do. A network no claim runs on keeps what it
+/// was loaded with. A claim that does not compile is skipped here:
+/// [`plan`] reports it, where it always did.
+///
+/// The atoms a side reads are those [`test_layer`] reads; the sizes it
+/// judges against ([`magnitude`]) read the second moment beside a mean,
+/// which the same pass computes, and E[s2^2] beside Var[s2], which the
+/// same Gram matrix gives.
+pub fn mark_needs(series: &[SeriesDef], networks: &mut [Network]) {
+    let mut marked: Vec<Option<Need>> = vec![None; networks.len()];
     for def in series {
         let Ok(plans) = plan(def, networks) else {
             continue;
@@ -693,11 +702,18 @@ pub fn mark_jacobians(series: &[SeriesDef], networks: &mut [Network]) {
                 atoms(lhs, &mut read);
                 atoms(rhs, &mut read);
             }
+            let need = marked[p.network].get_or_insert(Need::FORWARD);
             for a in read {
+                need.add(a);
                 if let Atom::Spectral(s, l) = a {
                     networks[p.network].jacobian.add(s, l);
                 }
             }
+        }
+    }
+    for (net, need) in networks.iter_mut().zip(marked) {
+        if let Some(need) = need {
+            net.need = need;
         }
     }
 }

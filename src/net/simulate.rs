@@ -13,24 +13,28 @@
 //!
 //! Draw `d` takes its random numbers from stream `d` of the network's key,
 //! in a fixed order (input, then each layer's weights and bias, then g), so
-//! the statistics do not depend on the thread count. Draws run in waves
-//! small enough that the draws in flight fit in the memory the machine has
-//! ([`Network::draws_at_once`]). Each rayon job allocates one workspace
-//! holding every matrix of a draw, fallibly (running out is an error, not
-//! an abort), and its draws overwrite it in turn: allocating afresh per
-//! draw cost more in page faults than the products.
+//! the statistics do not depend on the thread count. A draw does only the
+//! work its [`Need`] asks for; g, the last numbers of its stream, is drawn
+//! only with the backward pass, so leaving that out changes no other
+//! number. Draws run in waves small enough that the draws in flight fit in
+//! the memory the machine has ([`Network::draws_at_once`]). A workspace
+//! holds every matrix of a draw, allocated fallibly (running out is an
+//! error, not an abort) and overwritten by each draw in turn; rayon's jobs
+//! take them from a pool: allocating afresh per draw cost more in page
+//! faults than the products.
 
 use super::jacobian::{self, Spectral};
+use super::products;
 use super::{Fill, Network, WeightLaw};
 use crate::diag::Diag;
 use crate::memory::{self, OutOfMemory};
-use crate::model::law::Law;
 use crate::progress;
 use crate::sample::StreamKey;
 use nalgebra::DMatrix;
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
+use std::sync::Mutex;
 
 /// The per-layer signals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,6 +129,9 @@ pub enum Atom {
 #[derive(Clone, Debug)]
 pub struct Stats {
     pub depth: usize,
+    /// What the draws computed: reading anything else is a defect of the
+    /// caller, stopped rather than read as NaN.
+    pub need: Need,
     /// `per_draw[d][index(atom)]`; a Jacobian statistic no claim asked for
     /// is NaN. When the network keeps its spectrum, the slots are followed
     /// by the last layer's squared singular values of each input.
@@ -135,6 +142,58 @@ pub struct Stats {
 /// the forward ones, since each input's backward pass starts from its own
 /// independent cost vector.
 pub const PAIRED: [Signal; 2] = [Signal::X, Signal::Y];
+
+/// What a draw computes beyond the forward pass and the moments of x and
+/// y, which every statistic builds on. The backward pass costs as much as
+/// the forward one and the pair moments a pass over every layer, so a draw
+/// does them only when something reads them: the audit marks each network
+/// from the atoms its series claims read ([`super::series::mark_needs`]),
+/// `initaudit net` asks for what its table prints. Its Jacobian work is
+/// [`super::jacobian::Need`]. A loaded network asks for everything but
+/// the Jacobians until something marks it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Need {
+    /// dC/dx, dC/dy and dC/dW at every layer (the cost vector g included).
+    pub backward: bool,
+    /// The cross moments of pairs of inputs, [`Atom::Pair`].
+    pub pairs: bool,
+    /// ||x_L||^2 and ||x_L||^2 / ||x_0||^2, [`Atom::Norm`].
+    pub norms: bool,
+}
+
+impl Need {
+    /// The forward pass and its moments only.
+    pub const FORWARD: Need = Need {
+        backward: false,
+        pairs: false,
+        norms: false,
+    };
+
+    /// Every recorded mean but the Jacobians'.
+    pub const ALL: Need = Need {
+        backward: true,
+        pairs: true,
+        norms: true,
+    };
+
+    /// Adds what reading `atom` needs.
+    pub fn add(&mut self, atom: Atom) {
+        match atom {
+            Atom::Layer(Signal::Dx | Signal::Dy | Signal::Dw, _, _) => self.backward = true,
+            Atom::Pair(..) => self.pairs = true,
+            Atom::Norm(..) => self.norms = true,
+            Atom::Layer(Signal::X | Signal::Y, _, _) | Atom::Spectral(..) | Atom::Limit(_) => {}
+        }
+    }
+
+    /// Whether a draw under this need records `atom` (Jacobian statistics
+    /// are [`super::jacobian::Need`]'s, and NaN where not asked for).
+    pub fn records(&self, atom: Atom) -> bool {
+        let mut with = *self;
+        with.add(atom);
+        with == *self
+    }
+}
 
 fn slots(depth: usize) -> usize {
     Signal::ALL.len() * (depth + 1) * 2
@@ -174,8 +233,18 @@ impl Stats {
             .flat_map(move |d| d[from..].iter().copied())
     }
 
+    /// The slot of `atom`, which the draws must have computed.
+    fn slot(&self, atom: Atom) -> usize {
+        assert!(
+            self.need.records(atom),
+            "{atom:?} read from draws that did not compute it ({:?})",
+            self.need
+        );
+        index(self.depth, atom)
+    }
+
     pub fn mean(&self, atom: Atom) -> f64 {
-        let i = index(self.depth, atom);
+        let i = self.slot(atom);
         self.per_draw.iter().map(|v| v[i]).sum::<f64>() / self.draws() as f64
     }
 
@@ -184,7 +253,7 @@ impl Stats {
     /// values gives one linearised value per draw, whose sd over sqrt(draws)
     /// is the standard error. Exact for linear `f`, first-order otherwise.
     pub fn delta(&self, atoms: &[Atom], f: &dyn Fn(&[f64]) -> f64) -> (f64, f64) {
-        let idx: Vec<usize> = atoms.iter().map(|&a| index(self.depth, a)).collect();
+        let idx: Vec<usize> = atoms.iter().map(|&a| self.slot(a)).collect();
         let n = self.draws() as f64;
         let means: Vec<f64> = idx
             .iter()
@@ -237,6 +306,7 @@ impl Stats {
 pub fn simulate(net: &Network, key: StreamKey) -> Result<Stats, Diag> {
     let mut stats = Stats {
         depth: net.depth(),
+        need: net.need,
         per_draw: Vec::with_capacity(net.draws),
     };
     extend(net, key, &mut stats, net.draws)?;
@@ -247,26 +317,32 @@ pub fn simulate(net: &Network, key: StreamKey) -> Result<Stats, Diag> {
 /// first draws are those `simulate` made and more draws only add to them
 /// (the power calculation asks for more after a first look).
 pub fn extend(net: &Network, key: StreamKey, stats: &mut Stats, to: usize) -> Result<(), Diag> {
+    assert_eq!(stats.need, net.need, "more draws of the same work");
     let from = stats.per_draw.len();
     if to <= from {
         return Ok(());
     }
     let wave = net.draws_at_once(memory::available())?.clamp(1, to - from);
     progress::phase(&format!("network {}: draws", net.name), (to - from) as u64);
+    let pool = Pool {
+        net,
+        free: Mutex::new(Vec::new()),
+    };
     for start in (from..to).step_by(wave) {
         let end = (start + wave).min(to);
-        // One workspace per rayon job, reused by every draw the job makes:
-        // a draw of a 30-layer net of width 256 holds 16 MiB, and
-        // allocating (and page-faulting) that afresh for each draw cost
-        // more than its products.
+        // One workspace per rayon job, reused by every draw the job makes
+        // and handed on to the next job: a draw of a 30-layer net of width
+        // 256 holds 16 MiB, and allocating (and zeroing) that afresh for
+        // each draw cost more than its products.
         let batch: Vec<Vec<f64>> = (start..end)
             .into_par_iter()
             .map_init(
-                || Workspace::new(net),
-                |space, d| {
-                    let draw = match space {
-                        Ok(space) => one_draw(net, space, &mut key.batch_rng(d as u64)),
-                        Err(e) => Err(DrawError::Memory(e.clone())),
+                || pool.lend(),
+                |lent, d| {
+                    let draw = match &mut lent.space {
+                        Some(Ok(space)) => one_draw(net, space, &mut key.batch_rng(d as u64)),
+                        Some(Err(e)) => Err(DrawError::Memory(e.clone())),
+                        None => unreachable!("a lent workspace is held until dropped"),
                     };
                     progress::advance(1);
                     draw
@@ -293,8 +369,47 @@ pub fn extend(net: &Network, key: StreamKey, stats: &mut Stats, to: usize) -> Re
     Ok(())
 }
 
+/// The workspaces of one network's draws that no rayon job holds: rayon's
+/// `map_init` starts a job for every piece it splits off (8 for 32 draws
+/// on one thread), and each would allocate and zero a workspace of its
+/// own. At most as many exist as jobs run at once.
+struct Pool<'a> {
+    net: &'a Network,
+    free: Mutex<Vec<Workspace>>,
+}
+
+impl Pool<'_> {
+    /// A free workspace, or a new one (an error if memory runs out).
+    fn lend(&self) -> Lent<'_, '_> {
+        let free = self.free.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        Lent {
+            pool: self,
+            space: Some(free.map_or_else(|| Workspace::new(self.net), Ok)),
+        }
+    }
+}
+
+/// A workspace a job holds; it goes back to the pool when the job ends.
+struct Lent<'p, 'a> {
+    pool: &'p Pool<'a>,
+    space: Option<Result<Workspace, OutOfMemory>>,
+}
+
+impl Drop for Lent<'_, '_> {
+    fn drop(&mut self) {
+        if let Some(Ok(space)) = self.space.take() {
+            self.pool
+                .free
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(space);
+        }
+    }
+}
+
 /// Every matrix one draw writes, allocated once and overwritten by each
-/// draw in full (so no value of one draw reaches the next).
+/// draw in full (so no value of one draw reaches the next, whichever job
+/// or wave made it).
 struct Workspace {
     /// `xs[l]` is x_l, `n_l x inputs`.
     xs: Vec<DMatrix<f64>>,
@@ -304,9 +419,13 @@ struct Workspace {
     ws: Vec<DMatrix<f64>>,
     bias: Vec<f64>,
     /// dC/dx_l and dC/dy_l of the layer the backward pass is at, per
-    /// layer so that each has its layer's shape.
+    /// layer so that each has its layer's shape. Empty without the
+    /// backward pass.
     dxs: Vec<DMatrix<f64>>,
     dys: Vec<DMatrix<f64>>,
+    /// The sum over inputs of a layer's signal, for the pair moments
+    /// ([`pair_moment`]); empty without them.
+    across: Vec<f64>,
     /// The Jacobians' buffers, when the network's claims ask for them.
     jacobian: Option<jacobian::Space>,
     /// `zs[l - 1]` is the normalized vector layer l's activation reads:
@@ -335,8 +454,21 @@ impl Workspace {
                 .map(|l| zeros(n[l], n[l - 1]))
                 .collect::<Result<_, _>>()?,
             bias: memory::try_zeros(n.iter().copied().max().unwrap_or(0))?,
-            dxs: signals(0)?,
-            dys: signals(1)?,
+            dxs: if net.need.backward {
+                signals(0)?
+            } else {
+                Vec::new()
+            },
+            dys: if net.need.backward {
+                signals(1)?
+            } else {
+                Vec::new()
+            },
+            across: if net.need.pairs {
+                memory::try_zeros(n.iter().copied().max().unwrap_or(0))?
+            } else {
+                Vec::new()
+            },
             jacobian: if net.jacobian.any {
                 Some(jacobian::Space::new(net)?)
             } else {
@@ -381,64 +513,54 @@ fn fill<R: Rng>(f: &Fill, rng: &mut R, out: &mut [f64]) {
 /// Means over all entries of `m` and of its square.
 fn moments(m: &DMatrix<f64>) -> (f64, f64) {
     let n = m.len() as f64;
-    let s = m.iter().sum::<f64>();
-    let s2 = m.iter().map(|v| v * v).sum::<f64>();
+    let (s, s2) = sums(m);
     (s / n, s2 / n)
 }
 
+/// Sums over all entries of `m` and of its square, each in order (from
+/// -0.0, as `Iterator::sum` does, so the bits are those two sums'), in one
+/// pass: the two chains of additions overlap.
+fn sums(m: &DMatrix<f64>) -> (f64, f64) {
+    let (mut s, mut s2) = (-0.0, -0.0);
+    for v in m.iter() {
+        s += v;
+        s2 += v * v;
+    }
+    (s, s2)
+}
+
 /// The mean of q_a q_b over units and pairs of distinct columns a < b of
-/// `m` (units x inputs); NaN with fewer than two inputs.
-fn pair_moment(m: &DMatrix<f64>) -> f64 {
-    let k = m.ncols();
-    let mut sum = 0.0;
-    for a in 0..k {
-        for b in a + 1..k {
-            sum += m.column(a).dot(&m.column(b));
+/// `m` (units x inputs); NaN with fewer than two inputs. The sum over
+/// pairs is (||sum_a q_a||^2 - sum_a ||q_a||^2) / 2, O(units inputs)
+/// rather than the O(units inputs^2) of the pairs' dot products;
+/// `squares` is sum_a ||q_a||^2 (the second moment's sum), `across` room
+/// for sum_a q_a. The rounding of the two forms is bounded alike, by
+/// about units * inputs * eps * `squares` (the test derives it).
+fn pair_moment(m: &DMatrix<f64>, squares: f64, across: &mut [f64]) -> f64 {
+    let (rows, k) = m.shape();
+    if k < 2 {
+        return f64::NAN;
+    }
+    let across = &mut across[..rows];
+    let mut columns = m.as_slice().chunks_exact(rows);
+    across.copy_from_slice(columns.next().expect("two columns"));
+    for c in columns {
+        for (s, v) in across.iter_mut().zip(c) {
+            *s += v;
         }
     }
-    sum / (m.nrows() * k * k.saturating_sub(1) / 2) as f64
+    let total = across.iter().map(|v| v * v).sum::<f64>();
+    (total - squares) / (rows * k * (k - 1)) as f64
 }
 
-/// Up to this many inputs a draw's forward product is computed column by
-/// column of W while W is drawn ([`forward_while_drawing`]). It is the
-/// bound below which nalgebra's `mul_to` also goes column by column (its
-/// `gemv`, in the same order of operations), so the fused loop gives the
-/// same bits as `mul_to` did; above it `mul_to` calls matrixmultiply, whose
-/// blocking reads W few times anyway.
+/// Up to this many inputs a draw's forward product is computed block by
+/// block of W's columns while W is drawn
+/// ([`products::forward_while_drawing`]). It is the bound below which
+/// nalgebra's `mul_to` goes column by column (its `gemv`, in the same order
+/// of operations), so the fused loop gives the same bits as `mul_to` did;
+/// above it `mul_to` calls matrixmultiply, whose blocking reads W few
+/// times anyway.
 const FUSED_INPUTS: usize = 5;
-
-/// Draws W (column-major, so in the order `Law::fill` on the whole matrix
-/// would) and computes y = W x one column of W at a time, while the column
-/// is in L1: x_j's row scales W's column j into every input's y. A separate
-/// fill and product read W, 512 KiB per layer at width 256, once per input
-/// more. Each y entry is `W[i,0] x[0]` and then `+= W[i,j] x[j]` in order of
-/// j, the arithmetic of nalgebra's `gemv`.
-fn forward_while_drawing<R: Rng>(
-    law: &Law,
-    rng: &mut R,
-    w: &mut DMatrix<f64>,
-    x: &DMatrix<f64>,
-    y: &mut DMatrix<f64>,
-) {
-    let rows = w.nrows();
-    let w = w.as_mut_slice();
-    let y = y.as_mut_slice();
-    for (j, column) in w.chunks_exact_mut(rows).enumerate() {
-        law.fill(rng, column);
-        for (c, out) in y.chunks_exact_mut(rows).enumerate() {
-            let xj = x[(j, c)];
-            if j == 0 {
-                for (o, wv) in out.iter_mut().zip(column.iter()) {
-                    *o = wv * xj;
-                }
-            } else {
-                for (o, wv) in out.iter_mut().zip(column.iter()) {
-                    *o += wv * xj;
-                }
-            }
-        }
-    }
-}
 
 /// Why a draw stopped.
 #[derive(Clone, Debug)]
@@ -492,6 +614,9 @@ fn layer_norm_backward(d: &mut DMatrix<f64>, z: &DMatrix<f64>, sd: &[f64]) {
     }
 }
 
+/// One draw: the forward pass with the moments of x and y, then what
+/// `net.need` and `net.jacobian` ask for. Slots of statistics not computed
+/// stay NaN (and [`Stats`] refuses to read them).
 fn one_draw<R: Rng>(
     net: &Network,
     space: &mut Workspace,
@@ -500,6 +625,7 @@ fn one_draw<R: Rng>(
     let depth = net.depth();
     let n = &net.widths;
     let k = net.inputs;
+    let need = net.need;
     let normalized = net.norm.is_some();
     let alphas = net.residual.as_ref().map(|r| r.alphas.as_slice());
     let mut out = memory::try_zeros(slots(depth))?;
@@ -508,6 +634,16 @@ fn one_draw<R: Rng>(
         out[index(depth, Atom::Layer(atom.0, atom.1, 1))] = m1;
         out[index(depth, Atom::Layer(atom.0, atom.1, 2))] = m2;
     };
+    // The moments of a forward signal, and its pair moment when asked.
+    let forward_moments =
+        |out: &mut [f64], s: Signal, l: usize, m: &DMatrix<f64>, across: &mut [f64]| {
+            let (sum, squares) = sums(m);
+            let count = m.len() as f64;
+            put(out, (s, l), (sum / count, squares / count));
+            if need.pairs {
+                out[index(depth, Atom::Pair(s, l))] = pair_moment(m, squares, across);
+            }
+        };
     let Workspace {
         xs,
         ys,
@@ -515,6 +651,7 @@ fn one_draw<R: Rng>(
         bias,
         dxs,
         dys,
+        across,
         jacobian,
         zs,
         hs,
@@ -535,6 +672,7 @@ fn one_draw<R: Rng>(
             }
         }
     }
+    forward_moments(&mut out, Signal::X, 0, &xs[0], across);
     for l in 1..=depth {
         let sd = if normalized {
             &mut sds[(l - 1) * k..l * k]
@@ -552,9 +690,7 @@ fn one_draw<R: Rng>(
             } else {
                 &xs[l - 1]
             };
-            for (h, u) in hs[l - 1].iter_mut().zip(u.iter()) {
-                *h = net.activation.value(*u);
-            }
+            net.activation.apply(u.as_slice(), hs[l - 1].as_mut_slice());
         }
         let read = if alphas.is_some() {
             &hs[l - 1]
@@ -565,7 +701,14 @@ fn one_draw<R: Rng>(
         let y = &mut ys[l - 1];
         let fused = match &net.weights[l - 1] {
             WeightLaw::Iid(law) if k <= FUSED_INPUTS => {
-                forward_while_drawing(law, rng, w, read, y);
+                products::forward_while_drawing(
+                    law,
+                    rng,
+                    n[l],
+                    w.as_mut_slice(),
+                    read.as_slice(),
+                    y.as_mut_slice(),
+                );
                 true
             }
             WeightLaw::Iid(law) => {
@@ -582,11 +725,12 @@ fn one_draw<R: Rng>(
         if !fused {
             w.mul_to(read, y);
         }
-        for mut col in y.column_iter_mut() {
+        for col in y.as_mut_slice().chunks_exact_mut(n[l]) {
             for (v, b) in col.iter_mut().zip(bias.iter()) {
                 *v += b;
             }
         }
+        forward_moments(&mut out, Signal::Y, l, y, across);
         let (before, after) = xs.split_at_mut(l);
         let (input, x) = (&before[l - 1], &mut after[0]);
         match alphas {
@@ -601,115 +745,42 @@ fn one_draw<R: Rng>(
                 layer_norm(y, z, sd).map_err(|()| DrawError::Flat {
                     vector: format!("y_{l}"),
                 })?;
-                for (x, z) in x.iter_mut().zip(z.iter()) {
-                    *x = net.activation.value(*z);
-                }
+                net.activation.apply(z.as_slice(), x.as_mut_slice());
             }
-            None => {
-                for (x, y) in x.iter_mut().zip(y.iter()) {
-                    *x = net.activation.value(*y);
-                }
-            }
+            None => net.activation.apply(y.as_slice(), x.as_mut_slice()),
         }
+        forward_moments(&mut out, Signal::X, l, x, across);
     }
-    for v in dxs[depth].iter_mut() {
-        *v = rng.sample(StandardNormal);
-    }
-
-    for (l, x) in xs.iter().enumerate() {
-        put(&mut out, (Signal::X, l), moments(x));
-    }
-    for (l, y) in ys.iter().enumerate() {
-        put(&mut out, (Signal::Y, l + 1), moments(y));
-    }
-    if k >= 2 {
-        for (l, x) in xs.iter().enumerate() {
-            out[index(depth, Atom::Pair(Signal::X, l))] = pair_moment(x);
-        }
-        for (l, y) in ys.iter().enumerate() {
-            out[index(depth, Atom::Pair(Signal::Y, l + 1))] = pair_moment(y);
-        }
-    }
-    let (mut s, mut s2, mut r, mut r2) = (0.0, 0.0, 0.0, 0.0);
-    for j in 0..k {
-        let last = xs[depth].column(j).norm_squared();
-        let gain = last / xs[0].column(j).norm_squared();
-        s += last;
-        s2 += last * last;
-        r += gain;
-        r2 += gain * gain;
-    }
-    let kf = k as f64;
-    for (norm, (a, b)) in [(Norm::Norm2, (s, s2)), (Norm::Gain2, (r, r2))] {
-        out[index(depth, Atom::Norm(norm, 1))] = a / kf;
-        out[index(depth, Atom::Norm(norm, 2))] = b / kf;
-    }
-
-    put(&mut out, (Signal::Dx, depth), moments(&dxs[depth]));
-    for l in (1..=depth).rev() {
-        let sd = if normalized {
-            &sds[(l - 1) * k..l * k]
-        } else {
-            &[][..]
-        };
-        let dy = &mut dys[l - 1];
-        match alphas {
-            // x_l = x_{l-1} + alpha_l y_l: dC/dy_l = alpha_l dC/dx_l.
-            Some(alphas) => {
-                for (dy, d) in dy.iter_mut().zip(dxs[l].iter()) {
-                    *dy = alphas[l - 1] * d;
-                }
-            }
-            // x_l = f(z_l), z_l = LN(y_l): dC/dz_l = f'(z_l) dC/dx_l, then
-            // back through the LayerNorm.
-            None if normalized => {
-                for ((dy, d), z) in dy.iter_mut().zip(dxs[l].iter()).zip(zs[l - 1].iter()) {
-                    *dy = d * net.activation.derivative(*z);
-                }
-                layer_norm_backward(dy, &zs[l - 1], sd);
-            }
-            None => {
-                for ((dy, d), y) in dy.iter_mut().zip(dxs[l].iter()).zip(ys[l - 1].iter()) {
-                    *dy = d * net.activation.derivative(*y);
-                }
-            }
-        }
-        put(&mut out, (Signal::Dy, l), moments(dy));
-        // dC/dW_l for one input is dy a^T, a what W_l reads (x_{l-1}, or
-        // the branch's f(x_{l-1})): the mean of its entries is
-        // mean(dy) mean(a), of their squares mean(dy^2) mean(a^2).
-        let read = if alphas.is_some() {
-            &hs[l - 1]
-        } else {
-            &xs[l - 1]
-        };
-        let (mut m1, mut m2) = (0.0, 0.0);
-        let (rows, cols) = (n[l] as f64, n[l - 1] as f64);
+    if need.norms {
+        let (mut s, mut s2, mut r, mut r2) = (0.0, 0.0, 0.0, 0.0);
         for j in 0..k {
-            let d = dy.column(j);
-            let a = read.column(j);
-            m1 += (d.sum() / rows) * (a.sum() / cols);
-            m2 += (d.norm_squared() / rows) * (a.norm_squared() / cols);
+            let last = xs[depth].column(j).norm_squared();
+            let gain = last / xs[0].column(j).norm_squared();
+            s += last;
+            s2 += last * last;
+            r += gain;
+            r2 += gain * gain;
         }
-        put(&mut out, (Signal::Dw, l), (m1 / kf, m2 / kf));
-        let (before, after) = dxs.split_at_mut(l);
-        let (back, dx) = (&mut before[l - 1], &after[0]);
-        ws[l - 1].tr_mul_to(dy, back);
-        if alphas.is_some() {
-            // x_l = x_{l-1} + alpha_l (W_l f(u) + b_l), u = x_{l-1} or
-            // LN(x_{l-1}): dC/dx_{l-1} = dC/dx_l + J_u^T (f'(u) W_l^T dC/dy_l).
-            let u = if normalized { &zs[l - 1] } else { &xs[l - 1] };
-            for (b, u) in back.iter_mut().zip(u.iter()) {
-                *b *= net.activation.derivative(*u);
-            }
-            if normalized {
-                layer_norm_backward(back, &zs[l - 1], sd);
-            }
-            for (b, d) in back.iter_mut().zip(dx.iter()) {
-                *b += d;
-            }
+        let kf = k as f64;
+        for (norm, (a, b)) in [(Norm::Norm2, (s, s2)), (Norm::Gain2, (r, r2))] {
+            out[index(depth, Atom::Norm(norm, 1))] = a / kf;
+            out[index(depth, Atom::Norm(norm, 2))] = b / kf;
         }
-        put(&mut out, (Signal::Dx, l - 1), moments(back));
+    }
+    if need.backward {
+        backward(
+            net,
+            rng,
+            xs,
+            ys,
+            ws,
+            dxs,
+            dys,
+            zs,
+            hs,
+            sds,
+            &mut |s, l, m| put(&mut out, (s, l), m),
+        );
     }
     if let Some(space) = jacobian {
         let mut spectrum = Vec::new();
@@ -728,6 +799,104 @@ fn one_draw<R: Rng>(
         out.extend(spectrum);
     }
     Ok(out)
+}
+
+/// The backward pass of C = <g, x_L>, g ~ N(0, I) drawn last from the
+/// draw's stream: dC/dx_l, dC/dy_l and dC/dW_l at every layer, whose
+/// moments go to `put(signal, layer, (mean, mean square))`.
+#[allow(clippy::too_many_arguments)]
+fn backward<R: Rng>(
+    net: &Network,
+    rng: &mut R,
+    xs: &[DMatrix<f64>],
+    ys: &[DMatrix<f64>],
+    ws: &[DMatrix<f64>],
+    dxs: &mut [DMatrix<f64>],
+    dys: &mut [DMatrix<f64>],
+    zs: &[DMatrix<f64>],
+    hs: &[DMatrix<f64>],
+    sds: &[f64],
+    put: &mut dyn FnMut(Signal, usize, (f64, f64)),
+) {
+    let depth = net.depth();
+    let n = &net.widths;
+    let k = net.inputs;
+    let normalized = net.norm.is_some();
+    let alphas = net.residual.as_ref().map(|r| r.alphas.as_slice());
+    for v in dxs[depth].iter_mut() {
+        *v = rng.sample(StandardNormal);
+    }
+    put(Signal::Dx, depth, moments(&dxs[depth]));
+    let kf = k as f64;
+    for l in (1..=depth).rev() {
+        let sd = if normalized {
+            &sds[(l - 1) * k..l * k]
+        } else {
+            &[][..]
+        };
+        let dy = &mut dys[l - 1];
+        match alphas {
+            // x_l = x_{l-1} + alpha_l y_l: dC/dy_l = alpha_l dC/dx_l.
+            Some(alphas) => {
+                for (dy, d) in dy.iter_mut().zip(dxs[l].iter()) {
+                    *dy = alphas[l - 1] * d;
+                }
+            }
+            // x_l = f(z_l), z_l = LN(y_l): dC/dz_l = f'(z_l) dC/dx_l, then
+            // back through the LayerNorm.
+            None if normalized => {
+                net.activation
+                    .backward(zs[l - 1].as_slice(), dxs[l].as_slice(), dy.as_mut_slice());
+                layer_norm_backward(dy, &zs[l - 1], sd);
+            }
+            None => {
+                net.activation
+                    .backward(ys[l - 1].as_slice(), dxs[l].as_slice(), dy.as_mut_slice())
+            }
+        }
+        put(Signal::Dy, l, moments(dy));
+        // dC/dW_l for one input is dy a^T, a what W_l reads (x_{l-1}, or
+        // the branch's f(x_{l-1})): the mean of its entries is
+        // mean(dy) mean(a), of their squares mean(dy^2) mean(a^2).
+        let read = if alphas.is_some() {
+            &hs[l - 1]
+        } else {
+            &xs[l - 1]
+        };
+        let (mut m1, mut m2) = (0.0, 0.0);
+        let (rows, cols) = (n[l] as f64, n[l - 1] as f64);
+        for j in 0..k {
+            let d = dy.column(j);
+            let a = read.column(j);
+            m1 += (d.sum() / rows) * (a.sum() / cols);
+            m2 += (d.norm_squared() / rows) * (a.norm_squared() / cols);
+        }
+        put(Signal::Dw, l, (m1 / kf, m2 / kf));
+        let (before, after) = dxs.split_at_mut(l);
+        let (back, dx) = (&mut before[l - 1], &after[0]);
+        // W^T dy as nalgebra's `tr_mul_to` computes it (a dot product per
+        // column of W and input), at the machine's vector width.
+        products::transpose_times(
+            n[l],
+            ws[l - 1].as_slice(),
+            dy.as_slice(),
+            back.as_mut_slice(),
+        );
+        if alphas.is_some() {
+            // x_l = x_{l-1} + alpha_l (W_l f(u) + b_l), u = x_{l-1} or
+            // LN(x_{l-1}): dC/dx_{l-1} = dC/dx_l + J_u^T (f'(u) W_l^T dC/dy_l).
+            let u = if normalized { &zs[l - 1] } else { &xs[l - 1] };
+            net.activation
+                .backward_in_place(u.as_slice(), back.as_mut_slice());
+            if normalized {
+                layer_norm_backward(back, &zs[l - 1], sd);
+            }
+            for (b, d) in back.iter_mut().zip(dx.iter()) {
+                *b += d;
+            }
+        }
+        put(Signal::Dx, l - 1, moments(back));
+    }
 }
 
 /// Draws `gain` times a Haar-random matrix of `w`'s shape: orthonormal
@@ -763,6 +932,7 @@ pub fn draw_orthogonal<R: Rng>(gain: f64, rng: &mut R, w: &mut DMatrix<f64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::law::Law;
     use crate::net::Fill;
     use nalgebra::DVector;
     use rand::SeedableRng;
@@ -1137,18 +1307,112 @@ mod tests {
         assert!(layer_norm(&flat, &mut z, &mut sd).is_err());
     }
 
+    /// The pair moment as the mean of the pairs' dot products, the
+    /// definition (and what the simulator computed before).
+    fn pairs_directly(m: &DMatrix<f64>) -> f64 {
+        let k = m.ncols();
+        let mut sum = 0.0;
+        for a in 0..k {
+            for b in a + 1..k {
+                sum += m.column(a).dot(&m.column(b));
+            }
+        }
+        sum / (m.nrows() * k * (k - 1) / 2) as f64
+    }
+
+    /// gamma_m = m u / (1 - m u), the bound on the relative error of m
+    /// roundings (Higham, Accuracy and Stability, 2nd ed., Lemma 3.1).
+    fn gamma(m: usize) -> f64 {
+        let u = f64::EPSILON / 2.0;
+        m as f64 * u / (1.0 - m as f64 * u)
+    }
+
+    /// `pair_moment`'s (|sum q_a|^2 - sum |q_a|^2) / 2 against the pairs'
+    /// dot products, within the sum of their rounding bounds, each derived
+    /// from Higham's gamma (A_i = sum_a |q_ai|, m the pairs of units):
+    /// - direct: a dot of n products has error gamma_n sum_i |q_ai q_bi|,
+    ///   the P = k(k-1)/2 dots' sum adds gamma_P, so gamma_{n+P} T / m with
+    ///   T = sum_{a<b} sum_i |q_ai q_bi|, then u for the division;
+    /// - sums: s_i = sum_a q_ai is off by gamma_{k-1} A_i, so s_i^2 by
+    ///   (2 gamma_{k-1} + gamma_{k-1}^2) A_i^2, and sum_i s_i^2 adds
+    ///   gamma_n (1 + gamma_{k-1})^2 A_i^2; sum |q_a|^2 (n k nonnegative
+    ///   terms) is off by gamma_{nk} of itself; the difference and the
+    ///   division add u each.
+    ///
+    /// Columns independent, nearly opposite (the difference cancels), and
+    /// sharing a large mean (correlation near 1).
+    #[test]
+    fn pair_moments_from_sums_are_the_pairs_dot_products_to_rounding() {
+        let u = f64::EPSILON / 2.0;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(21);
+        let law = Law::Normal { mean: 0.0, sd: 1.0 };
+        for (n, k) in [(256usize, 2usize), (256, 4), (64, 32), (7, 3), (1024, 16)] {
+            for shape in ["independent", "opposite", "shared mean"] {
+                let mut m = DMatrix::zeros(n, k);
+                law.fill(&mut rng, m.as_mut_slice());
+                if shape == "opposite" {
+                    let first = m.column(0).into_owned();
+                    for (a, mut c) in m.column_iter_mut().enumerate().skip(1) {
+                        let sign = if a % 2 == 1 { -1.0 } else { 1.0 };
+                        c.zip_apply(&first, |v, f| *v = sign * f + 1e-6 * *v);
+                    }
+                } else if shape == "shared mean" {
+                    m.add_scalar_mut(100.0);
+                }
+                let squares = m.iter().map(|v| v * v).sum::<f64>();
+                let mut across = vec![0.0; n];
+                let fast = pair_moment(&m, squares, &mut across);
+                let direct = pairs_directly(&m);
+                let pairs = (n * k * (k - 1) / 2) as f64;
+                let a: Vec<f64> = m.row_iter().map(|r| r.abs().sum()).collect();
+                let a2: f64 = a.iter().map(|v| v * v).sum();
+                let t = (a2 - squares) / 2.0;
+                let g = gamma(k - 1);
+                let s1 = m.row_iter().map(|r| r.sum().powi(2)).sum::<f64>();
+                let fast_err = ((gamma(n) * (1.0 + g).powi(2) + 2.0 * g + g * g) * a2
+                    + gamma(n * k) * squares
+                    + u * (s1 - squares).abs())
+                    / (2.0 * pairs)
+                    + u * fast.abs();
+                let direct_err = gamma(n + k * (k - 1) / 2) * t / pairs + u * direct.abs();
+                let bound = fast_err + direct_err;
+                assert!(
+                    (fast - direct).abs() <= bound,
+                    "{n} x {k} {shape}: {fast} against {direct}, bound {bound}"
+                );
+                // The bound is rounding: far below the entries' size.
+                assert!(bound < 1e-9 * squares / (n * k) as f64, "{bound}");
+            }
+        }
+        // One input has no pairs.
+        assert!(pair_moment(&DMatrix::from_element(3, 1, 1.0), 3.0, &mut [0.0; 3]).is_nan());
+    }
+
     #[test]
     fn drawing_while_multiplying_is_fill_then_mul_to_bit_for_bit() {
         // The fused forward pass must consume the generator as one fill of W
         // does and give nalgebra's bits, or outputs would change with it.
         let law = Law::Normal { mean: 0.0, sd: 0.3 };
-        for (rows, cols, k) in [(7, 9, 1), (16, 3, 4), (33, 17, 5), (256, 256, 4)] {
+        for (rows, cols, k) in [
+            (7, 9, 1),
+            (16, 3, 4),
+            (33, 17, 5),
+            (256, 256, 4),
+            (64, 6, 2),
+        ] {
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(rows as u64);
             let mut x = DMatrix::zeros(cols, k);
             law.fill(&mut rng, x.as_mut_slice());
             let (mut fused_rng, mut plain_rng) = (rng.clone(), rng);
             let (mut w, mut y) = (DMatrix::zeros(rows, cols), DMatrix::zeros(rows, k));
-            forward_while_drawing(&law, &mut fused_rng, &mut w, &x, &mut y);
+            products::forward_while_drawing(
+                &law,
+                &mut fused_rng,
+                rows,
+                w.as_mut_slice(),
+                x.as_slice(),
+                y.as_mut_slice(),
+            );
             let mut w2 = DMatrix::zeros(rows, cols);
             law.fill(&mut plain_rng, w2.as_mut_slice());
             let mut y2 = DMatrix::zeros(rows, k);

@@ -1,0 +1,296 @@
+//! The two matrix products of a draw with few inputs, in nalgebra's order
+//! of operations and at the machine's vector width.
+//!
+//! With k <= 5 inputs a layer's products are k matrix-vector products: the
+//! forward y = W x and the backward W^T dy. nalgebra computes both as
+//! columns of W against each input (`gemv`: y = W[:,0] x_0, then
+//! += W[:,j] x_j in order of j; `tr_mul_to`: one `dot` per column of W and
+//! input, eight partial sums). Those orders fix the bits of every statistic,
+//! so they are kept exactly, and only the loops around them change:
+//!
+//! - forward: W is drawn [`BLOCK`] columns at a time and each output is
+//!   updated by the block's columns while it is in a register, instead of
+//!   being loaded and stored once per column;
+//! - both are compiled twice, for the baseline x86-64 (two doubles a
+//!   vector) and with AVX2 (four), chosen at run time. Multiplications and
+//!   additions stay separate (Rust never fuses them), so both give the same
+//!   bits.
+
+use crate::model::law::Law;
+use rand::Rng;
+
+/// Columns of W drawn and applied together: the block (4 x 2 KiB at width
+/// 256) stays in L1 while every input's output passes over it once.
+pub const BLOCK: usize = 4;
+
+/// Draws W (`rows` x `cols`, column-major, in the order one `Law::fill` of
+/// the whole matrix takes its numbers) and computes y = W x for the k
+/// columns of x (`cols` x k) into y (`rows` x k), each entry as
+/// `W[i,0] x[0]` then `+= W[i,j] x[j]` in order of j: the arithmetic of
+/// nalgebra's `gemv`.
+pub fn forward_while_drawing<R: Rng>(
+    law: &Law,
+    rng: &mut R,
+    rows: usize,
+    w: &mut [f64],
+    x: &[f64],
+    y: &mut [f64],
+) {
+    let cols = w.len() / rows;
+    for (block, ws) in w.chunks_mut(rows * BLOCK).enumerate() {
+        law.fill(rng, ws);
+        accumulate(rows, cols, block * BLOCK, ws, x, y);
+    }
+}
+
+/// y[:, c] (+)= the block's columns times x[j0.., c], for every input c.
+fn accumulate(rows: usize, cols: usize, j0: usize, ws: &[f64], x: &[f64], y: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, just checked.
+        return unsafe { accumulate_avx2(rows, cols, j0, ws, x, y) };
+    }
+    accumulate_in(rows, cols, j0, ws, x, y)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn accumulate_avx2(rows: usize, cols: usize, j0: usize, ws: &[f64], x: &[f64], y: &mut [f64]) {
+    accumulate_in(rows, cols, j0, ws, x, y)
+}
+
+#[inline(always)]
+fn accumulate_in(rows: usize, cols: usize, j0: usize, ws: &[f64], x: &[f64], y: &mut [f64]) {
+    let width = ws.len() / rows;
+    for (c, out) in y.chunks_exact_mut(rows).enumerate() {
+        let xc = &x[c * cols + j0..c * cols + j0 + width];
+        if width == BLOCK {
+            let (w0, rest) = ws.split_at(rows);
+            let (w1, rest) = rest.split_at(rows);
+            let (w2, w3) = rest.split_at(rows);
+            let [x0, x1, x2, x3] = [xc[0], xc[1], xc[2], xc[3]];
+            let first = j0 == 0;
+            for ((((o, a), b), d), e) in out.iter_mut().zip(w0).zip(w1).zip(w2).zip(w3) {
+                let mut acc = if first { a * x0 } else { *o + a * x0 };
+                acc += b * x1;
+                acc += d * x2;
+                *o = acc + e * x3;
+            }
+        } else {
+            for (jj, (column, xj)) in ws.chunks_exact(rows).zip(xc).enumerate() {
+                if j0 + jj == 0 {
+                    for (o, wv) in out.iter_mut().zip(column) {
+                        *o = wv * xj;
+                    }
+                } else {
+                    for (o, wv) in out.iter_mut().zip(column) {
+                        *o += wv * xj;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// back = W^T dy: W is `rows` x `cols`, dy `rows` x k, back `cols` x k,
+/// all column-major; every entry is nalgebra's `dot` of a column of W and
+/// one of dy (what `tr_mul_to` computes), bit for bit.
+pub fn transpose_times(rows: usize, w: &[f64], dy: &[f64], back: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, just checked.
+        return unsafe { transpose_times_avx2(rows, w, dy, back) };
+    }
+    transpose_times_in(rows, w, dy, back)
+}
+
+/// [`transpose_times_in`] with the eight partial sums of each dot product
+/// in two 4-lane registers, written with intrinsics: left to itself the
+/// compiler vectorised across the four inputs instead, with a shuffle per
+/// product. Each lane is one partial sum, updated by a multiplication and
+/// then an addition as in the scalar loop, so the bits are the same.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn transpose_times_avx2(rows: usize, w: &[f64], dy: &[f64], back: &mut [f64]) {
+    use std::arch::x86_64::{
+        __m256d, _mm256_add_pd, _mm256_loadu_pd, _mm256_mul_pd, _mm256_setzero_pd, _mm256_storeu_pd,
+    };
+    let cols = w.len() / rows;
+    let k = dy.len() / rows;
+    let blocks = rows / 8;
+    let mut c = 0;
+    while c < k {
+        let group = (k - c).min(4);
+        for (j, a) in w.chunks_exact(rows).enumerate() {
+            let mut lo: [__m256d; 4] = [_mm256_setzero_pd(); 4];
+            let mut hi: [__m256d; 4] = [_mm256_setzero_pd(); 4];
+            for i in 0..blocks {
+                let x = &a[i * 8..i * 8 + 8];
+                // SAFETY: `x` and each `y` hold eight values, read as two
+                // unaligned groups of four.
+                let (xl, xh) = unsafe {
+                    (
+                        _mm256_loadu_pd(x.as_ptr()),
+                        _mm256_loadu_pd(x.as_ptr().add(4)),
+                    )
+                };
+                for g in 0..group {
+                    let start = (c + g) * rows + i * 8;
+                    let y = &dy[start..start + 8];
+                    let (yl, yh) = unsafe {
+                        (
+                            _mm256_loadu_pd(y.as_ptr()),
+                            _mm256_loadu_pd(y.as_ptr().add(4)),
+                        )
+                    };
+                    lo[g] = _mm256_add_pd(lo[g], _mm256_mul_pd(xl, yl));
+                    hi[g] = _mm256_add_pd(hi[g], _mm256_mul_pd(xh, yh));
+                }
+            }
+            for g in 0..group {
+                let mut sums = [0.0f64; 8];
+                // SAFETY: `sums` holds eight values.
+                unsafe {
+                    _mm256_storeu_pd(sums.as_mut_ptr(), lo[g]);
+                    _mm256_storeu_pd(sums.as_mut_ptr().add(4), hi[g]);
+                }
+                let d = &dy[(c + g) * rows..(c + g + 1) * rows];
+                back[(c + g) * cols + j] = combine(&sums, &a[blocks * 8..], &d[blocks * 8..]);
+            }
+        }
+        c += group;
+    }
+}
+
+#[inline(always)]
+fn transpose_times_in(rows: usize, w: &[f64], dy: &[f64], back: &mut [f64]) {
+    let cols = w.len() / rows;
+    let k = dy.len() / rows;
+    let column = |c: usize| &dy[c * rows..(c + 1) * rows];
+    // Four inputs against each column of W at once: four dot products'
+    // partial sums are independent chains of additions, where one dot's
+    // eight wait on each other.
+    let mut c = 0;
+    while c + 4 <= k {
+        let d = [column(c), column(c + 1), column(c + 2), column(c + 3)];
+        for (j, a) in w.chunks_exact(rows).enumerate() {
+            for (t, v) in dots(a, d).into_iter().enumerate() {
+                back[(c + t) * cols + j] = v;
+            }
+        }
+        c += 4;
+    }
+    for c in c..k {
+        for (j, a) in w.chunks_exact(rows).enumerate() {
+            back[c * cols + j] = dots(a, [column(c)])[0];
+        }
+    }
+}
+
+/// nalgebra 0.35's `dot` of `a` with each of `bs`: eight partial sums
+/// over blocks of eight, combined as
+/// (0 + (s0 + s4)) + (s1 + s5) + (s2 + s6) + (s3 + s7), then the
+/// remaining products in order.
+#[inline(always)]
+fn dots<const K: usize>(a: &[f64], bs: [&[f64]; K]) -> [f64; K] {
+    let mut s = [[0.0f64; 8]; K];
+    let blocks = a.len() / 8;
+    for i in 0..blocks {
+        let x = &a[i * 8..i * 8 + 8];
+        for (sb, b) in s.iter_mut().zip(&bs) {
+            let y = &b[i * 8..i * 8 + 8];
+            for t in 0..8 {
+                sb[t] += x[t] * y[t];
+            }
+        }
+    }
+    let mut out = [0.0; K];
+    for ((o, sb), b) in out.iter_mut().zip(&s).zip(&bs) {
+        *o = combine(sb, &a[blocks * 8..], &b[blocks * 8..]);
+    }
+    out
+}
+
+/// The end of nalgebra's `dot`: the eight partial sums combined as
+/// (0 + (s0 + s4)) + (s1 + s5) + (s2 + s6) + (s3 + s7), then the products
+/// of the last `a.len() < 8` entries in order.
+#[inline(always)]
+fn combine(s: &[f64; 8], a: &[f64], b: &[f64]) -> f64 {
+    let mut res = 0.0;
+    res += s[0] + s[4];
+    res += s[1] + s[5];
+    res += s[2] + s[6];
+    res += s[3] + s[7];
+    for (x, y) in a.iter().zip(b) {
+        res += x * y;
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nalgebra::DMatrix;
+    use rand::SeedableRng;
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    fn bits(m: &[f64]) -> Vec<u64> {
+        m.iter().map(|v| v.to_bits()).collect()
+    }
+
+    /// Shapes whose rows are and are not multiples of 8 (the dot's
+    /// blocks), whose columns are and are not multiples of [`BLOCK`], and
+    /// whose inputs are and are not multiples of four.
+    const SHAPES: [(usize, usize, usize); 7] = [
+        (7, 9, 1),
+        (16, 3, 4),
+        (33, 17, 5),
+        (256, 256, 4),
+        (1, 6, 2),
+        (64, 128, 3),
+        (40, 9, 11),
+    ];
+
+    #[test]
+    fn transpose_times_is_nalgebras_tr_mul_to_bit_for_bit() {
+        let law = Law::Normal { mean: 0.0, sd: 0.3 };
+        for (rows, cols, k) in SHAPES {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(rows as u64);
+            let mut w = DMatrix::zeros(rows, cols);
+            law.fill(&mut rng, w.as_mut_slice());
+            let mut dy = DMatrix::zeros(rows, k);
+            law.fill(&mut rng, dy.as_mut_slice());
+            let mut want = DMatrix::zeros(cols, k);
+            w.tr_mul_to(&dy, &mut want);
+            let mut got = DMatrix::zeros(cols, k);
+            transpose_times(rows, w.as_slice(), dy.as_slice(), got.as_mut_slice());
+            assert_eq!(
+                bits(got.as_slice()),
+                bits(want.as_slice()),
+                "{rows}x{cols}, {k}"
+            );
+            // And without AVX2, whatever this machine has.
+            let mut plain = DMatrix::zeros(cols, k);
+            transpose_times_in(rows, w.as_slice(), dy.as_slice(), plain.as_mut_slice());
+            assert_eq!(bits(plain.as_slice()), bits(want.as_slice()));
+        }
+    }
+
+    #[test]
+    fn the_baseline_and_avx2_forward_products_agree_bit_for_bit() {
+        let law = Law::Normal { mean: 0.0, sd: 0.3 };
+        for (rows, cols, k) in SHAPES {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(cols as u64);
+            let mut x = vec![0.0; cols * k];
+            law.fill(&mut rng, &mut x);
+            let mut w = vec![0.0; rows * cols];
+            law.fill(&mut rng, &mut w);
+            let (mut a, mut b) = (vec![0.0; rows * k], vec![0.0; rows * k]);
+            for (block, ws) in w.chunks(rows * BLOCK).enumerate() {
+                accumulate(rows, cols, block * BLOCK, ws, &x, &mut a);
+                accumulate_in(rows, cols, block * BLOCK, ws, &x, &mut b);
+            }
+            assert_eq!(bits(&a), bits(&b), "{rows}x{cols}, {k}");
+        }
+    }
+}
