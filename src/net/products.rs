@@ -28,7 +28,7 @@ pub const BLOCK: usize = 4;
 /// columns of x (`cols` x k) into y (`rows` x k), each entry as
 /// `W[i,0] x[0]` then `+= W[i,j] x[j]` in order of j: the arithmetic of
 /// nalgebra's `gemv`.
-pub fn forward_while_drawing<R: Rng>(
+pub fn forward_while_drawing<R: Rng + Clone>(
     law: &Law,
     rng: &mut R,
     rows: usize,
@@ -38,7 +38,7 @@ pub fn forward_while_drawing<R: Rng>(
 ) {
     let cols = w.len() / rows;
     for (block, ws) in w.chunks_mut(rows * BLOCK).enumerate() {
-        law.fill(rng, ws);
+        law.fill_held(rng, ws);
         accumulate(rows, cols, block * BLOCK, ws, x, y);
     }
 }

@@ -617,7 +617,7 @@ fn layer_norm_backward(d: &mut DMatrix<f64>, z: &DMatrix<f64>, sd: &[f64]) {
 /// One draw: the forward pass with the moments of x and y, then what
 /// `net.need` and `net.jacobian` ask for. Slots of statistics not computed
 /// stay NaN (and [`Stats`] refuses to read them).
-fn one_draw<R: Rng>(
+fn one_draw<R: Rng + Clone>(
     net: &Network,
     space: &mut Workspace,
     rng: &mut R,
@@ -712,7 +712,7 @@ fn one_draw<R: Rng>(
                 true
             }
             WeightLaw::Iid(law) => {
-                law.fill(rng, w.as_mut_slice());
+                law.fill_held(rng, w.as_mut_slice());
                 false
             }
             WeightLaw::Orthogonal { gain } => {
