@@ -270,11 +270,17 @@ pub(super) fn plan_series(files: &[File]) -> Result<SeriesPlans, InputError> {
     let plans = files
         .iter()
         .map(|f| {
-            f.series
-                .iter()
-                .filter_map(|s| {
-                    net::series::plan(s, &f.networks)
-                        .map_err(|d| errors.push(InputError::new(&f.origin, &f.text, d)))
+            // A claim with `limit(...)` predicts by quadrature through the
+            // layers: the claims in parallel, kept in file order.
+            let planned: Vec<_> = f
+                .series
+                .par_iter()
+                .map(|s| net::series::plan(s, &f.networks))
+                .collect();
+            planned
+                .into_iter()
+                .filter_map(|p| {
+                    p.map_err(|d| errors.push(InputError::new(&f.origin, &f.text, d)))
                         .ok()
                 })
                 .collect()

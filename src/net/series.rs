@@ -693,7 +693,9 @@ impl Env<'_> {
 pub fn mark_needs(series: &[SeriesDef], networks: &mut [Network]) {
     let mut marked: Vec<Option<Need>> = vec![None; networks.len()];
     for def in series {
-        let Ok(plans) = plan(def, networks) else {
+        // Compiled only: the limits' predictions are made once, when the
+        // run plans its series claims.
+        let Ok(plans) = compile(def, networks) else {
             continue;
         };
         for p in plans {
@@ -738,8 +740,32 @@ impl Planned {
 }
 
 /// Compiles a claim for every network it runs on, checking every layer
-/// index; errors point into the file.
+/// index, and predicts the infinite-width values its `limit(...)` calls
+/// ask for; errors point into the file.
 pub fn plan(def: &SeriesDef, networks: &[Network]) -> Result<Vec<Planned>, Diag> {
+    compile(def, networks)?
+        .into_iter()
+        .map(|c| {
+            let (limits, defects) = predicted(&networks[c.network], &c.requests, def.at)?;
+            Ok(Planned {
+                network: c.network,
+                layers: c.layers,
+                limits,
+                defects,
+            })
+        })
+        .collect()
+}
+
+/// A claim compiled for one network, before any prediction: what
+/// [`mark_needs`] reads, without the quadrature a prediction takes.
+struct Compiled {
+    network: usize,
+    layers: Vec<(Option<usize>, Term, Term)>,
+    requests: Vec<LimitRequest>,
+}
+
+fn compile(def: &SeriesDef, networks: &[Network]) -> Result<Vec<Compiled>, Diag> {
     let mut out = Vec::new();
     for name in &def.networks {
         let Some(index) = networks.iter().position(|n| &n.name == name) else {
@@ -780,12 +806,10 @@ pub fn plan(def: &SeriesDef, networks: &[Network]) -> Result<Vec<Planned>, Diag>
             let side = |e: &Expr| env.term(e, true).map_err(|d| d.shifted(def.at));
             layers.push((l, side(&def.claim.lhs)?, side(&def.claim.rhs)?));
         }
-        let (limits, defects) = predicted(net, &requests.into_inner(), def.at)?;
-        out.push(Planned {
+        out.push(Compiled {
             network: index,
             layers,
-            limits,
-            defects,
+            requests: requests.into_inner(),
         });
     }
     if out.is_empty() {
