@@ -68,14 +68,16 @@ const QUAD_WORK_CAP: u64 = 1 << 28;
 struct Meter {
     per_eval: u64,
     spent: std::cell::Cell<u64>,
+    cap: u64,
 }
 
 impl Meter {
-    fn for_expr(expr: &Rv) -> Meter {
-        let nodes = expr.nodes_up_to(QUAD_WORK_CAP as usize);
+    fn for_expr(expr: &Rv, cap: u64) -> Meter {
+        let nodes = expr.nodes_up_to(cap as usize);
         Meter {
             per_eval: nodes as u64,
             spent: std::cell::Cell::new(0),
+            cap,
         }
     }
 
@@ -88,11 +90,11 @@ impl Meter {
     fn charge_nodes(&self, nodes: u64) -> bool {
         let spent = self.spent.get().saturating_add(nodes);
         self.spent.set(spent);
-        spent <= QUAD_WORK_CAP
+        spent <= self.cap
     }
 
     fn exhausted(&self) -> bool {
-        self.spent.get() > QUAD_WORK_CAP
+        self.spent.get() > self.cap
     }
 }
 
@@ -152,6 +154,8 @@ fn partitions(m: usize) -> Vec<Vec<usize>> {
 pub struct Engine<'a> {
     scenario: &'a Scenario,
     tol: Tol,
+    /// Operations one quadrature may take ([`QUAD_WORK_CAP`]).
+    work_cap: u64,
 }
 
 impl<'a> Engine<'a> {
@@ -159,7 +163,15 @@ impl<'a> Engine<'a> {
         Engine {
             scenario,
             tol: Tol::default(),
+            work_cap: QUAD_WORK_CAP,
         }
+    }
+
+    /// The same engine with a smaller cap, so that a test meets the cap in
+    /// milliseconds rather than seconds.
+    #[cfg(test)]
+    fn with_work_cap(self, work_cap: u64) -> Engine<'a> {
+        Engine { work_cap, ..self }
     }
 
     pub fn moment(&self, m: &Moment) -> Outcome {
@@ -336,6 +348,7 @@ impl<'a> Engine<'a> {
             let engine = Engine {
                 scenario: &copier.scenario,
                 tol: self.tol,
+                work_cap: self.work_cap,
             };
             let e = engine.expect(&product)?;
             total = total.combine(
@@ -669,7 +682,7 @@ impl<'a> Engine<'a> {
             }
             env
         };
-        let meter = Meter::for_expr(expr);
+        let meter = Meter::for_expr(expr, self.work_cap);
         // One environment for every evaluation of the integrand, which is
         // called hundreds of times per dimension: an allocation each was a
         // quarter of the exact engine's time. Only the integrated variables
@@ -795,9 +808,10 @@ impl<'a> Engine<'a> {
         };
         if meter.exhausted() {
             return Err(NoExact::Failed(format!(
-                "quadrature of E[{}] would take more than {QUAD_WORK_CAP} operations \
+                "quadrature of E[{}] would take more than {} operations \
                  (integrand evaluations times the expression's {} nodes)",
                 expr.shown(&self.scenario.bases),
+                self.work_cap,
                 meter.per_eval
             )));
         }
@@ -1019,10 +1033,16 @@ mod tests {
         // times inner nodes times the expression's size, and a 199-deep
         // chain ran for minutes. Now it stops at the cap with a reason (and
         // is sampled instead), while the same chain 3 deep stays exact.
+        // The cap is the engine's, made 4096 times smaller here so that the
+        // test meets it in milliseconds: the chain costs what it did.
         let m = model("u, v ~ BivariateNormal(1, 1, 0.5)");
         let chain = |d: usize| format!("{}v{}", "relu(".repeat(d), ")".repeat(d));
-        match cov(&m, "u", &chain(199)) {
-            Err(NoExact::Failed(r)) => assert!(r.contains("operations"), "{r}"),
+        let engine = Engine::new(&m.scenario).with_work_cap(QUAD_WORK_CAP >> 12);
+        match engine.moment(&Moment::Cov(rv(&m, "u"), rv(&m, &chain(199)))) {
+            Err(NoExact::Failed(r)) => assert!(
+                r.contains(&format!("more than {} operations", QUAD_WORK_CAP >> 12)),
+                "{r}"
+            ),
             other => panic!("{other:?}"),
         }
         // Cov[u, relu(v)] = rho sd_u sd_v P(v > 0) = 0.5 * 0.5 (Stein).
