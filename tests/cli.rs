@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{initaudit, initaudit_in};
+use common::{TWO_NETWORKS_AND_A_SERIES, initaudit, initaudit_in};
 use serde_json::Value;
 
 /// The verdict of `check CLAIM --given GIVEN`, from the json output.
@@ -189,7 +189,7 @@ fn networks_and_a_series_claim_are_byte_identical_at_any_thread_count() {
     // that tests/net.rs `series_claims_decide_as_the_recurrences_say`
     // derives (He keeps the variance of y, the 1/fan_in weights halve it).
     let dir = scratch("threads");
-    std::fs::write(dir.join("series.toml"), SERIES).unwrap();
+    std::fs::write(dir.join("series.toml"), TWO_NETWORKS_AND_A_SERIES).unwrap();
     let series = |threads: &'static str| {
         initaudit_in(
             &dir,
@@ -211,35 +211,6 @@ fn networks_and_a_series_claim_are_byte_identical_at_any_thread_count() {
     assert_eq!(one, two);
     let _ = std::fs::remove_dir_all(&dir);
 }
-
-/// Two small networks and a series claim that holds for one and fails for
-/// the other.
-const SERIES: &str = r#"
-[network.he]
-depth = 4
-width = 32
-activation = "relu"
-weight = "Normal(0, sqrt(2/fan_in))"
-input = "Normal(0, 1)"
-inputs = 8
-draws = 200
-
-[network.glorot]
-depth = 4
-width = 32
-activation = "relu"
-weight = "Normal(0, sqrt(1/fan_in))"
-input = "Normal(0, 1)"
-inputs = 8
-draws = 200
-
-[[series]]
-id = "halves"
-says = "Var[y(l)] ~= Var[y(l-1)] / 2"
-layers = "2..L"
-within = "15%"
-expect = { he = "fails" }
-"#;
 
 #[test]
 fn nan_during_evaluation_is_bad_input_at_the_claim() {

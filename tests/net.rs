@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{initaudit_with, load, load_err};
+use common::{TWO_NETWORKS_AND_A_SERIES, initaudit_with, load, load_err};
 use initaudit::audit;
 use initaudit::net::simulate::{Atom, Need, Norm, Signal, Stats, simulate};
 use initaudit::net::{self, Network};
@@ -155,34 +155,7 @@ fn same_seed_same_numbers_at_any_thread_count() {
 
 #[test]
 fn series_claims_decide_as_the_recurrences_say() {
-    let file = load(
-        r#"
-[network.he]
-depth = 4
-width = 32
-activation = "relu"
-weight = "Normal(0, sqrt(2/fan_in))"
-input = "Normal(0, 1)"
-inputs = 8
-draws = 200
-
-[network.glorot]
-depth = 4
-width = 32
-activation = "relu"
-weight = "Normal(0, sqrt(1/fan_in))"
-input = "Normal(0, 1)"
-inputs = 8
-draws = 200
-
-[[series]]
-id = "halves"
-says = "Var[y(l)] ~= Var[y(l-1)] / 2"
-layers = "2..L"
-within = "15%"
-expect = { he = "fails" }
-"#,
-    );
+    let file = load(TWO_NETWORKS_AND_A_SERIES);
     let report = audit::run(&[file], &Settings::default()).expect("runs");
     assert!(report.passed());
     let (_, c) = report.checked().next().expect("one claim");

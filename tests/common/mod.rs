@@ -55,3 +55,32 @@ pub fn load_err(text: &str) -> String {
         Err(e) => e.render(),
     }
 }
+
+/// Two small networks and a series claim that holds for one (glorot's
+/// halving of Var[y] per layer) and fails for the other (he's keeps it).
+pub const TWO_NETWORKS_AND_A_SERIES: &str = r#"
+[network.he]
+depth = 4
+width = 32
+activation = "relu"
+weight = "Normal(0, sqrt(2/fan_in))"
+input = "Normal(0, 1)"
+inputs = 8
+draws = 200
+
+[network.glorot]
+depth = 4
+width = 32
+activation = "relu"
+weight = "Normal(0, sqrt(1/fan_in))"
+input = "Normal(0, 1)"
+inputs = 8
+draws = 200
+
+[[series]]
+id = "halves"
+says = "Var[y(l)] ~= Var[y(l-1)] / 2"
+layers = "2..L"
+within = "15%"
+expect = { he = "fails" }
+"#;
