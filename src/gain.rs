@@ -1085,12 +1085,11 @@ pub fn self_check(
             })
         })
         .collect::<Result<Vec<_>, InputError>>()?;
-    let trial = Lowered::trial;
     // Estimated before it is spent, as in the audit: the first looks
     // together, then what the power calculations ask for on top.
     let pilots: f64 = lowered
         .iter()
-        .map(|l| work::lane_seconds(trial(l).pilot_ops(l.look)))
+        .map(|l| work::lane_seconds(l.trial().pilot_ops(l.look)))
         .sum();
     if pilots > settings.budget {
         return Err(act.over_budget(format!(
@@ -1106,16 +1105,14 @@ pub fn self_check(
         .iter()
         .map(|l| {
             crate::progress::advance(1);
-            trial(l).evaluate(&sampled_only, l.look, &budget, Stage::Pilot)
+            l.trial()
+                .evaluate(&sampled_only, l.look, &budget, Stage::Pilot)
         })
         .collect();
-    let spent = |e: &Evaluation| work::lane_seconds(e.draws as f64 * e.cost_per_draw as f64);
-    let need = |e: &Evaluation| {
-        e.need.map_or(0.0, |n| {
-            work::lane_seconds((n * BATCHES as u64) as f64 * e.cost_per_draw as f64)
-        })
-    };
-    let total: f64 = evaluations.iter().map(|e| spent(e) + need(e)).sum();
+    let total: f64 = evaluations
+        .iter()
+        .map(|e| e.spent_seconds() + e.needed_seconds())
+        .sum();
     // A test its power calculation puts beyond --max-samples (every one
     // along the depth path, which takes one look) is not refused: it keeps
     // what its look saw and is reported as consistent, not as agreeing.
@@ -1129,7 +1126,9 @@ pub fn self_check(
     }
     for (l, ev) in lowered.iter().zip(evaluations.iter_mut()) {
         if let Some(n) = ev.need {
-            *ev = trial(l).evaluate(&sampled_only, l.look, &budget, Stage::Powered(n));
+            *ev = l
+                .trial()
+                .evaluate(&sampled_only, l.look, &budget, Stage::Powered(n));
         }
     }
     printed

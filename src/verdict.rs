@@ -344,6 +344,21 @@ pub struct Evaluation {
     pub cost_per_draw: u64,
 }
 
+impl Evaluation {
+    /// CPU-seconds of one core its draws so far cost.
+    pub fn spent_seconds(&self) -> f64 {
+        work::lane_seconds(self.draws as f64 * self.cost_per_draw as f64)
+    }
+
+    /// CPU-seconds of one core the powered test its pilot asks for would
+    /// cost (0 when it asks for none).
+    pub fn needed_seconds(&self) -> f64 {
+        self.need.map_or(0.0, |n| {
+            work::lane_seconds((n * BATCHES as u64) as f64 * self.cost_per_draw as f64)
+        })
+    }
+}
+
 /// One claim in one scenario, ready to evaluate.
 pub struct Trial<'a> {
     pub scenario: &'a Scenario,

@@ -633,16 +633,18 @@ impl Loader<'_> {
     /// document by itself, its first error, if any, is its own. One error
     /// per table, then: the parser's own recovery is not trusted further,
     /// since past an unclosed bracket it reports echoes of the first error.
-    fn syntax_errors(&self) -> InputError {
+    /// `parsed` is the whole parse's error, the head should the recovering
+    /// parse find none before it.
+    fn syntax_errors(&self, parsed: toml::de::Error) -> InputError {
         let first = |text: &str| {
             let (_, errors) = DeTable::parse_recoverable(text);
             errors
                 .into_iter()
                 .min_by_key(|e| e.span().map_or(usize::MAX, |s| s.start))
         };
-        let Some(head) = first(self.text) else {
-            unreachable!("called on a text that does not parse")
-        };
+        let head = first(self.text)
+            .filter(|e| e.span().map(|s| s.start) <= parsed.span().map(|s| s.start))
+            .unwrap_or(parsed);
         let starts = table_starts(self.text);
         let after = starts.partition_point(|&s| s <= head.span().map_or(0, |s| s.start));
         let later = starts[after..]
@@ -664,7 +666,7 @@ impl Loader<'_> {
     /// one, every entry of every table is read on its own, so that a
     /// mistake in one claim does not hide one in another.
     fn raw(&self, errors: &mut Vec<InputError>) -> Result<RawFile, InputError> {
-        let top = DeTable::parse(self.text).map_err(|_| self.syntax_errors())?;
+        let top = DeTable::parse(self.text).map_err(|e| self.syntax_errors(e))?;
         let mut raw = RawFile::default();
         for (key, value) in top.into_inner() {
             let name = key.get_ref().as_ref();

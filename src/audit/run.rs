@@ -307,17 +307,10 @@ fn refuse_unaffordable(
     }
     let spent: f64 = evaluations
         .iter()
-        .map(|e| work::lane_seconds(e.draws as f64 * e.cost_per_draw as f64))
+        .map(Evaluation::spent_seconds)
         .sum::<f64>()
         + networks.iter().map(|n| n.2).sum::<f64>();
-    let needs: Vec<f64> = evaluations
-        .iter()
-        .map(|e| {
-            e.need.map_or(0.0, |n| {
-                work::lane_seconds((n * BATCHES as u64) as f64 * e.cost_per_draw as f64)
-            })
-        })
-        .collect();
+    let needs: Vec<f64> = evaluations.iter().map(Evaluation::needed_seconds).collect();
     let total = spent + needs.iter().sum::<f64>();
     if total <= settings.budget {
         return Ok(());

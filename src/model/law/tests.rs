@@ -837,14 +837,18 @@ fn sampling_matches_moments() {
     }
 }
 
-/// The Kolmogorov–Smirnov distance of draws from `cdf`, against the
-/// asymptotic critical value at level 1e-6.
+/// Draws of `l` pass the Kolmogorov–Smirnov test against `cdf`.
 fn check_ks(l: &Law, cdf: impl Fn(f64) -> f64, seed: u64) {
-    let n = 200_000;
-    let mut xs = vec![0.0; n];
+    let mut xs = vec![0.0; 200_000];
     l.fill(&mut rng(seed), &mut xs);
+    assert_ks(xs, &cdf, &format!("{l:?}"));
+}
+
+/// The Kolmogorov–Smirnov distance of `xs` from `cdf` is below the
+/// asymptotic critical value at level 1e-6.
+fn assert_ks(mut xs: Vec<f64>, cdf: &dyn Fn(f64) -> f64, what: &str) {
     xs.sort_by(f64::total_cmp);
-    let nf = n as f64;
+    let nf = xs.len() as f64;
     let d = xs
         .iter()
         .enumerate()
@@ -856,7 +860,7 @@ fn check_ks(l: &Law, cdf: impl Fn(f64) -> f64, seed: u64) {
         })
         .fold(0.0, f64::max);
     let critical = ((2.0 / 1e-6f64).ln() / 2.0).sqrt() / nf.sqrt();
-    assert!(d < critical, "{l:?}: KS distance {d} >= {critical}");
+    assert!(d < critical, "{what}: KS distance {d} >= {critical}");
 }
 
 /// The truncated-normal cdf written from erfc tail masses, for each
@@ -1181,32 +1185,16 @@ fn ziggurat_draws_are_rand_distr_standard_normal() {
 /// P(Z <= t | Z > r) = 1 - Q(t) / Q(r), on the positive side and mirrored.
 #[test]
 fn ziggurat_draws_follow_the_normal_cdf_and_its_tail() {
-    let ks = |mut xs: Vec<f64>, cdf: &dyn Fn(f64) -> f64, what: &str| {
-        xs.sort_by(f64::total_cmp);
-        let nf = xs.len() as f64;
-        let d = xs
-            .iter()
-            .enumerate()
-            .map(|(i, &x)| {
-                let f = cdf(x);
-                (f - i as f64 / nf)
-                    .abs()
-                    .max((f - (i + 1) as f64 / nf).abs())
-            })
-            .fold(0.0, f64::max);
-        let critical = ((2.0 / 1e-6f64).ln() / 2.0).sqrt() / nf.sqrt();
-        assert!(d < critical, "{what}: KS distance {d} >= {critical}");
-    };
     let mut xs = vec![0.0; 2_000_000];
     law("Normal", &[0.0, 1.0]).fill(&mut rng(41), &mut xs);
-    ks(xs, &|x| crate::special::cdf(x), "normal");
+    assert_ks(xs, &|x| crate::special::cdf(x), "normal");
     let r = super::ziggurat::R;
     let mut g = rng(43);
     let right: Vec<f64> = (0..200_000)
         .map(|_| super::ziggurat::tail(&mut g, 0.5))
         .collect();
     assert!(right.iter().all(|&t| t > r));
-    ks(
+    assert_ks(
         right,
         &|t| 1.0 - crate::special::upper(t) / crate::special::upper(r),
         "tail",
@@ -1214,7 +1202,7 @@ fn ziggurat_draws_follow_the_normal_cdf_and_its_tail() {
     let left: Vec<f64> = (0..200_000)
         .map(|_| -super::ziggurat::tail(&mut g, -0.5))
         .collect();
-    ks(
+    assert_ks(
         left,
         &|t| 1.0 - crate::special::upper(t) / crate::special::upper(r),
         "mirrored tail",
