@@ -324,7 +324,9 @@ pub struct Evaluation {
     pub verdict: Verdict,
     /// (lhs - rhs) relative to the right side (see [`judging_scale`]).
     pub deviation: f64,
-    /// Total draws used (0 when nothing was sampled).
+    /// Total draws used (0 when nothing was sampled). For a claim whose
+    /// self-check reads its scenario's [`Pool`], the pool's draws: those its
+    /// moments were checked with.
     pub draws: u64,
     /// The sample size hit its cap before the verdict was decided.
     pub capped: bool,
@@ -340,11 +342,32 @@ pub struct Evaluation {
     /// The test cannot be afforded: why, with the draws it needs (the run
     /// is refused, exit 2).
     pub refused: Option<String>,
-    /// Lane operations one draw of the claim's moments costs.
+    /// Lane operations one draw of the claim's own sample costs; 0 for a
+    /// claim whose self-check reads its scenario's [`Pool`], whose draws
+    /// are the pool's and are counted once, by the pool
+    /// ([`Drawn::spent_seconds`]), not once per claim.
     pub cost_per_draw: u64,
 }
 
 impl Evaluation {
+    /// Nothing evaluated yet.
+    fn empty() -> Evaluation {
+        Evaluation {
+            lhs: None,
+            rhs: None,
+            verdict: Verdict::Undefined,
+            deviation: f64::NAN,
+            draws: 0,
+            capped: false,
+            defects: Vec::new(),
+            notes: Vec::new(),
+            non_finite: None,
+            need: None,
+            refused: None,
+            cost_per_draw: 0,
+        }
+    }
+
     /// CPU-seconds of one core its draws so far cost.
     pub fn spent_seconds(&self) -> f64 {
         work::lane_seconds(self.draws as f64 * self.cost_per_draw as f64)
@@ -375,6 +398,14 @@ impl Trial<'_> {
     pub fn exact_moments(&self) -> Vec<Outcome> {
         let engine = exact::Engine::new(self.scenario);
         self.moments.iter().map(|m| engine.moment(m)).collect()
+    }
+
+    /// Whether the exact engine decides alone: every moment has an exact
+    /// value (none undefined), and there is at least one, so that the trial
+    /// samples only to self-check them and may share its scenario's
+    /// [`Pool`].
+    pub fn decided_exactly(exact: &[Outcome]) -> bool {
+        !exact.is_empty() && exact.iter().all(Result::is_ok)
     }
 
     /// Whether sampling decides (some moment without an exact value).
@@ -423,20 +454,7 @@ impl Trial<'_> {
         budget: &Budget,
         stage: Stage,
     ) -> Evaluation {
-        let mut ev = Evaluation {
-            lhs: None,
-            rhs: None,
-            verdict: Verdict::Undefined,
-            deviation: f64::NAN,
-            draws: 0,
-            capped: false,
-            defects: Vec::new(),
-            notes: Vec::new(),
-            non_finite: None,
-            need: None,
-            refused: None,
-            cost_per_draw: 0,
-        };
+        let mut ev = Evaluation::empty();
         let Some(cx) = self.known(exact, settings, budget, &mut ev) else {
             return ev;
         };
@@ -461,6 +479,44 @@ impl Trial<'_> {
         }
         self.finish(&cx, &sampler, &mut ev);
         ev
+    }
+
+    /// The evaluation of a trial the exact engine decides
+    /// ([`Trial::decided_exactly`]), self-checked against its columns of its
+    /// scenario's pool: `columns[i]` is the pool's column of `moments[i]`.
+    /// `None` when the trial is not one the exact engine decides, or when
+    /// the pool's draws met a non-finite value in a moment that is not this
+    /// trial's: its own sample then decides, as without a pool.
+    pub fn pooled(
+        &self,
+        exact: &[Outcome],
+        settings: &Settings,
+        budget: &Budget,
+        drawn: &Drawn,
+        columns: &[usize],
+    ) -> Option<Evaluation> {
+        if !Trial::decided_exactly(exact) {
+            return None;
+        }
+        let mut ev = Evaluation::empty();
+        let sample = match &drawn.sample {
+            Ok(sample) => sample.columns(columns),
+            Err(SampleError::NonFinite { moment, value }) => {
+                let mine = columns.iter().position(|c| c == moment)?;
+                ev.non_finite = Some(format!(
+                    "{} evaluates to {value} for some draws",
+                    describe_moment(&self.moments[mine], self.scenario)
+                ));
+                ev.verdict = Verdict::Inconclusive;
+                return Some(ev);
+            }
+        };
+        let Some(cx) = self.known(exact, settings, budget, &mut ev) else {
+            return Some(ev);
+        };
+        ev.draws = sample.draws();
+        self.finish_with(&cx, &sample, &mut ev);
+        Some(ev)
     }
 
     /// What the exact engine left to sampling. An undefined moment ends the
@@ -628,17 +684,23 @@ impl Trial<'_> {
         }
     }
 
-    /// The self-check of every exact moment against the sample, and the
-    /// sides as reported.
+    /// The self-check of every exact moment against the trial's own
+    /// sample, and the sides as reported.
     fn finish(&self, cx: &Known, sampler: &Sampler, ev: &mut Evaluation) {
-        let batches = sampler.batch_estimates();
-        let pooled = sampler.pooled();
+        self.finish_with(cx, &Estimates::of(sampler), ev);
+    }
+
+    /// The self-check of every exact moment against `sample` (the trial's
+    /// own, or its columns of its scenario's [`Pool`]: one code path for
+    /// both), and the sides as reported.
+    fn finish_with(&self, cx: &Known, sample: &Estimates, ev: &mut Evaluation) {
+        let (batches, pooled) = (&sample.batches, &sample.pooled);
         self_check(
             self.scenario,
             self.moments,
             cx.exact,
             &cx.valid,
-            sampler,
+            sample,
             cx.budget,
             ev,
         );
@@ -666,7 +728,7 @@ impl Trial<'_> {
             _ => {
                 // The sampled verdict has been set; report the sides with
                 // exact moments substituted where they exist.
-                let mixed = mixed_batches(&batches, &pooled, cx.exact, self.moments.len());
+                let mixed = mixed_batches(batches, pooled, cx.exact, self.moments.len());
                 for (side, slot, exact_side) in [
                     (self.lhs, &mut ev.lhs, &cx.lhs),
                     (self.rhs, &mut ev.rhs, &cx.rhs),
@@ -742,7 +804,7 @@ impl Trial<'_> {
             &smaller,
             &small_exact,
             valid,
-            &sampler,
+            &Estimates::of(&sampler),
             budget,
             ev,
         );
@@ -860,6 +922,140 @@ impl Trial<'_> {
     }
 }
 
+/// A sample's estimates as the self-check and the reported sides read
+/// them: per batch (`[batch][column]`) and pooled over all batches, one
+/// column per moment, with the draws per batch behind them. Taken from a
+/// trial's own [`Sampler`] or from a trial's columns of a [`Pool`], so that
+/// both are read by one code path.
+#[derive(Clone, Debug)]
+pub struct Estimates {
+    batches: Vec<Vec<f64>>,
+    pooled: Vec<f64>,
+    draws_per_batch: u64,
+}
+
+impl Estimates {
+    fn of(sampler: &Sampler) -> Estimates {
+        Estimates {
+            batches: sampler.batch_estimates(),
+            pooled: sampler.pooled(),
+            draws_per_batch: sampler.draws_per_batch(),
+        }
+    }
+
+    /// The estimates of `columns`, in that order.
+    fn columns(&self, columns: &[usize]) -> Estimates {
+        let pick = |row: &[f64]| columns.iter().map(|&c| row[c]).collect();
+        Estimates {
+            batches: self.batches.iter().map(|b| pick(b)).collect(),
+            pooled: pick(&self.pooled),
+            draws_per_batch: self.draws_per_batch,
+        }
+    }
+
+    /// Draws over all batches.
+    pub fn draws(&self) -> u64 {
+        self.draws_per_batch * self.batches.len() as u64
+    }
+
+    /// Each column's estimate from all draws.
+    pub fn pooled(&self) -> &[f64] {
+        &self.pooled
+    }
+}
+
+/// The self-check's sample of one scenario, shared by the trials there
+/// that the exact engine decides (common random numbers across claims).
+///
+/// Such a trial samples only to check its exact moments against their
+/// estimates, and the claims of a file share their scenarios and many of
+/// their moments (E[y^2], Var[w], ...): one sample of the union of their
+/// moments, each moment once, checks each of them with as many draws as a
+/// sample of its own would, for about half the work over the shipped
+/// audit. Its stream is keyed by the file and the scenario, not by a
+/// claim, so a moment's sample belongs to its scenario: two claims that
+/// share a moment report the same sampled value for it, and a claim
+/// reports the same numbers whichever claims are evaluated beside it, as
+/// long as the pool is built from the whole file (`audit::plan::pool`).
+/// Only the moments are drawn, not the magnitudes a sampled verdict reads
+/// ([`magnitude_plan`]): a self-check never reads them.
+#[derive(Clone, Debug)]
+pub struct Pool {
+    moments: Vec<Moment>,
+    key: StreamKey,
+}
+
+impl Pool {
+    pub fn new(key: StreamKey) -> Pool {
+        Pool {
+            moments: Vec::new(),
+            key,
+        }
+    }
+
+    /// The pool's columns of `moments` (in their order), adding the
+    /// moments it does not have yet.
+    pub fn join(&mut self, moments: &[Moment]) -> Vec<usize> {
+        moments
+            .iter()
+            .map(|m| {
+                self.moments.iter().position(|p| p == m).unwrap_or_else(|| {
+                    self.moments.push(m.clone());
+                    self.moments.len() - 1
+                })
+            })
+            .collect()
+    }
+
+    /// Lane operations one draw of every moment of the pool costs.
+    pub fn cost_per_draw(&self, scenario: &Scenario) -> u64 {
+        Sampler::new(scenario, &self.moments, self.key, BATCHES)
+            .cost_per_draw()
+            .max(1)
+    }
+
+    /// Draws `per_batch` draws in each of [`BATCHES`] batches.
+    pub fn draw(&self, scenario: &Scenario, per_batch: u64) -> Drawn {
+        let mut sampler = Sampler::new(scenario, &self.moments, self.key, BATCHES);
+        let cost_per_draw = sampler.cost_per_draw().max(1);
+        let sample = sampler.extend(per_batch).map(|()| Estimates::of(&sampler));
+        Drawn {
+            sample,
+            ops: (per_batch * BATCHES as u64) as f64 * cost_per_draw as f64,
+        }
+    }
+}
+
+/// A pool's sample, or the non-finite value that stopped it (its
+/// `moment` the pool's column), and the work it took.
+#[derive(Clone, Debug)]
+pub struct Drawn {
+    pub sample: Result<Estimates, SampleError>,
+    /// Lane operations spent, whether or not the draws were finite.
+    ops: f64,
+}
+
+impl Drawn {
+    /// CPU-seconds of one core the pool's draws cost: counted once for
+    /// all the trials that read it.
+    pub fn spent_seconds(&self) -> f64 {
+        work::lane_seconds(self.ops)
+    }
+}
+
+/// Draws per batch of a pool whose draws cost `cost` lane operations each,
+/// where its first look fits whole in one test's share: the first look of
+/// a trial of its own ([`FIRST_DRAWS`], or fewer under `--max-samples`),
+/// so that a pooled moment is checked with as many draws as an unpooled
+/// one. `None` where it does not fit: the trials that make it too
+/// expensive keep samples of their own ([`Trial::evaluate`]).
+pub fn pooled_draws(cost: u64, settings: &Settings) -> Option<u64> {
+    let full = FIRST_DRAWS.min(settings.max_samples / BATCHES as u64);
+    let share = work::share_ops(settings.budget);
+    (full >= MIN_PILOT && pilot_draws(cost.max(1), share, settings.max_samples) == full)
+        .then_some(full)
+}
+
 /// Compares each exact moment with its sampled estimate; a disagreement
 /// beyond the test's critical value is a defect of the tool. Moments whose
 /// estimator has no known finite variance are noted, not checked.
@@ -868,12 +1064,11 @@ fn self_check(
     moments: &[Moment],
     exact: &[Outcome],
     valid: &[Result<(), String>],
-    sampler: &Sampler,
+    sample: &Estimates,
     budget: &Budget,
     ev: &mut Evaluation,
 ) {
-    let batches = sampler.batch_estimates();
-    let pooled = sampler.pooled();
+    let (batches, pooled) = (&sample.batches, &sample.pooled);
     for (i, o) in exact.iter().enumerate() {
         let Ok(e) = o else { continue };
         if let Err(why) = &valid[i] {
@@ -893,7 +1088,7 @@ fn self_check(
             |se: f64| diff > budget.critical * se + e.val.err && diff > 1e-12 * e.val.value.abs();
         let mut se = standard_error(batches.iter().map(|b| b[i]));
         if disagree(se) {
-            let total = (sampler.draws_per_batch() * BATCHES as u64) as f64;
+            let total = sample.draws() as f64;
             if let Some(v) = estimator_variance(scenario, &moments[i], e.val.value) {
                 se = se.max((v.max(0.0) / total).sqrt());
             }
@@ -1435,6 +1630,137 @@ mod tests {
         let ev = trial.evaluate(&exact, &fine, &budget, Stage::Pilot);
         let why = ev.refused.expect("refused");
         assert!(why.contains("more than --max-samples 67108864"), "{why}");
+    }
+
+    /// Two claims of one scenario checked against one pool: the moment they
+    /// share is drawn once and reads the same in both, each is checked with
+    /// a first look's draws, and a wrong exact value is still a defect.
+    /// E[relu(y)^2] = 1/2 and Var[y] = 1 for a unit Gaussian y; the
+    /// estimator of E[relu(y)^2] has sd sqrt(E[y^4]/2 - 1/4) = sqrt(5)/2, so
+    /// over 131072 draws its standard error is 0.0031 and 0.55 is 16 of them
+    /// off.
+    #[test]
+    fn a_pool_checks_each_claim_against_its_scenarios_draws() {
+        let funcs: HashMap<String, FunctionDef> = HashMap::new();
+        let model = build("t", &parse_model(Y).expect("parses"), &funcs).expect("resolves");
+        let resolve = |claim: &str| {
+            let c = parse_claim(claim).expect("parses");
+            let mut moments = Vec::new();
+            let lhs = model.side(&c.lhs, &funcs, &mut moments).expect("lhs");
+            let rhs = model.side(&c.rhs, &funcs, &mut moments).expect("rhs");
+            (c.relation, moments, lhs, rhs)
+        };
+        let half = resolve("E[relu(y)^2] = Var[y] / 2");
+        let unit = resolve("Var[y] = 1");
+        let (half_trial, unit_trial) = (
+            resolved_trial(&model.scenario, &half),
+            resolved_trial(&model.scenario, &unit),
+        );
+        let mut pool = Pool::new(StreamKey::new(5, &["pool test"]));
+        let half_columns = pool.join(&half.1);
+        let unit_columns = pool.join(&unit.1);
+        assert_eq!(pool.moments.len(), 2, "Var[y] is drawn once");
+        assert_eq!(half_columns, vec![0, 1]);
+        assert_eq!(unit_columns, vec![1]);
+        let settings = Settings::default();
+        let per_batch = pooled_draws(pool.cost_per_draw(&model.scenario), &settings);
+        assert_eq!(per_batch, Some(FIRST_DRAWS));
+        let drawn = pool.draw(&model.scenario, FIRST_DRAWS);
+        let budget = Budget::new(3);
+        let check = |t: &Trial, exact: &[Outcome], columns: &[usize]| {
+            t.pooled(exact, &settings, &budget, &drawn, columns)
+                .expect("decided exactly, so pooled")
+        };
+        let half_exact = half_trial.exact_moments();
+        let unit_exact = unit_trial.exact_moments();
+        let a = check(&half_trial, &half_exact, &half_columns);
+        let b = check(&unit_trial, &unit_exact, &unit_columns);
+        for ev in [&a, &b] {
+            assert_eq!(ev.verdict, Verdict::Holds, "{ev:?}");
+            assert!(ev.defects.is_empty(), "{ev:?}");
+            assert_eq!(ev.draws, FIRST_DRAWS * BATCHES as u64);
+            assert_eq!(
+                ev.cost_per_draw, 0,
+                "the pool's draws are counted by the pool"
+            );
+        }
+        // Var[y]/2 and Var[y] from the same column: halving is exact.
+        let sampled = |v: &Option<SideValue>| v.as_ref().and_then(|v| v.sampled).expect("sampled");
+        let (var_half, var) = (sampled(&a.rhs), sampled(&b.lhs));
+        assert_eq!((var_half.0, var_half.1), (var.0 / 2.0, var.1 / 2.0));
+        assert!((var.0 - 1.0).abs() < 6.0 * var.1, "{var:?}");
+        // The other claim's own stream draws other numbers: the pool's
+        // sample is the scenario's, not a claim's.
+        let own = unit_trial.evaluate(&unit_exact, &settings, &budget, Stage::Pilot);
+        assert_ne!(sampled(&own.lhs), var);
+        // A wrong exact value in the pooled path is a defect, of that
+        // claim only.
+        let mut wrong = half_exact.clone();
+        wrong[0].as_mut().expect("exact").val.value = 0.55;
+        let a = check(&half_trial, &wrong, &half_columns);
+        assert_eq!(a.defects.len(), 1, "{a:?}");
+        let d = &a.defects[0];
+        assert_eq!(d.moment, "E[relu(y)^2]");
+        assert_eq!(d.exact, 0.55);
+        assert!((d.sampled - 0.5).abs() < 6.0 * d.se, "{d:?}");
+        assert_eq!(check(&unit_trial, &unit_exact, &unit_columns), b);
+    }
+
+    /// A claim's sides resolved in a model: relation, moments, sides.
+    type Resolved = (Relation, Vec<Moment>, Side, Side);
+
+    fn resolved_trial<'a>(scenario: &'a Scenario, r: &'a Resolved) -> Trial<'a> {
+        Trial {
+            scenario,
+            moments: &r.1,
+            lhs: &r.2,
+            rhs: &r.3,
+            relation: r.0,
+            within: None,
+            key: StreamKey::new(5, &["a claim's own stream"]),
+        }
+    }
+
+    /// A pool whose draws meet NaN blames the claims whose moment it is,
+    /// and leaves the others to their own samples. log(y) is NaN for half
+    /// the draws of a unit Gaussian; the exact engine would not give it a
+    /// value, so an exact outcome is lent to it to reach the pooled path.
+    #[test]
+    fn a_pool_that_meets_a_non_finite_draw_blames_only_its_owners() {
+        let funcs: HashMap<String, FunctionDef> = HashMap::new();
+        let model = build("t", &parse_model(Y).expect("parses"), &funcs).expect("resolves");
+        let resolve = |claim: &str| {
+            let c = parse_claim(claim).expect("parses");
+            let mut moments = Vec::new();
+            let lhs = model.side(&c.lhs, &funcs, &mut moments).expect("lhs");
+            let rhs = model.side(&c.rhs, &funcs, &mut moments).expect("rhs");
+            (c.relation, moments, lhs, rhs)
+        };
+        let (good, bad) = (resolve("E[y^2] = 1"), resolve("E[log(y)] = 0"));
+        let mut pool = Pool::new(StreamKey::new(5, &["nan"]));
+        let good_columns = pool.join(&good.1);
+        let bad_columns = pool.join(&bad.1);
+        let drawn = pool.draw(&model.scenario, FIRST_DRAWS);
+        assert!(drawn.sample.is_err());
+        let (good_trial, bad_trial) = (
+            resolved_trial(&model.scenario, &good),
+            resolved_trial(&model.scenario, &bad),
+        );
+        let exact = good_trial.exact_moments();
+        let (settings, budget) = (Settings::default(), Budget::new(2));
+        assert!(
+            good_trial
+                .pooled(&exact, &settings, &budget, &drawn, &good_columns)
+                .is_none(),
+            "not its moment: its own sample decides"
+        );
+        let ev = bad_trial
+            .pooled(&exact, &settings, &budget, &drawn, &bad_columns)
+            .expect("its moment failed");
+        assert_eq!(
+            ev.non_finite.as_deref(),
+            Some("E[log(y)] evaluates to NaN for some draws")
+        );
     }
 
     #[test]

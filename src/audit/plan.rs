@@ -7,6 +7,11 @@
 //! every claim, so that the family-wise rate is shared by all of them.
 //! The plans are one vector in run order (file, item, claim of the item,
 //! scenario); each remembers where it came from by index.
+//!
+//! Planning also groups the trials the exact engine decides into the
+//! self-check's shared samples, one per file and scenario ([`pool`],
+//! `verdict::Pool`), over every plan before a selection drops any, so that
+//! a claim's sampled numbers do not depend on which claims run beside it.
 
 use super::load::{ClaimDef, File};
 use crate::diag::{Diag, InputError};
@@ -19,7 +24,7 @@ use crate::net;
 use crate::progress;
 use crate::requirement::{Decision, decide};
 use crate::sample::StreamKey;
-use crate::verdict::{Budget, Settings, Trial, Verdict};
+use crate::verdict::{Budget, Pool, Settings, Trial, Verdict, pooled_draws};
 use rayon::prelude::*;
 
 /// Where a planned trial comes from: its file, the file's item, and the
@@ -51,6 +56,22 @@ pub(super) struct Planned {
     pub requirement_keys: Vec<StreamKey>,
     pub expected: Option<Verdict>,
     pub pinned: bool,
+    /// Where the trial's self-check reads its scenario's shared sample: the
+    /// index of its [`Shared`] pool and its moments' columns there; `None`
+    /// where the trial samples on its own stream.
+    pub pooled: Option<(usize, Vec<usize>)>,
+}
+
+/// One scenario's shared sample for the self-check: the pool of its
+/// file's trials there that the exact engine decides, and its size.
+pub(super) struct Shared {
+    pub scenario: Scenario,
+    pub pool: Pool,
+    /// Draws per batch: a first look's, as a trial of its own would take.
+    pub per_batch: u64,
+    pub cost_per_draw: u64,
+    /// How many trials read it, selected or not.
+    pub trials: usize,
 }
 
 impl Planned {
@@ -211,6 +232,7 @@ fn plan_claim(file: &File, at: At, def: &ClaimDef, seed: u64) -> Result<Vec<Plan
                 requirements,
                 requirement_keys,
                 pinned: pinned.is_some(),
+                pooled: None,
             })
         })
         .collect()
@@ -330,6 +352,105 @@ pub(super) fn prepare(plans: &mut [Planned], series_plans: &SeriesPlans) -> Budg
         .filter_map(|(_, d)| d.pending.as_ref().map(|t| t.tests()))
         .sum();
     Budget::new(claims + series + requirements)
+}
+
+/// Groups the trials that the exact engine decides by file and scenario
+/// (its name in the file, and the resolved scenario equal) into the
+/// self-check's shared samples, and sets each member's `pooled`. Run over
+/// every plan, selected or not, so that a pool is its scenario's whole
+/// (and the same) in `explain` as in the audit. Where a pool's first look
+/// would be over one test's share, its most expensive trials (by their own
+/// moments' cost) leave it, one at a time, and keep samples of their own;
+/// a trial too expensive on its own is never pooled (it takes its smaller
+/// self-check).
+pub(super) fn pool(files: &[File], plans: &mut [Planned], settings: &Settings) -> Vec<Shared> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, p) in plans.iter().enumerate() {
+        if !Trial::decided_exactly(&p.exact) {
+            continue;
+        }
+        let same = |q: &Planned| {
+            q.at.file == p.at.file && q.scenario_name == p.scenario_name && q.scenario == p.scenario
+        };
+        match groups.iter_mut().find(|g| same(&plans[g[0]])) {
+            Some(g) => g.push(i),
+            None => groups.push(vec![i]),
+        }
+    }
+    // Compiling a pool's kernel to cost it: the groups in parallel, kept
+    // in plan order.
+    let fitted: Vec<Option<(Shared, Vec<(usize, Vec<usize>)>)>> = groups
+        .par_iter()
+        .map(|members| {
+            let first = &plans[members[0]];
+            let key = StreamKey::new(
+                settings.seed,
+                &[
+                    &files[first.at.file].name,
+                    &first.scenario_name,
+                    "self-check",
+                    "pool",
+                ],
+            );
+            fit(plans, members, key, settings)
+        })
+        .collect();
+    let mut shared = Vec::new();
+    for (pool, columns) in fitted.into_iter().flatten() {
+        for (i, c) in columns {
+            plans[i].pooled = Some((shared.len(), c));
+        }
+        shared.push(pool);
+    }
+    shared
+}
+
+/// The pool of `members` (plan indices in one scenario) whose first look
+/// fits in one share, with each kept member's columns; the most expensive
+/// members on their own leave first. `None` when none fits.
+fn fit(
+    plans: &[Planned],
+    members: &[usize],
+    key: StreamKey,
+    settings: &Settings,
+) -> Option<(Shared, Vec<(usize, Vec<usize>)>)> {
+    let scenario = &plans[members[0]].scenario;
+    let union = |kept: &[usize]| {
+        let mut pool = Pool::new(key);
+        let columns: Vec<(usize, Vec<usize>)> = kept
+            .iter()
+            .map(|&i| (i, pool.join(&plans[i].moments)))
+            .collect();
+        (pool, columns)
+    };
+    let mut kept = members.to_vec();
+    let mut own: Option<Vec<u64>> = None;
+    while !kept.is_empty() {
+        let (pool, columns) = union(&kept);
+        let cost_per_draw = pool.cost_per_draw(scenario);
+        if let Some(per_batch) = pooled_draws(cost_per_draw, settings) {
+            let shared = Shared {
+                scenario: scenario.clone(),
+                pool,
+                per_batch,
+                cost_per_draw,
+                trials: kept.len(),
+            };
+            return Some((shared, columns));
+        }
+        let own = own.get_or_insert_with(|| {
+            members
+                .iter()
+                .map(|&i| union(&[i]).0.cost_per_draw(scenario))
+                .collect()
+        });
+        // The most expensive member leaves (the last of equals), with its
+        // cost, so that indices into `kept` and `own` stay together.
+        let worst = (0..kept.len()).max_by_key(|&k| own[k])?;
+        kept.remove(worst);
+        own.remove(worst);
+    }
+    None
 }
 
 /// Settles the requirements that need sampled tests (they are in the

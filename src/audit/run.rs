@@ -2,8 +2,10 @@
 //! and gathered into the report.
 //!
 //! Work is estimated before it is done: the whole run is refused before any
-//! draw when its estimate is over the budget (`refuse_over_budget`); every
-//! pilot runs; what the power calculations cannot afford refuses the run
+//! draw when its estimate is over the budget (`refuse_over_budget`); the
+//! self-check's shared samples are drawn, one per scenario (`plan::pool`),
+//! and the claims the exact engine decides are checked against them; every
+//! other pilot runs; what the power calculations cannot afford refuses the run
 //! (`refuse_unaffordable`); then the powered tests run. Networks are drawn
 //! at their tables' draws, then extended (same streams) to what their
 //! series claims' power calculations ask for. Trials run in parallel and
@@ -11,12 +13,14 @@
 //! count.
 
 use super::load::{ClaimDef, File, Item};
-use super::plan::{At, Planned, SeriesPlans, Site, plan_all, plan_series, prepare, select, settle};
+use super::plan::{
+    At, Planned, SeriesPlans, Shared, Site, plan_all, plan_series, pool, prepare, select, settle,
+};
 use crate::diag::{Diag, InputError};
 use crate::net;
 use crate::outcome::{Checked, Entry, FileReport, Report, Row, attribution};
 use crate::progress;
-use crate::verdict::{BATCHES, Budget, Evaluation, Settings, Stage};
+use crate::verdict::{BATCHES, Budget, Drawn, Evaluation, Settings, Stage};
 use crate::work;
 use rayon::prelude::*;
 use std::iter::Peekable;
@@ -40,9 +44,17 @@ pub fn run_selected(
     let series_plans = plan_series(files)?;
     check_memory(files, &series_plans, selected)?;
     let budget = prepare(&mut plans, &series_plans);
+    let pools = pool(files, &mut plans, settings);
     let keep = select(files, &mut plans, selected);
     settle(&mut plans, settings, &budget);
-    let evaluations = evaluate(files, &plans, &series_plans, selected, settings, &budget)?;
+    let run = Run {
+        files,
+        plans: &plans,
+        pools: &pools,
+        settings,
+        budget: &budget,
+    };
+    let evaluations = evaluate(&run, &series_plans, selected)?;
     let mut results = plans.into_iter().zip(evaluations).peekable();
     let mut files_out = Vec::new();
     for (fi, ((f, keep), series)) in files.iter().zip(&keep).zip(&series_plans).enumerate() {
@@ -81,31 +93,70 @@ fn refuse_empty(files: &[File]) -> Result<(), InputError> {
     ))
 }
 
+/// What a run evaluates: the files, their selected plans, the
+/// self-check's pools (over every plan, selected or not), the settings and
+/// the test budget.
+struct Run<'a> {
+    files: &'a [File],
+    plans: &'a [Planned],
+    pools: &'a [Shared],
+    settings: &'a Settings,
+    budget: &'a Budget,
+}
+
+impl Run<'_> {
+    /// Which pools a selected plan reads: only those are drawn, each whole.
+    fn pools_used(&self) -> Vec<bool> {
+        let mut used = vec![false; self.pools.len()];
+        for (k, _) in self.plans.iter().filter_map(|p| p.pooled.as_ref()) {
+            used[*k] = true;
+        }
+        used
+    }
+
+    /// CPU-seconds of one core pool `k`'s first look is estimated at:
+    /// exactly what drawing it costs.
+    fn pool_seconds(&self, k: usize) -> f64 {
+        let s = &self.pools[k];
+        work::lane_seconds((s.per_batch * BATCHES as u64) as f64 * s.cost_per_draw as f64)
+    }
+}
+
 /// Every selected plan evaluated, in plan order: refused before any draw
-/// when the estimate is over the budget, then the pilots, refused where the
-/// powered tests cannot be afforded, then the powered tests; a trial that
-/// met NaN or infinity is bad input.
+/// when the estimate is over the budget; the pools the selected plans read
+/// drawn, and the claims the exact engine decides checked against them;
+/// the other pilots, refused where the powered tests cannot be afforded,
+/// then the powered tests; a trial that met NaN or infinity is bad input.
 fn evaluate(
-    files: &[File],
-    plans: &[Planned],
+    run: &Run,
     series_plans: &SeriesPlans,
     selected: &dyn Fn(&str) -> bool,
-    settings: &Settings,
-    budget: &Budget,
 ) -> Result<Vec<Evaluation>, InputError> {
-    let sites: Vec<Site> = plans.iter().map(|p| p.site(files)).collect();
-    let networks = networks_used(files, series_plans, selected);
-    refuse_over_budget(files, &sites, plans, &networks, settings)?;
+    let (plans, settings, budget) = (run.plans, run.settings, run.budget);
+    let sites: Vec<Site> = plans.iter().map(|p| p.site(run.files)).collect();
+    let networks = networks_used(run.files, series_plans, selected);
+    let used = run.pools_used();
+    refuse_over_budget(run, &sites, &used, &networks)?;
+    let drawn = draw_pools(run, &used);
     progress::phase("sampling: first looks", plans.len() as u64);
     let mut evaluations: Vec<Evaluation> = plans
         .par_iter()
         .map(|p| {
-            let ev = p.trial().evaluate(&p.exact, settings, budget, Stage::Pilot);
+            let trial = p.trial();
+            // A pool whose draws met a non-finite value in another claim's
+            // moment leaves this claim to its own sample.
+            let pooled = p.pooled.as_ref().and_then(|(k, columns)| {
+                let drawn = drawn[*k].as_ref()?;
+                trial.pooled(&p.exact, settings, budget, drawn, columns)
+            });
+            let ev =
+                pooled.unwrap_or_else(|| trial.evaluate(&p.exact, settings, budget, Stage::Pilot));
             progress::advance(1);
             ev
         })
         .collect();
-    refuse_unaffordable(&sites, &evaluations, &networks, settings)?;
+    let pools_spent: f64 = drawn.iter().flatten().map(Drawn::spent_seconds).sum();
+    refuse_unaffordable(&sites, &evaluations, pools_spent, &networks, settings)?;
     let powered: Vec<(usize, u64)> = evaluations
         .iter()
         .enumerate()
@@ -128,6 +179,24 @@ fn evaluate(
     }
     reject_ill_posed(&sites, &evaluations)?;
     Ok(evaluations)
+}
+
+/// The pools the selected plans read, drawn (in parallel, each on its own
+/// stream, so in any order); `None` for the others.
+fn draw_pools(run: &Run, used: &[bool]) -> Vec<Option<Drawn>> {
+    let count = used.iter().filter(|u| **u).count();
+    progress::phase("sampling: shared self-checks", count as u64);
+    run.pools
+        .par_iter()
+        .zip(used)
+        .map(|(s, &used)| {
+            used.then(|| {
+                let drawn = s.pool.draw(&s.scenario, s.per_batch);
+                progress::advance(1);
+                drawn
+            })
+        })
+        .collect()
 }
 
 /// The entries of file `fi`'s selected items (`keep`), their rows taken
@@ -216,22 +285,19 @@ fn networks_used(
     out
 }
 
-/// Before any sampling: the run's estimated work (every pilot and
-/// self-check within its share, every network at the draws its table asks
-/// for) against the budget. Over it, the run is refused, naming the most
-/// expensive piece.
+/// Before any sampling: the run's estimated work (every pool the selected
+/// plans read, once; every other pilot and self-check within its share;
+/// every network at the draws its table asks for) against the budget.
+/// Over it, the run is refused, naming the most expensive piece.
 fn refuse_over_budget(
-    files: &[File],
+    run: &Run,
     sites: &[Site],
-    plans: &[Planned],
+    used: &[bool],
     networks: &[(usize, usize, f64)],
-    settings: &Settings,
 ) -> Result<(), InputError> {
-    let pilots: Vec<f64> = plans
-        .par_iter()
-        .map(|p| work::lane_seconds(p.trial().pilot_ops(settings)))
-        .collect();
-    let total: f64 = pilots.iter().sum::<f64>() + networks.iter().map(|n| n.2).sum::<f64>();
+    let (files, settings) = (run.files, run.settings);
+    let pieces = pieces(run, used);
+    let total = pieces.iter().map(|p| p.1).sum::<f64>() + networks.iter().map(|n| n.2).sum::<f64>();
     if total <= settings.budget {
         return Ok(());
     }
@@ -241,24 +307,63 @@ fn refuse_over_budget(
         work::human_seconds(settings.budget)
     );
     let biggest_net = networks.iter().max_by(|a, b| a.2.total_cmp(&b.2));
-    let biggest_claim = pilots.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1));
+    let biggest_claim = pieces.iter().max_by(|a, b| a.1.total_cmp(&b.1));
     match (biggest_net, biggest_claim) {
-        (Some(&(fi, ni, secs)), c) if c.is_none_or(|(_, s)| secs >= *s) => Err(network_error(
+        (Some(&(fi, ni, secs)), c) if c.is_none_or(|(_, s, _)| secs >= *s) => Err(network_error(
             &files[fi],
             &files[fi].networks[ni],
             secs,
             &summary,
         )),
-        (_, Some((i, secs))) => Err(error_at(
-            &sites[i],
-            format!(
-                "{summary}; the most expensive piece is this claim's self-check and first look, {}",
-                work::human_seconds(*secs)
-            ),
-            BUDGET_HELP,
-        )),
+        (_, Some(&(i, secs, pool))) => {
+            let what = match pool {
+                None => "this claim's self-check and first look".to_string(),
+                Some(k) => format!(
+                    "the self-check sample this scenario's {} exactly decided claims share",
+                    run.pools[k].trials
+                ),
+            };
+            Err(error_at(
+                &sites[i],
+                format!(
+                    "{summary}; the most expensive piece is {what}, {}",
+                    work::human_seconds(secs)
+                ),
+                BUDGET_HELP,
+            ))
+        }
         _ => Ok(()),
     }
+}
+
+/// The claims' work estimated before any draw, piece by piece in
+/// CPU-seconds of one core, each with the plan it is reported at: each
+/// unpooled plan's pilot and self-check (`Trial::pilot_ops`, a bound on
+/// what its pilot spends), and each pool the selected plans read, once
+/// (exactly what its draws then cost), at the first selected plan that
+/// reads it.
+fn pieces(run: &Run, used: &[bool]) -> Vec<(usize, f64, Option<usize>)> {
+    let pilots: Vec<(usize, f64, Option<usize>)> = run
+        .plans
+        .par_iter()
+        .enumerate()
+        .filter(|(_, p)| p.pooled.is_none())
+        .map(|(i, p)| {
+            (
+                i,
+                work::lane_seconds(p.trial().pilot_ops(run.settings)),
+                None,
+            )
+        })
+        .collect();
+    let pools = (0..run.pools.len()).filter(|&k| used[k]).filter_map(|k| {
+        let first = run
+            .plans
+            .iter()
+            .position(|p| p.pooled.as_ref().is_some_and(|c| c.0 == k))?;
+        Some((first, run.pool_seconds(k), Some(k)))
+    });
+    pilots.into_iter().chain(pools).collect()
 }
 
 /// A network over the budget, pointed at its table.
@@ -293,6 +398,7 @@ pub fn network_error(f: &File, n: &net::Network, secs: f64, summary: &str) -> In
 fn refuse_unaffordable(
     sites: &[Site],
     evaluations: &[Evaluation],
+    pools_spent: f64,
     networks: &[(usize, usize, f64)],
     settings: &Settings,
 ) -> Result<(), InputError> {
@@ -309,6 +415,7 @@ fn refuse_unaffordable(
         .iter()
         .map(Evaluation::spent_seconds)
         .sum::<f64>()
+        + pools_spent
         + networks.iter().map(|n| n.2).sum::<f64>();
     let needs: Vec<f64> = evaluations.iter().map(Evaluation::needed_seconds).collect();
     let total = spent + needs.iter().sum::<f64>();
