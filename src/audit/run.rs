@@ -138,23 +138,7 @@ fn evaluate(
     let used = run.pools_used();
     refuse_over_budget(run, &sites, &used, &networks)?;
     let drawn = draw_pools(run, &used);
-    progress::phase("sampling: first looks", plans.len() as u64);
-    let mut evaluations: Vec<Evaluation> = plans
-        .par_iter()
-        .map(|p| {
-            let trial = p.trial();
-            // A pool whose draws met a non-finite value in another claim's
-            // moment leaves this claim to its own sample.
-            let pooled = p.pooled.as_ref().and_then(|(k, columns)| {
-                let drawn = drawn[*k].as_ref()?;
-                trial.pooled(&p.exact, settings, budget, drawn, columns)
-            });
-            let ev =
-                pooled.unwrap_or_else(|| trial.evaluate(&p.exact, settings, budget, Stage::Pilot));
-            progress::advance(1);
-            ev
-        })
-        .collect();
+    let mut evaluations = first_looks(run, &drawn);
     let pools_spent: f64 = drawn.iter().flatten().map(Drawn::spent_seconds).sum();
     refuse_unaffordable(&sites, &evaluations, pools_spent, &networks, settings)?;
     let powered: Vec<(usize, u64)> = evaluations
@@ -195,6 +179,29 @@ fn draw_pools(run: &Run, used: &[bool]) -> Vec<Option<Drawn>> {
                 progress::advance(1);
                 drawn
             })
+        })
+        .collect()
+}
+
+/// Every selected plan's first evaluation, in plan order: against its pool
+/// where it has one, else its own pilot. A pool whose draws met a
+/// non-finite value in another claim's moment leaves a claim to its own
+/// sample.
+fn first_looks(run: &Run, drawn: &[Option<Drawn>]) -> Vec<Evaluation> {
+    let (settings, budget) = (run.settings, run.budget);
+    progress::phase("sampling: first looks", run.plans.len() as u64);
+    run.plans
+        .par_iter()
+        .map(|p| {
+            let trial = p.trial();
+            let pooled = p.pooled.as_ref().and_then(|(k, columns)| {
+                let drawn = drawn[*k].as_ref()?;
+                trial.pooled(&p.exact, settings, budget, drawn, columns)
+            });
+            let ev =
+                pooled.unwrap_or_else(|| trial.evaluate(&p.exact, settings, budget, Stage::Pilot));
+            progress::advance(1);
+            ev
         })
         .collect()
 }
@@ -609,4 +616,117 @@ fn check_memory(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    // The work estimate of a run with pools against what its first looks
+    // then spend, on a file whose claims share their scenarios' moments.
+
+    use super::*;
+    use crate::audit::load::load;
+    use crate::verdict::Verdict;
+
+    /// Two scenarios; in `unit` three claims share E[y^2] and Var[y], and a
+    /// fourth's sum of 4096 terms costs more than a share on its own (over
+    /// 4096 lane operations a draw against the 1907 that fit 131072 draws
+    /// in one second of 2.5e8), so it takes a smaller first look on its
+    /// own stream; in `wide` one claim. E[relu(y)^2] = Var[y]/2 for a
+    /// symmetric y.
+    const SHARED: &str = r#"
+[scenario.unit]
+model = "y ~ Normal(0, 1)"
+
+[scenario.wide]
+model = "y ~ Normal(0, 2)"
+
+[[claim]]
+id = "half"
+in = ["unit", "wide"]
+says = "E[relu(y)^2] = Var[y] / 2"
+
+[[claim]]
+id = "second"
+in = ["unit"]
+says = "E[y^2] = Var[y]"
+
+[[claim]]
+id = "unit-variance"
+in = ["unit"]
+says = "Var[y] = 1"
+
+[[claim]]
+id = "big-sum"
+in = ["unit"]
+says = "E[sum(4096, y^2)] = 4096"
+"#;
+
+    #[test]
+    fn a_pooled_runs_estimate_is_what_it_spends() {
+        let files = vec![load("shared.toml", SHARED).expect("loads")];
+        let settings = Settings::default();
+        let mut plans = plan_all(&files, settings.seed).expect("plans");
+        let series = plan_series(&files).expect("no series");
+        let budget = prepare(&mut plans, &series);
+        let pools = pool(&files, &mut plans, &settings);
+        let pooled = |id: &str, scenario: &str| {
+            let p = plans
+                .iter()
+                .find(|p| p.site(&files).1.id == id && p.scenario_name == scenario)
+                .expect("planned");
+            p.pooled.as_ref().map(|(k, _)| *k)
+        };
+        // One pool a scenario; the expensive claim keeps its own sample.
+        assert_eq!(pools.len(), 2);
+        assert_eq!(pooled("half", "unit"), Some(0));
+        assert_eq!(pooled("second", "unit"), Some(0));
+        assert_eq!(pooled("unit-variance", "unit"), Some(0));
+        assert_eq!(pooled("big-sum", "unit"), None);
+        assert_eq!(pooled("half", "wide"), Some(1));
+        assert_eq!(pools[0].trials, 3);
+        let run = Run {
+            files: &files,
+            plans: &plans,
+            pools: &pools,
+            settings: &settings,
+            budget: &budget,
+        };
+        let used = run.pools_used();
+        let pieces = pieces(&run, &used);
+        let drawn = draw_pools(&run, &used);
+        let evaluations = first_looks(&run, &drawn);
+        // Each pool is estimated at exactly what its draws cost: the same
+        // draws times the same cost, by the same arithmetic.
+        for (k, d) in drawn.iter().enumerate() {
+            let d = d.as_ref().expect("every pool is read");
+            assert!(d.sample.is_ok());
+            let estimated = pieces.iter().find(|p| p.2 == Some(k)).expect("a piece").1;
+            assert_eq!(estimated, d.spent_seconds(), "pool {k}");
+        }
+        // An unpooled claim's pilot is bounded by its estimate: one over
+        // its share at 131072 draws is estimated at the share, and takes
+        // the draws that fit in it.
+        for (i, ev) in evaluations.iter().enumerate() {
+            if plans[i].pooled.is_some() {
+                assert_eq!(ev.spent_seconds(), 0.0, "counted by its pool");
+            } else {
+                let piece = pieces.iter().find(|p| p.0 == i && p.2.is_none());
+                let estimated = piece.expect("a piece").1;
+                assert!(ev.spent_seconds() <= estimated, "{i}");
+                assert!(ev.spent_seconds() > 0.0, "{i}");
+                assert!(ev.draws < 131_072, "a smaller first look: {ev:?}");
+            }
+            assert!(ev.defects.is_empty(), "{ev:?}");
+            assert_eq!(ev.verdict, Verdict::Holds, "{ev:?}");
+        }
+        // Sharing saves work: the pools cost less than their claims'
+        // pilots would on streams of their own.
+        let alone: f64 = plans
+            .iter()
+            .filter(|p| p.pooled.is_some())
+            .map(|p| work::lane_seconds(p.trial().pilot_ops(&settings)))
+            .sum();
+        let shared: f64 = drawn.iter().flatten().map(Drawn::spent_seconds).sum();
+        assert!(shared < alone, "{shared} {alone}");
+    }
 }
