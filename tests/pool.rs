@@ -101,7 +101,14 @@ fn a_pooled_file_is_byte_identical_at_any_thread_count() {
         initaudit_with(
             &format!("pool-threads-{threads}"),
             &[("shared.toml", SHARED)],
-            &["audit", "shared.toml", "--format", "json", "--threads", threads],
+            &[
+                "audit",
+                "shared.toml",
+                "--format",
+                "json",
+                "--threads",
+                threads,
+            ],
         )
     };
     let (one, two) = (at("1"), at("2"));

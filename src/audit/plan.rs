@@ -360,9 +360,10 @@ pub(super) fn prepare(plans: &mut [Planned], series_plans: &SeriesPlans) -> Budg
 /// every plan, selected or not, so that a pool is its scenario's whole
 /// (and the same) in `explain` as in the audit. Where a pool's first look
 /// would be over one test's share, its most expensive trials (by their own
-/// moments' cost) leave it, one at a time, and keep samples of their own;
-/// a trial too expensive on its own is never pooled (it takes its smaller
-/// self-check).
+/// moments' cost) leave it, one at a time, and keep samples of their own.
+/// A pool needs two trials: one alone keeps its own stream, which is then
+/// its scenario's sample all the same (and `check`'s answer the bytes it
+/// always had).
 pub(super) fn pool(files: &[File], plans: &mut [Planned], settings: &Settings) -> Vec<Shared> {
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for (i, p) in plans.iter().enumerate() {
@@ -407,7 +408,7 @@ pub(super) fn pool(files: &[File], plans: &mut [Planned], settings: &Settings) -
 
 /// The pool of `members` (plan indices in one scenario) whose first look
 /// fits in one share, with each kept member's columns; the most expensive
-/// members on their own leave first. `None` when none fits.
+/// members on their own leave first. `None` when fewer than two fit.
 fn fit(
     plans: &[Planned],
     members: &[usize],
@@ -425,7 +426,7 @@ fn fit(
     };
     let mut kept = members.to_vec();
     let mut own: Option<Vec<u64>> = None;
-    while !kept.is_empty() {
+    while kept.len() >= 2 {
         let (pool, columns) = union(&kept);
         let cost_per_draw = pool.cost_per_draw(scenario);
         if let Some(per_batch) = pooled_draws(cost_per_draw, settings) {
