@@ -957,11 +957,6 @@ impl Estimates {
     pub fn draws(&self) -> u64 {
         self.draws_per_batch * self.batches.len() as u64
     }
-
-    /// Each column's estimate from all draws.
-    pub fn pooled(&self) -> &[f64] {
-        &self.pooled
-    }
 }
 
 /// The self-check's sample of one scenario, shared by the trials there

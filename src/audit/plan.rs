@@ -380,7 +380,7 @@ pub(super) fn pool(files: &[File], plans: &mut [Planned], settings: &Settings) -
     }
     // Compiling a pool's kernel to cost it: the groups in parallel, kept
     // in plan order.
-    let fitted: Vec<Option<(Shared, Vec<(usize, Vec<usize>)>)>> = groups
+    let fitted: Vec<Option<(Shared, Columns)>> = groups
         .par_iter()
         .map(|members| {
             let first = &plans[members[0]];
@@ -406,6 +406,10 @@ pub(super) fn pool(files: &[File], plans: &mut [Planned], settings: &Settings) -
     shared
 }
 
+/// A pool's members: each one's plan index, and its moments' columns in
+/// the pool.
+type Columns = Vec<(usize, Vec<usize>)>;
+
 /// The pool of `members` (plan indices in one scenario) whose first look
 /// fits in one share, with each kept member's columns; the most expensive
 /// members on their own leave first. `None` when fewer than two fit.
@@ -414,11 +418,11 @@ fn fit(
     members: &[usize],
     key: StreamKey,
     settings: &Settings,
-) -> Option<(Shared, Vec<(usize, Vec<usize>)>)> {
+) -> Option<(Shared, Columns)> {
     let scenario = &plans[members[0]].scenario;
     let union = |kept: &[usize]| {
         let mut pool = Pool::new(key);
-        let columns: Vec<(usize, Vec<usize>)> = kept
+        let columns: Columns = kept
             .iter()
             .map(|&i| (i, pool.join(&plans[i].moments)))
             .collect();
