@@ -22,6 +22,14 @@
 //! it is reported as a defect of the tool and fails the audit. A moment
 //! whose estimator has infinite variance (heavy tails) is not self-checked,
 //! because its standard error means nothing; the report says so.
+//!
+//! A claim that the exact engine decides samples only for its self-check,
+//! and the claims of one scenario share many moments: the audit draws one
+//! sample of their moments per scenario ([`Pool`]) and checks each claim
+//! against its columns of it ([`Trial::pooled`]), through the same code
+//! ([`Estimates`]) that reads a claim's own sampler. A claim that sampling
+//! decides keeps a stream of its own, because its paired test needs both
+//! sides on the same draws and its looks grow the sample.
 
 use crate::exact::exists::{self, Integrable};
 use crate::exact::{self, Exact, NoExact, Outcome};
