@@ -735,4 +735,53 @@ says = "E[sum(4096, y^2)] = 4096"
         let shared: f64 = drawn.iter().flatten().map(Drawn::spent_seconds).sum();
         assert!(shared < alone, "{shared} {alone}");
     }
+
+    /// Over a budget that one pool fits but the run does not, the refusal
+    /// names a pool, counted once, at the first claim that reads it. The
+    /// claims of SHARED without its expensive one, in both scenarios.
+    #[test]
+    fn a_refusal_names_a_pool_as_one_piece() {
+        let text = SHARED.replace("in = [\"unit\"]", "in = [\"unit\", \"wide\"]");
+        let text = &text[..text.find("[[claim]]\nid = \"big-sum\"").expect("big-sum")];
+        let files = vec![load("shared.toml", text).expect("loads")];
+        let settings = Settings::default();
+        let mut plans = plan_all(&files, settings.seed).expect("plans");
+        let series = plan_series(&files).expect("no series");
+        let budget = prepare(&mut plans, &series);
+        let pools = pool(&files, &mut plans, &settings);
+        assert_eq!(pools.len(), 2);
+        assert!(plans.iter().all(|p| p.pooled.is_some()));
+        let run = Run {
+            files: &files,
+            plans: &plans,
+            pools: &pools,
+            settings: &settings,
+            budget: &budget,
+        };
+        let used = run.pools_used();
+        let sites: Vec<Site> = plans.iter().map(|p| p.site(&files)).collect();
+        let one = run.pool_seconds(0);
+        assert_eq!(one, run.pool_seconds(1), "the same moments in each");
+        // The pools are formed at the default share; the refusal is asked
+        // of a budget that holds one pool and a half.
+        let tight = Settings {
+            budget: 1.5 * one,
+            ..settings
+        };
+        let over = Run {
+            settings: &tight,
+            ..run
+        };
+        let err = refuse_over_budget(&over, &sites, &used, &[]).expect_err("over the budget");
+        let shown = err.render();
+        assert!(
+            shown.contains(
+                "the most expensive piece is the self-check sample this scenario's 3 exactly \
+                 decided claims share"
+            ),
+            "{shown}"
+        );
+        assert!(shown.contains("in scenario `wide`"), "{shown}");
+        assert!(refuse_over_budget(&run, &sites, &used, &[]).is_ok());
+    }
 }
