@@ -123,8 +123,8 @@ pub fn draws_for_plug_in(draws: f64, se: f64, gap: f64, critical: f64, worst: f6
     let floor = (PLUG_IN_FLOOR * draws).ceil();
     let (c, z) = (critical, PLUG_IN_Z);
     let gamma = gap / (SE_SAFETY * se);
-    // NaN (a difference of zero spread on a boundary) fails this too.
-    if !(gamma > z) || worst <= floor {
+    // NaN (a difference of zero spread on a boundary) is no gap either.
+    if gamma.is_nan() || gamma <= z || worst <= floor {
         return worst;
     }
     if gamma >= c {
@@ -214,7 +214,7 @@ mod tests {
         assert_eq!(draws_for_plug_in(draws, se, gap(3.0), c, 1e9), 5714.0);
         // At that size the look's half-width and the prediction's noise
         // fill the gap: c r + z sqrt(1 - r^2) = gamma.
-        let r = (draws / 5713.955_762_008_279_f64).sqrt();
+        let r = (draws / 5_713.955_762_008_279_f64).sqrt();
         let filled = c * r + PLUG_IN_Z * (1.0 - r * r).sqrt();
         assert!((filled - 3.0).abs() <= 1e-12, "{filled}");
         // gamma = 4.9: r = 0.88805, 1268.01 draws, above the floor of 1500

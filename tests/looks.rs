@@ -124,7 +124,10 @@ fn a_claim_far_inside_its_band_is_decided_at_the_plug_in_look() {
     let taken = looks(&ev);
     assert_eq!(
         taken,
-        vec![(first, "the pilot".to_string()), (ev.draws, "plug-in".to_string())],
+        vec![
+            (first, "the pilot".to_string()),
+            (ev.draws, "plug-in".to_string())
+        ],
         "{:?}",
         ev.notes
     );
