@@ -112,8 +112,8 @@ fn a_claim_far_inside_its_band_is_decided_at_the_plug_in_look() {
     // 131072 draws give a relative standard error of about 0.4%, a
     // critical half-width of about 2.2% (t = 5.45), so the pilot cannot
     // decide; the worst case plans at half the band and asks for about 40
-    // times the pilot, while the truth at the band's centre is decided at
-    // about 7 times.
+    // times the pilot, while the plug-in size, with the truth at the
+    // band's centre, is about 5 times.
     let settings = Settings::default();
     let (pilot, ev) = pilot_and_powered(truth(), 0.018, 0, &settings);
     assert_eq!(pilot.verdict, Verdict::Inconclusive, "{pilot:?}");
@@ -148,8 +148,9 @@ fn a_claim_the_plug_in_look_cannot_decide_is_decided_at_the_worst_case() {
     // is 24 draws per batch) so that a pilot's difference and standard
     // error are rough. The plug-in look falls short where the pilot
     // happened to see the truth further from the band's edge than it is:
-    // rarely (under 1% of seeds in a scan of 1000), so the seeds are
-    // scanned until three such claims are found. Every claim, on every
+    // rarely (100 of 2663 plug-in looks over seeds 0 to 2999, each of the
+    // 3000 claims then "holds"), so the seeds are scanned until three such
+    // claims are found. Every claim, on every
     // seed, ends "holds", at the last look it took; wherever the plug-in
     // look was undecided, that last look is the worst case.
     let band = 0.15;
