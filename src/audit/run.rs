@@ -512,7 +512,6 @@ fn check_series(
 fn looks_note(looks: &[(usize, &str)]) -> Option<String> {
     let mut named: Vec<String> = looks
         .iter()
-        .filter(|(d, _)| *d > 0)
         .scan(0, |last, &(d, what)| {
             let grew = d > *last;
             *last = (*last).max(d);

@@ -13,9 +13,10 @@
 //! counted in the run's budget: a network is looked at as its table draws
 //! it, and where a layer is undecided, extended (the same draws, then more)
 //! to the plug-in size and, if still undecided, to the worst case of the
-//! power calculation (see `work`), as a sampled claim's test is. Its row says "holds" when every layer holds, "fails" when
-//! any layer fails, and shows the layer that decided (the failing layer
-//! with the largest deviation, or the layer closest to failing).
+//! power calculation (see `work`), as a sampled claim's test is. Its row
+//! says "holds" when every layer holds, "fails" when any layer fails, and
+//! shows the layer that decided (the failing layer with the largest
+//! deviation, or the layer closest to failing).
 //!
 //! The test is the engine's, on the difference of the sides, but its
 //! standard error comes from the independent draws (the delta method) and
