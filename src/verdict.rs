@@ -1488,7 +1488,22 @@ mod tests {
         assert!(need > FIRST_DRAWS, "{need}");
         let ev = trial.evaluate(&exact, &settings, &budget, Stage::Powered(need));
         assert_eq!(ev.verdict, Verdict::Holds, "{ev:?}");
-        assert_eq!(ev.draws, need * BATCHES as u64);
+        // The powered stage looks at the pilot's draws again, then at the
+        // plug-in size and, only if that does not decide, at `need`.
+        assert!(ev.draws <= need * BATCHES as u64, "{} {need}", ev.draws);
+        assert!(2 * ev.draws >= 3 * pilot.draws, "{}", ev.draws);
+        let looks = ev
+            .notes
+            .iter()
+            .find(|n| n.starts_with("sampled in looks"))
+            .expect("the looks are noted");
+        let first = format!("sampled in looks of {} (the pilot)", pilot.draws);
+        assert!(looks.starts_with(&first), "{looks}");
+        let last = |what| format!("{} ({what}) draws", ev.draws);
+        assert!(
+            looks.ends_with(&last("plug-in")) || looks.ends_with(&last("worst case")),
+            "{looks}"
+        );
         // At 1e-4 the size is over --max-samples: refused, with the count.
         let fine = Settings {
             resolution: 1e-4,
