@@ -12,10 +12,11 @@
 //!   estimated from the *same* draws, their common noise cancels in the
 //!   difference. The test's level is set so that the whole run's chance of
 //!   one false "fails" is at most 1e-6 (Bonferroni over every test and every
-//!   look of the sequential doubling, see [`Budget`]). "Holds" needs more
+//!   look of the sequential design, see [`Budget`]). "Holds" needs more
 //!   than "not rejected": the confidence interval must also fit inside
-//!   ±resolution, otherwise the sample doubles, up to a cap, and then the
-//!   verdict is "inconclusive".
+//!   ±resolution, otherwise the sample grows, to the plug-in size and then
+//!   to the worst case of the power calculation ([`LOOKS`], `work`), and
+//!   past that the verdict is "inconclusive".
 //!
 //! The self-check compares each exact moment with its sampled estimate. A
 //! disagreement beyond the same critical value means one engine is wrong:
@@ -56,9 +57,11 @@ const MIN_PILOT: u64 = 16;
 /// The whole run's false-failure rate.
 pub const FAMILY_RATE: f64 = 1e-6;
 
-/// Looks a sampled test takes: the pilot, and the size the power
-/// calculation chose. Both are counted in the run's budget.
-pub const LOOKS: u32 = 2;
+/// Looks a sampled test takes at most: the pilot, the plug-in size (what
+/// decides the test if the pilot's difference were the truth), and the
+/// worst-case size of the power calculation (see `work`). All three are
+/// counted in the run's budget, whichever are taken.
+pub const LOOKS: u32 = 3;
 
 /// How far a trial's sampling goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,7 +70,9 @@ pub enum Stage {
     /// share of the budget.
     Pilot,
     /// After the power calculation: the pilot's draws again (the same bits),
-    /// then up to this many draws per batch.
+    /// then, look by look until one decides, the plug-in size the pilot's
+    /// look suggests ([`work::draws_for_plug_in`]) and this many draws per
+    /// batch, the worst case the run's budget was checked against.
     Powered(u64),
 }
 
@@ -95,6 +100,40 @@ pub fn power_margin(relation: Relation, allowed: f64) -> f64 {
         Relation::Approx => allowed / 2.0,
         _ => allowed,
     }
+}
+
+/// The critical half-width below which a look that saw difference `d`
+/// decides under `relation` ([`interval_verdict`]): "fails" below the
+/// distance from `d` to what the relation allows, "holds" within the room
+/// `d` leaves inside `allowed`; the larger of the two. The plug-in look's
+/// gap (see `work`).
+pub fn decisive_width(relation: Relation, d: f64, allowed: f64) -> f64 {
+    match relation {
+        Relation::Eq => d.abs().max(allowed - d.abs()),
+        Relation::Le => d.max(allowed - d),
+        Relation::Ge => (-d).max(allowed + d),
+        Relation::Approx => (allowed - d.abs()).abs(),
+    }
+}
+
+/// Which looks a sampled test took, in draws per batch: "sampled in looks
+/// of 131072 (the pilot), 393216 (plug-in) and 4194304 (worst case)
+/// draws" (see `work`).
+fn looks_note(looked: &[u64], worst: u64) -> String {
+    let named: Vec<String> = looked
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| {
+            let what = match i {
+                0 => "the pilot",
+                _ if d == worst => "worst case",
+                _ => "plug-in",
+            };
+            format!("{} ({what})", d * BATCHES as u64)
+        })
+        .collect();
+    let (last, rest) = named.split_last().expect("two looks or more");
+    format!("sampled in looks of {} and {last} draws", rest.join(", "))
 }
 
 /// A draw count as a person reads it.
@@ -616,9 +655,10 @@ impl Trial<'_> {
         self.smaller_self_check(cx.exact, &cx.valid, full, share, cx.budget, ev);
     }
 
-    /// Draws the pilot and, at `Powered`, on to the planned size; where
-    /// sampling decides, each look tests the sides, and a decided look ends
-    /// the looking. `Err` when a draw is not finite (the trial is not well
+    /// Draws the pilot and, at `Powered`, on to the plug-in size the
+    /// pilot's look suggests and then to the worst case; where sampling
+    /// decides, each look tests the sides, and a decided look ends the
+    /// looking. `Err` when a draw is not finite (the trial is not well
     /// posed, `ev.non_finite` says where); otherwise the first look when
     /// sampling decides and no look did.
     fn look(
@@ -629,15 +669,14 @@ impl Trial<'_> {
         stage: Stage,
         ev: &mut Evaluation,
     ) -> Result<Option<Look>, ()> {
-        let target = match stage {
+        let worst = match stage {
             Stage::Pilot => pilot,
             Stage::Powered(per_batch) => per_batch.max(pilot),
         };
+        let mut first: Option<Look> = None;
         let mut looked = Vec::new();
-        for draws in [pilot, target] {
-            if draws <= sampler.draws_per_batch() {
-                break;
-            }
+        let mut next = Some(pilot);
+        while let Some(draws) = next.filter(|&d| d > sampler.draws_per_batch()) {
             let add = draws - sampler.draws_per_batch();
             if let Err(SampleError::NonFinite { moment, value }) = sampler.extend(add) {
                 ev.non_finite = Some(format!(
@@ -653,13 +692,36 @@ impl Trial<'_> {
             }
             let look = self.sampled_verdict(cx, sampler, ev);
             ev.verdict = look.verdict;
-            looked.push(look);
+            looked.push(draws);
             if look.verdict != Verdict::Inconclusive {
                 break;
             }
+            // The pilot's look, repeated bit for bit at `Powered`, sets the
+            // plug-in size; the worst case follows it.
+            next = Some(match first {
+                None => self.plug_in(cx, look, pilot, worst),
+                Some(_) => worst,
+            });
+            first.get_or_insert(look);
+        }
+        if looked.len() > 1 {
+            ev.notes.push(looks_note(&looked, worst));
         }
         let undecided = cx.sampling_decides && ev.verdict == Verdict::Inconclusive;
-        Ok(undecided.then(|| looked[0]))
+        Ok(first.filter(|_| undecided))
+    }
+
+    /// Draws per batch that decide the test if the pilot's difference were
+    /// the truth ([`work::draws_for_plug_in`]), at most `worst`.
+    fn plug_in(&self, cx: &Known, first: Look, pilot: u64, worst: u64) -> u64 {
+        let gap = decisive_width(self.relation, first.d, first.allowed);
+        work::draws_for_plug_in(
+            pilot as f64,
+            first.se,
+            gap,
+            cx.budget.critical,
+            worst as f64,
+        ) as u64
     }
 
     /// The power calculation after a pilot that did not decide: how many
@@ -1624,7 +1686,22 @@ mod tests {
         assert!(need > FIRST_DRAWS, "{need}");
         let ev = trial.evaluate(&exact, &settings, &budget, Stage::Powered(need));
         assert_eq!(ev.verdict, Verdict::Holds, "{ev:?}");
-        assert_eq!(ev.draws, need * BATCHES as u64);
+        // The powered stage looks at the pilot's draws again, then at the
+        // plug-in size and, only if that does not decide, at `need`.
+        assert!(ev.draws <= need * BATCHES as u64, "{} {need}", ev.draws);
+        assert!(2 * ev.draws >= 3 * pilot.draws, "{}", ev.draws);
+        let looks = ev
+            .notes
+            .iter()
+            .find(|n| n.starts_with("sampled in looks"))
+            .expect("the looks are noted");
+        let first = format!("sampled in looks of {} (the pilot)", pilot.draws);
+        assert!(looks.starts_with(&first), "{looks}");
+        let last = |what| format!("{} ({what}) draws", ev.draws);
+        assert!(
+            looks.ends_with(&last("plug-in")) || looks.ends_with(&last("worst case")),
+            "{looks}"
+        );
         // At 1e-4 the size is over --max-samples: refused, with the count.
         let fine = Settings {
             resolution: 1e-4,

@@ -22,6 +22,31 @@
 //! `(c + z) se' <= margin` keeps "inconclusive" on a true claim below beta.
 //! We take beta equal to the per-test false-failure level, so `z = c`, and
 //! inflate `se` by [`SE_SAFETY`] for the error of the pilot's own estimate.
+//!
+//! That size is a worst case: it plans for the truth sitting where deciding
+//! is hardest (no difference for `=`, half the band for `~=`), whatever the
+//! pilot saw, so that its look decides except with the per-test level
+//! whatever the truth is; an outcome must never depend on the seed. Most
+//! tests are far easier than that, so between the pilot and the worst case
+//! comes a third look, at the *plug-in* size ([`draws_for_plug_in`]): the
+//! same calculation with the truth where the pilot saw it and a modest
+//! beta. If the pilot's difference `d` is the truth, a look at `draws'`
+//! draws decides once `c se'` fits in the gap `g` between `d` and the
+//! nearest decision boundary (`verdict::decisive_width`); its own
+//! difference strays from `d` by more than `z se'` with probability
+//! Phi(-z), so `(c + z) se' <= g` decides it except with that probability,
+//! with `z =` [`PLUG_IN_Z`] = 1 (84%) and `se` inflated by [`SE_SAFETY`]
+//! as before. The pilot's own error in `d` is not planned for: where it
+//! misled, the plug-in look does not decide and the worst-case look
+//! follows, on the same draws extended, so a plug-in size too small costs
+//! one look's draws and no guarantee. A larger `z` buys few decisions: the
+//! plug-in look mostly falls short when the pilot misjudged the gap, which
+//! `z` does not cover, and the worst case is 10 to 20 times the plug-in
+//! size for a `~=` claim well inside its band (it plans at half the band,
+//! with `z = c`). The plug-in size is at least 1.5 times the pilot (less
+//! would barely shrink the interval and still spend a look) and at most
+//! the worst case. Every look is counted as a test of the run
+//! (`verdict::LOOKS`), whether it is taken or not.
 
 /// Kernel lane operations one core does per second. Measured by
 /// `cargo bench --bench sampling` (BENCHMARKS.md): E[relu(z)^2] runs at
@@ -67,11 +92,42 @@ pub fn share_ops(budget: f64) -> f64 {
 /// `draws` draws whose difference had standard error `se`, and the test's
 /// critical value `critical`. Infinite when no size will do.
 pub fn draws_for_power(draws: f64, se: f64, margin: f64, critical: f64) -> f64 {
+    draws_for_width(draws, se, margin, 2.0 * critical)
+}
+
+/// Draws at which `widths` standard errors (inflated by [`SE_SAFETY`]) fit
+/// in `margin`, from a pilot of `draws` draws with standard error `se`;
+/// infinite when no size will do.
+fn draws_for_width(draws: f64, se: f64, margin: f64, widths: f64) -> f64 {
     if margin <= 0.0 || !se.is_finite() || !margin.is_finite() {
         return f64::INFINITY;
     }
-    let ratio = 2.0 * critical * SE_SAFETY * se / margin;
+    let ratio = widths * SE_SAFETY * se / margin;
     (draws * ratio * ratio).ceil()
+}
+
+/// How sure the plug-in look is asked to be, in its own standard errors
+/// (see the module documentation): it decides with probability
+/// Phi(1) = 84% if the pilot's difference is the truth.
+pub const PLUG_IN_Z: f64 = 1.0;
+
+/// The fewest draws of a plug-in look, as a multiple of the pilot's.
+pub const PLUG_IN_FLOOR: f64 = 1.5;
+
+/// Draws that decide a test if the pilot's difference were the truth: a
+/// pilot of `draws` draws whose difference had standard error `se`, `gap`
+/// from the nearest decision boundary (the half-width at which the look
+/// decides, less what is not statistical), the test's critical value
+/// `critical`, and `worst`, the worst-case size of [`draws_for_power`]
+/// that follows if this one does not decide. At least [`PLUG_IN_FLOOR`]
+/// times the pilot, at most `worst`.
+pub fn draws_for_plug_in(draws: f64, se: f64, gap: f64, critical: f64, worst: f64) -> f64 {
+    let floor = (PLUG_IN_FLOOR * draws).ceil();
+    if worst <= floor {
+        return worst;
+    }
+    // Infinite (no gap, or no standard error) clamps to the worst case.
+    draws_for_width(draws, se, gap, critical + PLUG_IN_Z).clamp(floor, worst)
 }
 
 /// A duration as a person reads it.
@@ -137,6 +193,45 @@ mod tests {
         );
         assert!(draws_for_power(draws, se, 0.0, c).is_infinite());
         assert!(draws_for_power(draws, f64::NAN, margin, c).is_infinite());
+    }
+
+    #[test]
+    fn plug_in_sizes_are_the_power_calculation_at_the_pilot_s_difference() {
+        // c = 5, z = 1, a pilot of 1000 draws with se 0.01 and a gap of
+        // 0.05: (c + z) SE_SAFETY se / gap = 6 * 1.25 * 0.01 / 0.05 = 1.5,
+        // so 1000 * 1.5^2 = 2250 draws.
+        let (draws, se, c) = (1000.0, 0.01, 5.0);
+        let n = draws_for_plug_in(draws, se, 0.05, c, 1e9);
+        assert_eq!(n, 2250.0);
+        // At that size, with the pilot's difference the truth, the look's
+        // own difference d' ~ N(d, se_n) stays inside the gap less its
+        // critical half-width, (c + z) se_n SE_SAFETY - c se_n, except
+        // with probability at most Phi(-z).
+        let se_n = se * (draws / n).sqrt();
+        let room = 0.05 - c * se_n;
+        let miss = Normal::standard().cdf(-room / se_n);
+        assert!(miss <= Normal::standard().cdf(-PLUG_IN_Z), "{miss}");
+        // The worst case is the same calculation at z = c and the worst
+        // gap: at equal gaps (c + z)^2 / (2 c)^2 = 36 / 100 of it.
+        assert_eq!(draws_for_power(draws, se, 0.05, c), 6250.0);
+        // A gap of 0.1: 0.75^2 * 1000 = 562.5, under the floor of 1500.
+        assert_eq!(draws_for_plug_in(draws, se, 0.1, c, 1e9), 1500.0);
+        // A gap of 0.02: 3.75^2 * 1000 = 14062.5, beyond a worst case of
+        // 10000: the worst case.
+        assert_eq!(draws_for_plug_in(draws, se, 0.02, c, 3e4), 14063.0);
+        assert_eq!(draws_for_plug_in(draws, se, 0.02, c, 1e4), 1e4);
+        // No gap, no standard error, or a worst case within the floor:
+        // the worst case.
+        assert_eq!(draws_for_plug_in(draws, se, 0.0, c, 7e4), 7e4);
+        assert_eq!(draws_for_plug_in(draws, f64::NAN, 0.05, c, 7e4), 7e4);
+        assert_eq!(draws_for_plug_in(draws, se, 0.05, c, 1400.0), 1400.0);
+        // A larger gap never asks for more.
+        let mut last = f64::INFINITY;
+        for gap in [0.001, 0.01, 0.02, 0.05, 0.1] {
+            let n = draws_for_plug_in(draws, se, gap, c, 1e12);
+            assert!(n <= last, "{gap}: {n} > {last}");
+            last = n;
+        }
     }
 
     #[test]

@@ -7,8 +7,9 @@
 //! and the claims the exact engine decides are checked against them; every
 //! other pilot runs; what the power calculations cannot afford refuses the run
 //! (`refuse_unaffordable`); then the powered tests run. Networks are drawn
-//! at their tables' draws, then extended (same streams) to what their
-//! series claims' power calculations ask for. Trials run in parallel and
+//! at their tables' draws, then extended (same streams) to the plug-in
+//! size and, where that does not decide, the worst case of their series
+//! claims' power calculations. Trials run in parallel and
 //! are collected in order, so the output does not depend on the thread
 //! count.
 
@@ -494,8 +495,11 @@ fn entry(item: &Item, mut checked: Vec<Checked>) -> Entry {
 }
 
 /// Simulates the networks a file's series claims use (each once, at the
-/// draws their tables ask for), extends each to the draws the power
-/// calculation asks for (refused over the budget), and checks the claims.
+/// draws their tables ask for: the pilot), and where a layer is undecided
+/// extends its network to the plug-in size and, where one still is, to
+/// the worst case; the whole run is refused up front when the worst cases
+/// are over the budget. Then checks the claims at the draws each network
+/// ended with.
 fn check_series(
     f: &File,
     plans: &[Vec<net::series::Planned>],
@@ -504,6 +508,14 @@ fn check_series(
     selected: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<Entry>, InputError> {
     let chosen: Vec<bool> = f.series.iter().map(|s| selected(&s.id)).collect();
+    let claims = || {
+        f.series
+            .iter()
+            .zip(plans)
+            .zip(&chosen)
+            .filter(|(_, c)| **c)
+            .map(|(sp, _)| sp)
+    };
     // One network at a time (its draws run in parallel), so that the draws
     // in flight are those one network's memory plan allowed for.
     let mut stats: Vec<Option<net::simulate::Stats>> = f
@@ -516,23 +528,28 @@ fn check_series(
                 .map_err(|d| InputError::new(&f.origin, &f.text, d))
         })
         .collect::<Result<_, _>>()?;
-    let mut need = vec![0.0f64; f.networks.len()];
-    for ((s, p), _) in f.series.iter().zip(plans).zip(&chosen).filter(|(_, c)| **c) {
-        for (i, n) in net::series::draws_needed(s, p, &stats, settings, tests) {
-            need[i] = need[i].max(n);
+    let none = net::series::Extension {
+        plug_in: 0.0,
+        worst: 0.0,
+    };
+    let mut need = vec![none; f.networks.len()];
+    for (s, p) in claims() {
+        for (i, e) in net::series::draws_needed(s, p, &stats, settings, tests) {
+            need[i].plug_in = need[i].plug_in.max(e.plug_in);
+            need[i].worst = need[i].worst.max(e.worst);
         }
     }
     let cost: Vec<f64> = f
         .networks
         .iter()
         .zip(&need)
-        .map(|(n, &d)| n.seconds() / n.draws as f64 * d.max(n.draws as f64))
+        .map(|(n, e)| n.seconds() / n.draws as f64 * e.worst.max(n.draws as f64))
         .collect();
     let total: f64 = cost.iter().sum();
     if let Some((i, _)) = need
         .iter()
         .enumerate()
-        .filter(|(_, d)| **d > 0.0)
+        .filter(|(_, e)| e.worst > 0.0)
         .find(|_| total > settings.budget)
     {
         let n = &f.networks[i];
@@ -544,42 +561,81 @@ fn check_series(
                 "its series claims need {} draws to be decided except with the run's error rate \
                  (a power calculation on the {} drawn), {} for this file's networks in all, \
                  over the budget of {}",
-                need[i],
+                need[i].worst,
                 n.draws,
                 work::human_seconds(total),
                 work::human_seconds(settings.budget)
             ),
         ));
     }
-    let grown: Vec<(usize, usize)> = need
-        .iter()
-        .enumerate()
-        .filter(|(_, d)| **d > 0.0)
-        .map(|(i, d)| (i, *d as usize))
-        .collect();
-    for (i, to) in grown {
+    let extend = |stats: &mut [Option<net::simulate::Stats>], i: usize, to: f64| {
         let n = &f.networks[i];
-        if let Some(st) = stats[i].as_mut() {
-            net::simulate::extend(n, net::key(n, settings.seed), st, to)
-                .map_err(|d| InputError::new(&f.origin, &f.text, d))?;
+        match stats[i].as_mut() {
+            Some(st) if to > st.draws() as f64 => {
+                net::simulate::extend(n, net::key(n, settings.seed), st, to as usize)
+                    .map_err(|d| InputError::new(&f.origin, &f.text, d))
+            }
+            _ => Ok(()),
+        }
+    };
+    // The plug-in look, then the worst case where a layer is undecided
+    // still (each a look counted in the run's tests, `Planned::tests`).
+    let grown: Vec<usize> = (0..need.len()).filter(|&i| need[i].worst > 0.0).collect();
+    // Each network's looks, in draws, with what each was.
+    let mut looks: Vec<Vec<(usize, &str)>> = f
+        .networks
+        .iter()
+        .map(|n| vec![(n.draws, "the table's")])
+        .collect();
+    for &i in &grown {
+        extend(&mut stats, i, need[i].plug_in)?;
+        let what = if need[i].plug_in < need[i].worst {
+            "plug-in"
+        } else {
+            "worst case"
+        };
+        looks[i].push((need[i].plug_in as usize, what));
+    }
+    let mut still = vec![false; need.len()];
+    for (s, p) in claims() {
+        for i in net::series::undecided(s, p, &stats, settings, tests) {
+            still[i] = true;
         }
     }
-    Ok(f.series
-        .iter()
-        .zip(plans)
-        .zip(chosen)
-        .filter(|(_, chosen)| *chosen)
-        .map(|((s, p), _)| {
-            Entry::Claim(net::series::check(
-                s,
-                p,
-                &f.networks,
-                &stats,
-                settings,
-                tests,
-            ))
+    for &i in grown.iter().filter(|&&i| still[i]) {
+        extend(&mut stats, i, need[i].worst)?;
+        looks[i].push((need[i].worst as usize, "worst case"));
+    }
+    Ok(claims()
+        .map(|(s, p)| {
+            let mut checked = net::series::check(s, p, &f.networks, &stats, settings, tests);
+            for (row, planned) in checked.rows.iter_mut().zip(p) {
+                if let Some(note) = looks_note(&looks[planned.network]) {
+                    row.evaluation.notes.push(note);
+                }
+            }
+            Entry::Claim(checked)
         })
         .collect())
+}
+
+/// "drawn in looks of 256 (the table's), 744 (plug-in) and 5127 (worst
+/// case) networks" for a network that was extended; nothing for one drawn
+/// once. The last look is where every layer was decided (or the most
+/// the power calculation asked for).
+fn looks_note(looks: &[(usize, &str)]) -> Option<String> {
+    let mut named: Vec<String> = looks
+        .iter()
+        .scan(0, |last, &(d, what)| {
+            let grew = d > *last;
+            *last = (*last).max(d);
+            Some(grew.then(|| format!("{d} ({what})")))
+        })
+        .flatten()
+        .collect();
+    let last = named.pop()?;
+    (!named.is_empty())
+        .then(|| format!("drawn in looks of {} and {last} networks", named.join(", ")))
 }
 
 /// Which of a file's networks the selected series claims draw.

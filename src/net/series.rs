@@ -9,10 +9,14 @@
 //! claims: each row of the table is one network, and `expect` pins a
 //! verdict per network.
 //!
-//! A claim checked "for every l" is one test per layer, all counted in the
-//! run's budget. Its row says "holds" when every layer holds, "fails" when
-//! any layer fails, and shows the layer that decided (the failing layer
-//! with the largest deviation, or the layer closest to failing).
+//! A claim checked "for every l" is one test per layer and look, all
+//! counted in the run's budget: a network is looked at as its table draws
+//! it, and where a layer is undecided, extended (the same draws, then more)
+//! to the plug-in size and, if still undecided, to the worst case of the
+//! power calculation (see `work`), as a sampled claim's test is. Its row
+//! says "holds" when every layer holds, "fails" when any layer fails, and
+//! shows the layer that decided (the failing layer with the largest
+//! deviation, or the layer closest to failing).
 //!
 //! The test is the engine's, on the difference of the sides, but its
 //! standard error comes from the independent draws (the delta method) and
@@ -31,9 +35,10 @@ use crate::lang::builtin::Builtin;
 use crate::lang::{parse_claim, parse_expr};
 use crate::outcome::{Checked, Row};
 use crate::verdict::{
-    Defect, Evaluation, FAMILY_RATE, Settings, SideMethod, SideValue, Verdict, interval_verdict,
-    judging_scale, parse_within,
+    Defect, Evaluation, FAMILY_RATE, LOOKS, Settings, SideMethod, SideValue, Verdict,
+    decisive_width, interval_verdict, judging_scale, parse_within, power_margin,
 };
+use crate::work;
 use serde::Deserialize;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 use std::cell::{Cell, RefCell};
@@ -733,9 +738,10 @@ pub struct Planned {
 }
 
 impl Planned {
-    /// Statistical tests this row spends: one per layer.
+    /// Statistical tests this row spends: one per layer and look (whichever
+    /// looks its network takes: the verdict is read at the last).
     pub fn tests(&self) -> u64 {
-        self.layers.len() as u64
+        self.layers.len() as u64 * u64::from(LOOKS)
     }
 }
 
@@ -887,9 +893,12 @@ struct Tested {
     /// (|d| + h) / (allowed), how close to failing: above 1 is not "holds".
     tightness: f64,
     verdict: Verdict,
-    /// The standard error of the difference of the sides, and what the
-    /// relation allows: the power calculation's inputs.
+    /// The difference of the sides, its standard error, the limits' share
+    /// of the half-width, and what the relation allows: the power
+    /// calculation's inputs.
+    d: f64,
     se: f64,
+    exact_err: f64,
     allowed: f64,
 }
 
@@ -980,7 +989,9 @@ fn test_layer(
         deviation,
         tightness: f64::INFINITY,
         verdict: Verdict::Inconclusive,
+        d,
         se,
+        exact_err,
         allowed: f64::NAN,
     };
     if !(d.is_finite() && h.is_finite()) {
@@ -1003,43 +1014,98 @@ fn test_layer(
     tested
 }
 
+/// The draws a network is extended to where its pilot (the draws its
+/// table asks for) leaves a layer undecided: first the plug-in size, then,
+/// where a layer is still undecided, the worst case (see `work`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Extension {
+    pub plug_in: f64,
+    pub worst: f64,
+}
+
 /// The draws each network needs for this claim's undecided layers to be
-/// decided except with the per-test level (see `work`), from the draws
-/// simulated so far; `None` for networks that need no more. Infinite where
-/// no number of draws will do (a side that is not finite).
+/// decided (see `work`), from the draws simulated so far; networks that
+/// need no more are left out. The worst case decides them except with the
+/// per-test level; it is infinite where no number of draws will do (a side
+/// that is not finite).
 pub fn draws_needed(
     def: &SeriesDef,
     plans: &[Planned],
     stats: &[Option<Stats>],
     settings: &Settings,
     tests: u64,
-) -> Vec<(usize, f64)> {
+) -> Vec<(usize, Extension)> {
     let mut out = Vec::new();
     for p in plans {
         let Some(stats) = stats[p.network].as_ref() else {
             continue;
         };
-        let draws = stats.draws();
-        let crit = critical(draws - 1, tests);
-        let mut need = 0.0f64;
-        for (l, lhs, rhs) in &p.layers {
-            let t = test_layer(*l, lhs, rhs, &p.limits, def, stats, settings, crit);
-            if t.verdict != Verdict::Inconclusive {
-                continue;
-            }
-            let margin = crate::verdict::power_margin(def.claim.relation, t.allowed);
-            need = need.max(crate::work::draws_for_power(
-                draws as f64,
-                t.se,
-                margin,
-                crit,
-            ));
+        let draws = stats.draws() as f64;
+        let crit = critical(stats.draws() - 1, tests);
+        let undecided: Vec<Tested> = tested(def, p, stats, settings, crit)
+            .into_iter()
+            .filter(|t| t.verdict == Verdict::Inconclusive)
+            .collect();
+        let worst = undecided
+            .iter()
+            .map(|t| {
+                let margin = power_margin(def.claim.relation, t.allowed);
+                work::draws_for_power(draws, t.se, margin, crit)
+            })
+            .fold(0.0f64, f64::max);
+        if worst <= draws {
+            continue;
         }
-        if need > draws as f64 {
-            out.push((p.network, need.max(2.0 * draws as f64)));
-        }
+        let worst = worst.max(2.0 * draws);
+        // Each layer at the size that decides it if its pilot were the
+        // truth; the network at the largest of them.
+        let plug_in = undecided
+            .iter()
+            .map(|t| {
+                let gap = decisive_width(def.claim.relation, t.d, t.allowed) - t.exact_err;
+                work::draws_for_plug_in(draws, t.se, gap, crit, worst)
+            })
+            .fold(0.0f64, f64::max);
+        out.push((p.network, Extension { plug_in, worst }));
     }
     out
+}
+
+/// The networks on which some layer of this claim is undecided at the
+/// draws simulated so far.
+pub fn undecided(
+    def: &SeriesDef,
+    plans: &[Planned],
+    stats: &[Option<Stats>],
+    settings: &Settings,
+    tests: u64,
+) -> Vec<usize> {
+    plans
+        .iter()
+        .filter(|p| {
+            stats[p.network].as_ref().is_some_and(|stats| {
+                let crit = critical(stats.draws() - 1, tests);
+                tested(def, p, stats, settings, crit)
+                    .iter()
+                    .any(|t| t.verdict == Verdict::Inconclusive)
+            })
+        })
+        .map(|p| p.network)
+        .collect()
+}
+
+/// Every layer of a planned row, tested on its network's draws.
+fn tested(
+    def: &SeriesDef,
+    p: &Planned,
+    stats: &Stats,
+    settings: &Settings,
+    crit: f64,
+) -> Vec<Tested> {
+    p.layers
+        .iter()
+        .map(|(l, lhs, rhs)| test_layer(*l, lhs, rhs, &p.limits, def, stats, settings, crit))
+        .collect()
 }
 
 /// Evaluates a planned claim on simulated networks: one row per network.
@@ -1060,13 +1126,7 @@ pub fn check(
                 .as_ref()
                 .expect("simulated: a claim uses it");
             let crit = critical(stats.draws() - 1, tests);
-            let tested: Vec<Tested> = p
-                .layers
-                .iter()
-                .map(|(l, lhs, rhs)| {
-                    test_layer(*l, lhs, rhs, &p.limits, def, stats, settings, crit)
-                })
-                .collect();
+            let tested = tested(def, p, stats, settings, crit);
             let mut evaluation = aggregate(&tested, net, stats.draws());
             if !p.limits.is_empty() {
                 evaluation.defects = p.defects.clone();
