@@ -14,6 +14,7 @@
 //! FNV-1a and SplitMix64 are fixed, published algorithms with published
 //! test vectors.
 
+use crate::model::law::{LANES, Lanes};
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -51,6 +52,24 @@ impl StreamKey {
             word.copy_from_slice(&sm.next().to_le_bytes());
         }
         Xoshiro256PlusPlus::from_seed(seed)
+    }
+}
+
+impl StreamKey {
+    /// The lane generator for batch (or draw) `batch` of this key: lane j
+    /// takes the four words 4j..4j+3 of the SplitMix64 sequence that
+    /// [`StreamKey::batch_rng`] starts. The 32 words are SplitMix64 of 32
+    /// consecutive counters, a bijection, so they are distinct: no lane
+    /// starts in the all-zero state, and no two lanes (of this batch or,
+    /// mixing the batch number through SplitMix64, of another) start in the
+    /// same one. Eight distinct starts of a generator of period 2^256 - 1
+    /// are independent streams for the same reason distinct batches are:
+    /// overlapping within a run's words would take a coincidence of order
+    /// words^2 / 2^256.
+    pub fn lanes(self, batch: u64) -> Lanes {
+        let mut sm = SplitMix64(self.0 ^ mix64(batch));
+        let states: [[u64; 4]; LANES] = std::array::from_fn(|_| std::array::from_fn(|_| sm.next()));
+        Lanes::new(states)
     }
 }
 
@@ -144,6 +163,27 @@ mod tests {
         assert_ne!(k(7, &["ab", "c"]), k(7, &["a", "bc"]));
         assert_ne!(k(7, &["f", "c"]), k(8, &["f", "c"]));
         assert_ne!(k(7, &["f", "c"]), k(7, &["f", "c", ""]));
+    }
+
+    #[test]
+    fn lane_states_are_the_batch_generators_splitmix_words() {
+        // Lane 0 starts where `batch_rng` starts (the same first four
+        // words), so its stream is that generator's; the other lanes take
+        // the words after.
+        let key = StreamKey::new(3, &["lanes"]);
+        for b in [0, 1, 77] {
+            let mut lanes = key.lanes(b);
+            let mut single = key.batch_rng(b);
+            let first = lanes.next_u64();
+            assert_eq!(first, single.next_u64());
+            let mut sm = SplitMix64(key.0 ^ mix64(b));
+            let words: Vec<u64> = (0..4 * LANES).map(|_| sm.next()).collect();
+            let mut sorted = words.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), 4 * LANES, "distinct lane seeds");
+        }
+        assert_ne!(key.lanes(0).next_u64(), key.lanes(1).next_u64());
     }
 
     #[test]

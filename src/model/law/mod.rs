@@ -51,7 +51,7 @@ use std::fmt;
 mod lanes;
 mod ziggurat;
 
-pub use lanes::Lanes;
+pub use lanes::{LANES, Lanes};
 pub use ziggurat::Ziggurat;
 
 /// The standard normal sampler behind [`Law::fill`] (its tables are built
