@@ -437,6 +437,17 @@ fn refill_avx512(state: &mut [[u64; LANES]; 4], words: &mut [u64; WORDS]) {
     }
 }
 
+/// The lanes' states and the place in the buffer; the 256 buffered words
+/// are left out of the printout.
+impl std::fmt::Debug for Lanes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lanes")
+            .field("state", &self.state)
+            .field("next", &self.next)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The word stream as a [`rand::Rng`], for every law without a vector fill.
 impl TryRng for Lanes {
     type Error = Infallible;

@@ -721,23 +721,6 @@ impl Law {
         }
     }
 
-    /// [`Law::fill`], for the sampler's inner loop: the normal's draws run
-    /// on a local copy of the generator (see [`Ziggurat::draw_held`]), put
-    /// back at the end. The same draws as `fill`, bit for bit.
-    pub fn fill_held<R: Rng + Clone>(&self, rng: &mut R, out: &mut [f64]) {
-        match *self {
-            Law::Normal { mean, sd } => {
-                let normal = &*ziggurat::TABLES;
-                let mut held = rng.clone();
-                for x in out {
-                    *x = mean + sd * normal.draw_held(&mut held);
-                }
-                *rng = held;
-            }
-            _ => self.fill(rng, out),
-        }
-    }
-
     /// [`Law::fill`] from a [`Lanes`] generator: the normal and the
     /// uniform take its vector fills (the same values `fill` would draw
     /// from its words, four at a time), every other law reads it word by
