@@ -173,7 +173,7 @@ impl Lanes {
             for _ in 0..blocks {
                 let w = &self.words[self.next..self.next + 4];
                 // [x[i], x[i + 1]] of each word's layer i (x has 257 entries)
-                let layer = |l: usize| normal.x[(w[l] & 0xff) as usize..][..2].as_ptr();
+                let layer = |l: usize| normal.x[layer_of(w, l)..][..2].as_ptr();
                 // SAFETY: `w` holds four words and each `layer` two f64;
                 // a block is only run where `k + 4 <= out.len()`.
                 let accepted = unsafe {
@@ -252,8 +252,7 @@ impl Lanes {
                         _mm512_castsi512_pd(_mm512_or_si512(_mm512_srli_epi64::<12>(bits), two)),
                         three,
                     );
-                    let pair =
-                        |l: usize| _mm_loadu_pd(normal.x[(w[l] & 0xff) as usize..][..2].as_ptr());
+                    let pair = |l: usize| _mm_loadu_pd(normal.x[layer_of(w, l)..][..2].as_ptr());
                     let quad = |a: usize, b: usize| {
                         _mm256_insertf128_pd::<1>(_mm256_castpd128_pd256(pair(a)), pair(b))
                     };
@@ -322,6 +321,19 @@ impl Lanes {
             k += run;
         }
     }
+}
+
+/// Word `l`'s layer, its low byte, read from memory as a byte: left to
+/// itself the compiler took the bytes out of the vector register holding
+/// the words, one shuffle each, and shuffles run on one port, where byte
+/// loads use two. The volatile read only keeps the load a load.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn layer_of(words: &[u64], l: usize) -> usize {
+    let word = &words[l];
+    // SAFETY: the first byte of a live u64, its low byte on little-endian
+    // x86-64 (the only target of the vector paths that call this).
+    usize::from(unsafe { std::ptr::read_volatile((word as *const u64).cast::<u8>()) })
 }
 
 /// rand's unit uniform from a word, `(w >> 11) as f64 * 2^-53`, computed
