@@ -94,19 +94,23 @@ fn time_sampler(pool: &rayon::ThreadPool, scenario: &Scenario, moments: &[Moment
 
 /// One batch of the loop written by hand for this expression.
 /// The normals come from the generator the sampler's batches use, filled
-/// a chunk at a time as its vector fill is meant to be used.
+/// a chunk at a time as its vector fill is meant to be used, and the sum
+/// runs in four chains (as the sampler's does): with the draws at 1.6 ns,
+/// one chain of dependent additions would be the loop's bound instead.
 fn hand_batch(b: u64) -> f64 {
     let mut rng = StreamKey::new(1, &["hand"]).lanes(b);
     let mut chunk = [0.0; 256];
-    let mut acc = 0.0;
+    let mut acc = [0.0; 4];
     for _ in 0..DRAWS_PER_BATCH / chunk.len() as u64 {
         rng.fill_normal(0.0, 1.0, &mut chunk);
-        for z in chunk {
-            let r = z.max(0.0);
-            acc += r * r;
+        for four in chunk.chunks_exact(4) {
+            for (a, z) in acc.iter_mut().zip(four) {
+                let r = z.max(0.0);
+                *a += r * r;
+            }
         }
     }
-    acc / DRAWS_PER_BATCH as f64
+    acc.iter().sum::<f64>() / DRAWS_PER_BATCH as f64
 }
 
 /// The same number of draws in the hand-written loop, on this thread.
