@@ -6,28 +6,32 @@
 //! the previous word left), and the weights of the networks and the
 //! sampler's base variables are mostly normal draws. Eight independent
 //! generators have no chain between them: a refill advances all eight in
-//! the same instructions (four 64-bit lanes per AVX2 register, two
-//! registers) and leaves [`WORDS`] words in a buffer.
+//! the same instructions (one AVX-512 register per state word, or two AVX2
+//! registers of four lanes, or a scalar loop on other CPUs) and leaves
+//! [`WORDS`] words in a buffer.
 //!
 //! The model: a [`Lanes`] is one stream of 64-bit words, the buffer read in
 //! order, where a refill's words are lane 0's next word, lane 1's, ...,
 //! lane 7's, then each lane's word after that, and so on. Everything is
 //! defined on that word stream, whatever reads it: [`Lanes::fill_normal`]
-//! gives exactly what [`Ziggurat::draw`] would give drawing from the same
-//! stream word by word (and `fill_uniform` what rand's `random::<f64>()`
-//! would), so the draws keep the exact ZIGNOR algorithm and tables of
-//! `ziggurat.rs`, filling n then m values equals filling n + m, and other
-//! laws draw through [`rand::Rng`] from the same words.
+//! gives exactly what [`Ziggurat::draw`](super::Ziggurat::draw) would give
+//! drawing from the same stream word by word (and `fill_uniform` what
+//! rand's `random::<f64>()` would), so the draws keep the exact ZIGNOR
+//! algorithm and tables of `ziggurat.rs`, filling n then m values equals
+//! filling n + m, and other laws draw through [`rand::Rng`] from the same
+//! words.
 //!
 //! The vector fill only computes faster what that definition says: it takes
-//! the next four words, forms the four fast-path candidates (layer from the
-//! low byte, gather of the layer's edges, multiply, compare) and, if all
-//! four are accepted, stores them; otherwise it makes one scalar draw from
-//! the next word (the wedges and the tail consume words from the stream as
-//! the scalar algorithm does) and tries four again. So the output never
-//! depends on the CPU: the AVX2 path and the scalar path are the same
-//! function of the words, and the words are integer arithmetic (tested
-//! bit for bit, and each lane against rand_xoshiro's own generator).
+//! the next eight (AVX-512) or four (AVX2) words, forms their fast-path
+//! candidates (layer from the low byte, the layer's two edges, multiply,
+//! compare) and, if all are accepted, stores them; otherwise it keeps those
+//! before the first rejected word, makes one scalar draw from that word
+//! (the wedges and the tail consume the words after it as the scalar
+//! algorithm does) and goes on from the next unread word. So the output
+//! never depends on the CPU: the vector paths and the scalar path are the
+//! same function of the words, and the words are integer arithmetic
+//! (tested bit for bit on every path the CPU has, and each lane against
+//! rand_xoshiro's own generator).
 //!
 //! Why the lanes are independent: each lane is a xoshiro256++ generator
 //! (period 2^256 - 1) started from its own state, and the states come from
