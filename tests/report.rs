@@ -19,7 +19,10 @@ use unicode_width::UnicodeWidthStr;
 /// the binary at commit 56b56f7, before the split into `outcome`,
 /// `audit::{load, plan, run}` and the shared table helper, since moved to
 /// schema_version 1 of docs/JSON.md (snake_case values, `exact`,
-/// `network`) with every number unchanged; the answer is
+/// `network`) with every number unchanged, then the two sampled values
+/// and their standard errors recomputed when the sampler's generator
+/// became the lane generator (session 5; checked below against the closed
+/// forms, which did not move); the answer is
 /// issue 12's, read against the closed forms: E[relu(y)^2] for y ~
 /// N(0.5, 1) is (mu^2 + 1) Phi(mu) + mu phi(mu) = 1.040361, Var[y]/2 = 0.5,
 /// and (1.040361 - 0.5) / 0.5 = +1.08.
@@ -38,6 +41,22 @@ fn a_small_run_renders_to_the_recorded_bytes() {
         render(&report, Format::Json),
         include_str!("expected/check.json")
     );
+    // What the pinned sampled digits must mean, whatever the generator:
+    // each side's sample within 4 standard errors of its closed form.
+    let json: Value = serde_json::from_str(include_str!("expected/check.json")).unwrap();
+    for (side, exact) in [("lhs", 1.040361), ("rhs", 0.5)] {
+        let s = &json["results"][0][side];
+        assert!(
+            (s["value"].as_f64().unwrap() - exact).abs() < 1e-6,
+            "{side}"
+        );
+        let sampled = s["sampled"]["value"].as_f64().unwrap();
+        let se = s["sampled"]["se"].as_f64().unwrap();
+        assert!(
+            (sampled - exact).abs() < 4.0 * se,
+            "{side}: {sampled} ± {se}"
+        );
+    }
     assert_eq!(
         initaudit::report::answer(&report, Format::Table, Layout::default()),
         include_str!("expected/check.txt")

@@ -16,8 +16,7 @@
 //!   additions stay separate (Rust never fuses them), so both give the same
 //!   bits.
 
-use crate::model::law::Law;
-use rand::Rng;
+use crate::model::law::{Lanes, Law};
 
 /// Columns of W drawn and applied together: the block (4 x 2 KiB at width
 /// 256) stays in L1 while every input's output passes over it once.
@@ -28,9 +27,9 @@ pub const BLOCK: usize = 4;
 /// columns of x (`cols` x k) into y (`rows` x k), each entry as
 /// `W[i,0] x[0]` then `+= W[i,j] x[j]` in order of j: the arithmetic of
 /// nalgebra's `gemv`.
-pub fn forward_while_drawing<R: Rng + Clone>(
+pub fn forward_while_drawing(
     law: &Law,
-    rng: &mut R,
+    rng: &mut Lanes,
     rows: usize,
     w: &mut [f64],
     x: &[f64],
@@ -38,7 +37,7 @@ pub fn forward_while_drawing<R: Rng + Clone>(
 ) {
     let cols = w.len() / rows;
     for (block, ws) in w.chunks_mut(rows * BLOCK).enumerate() {
-        law.fill_held(rng, ws);
+        law.fill_lanes(rng, ws);
         accumulate(rows, cols, block * BLOCK, ws, x, y);
     }
 }

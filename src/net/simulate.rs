@@ -11,8 +11,10 @@
 //! independent — they share the weights — which is exactly why they are
 //! averaged inside a draw rather than counted as samples.
 //!
-//! Draw `d` takes its random numbers from stream `d` of the network's key,
-//! in a fixed order (input, then each layer's weights and bias, then g), so
+//! Draw `d` takes its random numbers from stream `d` of the network's key
+//! (a lane generator, [`StreamKey::lanes`], whose normal and uniform fills
+//! run a vector at a time and give the same numbers on every CPU), in a
+//! fixed order (input, then each layer's weights and bias, then g), so
 //! the statistics do not depend on the thread count. A draw does only the
 //! work its [`Need`] asks for; g, the last numbers of its stream, is drawn
 //! only with the backward pass, so leaving that out changes no other
@@ -28,6 +30,7 @@ use super::products;
 use super::{Fill, Network, WeightLaw};
 use crate::diag::Diag;
 use crate::memory::{self, OutOfMemory};
+use crate::model::law::Lanes;
 use crate::progress;
 use crate::sample::StreamKey;
 use nalgebra::DMatrix;
@@ -340,7 +343,7 @@ pub fn extend(net: &Network, key: StreamKey, stats: &mut Stats, to: usize) -> Re
                 || pool.lend(),
                 |lent, d| {
                     let draw = match &mut lent.space {
-                        Some(Ok(space)) => one_draw(net, space, &mut key.batch_rng(d as u64)),
+                        Some(Ok(space)) => one_draw(net, space, &mut key.lanes(d as u64)),
                         Some(Err(e)) => Err(DrawError::Memory(e.clone())),
                         None => unreachable!("a lent workspace is held until dropped"),
                     };
@@ -503,10 +506,10 @@ fn zeros(rows: usize, cols: usize) -> Result<DMatrix<f64>, OutOfMemory> {
     Ok(DMatrix::from_vec(rows, cols, memory::try_zeros(len)?))
 }
 
-fn fill<R: Rng>(f: &Fill, rng: &mut R, out: &mut [f64]) {
+fn fill(f: &Fill, rng: &mut Lanes, out: &mut [f64]) {
     match f {
         Fill::Const(c) => out.fill(*c),
-        Fill::Law(l) => l.fill(rng, out),
+        Fill::Law(l) => l.fill_lanes(rng, out),
     }
 }
 
@@ -617,11 +620,7 @@ fn layer_norm_backward(d: &mut DMatrix<f64>, z: &DMatrix<f64>, sd: &[f64]) {
 /// One draw: the forward pass with the moments of x and y, then what
 /// `net.need` and `net.jacobian` ask for. Slots of statistics not computed
 /// stay NaN (and [`Stats`] refuses to read them).
-fn one_draw<R: Rng + Clone>(
-    net: &Network,
-    space: &mut Workspace,
-    rng: &mut R,
-) -> Result<Vec<f64>, DrawError> {
+fn one_draw(net: &Network, space: &mut Workspace, rng: &mut Lanes) -> Result<Vec<f64>, DrawError> {
     let depth = net.depth();
     let n = &net.widths;
     let k = net.inputs;
@@ -663,7 +662,7 @@ fn one_draw<R: Rng + Clone>(
         // One shared vector after the inputs' own (see `net::input_corr`);
         // the bias buffer is free until layer 1 fills it.
         let shared = &mut bias[..n[0]];
-        law.fill(rng, shared);
+        law.fill_lanes(rng, shared);
         let m = law.raw_moment(1).unwrap_or(0.0);
         let (a, b) = (rho.sqrt(), (1.0 - rho).sqrt());
         for mut col in xs[0].column_iter_mut() {
@@ -712,7 +711,7 @@ fn one_draw<R: Rng + Clone>(
                 true
             }
             WeightLaw::Iid(law) => {
-                law.fill_held(rng, w.as_mut_slice());
+                law.fill_lanes(rng, w.as_mut_slice());
                 false
             }
             WeightLaw::Orthogonal { gain } => {
@@ -805,9 +804,9 @@ fn one_draw<R: Rng + Clone>(
 /// draw's stream: dC/dx_l, dC/dy_l and dC/dW_l at every layer, whose
 /// moments go to `put(signal, layer, (mean, mean square))`.
 #[allow(clippy::too_many_arguments)]
-fn backward<R: Rng>(
+fn backward(
     net: &Network,
-    rng: &mut R,
+    rng: &mut Lanes,
     xs: &[DMatrix<f64>],
     ys: &[DMatrix<f64>],
     ws: &[DMatrix<f64>],
@@ -823,9 +822,7 @@ fn backward<R: Rng>(
     let k = net.inputs;
     let normalized = net.norm.is_some();
     let alphas = net.residual.as_ref().map(|r| r.alphas.as_slice());
-    for v in dxs[depth].iter_mut() {
-        *v = rng.sample(StandardNormal);
-    }
+    rng.fill_normal(0.0, 1.0, dxs[depth].as_mut_slice());
     put(Signal::Dx, depth, moments(&dxs[depth]));
     let kf = k as f64;
     for l in (1..=depth).rev() {
@@ -977,8 +974,7 @@ mod tests {
             let depth = net.depth();
             net.jacobian = jacobian::Need::everything(depth);
             let mut space = Workspace::new(&net).unwrap();
-            let out =
-                one_draw(&net, &mut space, &mut Xoshiro256PlusPlus::seed_from_u64(3)).unwrap();
+            let out = one_draw(&net, &mut space, &mut StreamKey::new(3, &[]).lanes(0)).unwrap();
             let n0 = net.widths[0];
             let mut expected = vec![[0.0f64; 5]; depth + 1];
             let mut last = Vec::new();
@@ -1200,7 +1196,7 @@ mod tests {
     /// both inputs of a draw.
     fn backward_matches_finite_differences(net: &Network) {
         let mut space = Workspace::new(net).expect("small");
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        let mut rng = StreamKey::new(3, &[]).lanes(0);
         one_draw(net, &mut space, &mut rng).unwrap_or_else(|e| panic!("{e:?}"));
         let depth = net.depth();
         let close = |fd: f64, exact: f64, what: &str| {
@@ -1400,9 +1396,9 @@ mod tests {
             (256, 256, 4),
             (64, 6, 2),
         ] {
-            let mut rng = Xoshiro256PlusPlus::seed_from_u64(rows as u64);
+            let mut rng = StreamKey::new(rows as u64, &[]).lanes(0);
             let mut x = DMatrix::zeros(cols, k);
-            law.fill(&mut rng, x.as_mut_slice());
+            law.fill_lanes(&mut rng, x.as_mut_slice());
             let (mut fused_rng, mut plain_rng) = (rng.clone(), rng);
             let (mut w, mut y) = (DMatrix::zeros(rows, cols), DMatrix::zeros(rows, k));
             products::forward_while_drawing(
@@ -1414,13 +1410,13 @@ mod tests {
                 y.as_mut_slice(),
             );
             let mut w2 = DMatrix::zeros(rows, cols);
-            law.fill(&mut plain_rng, w2.as_mut_slice());
+            law.fill_lanes(&mut plain_rng, w2.as_mut_slice());
             let mut y2 = DMatrix::zeros(rows, k);
             w2.mul_to(&x, &mut y2);
             let bits = |m: &DMatrix<f64>| m.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&w), bits(&w2), "{rows}x{cols}, {k} inputs");
             assert_eq!(bits(&y), bits(&y2), "{rows}x{cols}, {k} inputs");
-            let next = |r: &mut Xoshiro256PlusPlus| r.sample::<f64, _>(StandardNormal);
+            let next = |r: &mut Lanes| r.sample::<f64, _>(StandardNormal);
             assert_eq!(next(&mut fused_rng), next(&mut plain_rng));
         }
     }

@@ -29,11 +29,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use rand_xoshiro::Xoshiro256PlusPlus;
-
 use crate::lang::arith::{BinOp, is_small_integer};
 use crate::lang::builtin::Builtin;
-use crate::model::law::{Bivariate, Law};
+use crate::model::law::{Bivariate, Lanes, Law};
 use crate::model::rv::{IndexedSum, Moment, Plate, Rv};
 use crate::model::{Scenario, Source};
 
@@ -176,7 +174,7 @@ impl Kernel {
 
     /// Draws `n <= LANES` lanes and evaluates every moment's expression on
     /// them; the values are then in [`Kernel::lanes`].
-    pub fn run(&self, regs: &mut [f64], rng: &mut Xoshiro256PlusPlus, n: usize) {
+    pub fn run(&self, regs: &mut [f64], rng: &mut Lanes, n: usize) {
         debug_assert!(n <= LANES);
         run_block(&self.top, regs, rng, n);
     }
@@ -549,10 +547,10 @@ fn binary(out: &mut [f64], a: Operand, b: Operand, inputs: &Inputs, f: impl Fn(f
     }
 }
 
-fn run_block(block: &Block, regs: &mut [f64], rng: &mut Xoshiro256PlusPlus, n: usize) {
+fn run_block(block: &Block, regs: &mut [f64], rng: &mut Lanes, n: usize) {
     for draw in &block.draws {
         match draw {
-            Draw::Single(law, r) => law.fill_held(rng, &mut regs[r * LANES..r * LANES + n]),
+            Draw::Single(law, r) => law.fill_lanes(rng, &mut regs[r * LANES..r * LANES + n]),
             Draw::Pair(pair, u, v) => {
                 // the two components have adjacent registers, u first
                 debug_assert_eq!(*v, u + 1);
@@ -640,7 +638,7 @@ fn call_binary(f: Builtin, out: &mut [f64], a: Operand, b: Operand, inputs: &Inp
 
 /// The plate's copies: per copy one refill of the body's draws, and every
 /// sum over the plate adds its body's value lane by lane.
-fn run_plate(plate: &PlateOp, regs: &mut [f64], rng: &mut Xoshiro256PlusPlus, n: usize) {
+fn run_plate(plate: &PlateOp, regs: &mut [f64], rng: &mut Lanes, n: usize) {
     for &(_, total) in &plate.sums {
         regs[total * LANES..total * LANES + n].fill(0.0);
     }
@@ -789,7 +787,6 @@ mod tests {
     /// exponent's lane loop compute `BinOp::Pow.apply`, bit for bit.
     #[test]
     fn lanes_compute_the_cores_powers() {
-        use rand::SeedableRng;
         let exps = [2.0, 3.0, 7.0, -2.0, 0.5, 2.5];
         let mut moments = vec![Moment::E(Rv::Base(VarId(0)))];
         moments
@@ -803,7 +800,7 @@ mod tests {
         moments.push(Moment::E(Rv::Base(VarId(1))));
         let k = Kernel::compile(&scenario(2), &moments);
         let mut regs = k.register_file();
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+        let mut rng = crate::sample::StreamKey::new(7, &[]).lanes(0);
         k.run(&mut regs, &mut rng, LANES);
         let lanes = |m: usize| k.lanes(&regs, k.roots()[m].x, LANES);
         let z = lanes(0);

@@ -27,10 +27,10 @@ mod stream;
 
 use std::fmt;
 
-use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
 use crate::model::Scenario;
+use crate::model::law::Lanes;
 use crate::model::rv::Moment;
 
 use accum::Summary;
@@ -134,7 +134,7 @@ impl LaneSums {
 
 #[derive(Clone, Debug)]
 struct Batch {
-    rng: Xoshiro256PlusPlus,
+    rng: Lanes,
     /// One per moment, in the order of the moments given to `new`.
     summaries: Vec<Summary>,
 }
@@ -147,7 +147,7 @@ impl Sampler {
         let sums = LaneSums::new(&kernel);
         let batches = (0..batches as u64)
             .map(|b| Batch {
-                rng: key.batch_rng(b),
+                rng: key.lanes(b),
                 summaries: vec![Summary::EMPTY; moments.len()],
             })
             .collect();

@@ -14,8 +14,7 @@
 //! FNV-1a and SplitMix64 are fixed, published algorithms with published
 //! test vectors.
 
-use rand::SeedableRng;
-use rand_xoshiro::Xoshiro256PlusPlus;
+use crate::model::law::{LANES, Lanes};
 
 /// A stable 64-bit name for one random stream family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -39,18 +38,20 @@ impl StreamKey {
         StreamKey(mix64(h.finish()))
     }
 
-    /// The generator for batch `batch` of this key: Xoshiro256++ with its
-    /// 256-bit state taken from four consecutive SplitMix64 outputs started
-    /// at a state that mixes the key with the batch number. Because
-    /// SplitMix64 is a bijection of distinct counters, the four words are
-    /// distinct, so the state is never the forbidden all-zero one.
-    pub(crate) fn batch_rng(self, batch: u64) -> Xoshiro256PlusPlus {
+    /// The generator for batch (or network draw) `batch` of this key:
+    /// eight xoshiro256++ lanes ([`Lanes`]), lane j's 256-bit state the
+    /// four words 4j..4j+3 of a SplitMix64 sequence started at a state
+    /// that mixes the key with the batch number. The 32 words are
+    /// SplitMix64's output at 32 consecutive counters, and its output
+    /// function is a bijection, so they are distinct: no lane starts in the
+    /// forbidden all-zero state and no two lanes start in the same one.
+    /// Distinct starts of a generator of period 2^256 - 1 are independent
+    /// streams in practice, for lanes as for batches: two would overlap
+    /// within a run's words only by a coincidence of order words^2 / 2^256.
+    pub fn lanes(self, batch: u64) -> Lanes {
         let mut sm = SplitMix64(self.0 ^ mix64(batch));
-        let mut seed = [0u8; 32];
-        for word in seed.chunks_exact_mut(8) {
-            word.copy_from_slice(&sm.next().to_le_bytes());
-        }
-        Xoshiro256PlusPlus::from_seed(seed)
+        let states: [[u64; 4]; LANES] = std::array::from_fn(|_| std::array::from_fn(|_| sm.next()));
+        Lanes::new(states)
     }
 }
 
@@ -104,7 +105,8 @@ fn mix64(x: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::Rng;
+    use rand::{Rng, SeedableRng};
+    use rand_xoshiro::Xoshiro256PlusPlus;
 
     fn fnv(bytes: &[u8]) -> u64 {
         let mut h = Fnv1a::new();
@@ -147,10 +149,41 @@ mod tests {
     }
 
     #[test]
+    fn lanes_are_xoshiro_from_distinct_splitmix_words() {
+        // Each lane is rand_xoshiro's generator started from its four
+        // SplitMix64 words, and the 32 words are distinct.
+        let key = StreamKey::new(3, &["lanes"]);
+        for b in [0, 1, 77] {
+            let mut sm = SplitMix64(key.0 ^ mix64(b));
+            let words: Vec<u64> = (0..4 * LANES).map(|_| sm.next()).collect();
+            let mut singles: Vec<Xoshiro256PlusPlus> = words
+                .chunks_exact(4)
+                .map(|s| {
+                    let mut seed = [0u8; 32];
+                    for (bytes, w) in seed.chunks_exact_mut(8).zip(s) {
+                        bytes.copy_from_slice(&w.to_le_bytes());
+                    }
+                    Xoshiro256PlusPlus::from_seed(seed)
+                })
+                .collect();
+            let mut lanes = key.lanes(b);
+            for _ in 0..3 {
+                for single in &mut singles {
+                    assert_eq!(lanes.next_u64(), single.next_u64());
+                }
+            }
+            let mut sorted = words.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), 4 * LANES, "distinct lane seeds");
+        }
+    }
+
+    #[test]
     fn batch_streams_are_fixed_and_distinct() {
         let key = StreamKey::new(1, &["x"]);
-        let first: Vec<u64> = (0..4).map(|b| key.batch_rng(b).next_u64()).collect();
-        let again: Vec<u64> = (0..4).map(|b| key.batch_rng(b).next_u64()).collect();
+        let first: Vec<u64> = (0..4).map(|b| key.lanes(b).next_u64()).collect();
+        let again: Vec<u64> = (0..4).map(|b| key.lanes(b).next_u64()).collect();
         assert_eq!(first, again);
         for i in 0..4 {
             for j in 0..i {

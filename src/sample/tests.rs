@@ -233,7 +233,8 @@ fn pooled_estimates_equal_a_two_pass_over_all_draws() {
     let law = Law::Normal { mean: 0.0, sd: 1.0 };
     let mut all = Vec::new();
     for b in 0..batches as u64 {
-        let mut rng = key.batch_rng(b);
+        // the scalar ziggurat on the batch's words, not its vector fill
+        let mut rng = key.lanes(b);
         for &c in &calls {
             let mut left = c as usize;
             while left > 0 {

@@ -20,6 +20,9 @@
 //! law (ziggurat, inverse cdf, or rejection), never an approximation. The
 //! normal's ziggurat is written out in `ziggurat.rs` so that it inlines
 //! into these loops; it draws rand_distr's `StandardNormal`, bit for bit.
+//! The generator most of them read is `lanes.rs`: eight xoshiro256++
+//! streams advanced together, whose normal and uniform fills run the
+//! same algorithms four draws at a time ([`Law::fill_lanes`]).
 //!
 //! Densities are written out here rather than taken from statrs
 //! distribution objects: constructing one re-validates its parameters at each
@@ -45,8 +48,10 @@ use statrs::function::gamma::ln_gamma;
 use std::f64::consts::{FRAC_1_SQRT_2, PI};
 use std::fmt;
 
+mod lanes;
 mod ziggurat;
 
+pub use lanes::{LANES, Lanes};
 pub use ziggurat::Ziggurat;
 
 /// The standard normal sampler behind [`Law::fill`] (its tables are built
@@ -716,20 +721,15 @@ impl Law {
         }
     }
 
-    /// [`Law::fill`], for the sampler's inner loop: the normal's draws run
-    /// on a local copy of the generator (see [`Ziggurat::draw_held`]), put
-    /// back at the end. The same draws as `fill`, bit for bit.
-    pub fn fill_held<R: Rng + Clone>(&self, rng: &mut R, out: &mut [f64]) {
+    /// [`Law::fill`] from a [`Lanes`] generator: the normal and the
+    /// uniform take its vector fills (the same values `fill` would draw
+    /// from its words, four at a time), every other law reads it word by
+    /// word as a [`rand::Rng`].
+    pub fn fill_lanes(&self, lanes: &mut Lanes, out: &mut [f64]) {
         match *self {
-            Law::Normal { mean, sd } => {
-                let normal = &*ziggurat::TABLES;
-                let mut held = rng.clone();
-                for x in out {
-                    *x = mean + sd * normal.draw_held(&mut held);
-                }
-                *rng = held;
-            }
-            _ => self.fill(rng, out),
+            Law::Normal { mean, sd } => lanes.fill_normal(mean, sd, out),
+            Law::Uniform { lo, hi } => lanes.fill_uniform(lo, hi - lo, out),
+            _ => self.fill(lanes, out),
         }
     }
 

@@ -96,7 +96,10 @@ impl Ziggurat {
     /// variable: the cold path gets a copy of it, so that no pointer to the
     /// local escapes and the compiler can keep the generator's state in
     /// registers across the caller's whole loop instead of storing it
-    /// after every word. The same words, the same draws.
+    /// after every word. The same words, the same draws. The fastest loop a
+    /// scalar generator allows: the sampler and the networks drew with it
+    /// before the lane generator, and `benches/normals.rs` measures the
+    /// lanes against it.
     #[inline(always)]
     pub fn draw_held<G: Rng + Clone>(&self, rng: &mut G) -> f64 {
         loop {
