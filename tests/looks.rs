@@ -294,3 +294,41 @@ fn networks_whose_worst_case_is_over_the_budget_are_refused_before_they_are_exte
     assert!(err.contains("over the budget of 3.00 s"), "{err}");
     assert!(need > 200 * 100, "{need}");
 }
+
+#[test]
+fn a_row_one_layer_refutes_is_not_extended_for_its_undecided_layers() {
+    // On glorot's net Var[y(l)] / Var[y(l-1)] is 1/2 at every layer; the
+    // claim multiplies it by 1 + 0.3 (l - 2): true at l = 2, 23% off at
+    // l = 3 (within reach of the 15% band at 200 networks: undecided) and
+    // 37.5% off at l = 4 (refuted). One refuted layer refutes a claim for
+    // every layer, so no draw is spent on l = 3.
+    let file = TWO_NETWORKS_AND_A_SERIES
+        .replace(
+            "Var[y(l-1)] / 2\"",
+            "Var[y(l-1)] / 2 * (1 + 0.3 * (l - 2))\"",
+        )
+        .replace(
+            "expect = { he = \"fails\" }",
+            "expect = { he = \"fails\", glorot = \"fails\" }",
+        );
+    let (code, out, err) = initaudit_with(
+        "looks-refuted-row",
+        &[("series.toml", &file)],
+        &["audit", "series.toml", "--format", "json", "--quiet"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    let glorot = v["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|r| r["network"] == "glorot")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(glorot["verdict"], "fails");
+    assert_eq!(glorot["draws"], 200, "decided at the table's draws");
+    let notes = glorot["notes"].to_string();
+    assert!(
+        notes.contains("for every l in 2..4: holds at 1, fails at 1 of 3 layers; shown: l = 4"),
+        "{notes}"
+    );
+}

@@ -1042,7 +1042,11 @@ pub fn draws_needed(
         };
         let draws = stats.draws() as f64;
         let crit = critical(stats.draws() - 1, tests);
-        let undecided: Vec<Tested> = tested(def, p, stats, settings, crit)
+        let layers = tested(def, p, stats, settings, crit);
+        if row_verdict(&layers) != Verdict::Inconclusive {
+            continue;
+        }
+        let undecided: Vec<Tested> = layers
             .into_iter()
             .filter(|t| t.verdict == Verdict::Inconclusive)
             .collect();
@@ -1085,9 +1089,7 @@ pub fn undecided(
         .filter(|p| {
             stats[p.network].as_ref().is_some_and(|stats| {
                 let crit = critical(stats.draws() - 1, tests);
-                tested(def, p, stats, settings, crit)
-                    .iter()
-                    .any(|t| t.verdict == Verdict::Inconclusive)
+                row_verdict(&tested(def, p, stats, settings, crit)) == Verdict::Inconclusive
             })
         })
         .map(|p| p.network)
@@ -1163,8 +1165,22 @@ pub fn check(
     }
 }
 
-/// One row from the layers' tests: fails if any layer fails, holds if all
-/// hold; the layer shown is the one that decided.
+/// A row's verdict from its layers' tests: fails if any layer fails (a
+/// claim for every layer is refuted by one), holds if all hold. A row that
+/// fails is decided whatever its other layers say, so more draws are not
+/// spent on them ([`draws_needed`], [`undecided`]).
+fn row_verdict(tested: &[Tested]) -> Verdict {
+    if tested.iter().any(|t| t.verdict == Verdict::Fails) {
+        Verdict::Fails
+    } else if tested.iter().all(|t| t.verdict == Verdict::Holds) {
+        Verdict::Holds
+    } else {
+        Verdict::Inconclusive
+    }
+}
+
+/// One row from the layers' tests ([`row_verdict`]); the layer shown is
+/// the one that decided.
 fn aggregate(tested: &[Tested], net: &Network, draws: usize) -> Evaluation {
     let fails: Vec<&Tested> = tested
         .iter()
@@ -1174,13 +1190,7 @@ fn aggregate(tested: &[Tested], net: &Network, draws: usize) -> Evaluation {
         .iter()
         .filter(|t| t.verdict == Verdict::Holds)
         .count();
-    let verdict = if !fails.is_empty() {
-        Verdict::Fails
-    } else if holds == tested.len() {
-        Verdict::Holds
-    } else {
-        Verdict::Inconclusive
-    };
+    let verdict = row_verdict(tested);
     let shown = if fails.is_empty() {
         tested
             .iter()
