@@ -5,17 +5,12 @@
 
 mod common;
 
-use common::{initaudit, initaudit_in};
+use common::{Scratch, initaudit, initaudit_in};
 use serde_json::Value;
-use std::path::PathBuf;
 
-/// A scratch folder of this test, emptied first.
-fn scratch(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("initaudit-embedded-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a scratch folder");
-    dir
+/// A scratch folder of this test, emptied first and removed after.
+fn scratch(name: &str) -> Scratch {
+    Scratch::new(&format!("embedded-{name}"))
 }
 
 #[test]
@@ -50,7 +45,6 @@ fn a_built_in_file_is_audited_from_anywhere_as_the_file_on_disk() {
         "{err}"
     );
     assert!(err.contains("he2015.toml"), "{err}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The note on stderr when the built-in copy is read: it counts the files
@@ -78,7 +72,6 @@ fn explain_searches_the_built_in_derivations() {
     assert_eq!(results.len(), 6, "{out}");
     assert!(results.iter().all(|r| r["id"] == "he.forward#3"));
     assert!(results.iter().all(|r| r["as_expected"] == true), "{out}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -93,7 +86,6 @@ fn net_finds_the_built_in_networks() {
     assert_eq!(out, on_disk);
     assert!(out.contains("relu-he"), "{out}");
     assert!(err.starts_with(&built_in_note()), "{err}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -122,5 +114,4 @@ fn a_local_derivations_folder_takes_precedence() {
     let (code, _, err) = initaudit_in(&dir, &["audit", "derivations/he2015.toml"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no such file or directory"), "{err}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -6,14 +6,12 @@
 
 mod common;
 
-use common::initaudit;
+use common::{Scratch, initaudit};
 
 /// Writes `text` to a fresh file `name` in a scratch folder of this test and
 /// audits it: (status, stderr). The error names the file by its path.
 fn audit(name: &str, text: &str) -> (i32, String, String) {
-    let dir = std::env::temp_dir().join(format!("initaudit-errors-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a scratch folder");
+    let dir = Scratch::new(&format!("errors-{name}"));
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, text).expect("the file is written");
     let path = path.to_str().expect("a utf-8 path").to_string();
@@ -240,9 +238,7 @@ fn past_twenty_errors_the_rest_are_counted() {
 /// file's.
 #[test]
 fn the_errors_of_every_file_are_reported() {
-    let dir = std::env::temp_dir().join(format!("initaudit-errors-two-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a scratch folder");
+    let dir = Scratch::new("errors-two");
     for name in ["a", "b"] {
         let text = format!("[[claim]]\nid = \"{name}\"\nsays = \"1 = = 1\"\n");
         std::fs::write(dir.join(format!("{name}.toml")), text).expect("written");

@@ -5,11 +5,11 @@
 
 mod common;
 
-use common::{initaudit, initaudit_in, load, load_err};
+use common::{Scratch, initaudit, initaudit_in, load, load_err};
 use initaudit::net::jacobian::{Need, Spectral};
 use initaudit::net::simulate::{Atom, Stats, simulate};
 use initaudit::net::{self, Network};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The first network of `text`, asked for every Jacobian statistic.
 fn network(text: &str) -> Network {
@@ -319,12 +319,8 @@ fn bad_spectral_statistics_are_located_errors() {
     }
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("initaudit-jacobian-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn scratch(name: &str) -> Scratch {
+    Scratch::new(&format!("jacobian-{name}"))
 }
 
 fn root() -> &'static Path {
@@ -392,7 +388,6 @@ fn the_docs_jacobian_examples_run() {
         err.contains("spectrum's histogram") && !dir.join("t.svg").exists(),
         "{err}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

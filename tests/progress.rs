@@ -7,8 +7,8 @@
 
 mod common;
 
-use common::{initaudit, initaudit_in};
-use std::path::{Path, PathBuf};
+use common::{Scratch, initaudit, initaudit_in};
+use std::path::Path;
 use std::process::Command;
 
 const CLAIMS: &str = "[scenario.unit]\nmodel = \"y ~ Laplace(0, 1)\"\n\n[[claim]]\nid = \"half\"\nsays = \"E[relu(y)^2] = Var[y]/2\"\n";
@@ -17,10 +17,8 @@ const NETWORK: &str = "[network.tiny]\ndepth = 2\nwidth = 4\nactivation = \"relu
 
 /// A fresh folder holding `derivations/claims.toml`: a claim and a
 /// network (a network alone is nothing to audit).
-fn folder(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("initaudit-progress-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+fn folder(name: &str) -> Scratch {
+    let dir = Scratch::new(&format!("progress-{name}"));
     std::fs::create_dir_all(dir.join("derivations")).expect("a scratch folder");
     let text = format!("{CLAIMS}\n{NETWORK}");
     std::fs::write(dir.join("derivations/claims.toml"), text).expect("written");
@@ -90,7 +88,7 @@ fn off_a_terminal_there_is_no_bar() {
     let dir = folder("pipe");
     let out = Command::new(env!("CARGO_BIN_EXE_initaudit"))
         .args(["audit"])
-        .current_dir(&dir)
+        .current_dir(&*dir)
         .env("INITAUDIT_PROGRESS_AFTER", "0")
         .output()
         .expect("the binary runs");

@@ -4,8 +4,36 @@
 // Each test binary compiles this module on its own and uses a part of it.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// A scratch folder of one test, named by `tag` and the test process,
+/// emptied when made and removed when dropped, so that test runs leave
+/// nothing behind in the system's temporary folder.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("initaudit-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a scratch folder");
+        Scratch(dir)
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 /// Runs the binary from the crate's folder; (status, stdout, stderr).
 pub fn initaudit(args: &[&str]) -> (i32, String, String) {
@@ -29,14 +57,11 @@ pub fn initaudit_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
 /// Runs the binary from a fresh scratch folder named by `tag` that holds
 /// `files` (name, text), removed afterwards; (status, stdout, stderr).
 pub fn initaudit_with(tag: &str, files: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
-    let dir = std::env::temp_dir().join(format!("initaudit-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a scratch folder");
+    let dir = Scratch::new(tag);
     for (name, text) in files {
         std::fs::write(dir.join(name), text).expect("a scratch file");
     }
-    let out = initaudit_in(&dir, args);
-    let _ = std::fs::remove_dir_all(&dir);
-    out
+    initaudit_in(&dir, args)
 }
 
 /// `text` loaded as t.toml; a load error fails the test with its rendering.
