@@ -6,7 +6,7 @@ mod common;
 use common::{TWO_NETWORKS_AND_A_SERIES, initaudit_with, load, load_err};
 use initaudit::audit;
 use initaudit::net::simulate::{Atom, Need, Norm, Signal, Stats, simulate};
-use initaudit::net::{self, Network};
+use initaudit::net::{self, MULTIPLY_ADD_SECONDS, NORMAL_SECONDS, Network};
 use initaudit::verdict::{Settings, Verdict};
 
 fn network(text: &str) -> Network {
@@ -604,7 +604,7 @@ fn the_estimate_follows_the_work_a_draw_is_asked_for() {
     // 3 * 6 normals of the cost vector g.
     let seconds = (backward.0 - forward.0) / 40.0;
     assert!(
-        (seconds - (324.0 * 0.4e-9 + 18.0 * 6e-9)).abs() < 1e-15,
+        (seconds - (324.0 * MULTIPLY_ADD_SECONDS + 18.0 * NORMAL_SECONDS)).abs() < 1e-15,
         "{seconds}"
     );
 }

@@ -47,6 +47,13 @@ use simulate::{Atom, Norm, Signal, Stats};
 use std::path::Path;
 use toml::Spanned;
 
+/// CPU-seconds one random number of a draw is budgeted at (see
+/// [`Network::seconds`]).
+pub const NORMAL_SECONDS: f64 = 2.5e-9;
+
+/// CPU-seconds one multiply-add of a draw's products is budgeted at.
+pub const MULTIPLY_ADD_SECONDS: f64 = 0.25e-9;
+
 /// The share of the memory the machine has left that the draws in flight
 /// may take; the rest is for everything else the process and the machine
 /// hold, and for what the estimate leaves out (allocator slack).
@@ -255,10 +262,16 @@ impl Network {
     }
 
     /// Seconds the whole run should take on one core, from the counts of
-    /// random numbers and multiply-adds; a rough guide, printed before a run.
+    /// random numbers and multiply-adds; printed before a run and checked
+    /// against `--budget`. The two rates are measured (idle, one thread,
+    /// `net`, which computes every statistic): with the lane generator a
+    /// normal costs about 1.7 ns and a multiply-add of the products 0.15
+    /// to 0.2 ns (he-30 1.82 s, hanin-64x10 4.86 s, relu-1024 0.86 s);
+    /// the constants are 1.5 and 1.25 times those, so that the estimate
+    /// stays an upper bound on a busier or slower core.
     pub fn seconds(&self) -> f64 {
         let (_, normals, flops) = self.cost();
-        self.draws as f64 * (normals * 6e-9 + flops * 0.4e-9)
+        self.draws as f64 * (normals * NORMAL_SECONDS + flops * MULTIPLY_ADD_SECONDS)
     }
 
     /// The signals a draw holds at every layer: x and y, and dx and dy
