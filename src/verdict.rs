@@ -1468,6 +1468,23 @@ mod tests {
     }
 
     const Y: &str = "y ~ Normal(0, 1)";
+
+    fn unit_gaussian() -> crate::model::resolve::Model {
+        build("t", &parse_model(Y).expect("parses"), &HashMap::new()).expect("resolves")
+    }
+
+    /// A claim's relation, moments and sides in `model`.
+    fn resolved(
+        model: &crate::model::resolve::Model,
+        claim: &str,
+    ) -> (Relation, Vec<Moment>, Side, Side) {
+        let funcs: HashMap<String, FunctionDef> = HashMap::new();
+        let c = parse_claim(claim).expect("parses");
+        let mut moments = Vec::new();
+        let lhs = model.side(&c.lhs, &funcs, &mut moments).expect("lhs");
+        let rhs = model.side(&c.rhs, &funcs, &mut moments).expect("rhs");
+        (c.relation, moments, lhs, rhs)
+    }
     /// E[relu(y)] for a standard normal.
     const RELU_MEAN: f64 = 0.398_942_280_401_432_7;
 
@@ -1721,15 +1738,8 @@ mod tests {
     /// off.
     #[test]
     fn a_pool_checks_each_claim_against_its_scenarios_draws() {
-        let funcs: HashMap<String, FunctionDef> = HashMap::new();
-        let model = build("t", &parse_model(Y).expect("parses"), &funcs).expect("resolves");
-        let resolve = |claim: &str| {
-            let c = parse_claim(claim).expect("parses");
-            let mut moments = Vec::new();
-            let lhs = model.side(&c.lhs, &funcs, &mut moments).expect("lhs");
-            let rhs = model.side(&c.rhs, &funcs, &mut moments).expect("rhs");
-            (c.relation, moments, lhs, rhs)
-        };
+        let model = unit_gaussian();
+        let resolve = |claim: &str| resolved(&model, claim);
         let half = resolve("E[relu(y)^2] = Var[y] / 2");
         let unit = resolve("Var[y] = 1");
         let (half_trial, unit_trial) = (
@@ -1807,15 +1817,8 @@ mod tests {
     /// value, so an exact outcome is lent to it to reach the pooled path.
     #[test]
     fn a_pool_that_meets_a_non_finite_draw_blames_only_its_owners() {
-        let funcs: HashMap<String, FunctionDef> = HashMap::new();
-        let model = build("t", &parse_model(Y).expect("parses"), &funcs).expect("resolves");
-        let resolve = |claim: &str| {
-            let c = parse_claim(claim).expect("parses");
-            let mut moments = Vec::new();
-            let lhs = model.side(&c.lhs, &funcs, &mut moments).expect("lhs");
-            let rhs = model.side(&c.rhs, &funcs, &mut moments).expect("rhs");
-            (c.relation, moments, lhs, rhs)
-        };
+        let model = unit_gaussian();
+        let resolve = |claim: &str| resolved(&model, claim);
         let (good, bad) = (resolve("E[y^2] = 1"), resolve("E[log(y)] = 0"));
         let mut pool = Pool::new(StreamKey::new(5, &["nan"]));
         let good_columns = pool.join(&good.1);
