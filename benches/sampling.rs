@@ -36,7 +36,7 @@ use initaudit::sample::{Sampler, StreamKey};
 use rayon::prelude::*;
 
 const BATCHES: usize = 8;
-const DRAWS_PER_BATCH: u64 = 1 << 20;
+const DRAWS_PER_BATCH: u64 = 1 << 23;
 const ROUNDS: usize = 7;
 
 fn scenario() -> Scenario {
