@@ -116,11 +116,11 @@ pub fn decisive_width(relation: Relation, d: f64, allowed: f64) -> f64 {
     }
 }
 
-/// Which looks a sampled test took, in draws per batch: "sampled in looks
-/// of 131072 (the pilot), 393216 (plug-in) and 4194304 (worst case)
-/// draws" (see `work`).
-fn looks_note(looked: &[u64], worst: u64) -> String {
-    let named: Vec<String> = looked
+/// Which looks a sampled test took, given in draws per batch: "sampled in
+/// looks of 131072 (the pilot), 393216 (plug-in) and 4194304 (worst case)
+/// draws" (see `work`); `None` for the pilot alone.
+fn looks_note(looked: &[u64], worst: u64) -> Option<String> {
+    let named: Vec<(u64, &str)> = looked
         .iter()
         .enumerate()
         .map(|(i, &d)| {
@@ -129,11 +129,10 @@ fn looks_note(looked: &[u64], worst: u64) -> String {
                 _ if d == worst => "worst case",
                 _ => "plug-in",
             };
-            format!("{} ({what})", d * BATCHES as u64)
+            (d * BATCHES as u64, what)
         })
         .collect();
-    let (last, rest) = named.split_last().expect("two looks or more");
-    format!("sampled in looks of {} and {last} draws", rest.join(", "))
+    work::looks_text(&named).map(|looks| format!("sampled in looks of {looks} draws"))
 }
 
 /// A draw count as a person reads it.
@@ -704,9 +703,7 @@ impl Trial<'_> {
             });
             first.get_or_insert(look);
         }
-        if looked.len() > 1 {
-            ev.notes.push(looks_note(&looked, worst));
-        }
+        ev.notes.extend(looks_note(&looked, worst));
         let undecided = cx.sampling_decides && ev.verdict == Verdict::Inconclusive;
         Ok(first.filter(|_| undecided))
     }
@@ -867,18 +864,18 @@ impl Trial<'_> {
             ));
             return;
         }
-        ev.draws = sampler.draws_per_batch() * BATCHES as u64;
+        let sample = Estimates::of(&sampler);
+        ev.draws = sample.draws();
         let before = ev.defects.len();
         self_check(
             self.scenario,
             &smaller,
             &small_exact,
             valid,
-            &Estimates::of(&sampler),
+            &sample,
             budget,
             ev,
         );
-        let pooled = sampler.pooled();
         for (i, (m, small)) in self.moments.iter().zip(&smaller).enumerate() {
             let (Ok(_), Ok(e)) = (&exact[i], &small_exact[i]) else {
                 ev.notes.push(format!(
@@ -899,8 +896,8 @@ impl Trial<'_> {
                      exact, {:.6} ± {:.1e} sampled from {} draws",
                     describe_moment(small, self.scenario),
                     e.val.value,
-                    pooled[i],
-                    standard_error(sampler.batch_estimates().iter().map(|b| b[i])),
+                    sample.pooled[i],
+                    standard_error(sample.batches.iter().map(|b| b[i])),
                     ev.draws
                 )
             };
@@ -1063,12 +1060,7 @@ impl Pool {
     pub fn join(&mut self, moments: &[Moment]) -> Vec<usize> {
         moments
             .iter()
-            .map(|m| {
-                self.moments.iter().position(|p| p == m).unwrap_or_else(|| {
-                    self.moments.push(m.clone());
-                    self.moments.len() - 1
-                })
-            })
+            .map(|m| column_of(&mut self.moments, m))
             .collect()
     }
 
@@ -1309,24 +1301,27 @@ enum Magnitude {
 /// variances that give each moment its natural size.
 fn magnitude_plan(moments: &[Moment]) -> (Vec<Moment>, Vec<Magnitude>) {
     let mut plan = moments.to_vec();
-    let index_of = |m: Moment, plan: &mut Vec<Moment>| {
-        plan.iter().position(|p| *p == m).unwrap_or_else(|| {
-            plan.push(m);
-            plan.len() - 1
-        })
-    };
     let mut mags = Vec::new();
     for (i, m) in moments.iter().enumerate() {
         mags.push(match m {
-            Moment::E(x) => Magnitude::Rms(i, index_of(Moment::Var(x.clone()), &mut plan)),
+            Moment::E(x) => Magnitude::Rms(i, column_of(&mut plan, &Moment::Var(x.clone()))),
             Moment::Var(_) => Magnitude::Itself(i),
             Moment::Cov(x, y) => Magnitude::Geometric(
-                index_of(Moment::Var(x.clone()), &mut plan),
-                index_of(Moment::Var(y.clone()), &mut plan),
+                column_of(&mut plan, &Moment::Var(x.clone())),
+                column_of(&mut plan, &Moment::Var(y.clone())),
             ),
         });
     }
     (plan, mags)
+}
+
+/// `m`'s column in a sampling plan, added at the end if the plan does not
+/// have it yet: a moment is drawn once however often it is asked for.
+fn column_of(plan: &mut Vec<Moment>, m: &Moment) -> usize {
+    plan.iter().position(|p| p == m).unwrap_or_else(|| {
+        plan.push(m.clone());
+        plan.len() - 1
+    })
 }
 
 fn magnitude_values(mags: &[Magnitude], pooled: &[f64]) -> Vec<f64> {

@@ -130,6 +130,18 @@ pub fn draws_for_plug_in(draws: f64, se: f64, gap: f64, critical: f64, worst: f6
     draws_for_width(draws, se, gap, critical + PLUG_IN_Z).clamp(floor, worst)
 }
 
+/// The looks a test took, each with what it was: "256 (the table's), 744
+/// (plug-in) and 5127 (worst case)"; `None` for a single look, which needs
+/// no note. Sampled claims and network series name their looks alike.
+pub fn looks_text(looks: &[(u64, &str)]) -> Option<String> {
+    let named: Vec<String> = looks
+        .iter()
+        .map(|(d, what)| format!("{d} ({what})"))
+        .collect();
+    let (last, rest) = named.split_last()?;
+    (!rest.is_empty()).then(|| format!("{} and {last}", rest.join(", ")))
+}
+
 /// A duration as a person reads it.
 pub fn human_seconds(s: f64) -> String {
     if !s.is_finite() {

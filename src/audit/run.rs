@@ -624,18 +624,16 @@ fn check_series(
 /// once. The last look is where every layer was decided (or the most
 /// the power calculation asked for).
 fn looks_note(looks: &[(usize, &str)]) -> Option<String> {
-    let mut named: Vec<String> = looks
+    let grown: Vec<(u64, &str)> = looks
         .iter()
         .scan(0, |last, &(d, what)| {
             let grew = d > *last;
             *last = (*last).max(d);
-            Some(grew.then(|| format!("{d} ({what})")))
+            Some(grew.then_some((d as u64, what)))
         })
         .flatten()
         .collect();
-    let last = named.pop()?;
-    (!named.is_empty())
-        .then(|| format!("drawn in looks of {} and {last} networks", named.join(", ")))
+    work::looks_text(&grown).map(|looks| format!("drawn in looks of {looks} networks"))
 }
 
 /// Which of a file's networks the selected series claims draw.

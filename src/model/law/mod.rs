@@ -22,7 +22,7 @@
 //! into these loops; it draws rand_distr's `StandardNormal`, bit for bit.
 //! The generator most of them read is `lanes.rs`: eight xoshiro256++
 //! streams advanced together, whose normal and uniform fills run the
-//! same algorithms four draws at a time ([`Law::fill_lanes`]).
+//! same algorithms four or eight draws at a time ([`Law::fill_lanes`]).
 //!
 //! Densities are written out here rather than taken from statrs
 //! distribution objects: constructing one re-validates its parameters at each
@@ -723,7 +723,7 @@ impl Law {
 
     /// [`Law::fill`] from a [`Lanes`] generator: the normal and the
     /// uniform take its vector fills (the same values `fill` would draw
-    /// from its words, four at a time), every other law reads it word by
+    /// from its words, a vector at a time), every other law reads it word by
     /// word as a [`rand::Rng`].
     pub fn fill_lanes(&self, lanes: &mut Lanes, out: &mut [f64]) {
         match *self {
