@@ -1,9 +1,14 @@
 //! Nanoseconds per normal and per uniform draw: the scalar xoshiro256++
 //! with the ziggurat inlined (`Ziggurat::draw_held` on a local generator,
-//! the loop the sampler and the networks drew with before the lanes), against the eight-lane generator's
-//! fills on their baseline loops (the scalar ziggurat and uniform over the
-//! buffered words; the refills still take this CPU's widest path) and on
-//! the path this CPU takes (AVX-512 or AVX2 where present).
+//! the loop the sampler and the networks drew with before the lanes),
+//! against the eight-lane generator's fills on their baseline loops (the
+//! scalar ziggurat and uniform over the buffered words; the refills still
+//! take this CPU's widest path), on session 5's uniform path (every word
+//! stored by a refill and loaded again: `fill_uniform_buffered`) and on
+//! the path this CPU takes (AVX-512, whose uniform fill steps the lanes in
+//! registers, or AVX2 where present). Session 5's normal fill is the
+//! benchmark binary built from its commit, run alternately with this one
+//! (BENCHMARKS.md).
 //!
 //! Each round fills the same buffer [`REPEATS`] times per variant, the
 //! variants alternating, and the median wall time over rounds is reported,
@@ -77,6 +82,7 @@ fn main() {
     ];
     let mut scalar_u = Xoshiro256PlusPlus::seed_from_u64(2);
     let mut baseline_u = lanes(2);
+    let mut buffered_u = lanes(2);
     let mut detected_u = lanes(2);
     let mut all = variants;
     all.push((
@@ -86,6 +92,10 @@ fn main() {
     all.push((
         "uniform, lanes, baseline loop",
         Box::new(|o| baseline_u.fill_uniform_in(-1.0, 2.0, o)),
+    ));
+    all.push((
+        "uniform, lanes, buffered (session 5)",
+        Box::new(|o| buffered_u.fill_uniform_buffered(-1.0, 2.0, o)),
     ));
     all.push((
         "uniform, lanes, this CPU's path",
@@ -123,14 +133,25 @@ fn main() {
         .iter()
         .map(|&c| c as f64 / per / ROUNDS as f64)
         .collect();
+    // each ratio against the scalar loop of its law, and the uniform's
+    // detected path's against session 5's buffered one just before it
     for (i, (name, _)) in all.iter().enumerate() {
-        let first = i / 3 * 3;
-        println!(
-            "{name:<36} wall {:6.3} ({:.2}x)   cpu {:6.3} ({:.2}x)",
+        let law = |n: &str| n.split(',').next().map(str::to_owned);
+        let first = all.iter().position(|(n, _)| law(n) == law(name)).unwrap();
+        print!(
+            "{name:<38} wall {:6.3} ({:.2}x)   cpu {:6.3} ({:.2}x)",
             medians[i],
             medians[first] / medians[i],
             cpus[i],
             cpus[first] / cpus[i]
         );
+        if i > 0 && all[i - 1].0.contains("buffered") {
+            print!(
+                "   vs buffered: wall {:.2}x, cpu {:.2}x",
+                medians[i - 1] / medians[i],
+                cpus[i - 1] / cpus[i]
+            );
+        }
+        println!();
     }
 }
