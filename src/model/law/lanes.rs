@@ -31,7 +31,11 @@
 //! never depends on the CPU: the vector paths and the scalar path are the
 //! same function of the words, and the words are integer arithmetic
 //! (tested bit for bit on every path the CPU has, and each lane against
-//! rand_xoshiro's own generator).
+//! rand_xoshiro's own generator). The AVX-512 uniform fill does not go
+//! through the buffer once it is spent: it steps the lanes in registers
+//! and converts each step's eight words where they are made, the words a
+//! refill would have buffered, in the same order. (The normal fill tried
+//! the same and was slower: see [`Lanes::fill_normal`]'s AVX-512 path.)
 //!
 //! Why the lanes are independent: each lane is a xoshiro256++ generator
 //! (period 2^256 - 1) started from its own state, and the states come from

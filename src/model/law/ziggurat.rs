@@ -7,7 +7,10 @@
 //! and the normal draws were about half of the audit's sampling CPU. Here
 //! the common case (about 99% of draws: one 64-bit word, a multiply by a
 //! table entry, one comparison) is a few instructions inside the caller's
-//! loop; the wedges and the tail are a cold function beside it.
+//! loop; the wedges and the tail are a cold function beside it, and the
+//! wedge test calls `exp` only for the draws its squeeze (a chord and a
+//! tangent of exp, [`Squeeze`]) cannot decide with a margin wider than
+//! every rounding, so it decides as `exp` would.
 //!
 //! The algorithm is the ZIGNOR variant (Doornik 2005, "An Improved
 //! Ziggurat Method to Generate Normal Random Samples") of Marsaglia and
