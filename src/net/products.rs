@@ -266,7 +266,9 @@ fn columns_avx512<const G: usize>(rows: usize, w: &[f64], dy: &[f64], out: &mut 
     let mut j = 0;
     while j < cols {
         let pair = cols - j >= 2;
-        let a = &w[j * rows..(j + if pair { 2 } else { 1 }) * rows];
+        // From column j to W's end: the pass reads the first one or two
+        // columns and prefetches the next ones.
+        let a = &w[j * rows..];
         if pair {
             let sums = partial_sums_avx512::<2, G>(rows, a, dy);
             for (jj, (s, column)) in sums.iter().zip(a.chunks_exact(rows)).enumerate() {
@@ -274,7 +276,7 @@ fn columns_avx512<const G: usize>(rows: usize, w: &[f64], dy: &[f64], out: &mut 
             }
         } else {
             let sums = partial_sums_avx512::<1, G>(rows, a, dy);
-            finish(rows, blocks, &sums[0], a, dy, out, cols, j);
+            finish(rows, blocks, &sums[0], &a[..rows], dy, out, cols, j);
         }
         j += 2;
     }
@@ -301,9 +303,15 @@ fn finish<const G: usize>(
     }
 }
 
-/// The eight partial sums of the dot product of each of the J columns in
-/// `a` with each of the G columns in `dy` (both `rows` long), over
-/// `rows / 8` blocks of eight: lane t of a register is partial sum t.
+/// The eight partial sums of the dot product of each of the first J
+/// columns in `a` with each of the G columns in `dy` (all `rows` long),
+/// over `rows / 8` blocks of eight: lane t of a register is partial sum t.
+/// W is too large for L2 in a deep draw (he-30 holds 15 MiB of weights),
+/// so its loads wait on L3 (a profile put three quarters of the loop's
+/// time on the multiplications reading them): while one pass reads its
+/// columns it prefetches the same lines of the next J columns, which
+/// measured 7% less CPU for all of he-30 than leaving it to the hardware
+/// (benches/products.rs and BENCHMARKS.md have the figures).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
@@ -313,11 +321,18 @@ fn partial_sums_avx512<const J: usize, const G: usize>(
     dy: &[f64],
 ) -> [[[f64; 8]; G]; J] {
     use std::arch::x86_64::{
-        __m512d, _mm512_add_pd, _mm512_loadu_pd, _mm512_mul_pd, _mm512_setzero_pd, _mm512_storeu_pd,
+        __m512d, _MM_HINT_T0, _mm_prefetch, _mm512_add_pd, _mm512_loadu_pd, _mm512_mul_pd,
+        _mm512_setzero_pd, _mm512_storeu_pd,
     };
     assert!(a.len() >= J * rows && dy.len() >= G * rows);
     let mut acc: [[__m512d; G]; J] = [[_mm512_setzero_pd(); G]; J];
     for at in (0..rows / 8 * 8).step_by(8) {
+        for jj in 0..J {
+            // The next J columns' line at this offset (past W's end a
+            // prefetch is dropped, never a fault).
+            let next = a.as_ptr().wrapping_add((J + jj) * rows + at);
+            _mm_prefetch::<_MM_HINT_T0>(next.cast());
+        }
         let mut ys = [_mm512_setzero_pd(); G];
         for (g, y) in ys.iter_mut().enumerate() {
             // SAFETY: g * rows + at + 8 <= G * rows <= dy.len(), asserted.
@@ -406,6 +421,63 @@ fn combine(s: &[f64; 8], a: &[f64], b: &[f64]) -> f64 {
     res
 }
 
+/// W^T dy's signature: `rows`, W, dy, back, as [`transpose_times`].
+pub type Product = fn(usize, &[f64], &[f64], &mut [f64]);
+
+/// Every W^T dy this CPU can run, by name: the baseline loop, AVX2 and
+/// AVX-512 where present, and the dispatched one. The tests hold each to
+/// nalgebra's bits; benches/products.rs times each.
+pub fn transpose_paths() -> Vec<(&'static str, Product)> {
+    let mut paths: Vec<(&'static str, Product)> =
+        vec![("baseline", |r, w, d, b| transpose_times_in(r, w, d, b))];
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, just checked.
+            paths.push(("avx2", |r, w, d, b| unsafe {
+                transpose_times_avx2(r, w, d, b)
+            }));
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512, just checked.
+            paths.push(("avx512", |r, w, d, b| unsafe {
+                transpose_times_avx512(r, w, d, b)
+            }));
+        }
+    }
+    paths.push(("dispatched", transpose_times));
+    paths
+}
+
+/// The forward block product's signature: `rows`, `cols`, the block's
+/// first column j0, the block of W, x, y (see [`forward_while_drawing`]).
+pub type BlockProduct = fn(usize, usize, usize, &[f64], &[f64], &mut [f64]);
+
+/// Every forward block product this CPU can run, by name, as
+/// [`transpose_paths`].
+pub fn accumulate_paths() -> Vec<(&'static str, BlockProduct)> {
+    let mut paths: Vec<(&'static str, BlockProduct)> = vec![("baseline", |r, c, j, w, x, y| {
+        accumulate_in(r, c, j, w, x, y)
+    })];
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, just checked.
+            paths.push(("avx2", |r, c, j, w, x, y| unsafe {
+                accumulate_avx2(r, c, j, w, x, y)
+            }));
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512, just checked.
+            paths.push(("avx512", |r, c, j, w, x, y| unsafe {
+                accumulate_avx512(r, c, j, w, x, y)
+            }));
+        }
+    }
+    paths.push(("dispatched", accumulate));
+    paths
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,57 +509,6 @@ mod tests {
         ];
         shapes.extend((1..=11).map(|k| (29, 23, k)));
         shapes
-    }
-
-    type Product = fn(usize, &[f64], &[f64], &mut [f64]);
-
-    /// Every W^T dy this CPU can run, by name.
-    fn transpose_paths() -> Vec<(&'static str, Product)> {
-        let mut paths: Vec<(&'static str, Product)> =
-            vec![("baseline", |r, w, d, b| transpose_times_in(r, w, d, b))];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU has AVX2, just checked.
-                paths.push(("avx2", |r, w, d, b| unsafe {
-                    transpose_times_avx2(r, w, d, b)
-                }));
-            }
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU has AVX-512, just checked.
-                paths.push(("avx512", |r, w, d, b| unsafe {
-                    transpose_times_avx512(r, w, d, b)
-                }));
-            }
-        }
-        paths.push(("dispatched", transpose_times));
-        paths
-    }
-
-    type Accumulate = fn(usize, usize, usize, &[f64], &[f64], &mut [f64]);
-
-    /// Every forward block product this CPU can run, by name.
-    fn accumulate_paths() -> Vec<(&'static str, Accumulate)> {
-        let mut paths: Vec<(&'static str, Accumulate)> = vec![("baseline", |r, c, j, w, x, y| {
-            accumulate_in(r, c, j, w, x, y)
-        })];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU has AVX2, just checked.
-                paths.push(("avx2", |r, c, j, w, x, y| unsafe {
-                    accumulate_avx2(r, c, j, w, x, y)
-                }));
-            }
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU has AVX-512, just checked.
-                paths.push(("avx512", |r, c, j, w, x, y| unsafe {
-                    accumulate_avx512(r, c, j, w, x, y)
-                }));
-            }
-        }
-        paths.push(("dispatched", accumulate));
-        paths
     }
 
     #[test]
