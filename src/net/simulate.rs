@@ -515,21 +515,41 @@ fn fill(f: &Fill, rng: &mut Lanes, out: &mut [f64]) {
 
 /// Means over all entries of `m` and of its square.
 fn moments(m: &DMatrix<f64>) -> (f64, f64) {
+    means(m, sums([m.as_slice()])[0])
+}
+
+/// The means of a matrix's entries and squares from their [`sums`].
+fn means(m: &DMatrix<f64>, (s, s2): (f64, f64)) -> (f64, f64) {
     let n = m.len() as f64;
-    let (s, s2) = sums(m);
     (s / n, s2 / n)
 }
 
-/// Sums over all entries of `m` and of its square, each in order (from
-/// -0.0, as `Iterator::sum` does, so the bits are those two sums'), in one
-/// pass: the two chains of additions overlap.
-fn sums(m: &DMatrix<f64>) -> (f64, f64) {
-    let (mut s, mut s2) = (-0.0, -0.0);
-    for v in m.iter() {
-        s += v;
-        s2 += v * v;
+/// Sums over all entries of each of `N` equally long slices and of their
+/// squares, each in order (from -0.0, as `Iterator::sum` does, so the bits
+/// are those sums'), in one pass over the slices side by side. Each sum is
+/// a chain of additions that waits on its last, so a lone sum runs at the
+/// adder's latency; 2N chains in one loop overlap (two signals of a layer,
+/// y and x, or dx and dy, are summed together), and plain slices spare
+/// the matrix iterator's bookkeeping, which profiles put beside the
+/// additions.
+fn sums<const N: usize>(ms: [&[f64]; N]) -> [(f64, f64); N] {
+    let len = ms.first().map_or(0, |m| m.len());
+    assert!(ms.iter().all(|m| m.len() == len), "slices of one shape");
+    let mut s = [(-0.0, -0.0); N];
+    for i in 0..len {
+        for (acc, m) in s.iter_mut().zip(&ms) {
+            let v = m[i];
+            acc.0 += v;
+            acc.1 += v * v;
+        }
     }
-    (s, s2)
+    s
+}
+
+/// The sum of `v` in order from +0.0: the bits of nalgebra's `sum` of a
+/// column, which folds its entries so, over a plain slice.
+fn column_sum(v: &[f64]) -> f64 {
+    v.iter().fold(0.0, |a, b| a + b)
 }
 
 /// The mean of q_a q_b over units and pairs of distinct columns a < b of
@@ -633,16 +653,19 @@ fn one_draw(net: &Network, space: &mut Workspace, rng: &mut Lanes) -> Result<Vec
         out[index(depth, Atom::Layer(atom.0, atom.1, 1))] = m1;
         out[index(depth, Atom::Layer(atom.0, atom.1, 2))] = m2;
     };
-    // The moments of a forward signal, and its pair moment when asked.
-    let forward_moments =
-        |out: &mut [f64], s: Signal, l: usize, m: &DMatrix<f64>, across: &mut [f64]| {
-            let (sum, squares) = sums(m);
-            let count = m.len() as f64;
-            put(out, (s, l), (sum / count, squares / count));
-            if need.pairs {
-                out[index(depth, Atom::Pair(s, l))] = pair_moment(m, squares, across);
-            }
-        };
+    // The moments of a forward signal from its [`sums`], and its pair
+    // moment when asked.
+    let forward_moments = |out: &mut [f64],
+                           s: Signal,
+                           l: usize,
+                           m: &DMatrix<f64>,
+                           (sum, squares): (f64, f64),
+                           across: &mut [f64]| {
+        put(out, (s, l), means(m, (sum, squares)));
+        if need.pairs {
+            out[index(depth, Atom::Pair(s, l))] = pair_moment(m, squares, across);
+        }
+    };
     let Workspace {
         xs,
         ys,
@@ -671,7 +694,8 @@ fn one_draw(net: &Network, space: &mut Workspace, rng: &mut Lanes) -> Result<Vec
             }
         }
     }
-    forward_moments(&mut out, Signal::X, 0, &xs[0], across);
+    let [input] = sums([xs[0].as_slice()]);
+    forward_moments(&mut out, Signal::X, 0, &xs[0], input, across);
     for l in 1..=depth {
         let sd = if normalized {
             &mut sds[(l - 1) * k..l * k]
@@ -729,7 +753,6 @@ fn one_draw(net: &Network, space: &mut Workspace, rng: &mut Lanes) -> Result<Vec
                 *v += b;
             }
         }
-        forward_moments(&mut out, Signal::Y, l, y, across);
         let (before, after) = xs.split_at_mut(l);
         let (input, x) = (&before[l - 1], &mut after[0]);
         match alphas {
@@ -748,7 +771,9 @@ fn one_draw(net: &Network, space: &mut Workspace, rng: &mut Lanes) -> Result<Vec
             }
             None => net.activation.apply(y.as_slice(), x.as_mut_slice()),
         }
-        forward_moments(&mut out, Signal::X, l, x, across);
+        let [of_y, of_x] = sums([y.as_slice(), x.as_slice()]);
+        forward_moments(&mut out, Signal::Y, l, y, of_y, across);
+        forward_moments(&mut out, Signal::X, l, x, of_x, across);
     }
     if need.norms {
         let (mut s, mut s2, mut r, mut r2) = (0.0, 0.0, 0.0, 0.0);
@@ -823,7 +848,6 @@ fn backward(
     let normalized = net.norm.is_some();
     let alphas = net.residual.as_ref().map(|r| r.alphas.as_slice());
     rng.fill_normal(0.0, 1.0, dxs[depth].as_mut_slice());
-    put(Signal::Dx, depth, moments(&dxs[depth]));
     let kf = k as f64;
     for l in (1..=depth).rev() {
         let sd = if normalized {
@@ -851,7 +875,11 @@ fn backward(
                     .backward(ys[l - 1].as_slice(), dxs[l].as_slice(), dy.as_mut_slice())
             }
         }
-        put(Signal::Dy, l, moments(dy));
+        // dC/dx_l (g, or the last iteration's W^T dy) and dC/dy_l summed
+        // in one pass.
+        let [of_dx, of_dy] = sums([dxs[l].as_slice(), dy.as_slice()]);
+        put(Signal::Dx, l, means(&dxs[l], of_dx));
+        put(Signal::Dy, l, means(dy, of_dy));
         // dC/dW_l for one input is dy a^T, a what W_l reads (x_{l-1}, or
         // the branch's f(x_{l-1})): the mean of its entries is
         // mean(dy) mean(a), of their squares mean(dy^2) mean(a^2).
@@ -865,7 +893,11 @@ fn backward(
         for j in 0..k {
             let d = dy.column(j);
             let a = read.column(j);
-            m1 += (d.sum() / rows) * (a.sum() / cols);
+            let (d_sum, a_sum) = (
+                column_sum(&dy.as_slice()[j * n[l]..(j + 1) * n[l]]),
+                column_sum(&read.as_slice()[j * n[l - 1]..(j + 1) * n[l - 1]]),
+            );
+            m1 += (d_sum / rows) * (a_sum / cols);
             m2 += (d.norm_squared() / rows) * (a.norm_squared() / cols);
         }
         put(Signal::Dw, l, (m1 / kf, m2 / kf));
@@ -892,8 +924,8 @@ fn backward(
                 *b += d;
             }
         }
-        put(Signal::Dx, l - 1, moments(back));
     }
+    put(Signal::Dx, 0, moments(&dxs[0]));
 }
 
 /// Draws `gain` times a Haar-random matrix of `w`'s shape: orthonormal
