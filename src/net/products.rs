@@ -11,10 +11,17 @@
 //! - forward: W is drawn [`BLOCK`] columns at a time and each output is
 //!   updated by the block's columns while it is in a register, instead of
 //!   being loaded and stored once per column;
-//! - both are compiled twice, for the baseline x86-64 (two doubles a
-//!   vector) and with AVX2 (four), chosen at run time. Multiplications and
-//!   additions stay separate (Rust never fuses them), so both give the same
-//!   bits.
+//! - both are compiled for the baseline x86-64 (two doubles a vector),
+//!   with AVX2 (four) and with AVX-512 (eight), chosen at run time.
+//!   Multiplications and additions stay separate (Rust never fuses them,
+//!   and the intrinsic paths call them apart), so every path gives the
+//!   same bits;
+//! - with AVX-512 one register holds all eight partial sums of a `dot`, so
+//!   W^T dy needs half AVX2's instructions and is then bound by reading W:
+//!   a deep draw's weights (15 MiB for he-30) come from L3 in the backward
+//!   pass. Two columns of W go through one pass against up to eight inputs
+//!   (sixteen independent chains of additions, dy loaded once per two
+//!   columns) while the next two columns are prefetched.
 
 use crate::model::law::{Lanes, Law};
 

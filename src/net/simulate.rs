@@ -23,7 +23,10 @@
 //! holds every matrix of a draw, allocated fallibly (running out is an
 //! error, not an abort) and overwritten by each draw in turn; rayon's jobs
 //! take them from a pool: allocating afresh per draw cost more in page
-//! faults than the products.
+//! faults than the products. A statistic's sums run over the signal in
+//! order (their bits are `Iterator::sum`'s); each is a chain of additions
+//! that waits on its last, so a layer's two signals (y and x, dx and dy)
+//! are summed in one loop, where their four chains overlap.
 
 use super::jacobian::{self, Spectral};
 use super::products;
@@ -866,14 +869,20 @@ fn backward(
             // x_l = f(z_l), z_l = LN(y_l): dC/dz_l = f'(z_l) dC/dx_l, then
             // back through the LayerNorm.
             None if normalized => {
-                net.activation
-                    .backward(zs[l - 1].as_slice(), dxs[l].as_slice(), dy.as_mut_slice());
+                net.activation.backward(
+                    zs[l - 1].as_slice(),
+                    xs[l].as_slice(),
+                    dxs[l].as_slice(),
+                    dy.as_mut_slice(),
+                );
                 layer_norm_backward(dy, &zs[l - 1], sd);
             }
-            None => {
-                net.activation
-                    .backward(ys[l - 1].as_slice(), dxs[l].as_slice(), dy.as_mut_slice())
-            }
+            None => net.activation.backward(
+                ys[l - 1].as_slice(),
+                xs[l].as_slice(),
+                dxs[l].as_slice(),
+                dy.as_mut_slice(),
+            ),
         }
         // dC/dx_l (g, or the last iteration's W^T dy) and dC/dy_l summed
         // in one pass.
@@ -915,8 +924,11 @@ fn backward(
             // x_l = x_{l-1} + alpha_l (W_l f(u) + b_l), u = x_{l-1} or
             // LN(x_{l-1}): dC/dx_{l-1} = dC/dx_l + J_u^T (f'(u) W_l^T dC/dy_l).
             let u = if normalized { &zs[l - 1] } else { &xs[l - 1] };
-            net.activation
-                .backward_in_place(u.as_slice(), back.as_mut_slice());
+            net.activation.backward_in_place(
+                u.as_slice(),
+                hs[l - 1].as_slice(),
+                back.as_mut_slice(),
+            );
             if normalized {
                 layer_norm_backward(back, &zs[l - 1], sd);
             }
@@ -1414,6 +1426,30 @@ mod tests {
         }
         // One input has no pairs.
         assert!(pair_moment(&DMatrix::from_element(3, 1, 1.0), 3.0, &mut [0.0; 3]).is_nan());
+    }
+
+    /// The side-by-side sums are `Iterator::sum`'s of each slice and of
+    /// its squares, bit for bit (from -0.0: an empty slice's sum is -0.0),
+    /// and `column_sum` is nalgebra's `sum` of a column (from +0.0).
+    #[test]
+    fn side_by_side_sums_are_the_iterators_bit_for_bit() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(31);
+        let law = Law::Normal { mean: 0.5, sd: 2.0 };
+        for len in [0, 1, 7, 64, 257] {
+            let mut a = vec![0.0; len];
+            let mut b = vec![0.0; len];
+            law.fill(&mut rng, &mut a);
+            law.fill(&mut rng, &mut b);
+            let both = sums([a.as_slice(), b.as_slice()]);
+            let [alone] = sums([a.as_slice()]);
+            for (got, v) in [(both[0], &a), (both[1], &b), (alone, &a)] {
+                let want: (f64, f64) = (v.iter().sum(), v.iter().map(|x| x * x).sum());
+                assert_eq!(got.0.to_bits(), want.0.to_bits(), "sum of {len}");
+                assert_eq!(got.1.to_bits(), want.1.to_bits(), "squares of {len}");
+            }
+            let column = DMatrix::from_vec(len, 1, a.clone());
+            assert_eq!(column_sum(&a).to_bits(), column.sum().to_bits(), "{len}");
+        }
     }
 
     #[test]
