@@ -610,15 +610,22 @@ impl From<OutOfMemory> for DrawError {
 /// has mean 0 and mean square 1 to rounding. `Err` when a column has no
 /// spread.
 fn layer_norm(v: &DMatrix<f64>, z: &mut DMatrix<f64>, sd: &mut [f64]) -> Result<(), ()> {
-    let n = v.nrows() as f64;
-    for ((col, mut out), s) in v.column_iter().zip(z.column_iter_mut()).zip(sd.iter_mut()) {
-        let mean = col.sum() / n;
+    let rows = v.nrows();
+    let n = rows as f64;
+    // Over plain slices, in nalgebra's order: the column's `sum` folds
+    // from +0.0, the squares' `Iterator::sum` from -0.0.
+    let columns = v.as_slice().chunks_exact(rows);
+    for ((col, out), s) in columns
+        .zip(z.as_mut_slice().chunks_exact_mut(rows))
+        .zip(sd.iter_mut())
+    {
+        let mean = col.iter().fold(0.0, |a, b| a + b) / n;
         let var = col.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
         *s = var.sqrt();
         if *s == 0.0 {
             return Err(());
         }
-        for (o, x) in out.iter_mut().zip(col.iter()) {
+        for (o, x) in out.iter_mut().zip(col) {
             *o = (x - mean) / *s;
         }
     }
@@ -630,11 +637,20 @@ fn layer_norm(v: &DMatrix<f64>, z: &mut DMatrix<f64>, sd: &mut [f64]) -> Result<
 /// J = (I - 1 1^T / n - z z^T / n) / sd is symmetric, so
 /// dC/dv = (dC/dz - mean(dC/dz) - z mean(z * dC/dz)) / sd per column.
 fn layer_norm_backward(d: &mut DMatrix<f64>, z: &DMatrix<f64>, sd: &[f64]) {
-    let n = d.nrows() as f64;
-    for ((mut col, zc), s) in d.column_iter_mut().zip(z.column_iter()).zip(sd) {
-        let mean = col.sum() / n;
-        let along = col.iter().zip(zc.iter()).map(|(g, z)| g * z).sum::<f64>() / n;
-        for (g, z) in col.iter_mut().zip(zc.iter()) {
+    let rows = d.nrows();
+    let n = rows as f64;
+    let columns = d.as_mut_slice().chunks_exact_mut(rows);
+    for ((col, zc), s) in columns.zip(z.as_slice().chunks_exact(rows)).zip(sd) {
+        // The column's sum (nalgebra's `sum`, from +0.0) and its product
+        // with z (`Iterator::sum`, from -0.0) in one loop, whose two
+        // chains of additions overlap.
+        let (mut sum, mut along) = (0.0, -0.0);
+        for (g, z) in col.iter().zip(zc) {
+            sum += g;
+            along += g * z;
+        }
+        let (mean, along) = (sum / n, along / n);
+        for (g, z) in col.iter_mut().zip(zc) {
             *g = (*g - mean - z * along) / s;
         }
     }
