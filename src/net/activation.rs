@@ -15,7 +15,8 @@
 //! f at every unit, so the backward pass evaluates f' with those
 //! occurrences read from f's values instead of recomputed: the same
 //! function of the same input, so the same bits, without a second tanh
-//! (exp and expm1 were a tenth of a tanh network's time).
+//! (libm's tanh and its expm1 were about 4% of tanh-1024's time, forward
+//! and backward together).
 //!
 //! Every node applies the scalar operation [`Rv::eval_at`] applies
 //! (`Builtin::eval`, `BinOp::apply`) to the same operands, so a slice gives
