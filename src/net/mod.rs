@@ -25,7 +25,7 @@ pub mod activation;
 pub mod jacobian;
 pub mod limit;
 pub mod plot;
-mod products;
+pub mod products;
 pub mod series;
 pub mod simulate;
 

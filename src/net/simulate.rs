@@ -23,7 +23,10 @@
 //! holds every matrix of a draw, allocated fallibly (running out is an
 //! error, not an abort) and overwritten by each draw in turn; rayon's jobs
 //! take them from a pool: allocating afresh per draw cost more in page
-//! faults than the products.
+//! faults than the products. A statistic's sums run over the signal in
+//! order (their bits are `Iterator::sum`'s); each is a chain of additions
+//! that waits on its last, so a layer's two signals (y and x, dx and dy)
+//! are summed in one loop, where their four chains overlap.
 
 use super::jacobian::{self, Spectral};
 use super::products;
@@ -515,21 +518,41 @@ fn fill(f: &Fill, rng: &mut Lanes, out: &mut [f64]) {
 
 /// Means over all entries of `m` and of its square.
 fn moments(m: &DMatrix<f64>) -> (f64, f64) {
+    means(m, sums([m.as_slice()])[0])
+}
+
+/// The means of a matrix's entries and squares from their [`sums`].
+fn means(m: &DMatrix<f64>, (s, s2): (f64, f64)) -> (f64, f64) {
     let n = m.len() as f64;
-    let (s, s2) = sums(m);
     (s / n, s2 / n)
 }
 
-/// Sums over all entries of `m` and of its square, each in order (from
-/// -0.0, as `Iterator::sum` does, so the bits are those two sums'), in one
-/// pass: the two chains of additions overlap.
-fn sums(m: &DMatrix<f64>) -> (f64, f64) {
-    let (mut s, mut s2) = (-0.0, -0.0);
-    for v in m.iter() {
-        s += v;
-        s2 += v * v;
+/// Sums over all entries of each of `N` equally long slices and of their
+/// squares, each in order (from -0.0, as `Iterator::sum` does, so the bits
+/// are those sums'), in one pass over the slices side by side. Each sum is
+/// a chain of additions that waits on its last, so a lone sum runs at the
+/// adder's latency; 2N chains in one loop overlap (two signals of a layer,
+/// y and x, or dx and dy, are summed together), and plain slices spare
+/// the matrix iterator's bookkeeping, which profiles put beside the
+/// additions.
+fn sums<const N: usize>(ms: [&[f64]; N]) -> [(f64, f64); N] {
+    let len = ms.first().map_or(0, |m| m.len());
+    assert!(ms.iter().all(|m| m.len() == len), "slices of one shape");
+    let mut s = [(-0.0, -0.0); N];
+    for i in 0..len {
+        for (acc, m) in s.iter_mut().zip(&ms) {
+            let v = m[i];
+            acc.0 += v;
+            acc.1 += v * v;
+        }
     }
-    (s, s2)
+    s
+}
+
+/// The sum of `v` in order from +0.0: the bits of nalgebra's `sum` of a
+/// column, which folds its entries so, over a plain slice.
+fn column_sum(v: &[f64]) -> f64 {
+    v.iter().fold(0.0, |a, b| a + b)
 }
 
 /// The mean of q_a q_b over units and pairs of distinct columns a < b of
@@ -587,15 +610,22 @@ impl From<OutOfMemory> for DrawError {
 /// has mean 0 and mean square 1 to rounding. `Err` when a column has no
 /// spread.
 fn layer_norm(v: &DMatrix<f64>, z: &mut DMatrix<f64>, sd: &mut [f64]) -> Result<(), ()> {
-    let n = v.nrows() as f64;
-    for ((col, mut out), s) in v.column_iter().zip(z.column_iter_mut()).zip(sd.iter_mut()) {
-        let mean = col.sum() / n;
+    let rows = v.nrows();
+    let n = rows as f64;
+    // Over plain slices, in nalgebra's order: the column's `sum` folds
+    // from +0.0, the squares' `Iterator::sum` from -0.0.
+    let columns = v.as_slice().chunks_exact(rows);
+    for ((col, out), s) in columns
+        .zip(z.as_mut_slice().chunks_exact_mut(rows))
+        .zip(sd.iter_mut())
+    {
+        let mean = col.iter().fold(0.0, |a, b| a + b) / n;
         let var = col.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
         *s = var.sqrt();
         if *s == 0.0 {
             return Err(());
         }
-        for (o, x) in out.iter_mut().zip(col.iter()) {
+        for (o, x) in out.iter_mut().zip(col) {
             *o = (x - mean) / *s;
         }
     }
@@ -607,11 +637,20 @@ fn layer_norm(v: &DMatrix<f64>, z: &mut DMatrix<f64>, sd: &mut [f64]) -> Result<
 /// J = (I - 1 1^T / n - z z^T / n) / sd is symmetric, so
 /// dC/dv = (dC/dz - mean(dC/dz) - z mean(z * dC/dz)) / sd per column.
 fn layer_norm_backward(d: &mut DMatrix<f64>, z: &DMatrix<f64>, sd: &[f64]) {
-    let n = d.nrows() as f64;
-    for ((mut col, zc), s) in d.column_iter_mut().zip(z.column_iter()).zip(sd) {
-        let mean = col.sum() / n;
-        let along = col.iter().zip(zc.iter()).map(|(g, z)| g * z).sum::<f64>() / n;
-        for (g, z) in col.iter_mut().zip(zc.iter()) {
+    let rows = d.nrows();
+    let n = rows as f64;
+    let columns = d.as_mut_slice().chunks_exact_mut(rows);
+    for ((col, zc), s) in columns.zip(z.as_slice().chunks_exact(rows)).zip(sd) {
+        // The column's sum (nalgebra's `sum`, from +0.0) and its product
+        // with z (`Iterator::sum`, from -0.0) in one loop, whose two
+        // chains of additions overlap.
+        let (mut sum, mut along) = (0.0, -0.0);
+        for (g, z) in col.iter().zip(zc) {
+            sum += g;
+            along += g * z;
+        }
+        let (mean, along) = (sum / n, along / n);
+        for (g, z) in col.iter_mut().zip(zc) {
             *g = (*g - mean - z * along) / s;
         }
     }
@@ -633,16 +672,19 @@ fn one_draw(net: &Network, space: &mut Workspace, rng: &mut Lanes) -> Result<Vec
         out[index(depth, Atom::Layer(atom.0, atom.1, 1))] = m1;
         out[index(depth, Atom::Layer(atom.0, atom.1, 2))] = m2;
     };
-    // The moments of a forward signal, and its pair moment when asked.
-    let forward_moments =
-        |out: &mut [f64], s: Signal, l: usize, m: &DMatrix<f64>, across: &mut [f64]| {
-            let (sum, squares) = sums(m);
-            let count = m.len() as f64;
-            put(out, (s, l), (sum / count, squares / count));
-            if need.pairs {
-                out[index(depth, Atom::Pair(s, l))] = pair_moment(m, squares, across);
-            }
-        };
+    // The moments of a forward signal from its [`sums`], and its pair
+    // moment when asked.
+    let forward_moments = |out: &mut [f64],
+                           s: Signal,
+                           l: usize,
+                           m: &DMatrix<f64>,
+                           (sum, squares): (f64, f64),
+                           across: &mut [f64]| {
+        put(out, (s, l), means(m, (sum, squares)));
+        if need.pairs {
+            out[index(depth, Atom::Pair(s, l))] = pair_moment(m, squares, across);
+        }
+    };
     let Workspace {
         xs,
         ys,
@@ -671,7 +713,8 @@ fn one_draw(net: &Network, space: &mut Workspace, rng: &mut Lanes) -> Result<Vec
             }
         }
     }
-    forward_moments(&mut out, Signal::X, 0, &xs[0], across);
+    let [input] = sums([xs[0].as_slice()]);
+    forward_moments(&mut out, Signal::X, 0, &xs[0], input, across);
     for l in 1..=depth {
         let sd = if normalized {
             &mut sds[(l - 1) * k..l * k]
@@ -729,7 +772,6 @@ fn one_draw(net: &Network, space: &mut Workspace, rng: &mut Lanes) -> Result<Vec
                 *v += b;
             }
         }
-        forward_moments(&mut out, Signal::Y, l, y, across);
         let (before, after) = xs.split_at_mut(l);
         let (input, x) = (&before[l - 1], &mut after[0]);
         match alphas {
@@ -748,7 +790,9 @@ fn one_draw(net: &Network, space: &mut Workspace, rng: &mut Lanes) -> Result<Vec
             }
             None => net.activation.apply(y.as_slice(), x.as_mut_slice()),
         }
-        forward_moments(&mut out, Signal::X, l, x, across);
+        let [of_y, of_x] = sums([y.as_slice(), x.as_slice()]);
+        forward_moments(&mut out, Signal::Y, l, y, of_y, across);
+        forward_moments(&mut out, Signal::X, l, x, of_x, across);
     }
     if need.norms {
         let (mut s, mut s2, mut r, mut r2) = (0.0, 0.0, 0.0, 0.0);
@@ -823,7 +867,6 @@ fn backward(
     let normalized = net.norm.is_some();
     let alphas = net.residual.as_ref().map(|r| r.alphas.as_slice());
     rng.fill_normal(0.0, 1.0, dxs[depth].as_mut_slice());
-    put(Signal::Dx, depth, moments(&dxs[depth]));
     let kf = k as f64;
     for l in (1..=depth).rev() {
         let sd = if normalized {
@@ -842,16 +885,26 @@ fn backward(
             // x_l = f(z_l), z_l = LN(y_l): dC/dz_l = f'(z_l) dC/dx_l, then
             // back through the LayerNorm.
             None if normalized => {
-                net.activation
-                    .backward(zs[l - 1].as_slice(), dxs[l].as_slice(), dy.as_mut_slice());
+                net.activation.backward(
+                    zs[l - 1].as_slice(),
+                    xs[l].as_slice(),
+                    dxs[l].as_slice(),
+                    dy.as_mut_slice(),
+                );
                 layer_norm_backward(dy, &zs[l - 1], sd);
             }
-            None => {
-                net.activation
-                    .backward(ys[l - 1].as_slice(), dxs[l].as_slice(), dy.as_mut_slice())
-            }
+            None => net.activation.backward(
+                ys[l - 1].as_slice(),
+                xs[l].as_slice(),
+                dxs[l].as_slice(),
+                dy.as_mut_slice(),
+            ),
         }
-        put(Signal::Dy, l, moments(dy));
+        // dC/dx_l (g, or the last iteration's W^T dy) and dC/dy_l summed
+        // in one pass.
+        let [of_dx, of_dy] = sums([dxs[l].as_slice(), dy.as_slice()]);
+        put(Signal::Dx, l, means(&dxs[l], of_dx));
+        put(Signal::Dy, l, means(dy, of_dy));
         // dC/dW_l for one input is dy a^T, a what W_l reads (x_{l-1}, or
         // the branch's f(x_{l-1})): the mean of its entries is
         // mean(dy) mean(a), of their squares mean(dy^2) mean(a^2).
@@ -865,7 +918,11 @@ fn backward(
         for j in 0..k {
             let d = dy.column(j);
             let a = read.column(j);
-            m1 += (d.sum() / rows) * (a.sum() / cols);
+            let (d_sum, a_sum) = (
+                column_sum(&dy.as_slice()[j * n[l]..(j + 1) * n[l]]),
+                column_sum(&read.as_slice()[j * n[l - 1]..(j + 1) * n[l - 1]]),
+            );
+            m1 += (d_sum / rows) * (a_sum / cols);
             m2 += (d.norm_squared() / rows) * (a.norm_squared() / cols);
         }
         put(Signal::Dw, l, (m1 / kf, m2 / kf));
@@ -883,8 +940,11 @@ fn backward(
             // x_l = x_{l-1} + alpha_l (W_l f(u) + b_l), u = x_{l-1} or
             // LN(x_{l-1}): dC/dx_{l-1} = dC/dx_l + J_u^T (f'(u) W_l^T dC/dy_l).
             let u = if normalized { &zs[l - 1] } else { &xs[l - 1] };
-            net.activation
-                .backward_in_place(u.as_slice(), back.as_mut_slice());
+            net.activation.backward_in_place(
+                u.as_slice(),
+                hs[l - 1].as_slice(),
+                back.as_mut_slice(),
+            );
             if normalized {
                 layer_norm_backward(back, &zs[l - 1], sd);
             }
@@ -892,8 +952,8 @@ fn backward(
                 *b += d;
             }
         }
-        put(Signal::Dx, l - 1, moments(back));
     }
+    put(Signal::Dx, 0, moments(&dxs[0]));
 }
 
 /// Draws `gain` times a Haar-random matrix of `w`'s shape: orthonormal
@@ -1382,6 +1442,30 @@ mod tests {
         }
         // One input has no pairs.
         assert!(pair_moment(&DMatrix::from_element(3, 1, 1.0), 3.0, &mut [0.0; 3]).is_nan());
+    }
+
+    /// The side-by-side sums are `Iterator::sum`'s of each slice and of
+    /// its squares, bit for bit (from -0.0: an empty slice's sum is -0.0),
+    /// and `column_sum` is nalgebra's `sum` of a column (from +0.0).
+    #[test]
+    fn side_by_side_sums_are_the_iterators_bit_for_bit() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(31);
+        let law = Law::Normal { mean: 0.5, sd: 2.0 };
+        for len in [0, 1, 7, 64, 257] {
+            let mut a = vec![0.0; len];
+            let mut b = vec![0.0; len];
+            law.fill(&mut rng, &mut a);
+            law.fill(&mut rng, &mut b);
+            let both = sums([a.as_slice(), b.as_slice()]);
+            let [alone] = sums([a.as_slice()]);
+            for (got, v) in [(both[0], &a), (both[1], &b), (alone, &a)] {
+                let want: (f64, f64) = (v.iter().sum(), v.iter().map(|x| x * x).sum());
+                assert_eq!(got.0.to_bits(), want.0.to_bits(), "sum of {len}");
+                assert_eq!(got.1.to_bits(), want.1.to_bits(), "squares of {len}");
+            }
+            let column = DMatrix::from_vec(len, 1, a.clone());
+            assert_eq!(column_sum(&a).to_bits(), column.sum().to_bits(), "{len}");
+        }
     }
 
     #[test]
