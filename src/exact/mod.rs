@@ -32,6 +32,7 @@
 pub mod closed;
 pub mod exists;
 pub mod kinks;
+mod memo;
 mod monomial;
 pub mod quad;
 mod val;
@@ -156,6 +157,8 @@ pub struct Engine<'a> {
     tol: Tol,
     /// Operations one quadrature may take ([`QUAD_WORK_CAP`]).
     work_cap: u64,
+    /// Whether quadratures are looked up in, and kept in, [`memo`].
+    remember: bool,
 }
 
 impl<'a> Engine<'a> {
@@ -164,6 +167,16 @@ impl<'a> Engine<'a> {
             scenario,
             tol: Tol::default(),
             work_cap: QUAD_WORK_CAP,
+            remember: true,
+        }
+    }
+
+    /// The same engine computing every quadrature afresh, neither reading
+    /// nor filling the memo: for measuring the quadrature itself.
+    pub fn unremembered(self) -> Engine<'a> {
+        Engine {
+            remember: false,
+            ..self
         }
     }
 
@@ -349,6 +362,7 @@ impl<'a> Engine<'a> {
                 scenario: &copier.scenario,
                 tol: self.tol,
                 work_cap: self.work_cap,
+                remember: self.remember,
             };
             let e = engine.expect(&product)?;
             total = total.combine(
@@ -659,7 +673,9 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// The raw quadrature behind [`Engine::integrate`].
+    /// The raw quadrature behind [`Engine::integrate`]: existence first
+    /// (it reads the whole scenario), then the quadrature, remembered
+    /// ([`memo`]) under what alone decides it.
     fn quadrature(
         &self,
         expr: &Rv,
@@ -674,6 +690,32 @@ impl<'a> Engine<'a> {
             .collect();
         sources.sort();
         sources.dedup();
+        // The law the existence check names is the integrated (outer)
+        // variable's: a pair's first component, else the first variable.
+        let outer = match (sources.as_slice(), vars.as_slice()) {
+            ([_], [v]) => Some(*v),
+            ([_], [u, v]) if self.scenario.bases[u.0].component != 0 => Some(*v),
+            ([_], [u, _]) | ([_, _], [u, _]) => Some(*u),
+            _ => None,
+        };
+        if let Some(u) = outer {
+            self.check_exists(&self.marginal(u), expr, moment_of)?;
+        }
+        if sources.is_empty() || !self.remember {
+            return self.quadrature_of(expr, &vars, &sources);
+        }
+        let key = memo::Key::new(self, expr, &vars, &sources);
+        memo::remembered(key, || self.quadrature_of(expr, &vars, &sources))
+    }
+
+    /// [`Engine::quadrature`] once existence is settled: `vars` are the
+    /// base variables `expr` mentions, sorted, and `sources` theirs.
+    fn quadrature_of(
+        &self,
+        expr: &Rv,
+        vars: &[VarId],
+        sources: &[usize],
+    ) -> Result<(Result<Quad, QuadError>, Method), NoExact> {
         let n = self.scenario.bases.len();
         let env_with = |pairs: &[(VarId, f64)]| {
             let mut env = vec![0.0; n];
@@ -688,7 +730,7 @@ impl<'a> Engine<'a> {
         // quarter of the exact engine's time. Only the integrated variables
         // are written; every other entry stays 0, as `env_with` leaves it.
         let env = std::cell::RefCell::new(vec![0.0; n]);
-        let result = match (sources.as_slice(), vars.as_slice()) {
+        let result = match (sources, vars) {
             ([], _) => {
                 let value = expr.eval_at(&vec![f64::NAN; n]);
                 let q = if value.is_finite() {
@@ -700,7 +742,6 @@ impl<'a> Engine<'a> {
             }
             ([_], [v]) => {
                 let law = self.marginal(*v);
-                self.check_exists(&law, expr, moment_of)?;
                 let (lo, hi) = law.support();
                 let breaks = kinks::kinks(expr, *v, &vec![0.0; n], lo, hi, law.scale_hint());
                 let f = |x: f64| {
@@ -730,7 +771,6 @@ impl<'a> Engine<'a> {
                 } else {
                     (*v, *u)
                 };
-                self.check_exists(&self.marginal(u), expr, moment_of)?;
                 let f = |a: f64, c: f64| {
                     if meter.charge() {
                         let mut env = env.borrow_mut();
@@ -763,7 +803,6 @@ impl<'a> Engine<'a> {
                 // own law (a pair's component by its marginal).
                 let (u, v) = (*u, *v);
                 let (lu, lv) = (self.marginal(u), self.marginal(v));
-                self.check_exists(&lu, expr, moment_of)?;
                 let f = |a: f64, c: f64| {
                     if meter.charge() {
                         let mut env = env.borrow_mut();
