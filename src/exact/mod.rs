@@ -28,6 +28,10 @@
 //! A moment that does not exist (a Cauchy mean, a Student-t moment at or
 //! above its degrees of freedom, or any function growing too fast for a
 //! heavy tail) is [`NoExact::Undefined`], never a number.
+//!
+//! Quadratures are remembered for the run ([`memo`]): an audit integrates
+//! the same expression under the same laws for many claims, requirements
+//! and files, and a remembered answer is the fresh one to the bit.
 
 pub mod closed;
 pub mod exists;

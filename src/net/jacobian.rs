@@ -23,7 +23,10 @@
 //!
 //! No SVD is needed for the first three. Each is averaged over the draw's
 //! inputs, which share its weights; draws are the independent samples, as
-//! for every other statistic.
+//! for every other statistic. The Gram matrix, half of a draw's Jacobian
+//! work, is summed by [`gram`] in nalgebra's own order of summation, so
+//! that its bits are those of `tr_mul`, but once per pair of columns and
+//! four columns at a time.
 //!
 //! J is built forward, in the product form the backward pass applies
 //! (J_l = D_l W_l J_{l-1}, D_l = diag f'(y_l), J_0 = I), because the forward
