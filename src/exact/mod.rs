@@ -880,8 +880,9 @@ impl<'a> Engine<'a> {
         };
         let shown = |x: &Rv| x.shown(&self.scenario.bases).to_string();
         for (x, p) in pieces {
-            // Written only for a reason: formatting the expression took a
-            // tenth of a one-dimensional expectation's time.
+            // Written only for a reason: the moment almost always exists,
+            // and formatting the expression showed in the profile of a
+            // one-dimensional expectation.
             let moment = || {
                 if p == 1.0 {
                     format!("E[|{}|]", shown(x))

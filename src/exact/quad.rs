@@ -203,8 +203,8 @@ const WG: [f64; 5] = [
 #[derive(Clone, Copy, Debug)]
 enum Map {
     Finite,
-    /// `reach` is [`Map::v_max`], computed once with the piece: a `ln`
-    /// per node was a tenth of a tail node's cost.
+    /// `reach` is [`Map::v_max`], computed once with the piece rather
+    /// than as a `ln` beside every node's `expm1` and `exp`.
     Tail {
         b: f64,
         s: f64,
