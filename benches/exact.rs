@@ -4,10 +4,13 @@
 //! it by quadrature against the normal density, to its default tolerance
 //! (1e-12 relative, two digits inside the project's 1e-10 target), and
 //! returns the value with an error bound. This measures the whole path a
-//! claim takes (the engine's rules, the kink search, then the Gaussian
-//! lattice rule), and beside it, in the same rounds, the two quadrature
-//! rules alone on the same integrand: the lattice (`quad::expect_normal`)
-//! and the adaptive Gauss-Kronrod rule it spares (`quad::expect_1d`). Every
+//! claim takes the first time (the engine's rules, the kink search, then
+//! the Gaussian lattice rule, with the memo of quadratures left out:
+//! `Engine::unremembered`), the same question answered from the memo, as
+//! every later claim that asks it is, and beside them, in the same rounds,
+//! the two quadrature rules alone on the same integrand: the lattice
+//! (`quad::expect_normal`) and the adaptive Gauss-Kronrod rule it spares
+//! (`quad::expect_1d`). Every
 //! answer is checked against a 40-digit reference before anything is
 //! timed, so a fast wrong answer cannot pass for a result.
 //!
@@ -105,6 +108,7 @@ fn main() {
     let scenario = scenario();
     let moment = tanh_squared();
     let once = Engine::new(&scenario)
+        .unremembered()
         .moment(&moment)
         .expect("an exact value");
     let engine = checked(
@@ -131,13 +135,30 @@ fn main() {
         quad::expect_1d(&law, &f, &[], tol).expect("Gauss-Kronrod converges"),
     );
     let kronrod_evals = evals.replace(0);
-    let (mut t_engine, mut t_lattice, mut t_kronrod) = (
+    let remembered = Engine::new(&scenario)
+        .moment(&moment)
+        .expect("an exact value");
+    assert_eq!(
+        remembered, once,
+        "the memo answers what the engine computes"
+    );
+    let (mut t_engine, mut t_remembered, mut t_lattice, mut t_kronrod) = (
+        Timing { runs: Vec::new() },
         Timing { runs: Vec::new() },
         Timing { runs: Vec::new() },
         Timing { runs: Vec::new() },
     );
     for _ in 0..RUNS {
         t_engine.round(&mut || {
+            black_box(
+                Engine::new(black_box(&scenario))
+                    .unremembered()
+                    .moment(black_box(&moment))
+                    .map(|e| e.val.value),
+            )
+            .ok();
+        });
+        t_remembered.round(&mut || {
             black_box(
                 Engine::new(black_box(&scenario))
                     .moment(black_box(&moment))
@@ -171,6 +192,7 @@ fn main() {
         );
     }
     t_engine.line("engine, whole path");
+    t_remembered.line("engine, from the memo");
     t_lattice.line("lattice rule alone");
     t_kronrod.line("Gauss-Kronrod rule alone");
     println!("  target: engine median <= 10 us (load average {})", load());

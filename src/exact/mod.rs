@@ -28,10 +28,15 @@
 //! A moment that does not exist (a Cauchy mean, a Student-t moment at or
 //! above its degrees of freedom, or any function growing too fast for a
 //! heavy tail) is [`NoExact::Undefined`], never a number.
+//!
+//! Quadratures are remembered for the run ([`memo`]): an audit integrates
+//! the same expression under the same laws for many claims, requirements
+//! and files, and a remembered answer is the fresh one to the bit.
 
 pub mod closed;
 pub mod exists;
 pub mod kinks;
+mod memo;
 mod monomial;
 pub mod quad;
 mod val;
@@ -156,6 +161,8 @@ pub struct Engine<'a> {
     tol: Tol,
     /// Operations one quadrature may take ([`QUAD_WORK_CAP`]).
     work_cap: u64,
+    /// Whether quadratures are looked up in, and kept in, [`memo`].
+    remember: bool,
 }
 
 impl<'a> Engine<'a> {
@@ -164,6 +171,16 @@ impl<'a> Engine<'a> {
             scenario,
             tol: Tol::default(),
             work_cap: QUAD_WORK_CAP,
+            remember: true,
+        }
+    }
+
+    /// The same engine computing every quadrature afresh, neither reading
+    /// nor filling the memo: for measuring the quadrature itself.
+    pub fn unremembered(self) -> Engine<'a> {
+        Engine {
+            remember: false,
+            ..self
         }
     }
 
@@ -349,6 +366,7 @@ impl<'a> Engine<'a> {
                 scenario: &copier.scenario,
                 tol: self.tol,
                 work_cap: self.work_cap,
+                remember: self.remember,
             };
             let e = engine.expect(&product)?;
             total = total.combine(
@@ -659,7 +677,9 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// The raw quadrature behind [`Engine::integrate`].
+    /// The raw quadrature behind [`Engine::integrate`]: existence first
+    /// (it reads the whole scenario), then the quadrature, remembered
+    /// ([`memo`]) under what alone decides it.
     fn quadrature(
         &self,
         expr: &Rv,
@@ -674,6 +694,32 @@ impl<'a> Engine<'a> {
             .collect();
         sources.sort();
         sources.dedup();
+        // The law the existence check names is the integrated (outer)
+        // variable's: a pair's first component, else the first variable.
+        let outer = match (sources.as_slice(), vars.as_slice()) {
+            ([_], [v]) => Some(*v),
+            ([_], [u, v]) if self.scenario.bases[u.0].component != 0 => Some(*v),
+            ([_], [u, _]) | ([_, _], [u, _]) => Some(*u),
+            _ => None,
+        };
+        if let Some(u) = outer {
+            self.check_exists(&self.marginal(u), expr, moment_of)?;
+        }
+        if sources.is_empty() || !self.remember {
+            return self.quadrature_of(expr, &vars, &sources);
+        }
+        let key = memo::Key::new(self, expr, &vars, &sources);
+        memo::remembered(key, || self.quadrature_of(expr, &vars, &sources))
+    }
+
+    /// [`Engine::quadrature`] once existence is settled: `vars` are the
+    /// base variables `expr` mentions, sorted, and `sources` theirs.
+    fn quadrature_of(
+        &self,
+        expr: &Rv,
+        vars: &[VarId],
+        sources: &[usize],
+    ) -> Result<(Result<Quad, QuadError>, Method), NoExact> {
         let n = self.scenario.bases.len();
         let env_with = |pairs: &[(VarId, f64)]| {
             let mut env = vec![0.0; n];
@@ -688,7 +734,7 @@ impl<'a> Engine<'a> {
         // quarter of the exact engine's time. Only the integrated variables
         // are written; every other entry stays 0, as `env_with` leaves it.
         let env = std::cell::RefCell::new(vec![0.0; n]);
-        let result = match (sources.as_slice(), vars.as_slice()) {
+        let result = match (sources, vars) {
             ([], _) => {
                 let value = expr.eval_at(&vec![f64::NAN; n]);
                 let q = if value.is_finite() {
@@ -700,7 +746,6 @@ impl<'a> Engine<'a> {
             }
             ([_], [v]) => {
                 let law = self.marginal(*v);
-                self.check_exists(&law, expr, moment_of)?;
                 let (lo, hi) = law.support();
                 let breaks = kinks::kinks(expr, *v, &vec![0.0; n], lo, hi, law.scale_hint());
                 let f = |x: f64| {
@@ -730,7 +775,6 @@ impl<'a> Engine<'a> {
                 } else {
                     (*v, *u)
                 };
-                self.check_exists(&self.marginal(u), expr, moment_of)?;
                 let f = |a: f64, c: f64| {
                     if meter.charge() {
                         let mut env = env.borrow_mut();
@@ -763,7 +807,6 @@ impl<'a> Engine<'a> {
                 // own law (a pair's component by its marginal).
                 let (u, v) = (*u, *v);
                 let (lu, lv) = (self.marginal(u), self.marginal(v));
-                self.check_exists(&lu, expr, moment_of)?;
                 let f = |a: f64, c: f64| {
                     if meter.charge() {
                         let mut env = env.borrow_mut();
@@ -837,22 +880,29 @@ impl<'a> Engine<'a> {
         };
         let shown = |x: &Rv| x.shown(&self.scenario.bases).to_string();
         for (x, p) in pieces {
-            let moment = if p == 1.0 {
-                format!("E[|{}|]", shown(x))
-            } else {
-                format!("E[|{}|^{p}]", shown(x))
+            // Written only for a reason: the moment almost always exists,
+            // and formatting the expression showed in the profile of a
+            // one-dimensional expectation.
+            let moment = || {
+                if p == 1.0 {
+                    format!("E[|{}|]", shown(x))
+                } else {
+                    format!("E[|{}|^{p}]", shown(x))
+                }
             };
             match exists::integrable(self.scenario, x, p) {
                 exists::Integrable::Yes => {}
                 exists::Integrable::No(r) => {
                     return Err(NoExact::Undefined(format!(
-                        "{moment} is infinite under {}: {r}",
+                        "{} is infinite under {}: {r}",
+                        moment(),
                         law
                     )));
                 }
                 exists::Integrable::Unknown(r) => {
                     return Err(NoExact::NoForm(format!(
-                        "{moment} is not shown finite: {r}"
+                        "{} is not shown finite: {r}",
+                        moment()
                     )));
                 }
             }
@@ -1025,6 +1075,69 @@ mod tests {
         assert_eq!(ex.method, Method::Quadrature);
         // Smooth and not periodic, it takes the lattice: the same value.
         covers(e(&m, "tanh(z)^2"), 0.394_294_490_397_841_17);
+    }
+
+    /// Every kind of quadrature, answered from the memo, is the fresh
+    /// answer to the bit: value, bound and method (and a failure's reason).
+    #[test]
+    fn remembered_quadratures_are_fresh_ones_to_the_bit() {
+        let m = model(&format!("{MIXED}\nu, v ~ BivariateNormal(1, 2, 0.3)"));
+        let moments = [
+            Moment::E(rv(&m, "tanh(a)^2")),
+            Moment::E(rv(&m, "relu(b - 1) * exp(-c)")),
+            Moment::Var(rv(&m, "relu(a + g)")),
+            Moment::Cov(rv(&m, "relu(u)"), rv(&m, "tanh(v)")),
+            Moment::E(rv(&m, "tanh(u + a)^2")),
+            Moment::E(rv(&m, "relu(a + b + c)")),
+        ];
+        for mo in &moments {
+            let fresh = Engine::new(&m.scenario).unremembered().moment(mo);
+            for _ in 0..2 {
+                let remembered = Engine::new(&m.scenario).moment(mo);
+                match (&fresh, &remembered) {
+                    (Ok(f), Ok(r)) => {
+                        assert_eq!(f.val.value.to_bits(), r.val.value.to_bits(), "{mo:?}");
+                        assert_eq!(f.val.err.to_bits(), r.val.err.to_bits(), "{mo:?}");
+                        assert_eq!(f.method, r.method, "{mo:?}");
+                    }
+                    _ => assert_eq!(fresh, remembered, "{mo:?}"),
+                }
+            }
+        }
+    }
+
+    /// The memo's key holds what decides an answer: the same expression
+    /// under another law, or with its variables named otherwise (which
+    /// its reasons quote), is a different answer.
+    #[test]
+    fn the_memo_tells_laws_and_names_apart() {
+        let tanh2 = |law: &str| {
+            let m = model(&format!("z ~ {law}"));
+            let mo = Moment::E(rv(&m, "tanh(z)^2"));
+            let remembered = Engine::new(&m.scenario).moment(&mo).expect("exact");
+            let fresh = Engine::new(&m.scenario)
+                .unremembered()
+                .moment(&mo)
+                .expect("exact");
+            assert_eq!(remembered.val.value.to_bits(), fresh.val.value.to_bits());
+            remembered.val.value
+        };
+        // E[tanh(z)^2] grows with the spread of z.
+        let narrow = tanh2("Normal(0, 1)");
+        assert!(tanh2("Normal(0, 2)") > narrow + 0.1);
+        assert!(tanh2("Laplace(0, 1)") > narrow);
+        for names in [["a", "b", "c"], ["x", "y", "w"]] {
+            let [p, q, r] = names;
+            let m = model(&format!(
+                "{p} ~ Normal(0, 1)\n{q} ~ Normal(0, 1)\n{r} ~ Normal(0, 1)"
+            ));
+            match e(&m, &format!("relu({p} + {q} + {r})")) {
+                Err(NoExact::NoForm(reason)) => {
+                    assert!(reason.contains(&format!("({p}, {q}, {r})")), "{reason}")
+                }
+                other => panic!("expected no form, got {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -203,7 +203,14 @@ const WG: [f64; 5] = [
 #[derive(Clone, Copy, Debug)]
 enum Map {
     Finite,
-    Tail { b: f64, s: f64, dir: f64 },
+    /// `reach` is [`Map::v_max`], computed once with the piece rather
+    /// than as a `ln` beside every node's `expm1` and `exp`.
+    Tail {
+        b: f64,
+        s: f64,
+        dir: f64,
+        reach: f64,
+    },
 }
 
 impl Map {
@@ -227,8 +234,8 @@ impl Map {
     fn at_v(self, v: f64) -> Option<(f64, f64)> {
         match self {
             Map::Finite => Some((v, 1.0)),
-            Map::Tail { b, s, dir } => {
-                if v > self.v_max() {
+            Map::Tail { b, s, dir, reach } => {
+                if v > reach {
                     return None;
                 }
                 Some((b + dir * s * v.exp_m1(), s * v.exp()))
@@ -236,11 +243,21 @@ impl Map {
         }
     }
 
+    /// The tail from `b` with scale `s` in direction `dir`.
+    fn tail(b: f64, s: f64, dir: f64) -> Map {
+        Map::Tail {
+            b,
+            s,
+            dir,
+            reach: ((0.25 * f64::MAX - b.abs()) / s).ln(),
+        }
+    }
+
     /// The largest `v` at which a tail's point is still comfortably finite.
     fn v_max(self) -> f64 {
         match self {
             Map::Finite => f64::INFINITY,
-            Map::Tail { b, s, .. } => ((0.25 * f64::MAX - b.abs()) / s).ln(),
+            Map::Tail { reach, .. } => reach,
         }
     }
 }
@@ -276,11 +293,7 @@ fn pieces(a: f64, b: f64, breaks: &[f64], centre: f64, scale: f64) -> Vec<Piece>
     nodes.extend(pts);
     nodes.push(b);
     let tail = |from: f64, dir: f64| Piece {
-        map: Map::Tail {
-            b: from,
-            s: scale.max((from - centre).abs()),
-            dir,
-        },
+        map: Map::tail(from, scale.max((from - centre).abs()), dir),
         lo: 0.0,
         hi: 1.0,
     };
@@ -1072,17 +1085,19 @@ pub fn expect_normal(mean: f64, sd: f64, f: &dyn Fn(f64) -> f64, tol: Tol) -> Op
             (previous, last_change) = (value, change);
             continue;
         }
-        let displaced: f64 = (lo..hi)
-            .step_by(gap as usize)
-            .map(|m| {
-                let x = |m: isize| (mean + sd * (m as f64 / LATTICE_FINEST as f64)).abs();
-                (g[idx(m + gap)] - g[idx(m)]).abs() * x(m).min(x(m + gap)) / sd
-            })
-            .sum();
-        let abs_total: f64 = (lo..=hi)
-            .step_by(gap as usize)
-            .map(|m| g[idx(m)].abs())
-            .sum();
+        // Both sums in one pass, each in the order of its nodes.
+        let x = |m: isize| (mean + sd * (m as f64 / LATTICE_FINEST as f64)).abs();
+        let (mut displaced, mut abs_total) = (0.0f64, 0.0f64);
+        let mut m = lo;
+        while m < hi {
+            let (here, next) = (g[idx(m)], g[idx(m + gap)]);
+            displaced += (next - here).abs() * x(m).min(x(m + gap)) / sd;
+            abs_total += here.abs();
+            m += gap;
+        }
+        if m == hi {
+            abs_total += g[idx(hi)].abs();
+        }
         let floor = ROUNDOFF_ULPS * f64::EPSILON * abs_total * h + 4.0 * f64::EPSILON * displaced;
         let target = tol.abs.max(tol.rel * value.abs()).max(2.0 * floor);
         if change <= target && (change <= last_change || last_change <= target) {
