@@ -768,7 +768,7 @@ fn run_block_in(block: &Block, regs: &mut [f64], slots: &[usize], rng: &mut Lane
             }
             Draw::Pair(pair, u, v) => {
                 let (u, v) = two_registers(regs, slots[*u], slots[*v]);
-                pair.fill(rng, &mut u[..n], &mut v[..n]);
+                pair.fill_lanes(rng, &mut u[..n], &mut v[..n]);
             }
         }
     }
