@@ -15,6 +15,12 @@
 //! are folded at compile time with the same functions the lanes would use,
 //! so folding never changes a value.
 //!
+//! A run of cheap element-wise instructions whose intermediate registers
+//! nothing else reads (`relu(z)^2`, `-x^3 / 2`) is then fused into one
+//! chain, so the lanes are loaded and stored once rather than once per
+//! step; every step is its instruction's own operation, so fusing changes
+//! no bit, and the work estimate still counts each step.
+//!
 //! `sum(n, T)` opens a new scope: its body has its own base draws, refilled
 //! for each of the `n` copies, because a copy's variables are fresh and
 //! independent of every variable outside it. Two identical `sum` nodes in
