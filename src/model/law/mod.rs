@@ -723,13 +723,21 @@ impl Law {
 
     /// [`Law::fill`] from a [`Lanes`] generator, the same values: the
     /// normal and the uniform take its vector fills (what `fill` would draw
-    /// from its words, a vector at a time), and so do the laws made of
-    /// normal draws (the log-normal, the truncated normal by rejection);
-    /// every other law reads it word by word as a [`rand::Rng`].
+    /// from its words, a vector at a time), and so do the laws made of one
+    /// normal or uniform draw each (the log-normal, the truncated normal by
+    /// rejection, the Bernoulli); every other law reads it word by word as
+    /// a [`rand::Rng`].
     pub fn fill_lanes(&self, lanes: &mut Lanes, out: &mut [f64]) {
         match *self {
             Law::Normal { mean, sd } => lanes.fill_normal(mean, sd, out),
             Law::Uniform { lo, hi } => lanes.fill_uniform(lo, hi - lo, out),
+            Law::Bernoulli { p } => {
+                // 0 + 1 * u is u: `fill`'s uniform, then its comparison
+                lanes.fill_uniform(0.0, 1.0, out);
+                for x in out {
+                    *x = if *x < p { 1.0 } else { 0.0 };
+                }
+            }
             Law::LogNormal { mu, sigma } => {
                 // `fill`'s mu + sigma * z, then its exp
                 lanes.fill_normal(mu, sigma, out);
