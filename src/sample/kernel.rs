@@ -15,6 +15,12 @@
 //! are folded at compile time with the same functions the lanes would use,
 //! so folding never changes a value.
 //!
+//! A run of cheap element-wise instructions whose intermediate registers
+//! nothing else reads (`relu(z)^2`, `-x^3 / 2`) is then fused into one
+//! chain, so the lanes are loaded and stored once rather than once per
+//! step; every step is its instruction's own operation, so fusing changes
+//! no bit, and the work estimate still counts each step.
+//!
 //! `sum(n, T)` opens a new scope: its body has its own base draws, refilled
 //! for each of the `n` copies, because a copy's variables are fresh and
 //! independent of every variable outside it. Two identical `sum` nodes in
@@ -64,6 +70,121 @@ enum Op {
     Relu(usize),
     Call(Builtin, Vec<Operand>),
     Plate(Box<PlateOp>),
+    /// Element-wise steps applied in turn to one register's lanes: what
+    /// `fuse` makes of a run of the instructions above whose intermediate
+    /// registers nothing else reads, so that the lanes are loaded and
+    /// stored once instead of once per step.
+    Chain(usize, Vec<Step>),
+}
+
+/// One lane operation of a [`Op::Chain`], each the instruction's own
+/// arithmetic, so a chain's lanes have the bits of its steps run apart.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Step {
+    Neg,
+    Square,
+    Cube,
+    Relu,
+    /// `x op c`.
+    Right(BinOp, f64),
+    /// `c op x`.
+    Left(BinOp, f64),
+}
+
+impl Step {
+    #[inline(always)]
+    fn apply(self, x: f64) -> f64 {
+        match self {
+            Step::Neg => -x,
+            Step::Square => x * x,
+            Step::Cube => x * x * x,
+            // Builtin::Relu's own definition, so NaN maps the same way
+            Step::Relu => x.max(0.0),
+            Step::Right(op, c) => op.apply(x, c),
+            Step::Left(op, c) => op.apply(c, x),
+        }
+    }
+
+    /// The step on four lanes in one AVX register: the same IEEE
+    /// operation as [`Step::apply`] on each lane (`max_pd(x, 0)` is the
+    /// instruction the compiler makes of `x.max(0.0)`: 0 for NaN and for
+    /// -0.0, as the lane loop of `Op::Relu` gives).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn apply_avx2(self, x: std::arch::x86_64::__m256d) -> std::arch::x86_64::__m256d {
+        use std::arch::x86_64::*;
+        let c = |c: f64| _mm256_set1_pd(c);
+        match self {
+            Step::Neg => _mm256_xor_pd(x, c(-0.0)),
+            Step::Square => _mm256_mul_pd(x, x),
+            Step::Cube => _mm256_mul_pd(_mm256_mul_pd(x, x), x),
+            Step::Relu => _mm256_max_pd(x, _mm256_setzero_pd()),
+            Step::Right(BinOp::Add, k) => _mm256_add_pd(x, c(k)),
+            Step::Right(BinOp::Sub, k) => _mm256_sub_pd(x, c(k)),
+            Step::Right(BinOp::Mul, k) => _mm256_mul_pd(x, c(k)),
+            Step::Right(BinOp::Div, k) => _mm256_div_pd(x, c(k)),
+            Step::Left(BinOp::Add, k) => _mm256_add_pd(c(k), x),
+            Step::Left(BinOp::Sub, k) => _mm256_sub_pd(c(k), x),
+            Step::Left(BinOp::Mul, k) => _mm256_mul_pd(c(k), x),
+            Step::Left(BinOp::Div, k) => _mm256_div_pd(c(k), x),
+            Step::Right(BinOp::Pow, _) | Step::Left(BinOp::Pow, _) => {
+                unreachable!("a power is never a step (`Op::as_chain`)")
+            }
+        }
+    }
+}
+
+impl Op {
+    /// The instruction as a chain of element-wise steps on one register,
+    /// where it is one. A power with a constant base is left alone: it
+    /// calls `pow`, whose cost no saved store would show.
+    fn as_chain(&self) -> Option<(usize, Vec<Step>)> {
+        let one = |a: usize, step| Some((a, vec![step]));
+        match *self {
+            Op::Neg(a) => one(a, Step::Neg),
+            Op::Square(a) => one(a, Step::Square),
+            Op::Cube(a) => one(a, Step::Cube),
+            Op::Relu(a) => one(a, Step::Relu),
+            Op::Binary(op, Operand::Reg(a), Operand::Const(c)) if op != BinOp::Pow => {
+                one(a, Step::Right(op, c))
+            }
+            Op::Binary(op, Operand::Const(c), Operand::Reg(a)) if op != BinOp::Pow => {
+                one(a, Step::Left(op, c))
+            }
+            Op::Chain(a, ref steps) => Some((a, steps.clone())),
+            _ => None,
+        }
+    }
+
+    /// Every register the instruction reads, a plate's body included.
+    fn reads(&self, out: &mut Vec<usize>) {
+        let operand = |o: &Operand, out: &mut Vec<usize>| {
+            if let Operand::Reg(r) = o {
+                out.push(*r)
+            }
+        };
+        match self {
+            Op::Splat(_) => {}
+            Op::Neg(a)
+            | Op::Square(a)
+            | Op::Cube(a)
+            | Op::Powi(a, _)
+            | Op::Powf(a, _)
+            | Op::Relu(a)
+            | Op::Chain(a, _) => out.push(*a),
+            Op::Binary(_, a, b) => {
+                operand(a, out);
+                operand(b, out);
+            }
+            Op::Call(_, args) => args.iter().for_each(|a| operand(a, out)),
+            Op::Plate(p) => {
+                for ins in &p.body.instrs {
+                    ins.op.reads(out);
+                }
+                out.extend(p.sums.iter().map(|&(value, _)| value));
+            }
+        }
+    }
 }
 
 /// Every indexed sum over one plate, run together: per copy the body's
@@ -120,7 +241,7 @@ impl Kernel {
     pub fn compile(scenario: &Scenario, moments: &[Moment]) -> Kernel {
         let mut regs = 0;
         let mut top = Scope::default();
-        let roots = moments
+        let roots: Vec<Root> = moments
             .iter()
             .map(|m| {
                 let mut root = |rv: &Rv| {
@@ -156,8 +277,21 @@ impl Kernel {
                 }
             })
             .collect();
+        let mut top = top.into_block();
+        let mut reads = Vec::new();
+        for ins in &top.instrs {
+            ins.op.reads(&mut reads);
+        }
+        for root in &roots {
+            reads.extend([root.x, root.y]);
+        }
+        let mut uses = vec![0usize; regs];
+        for r in reads {
+            uses[r] += 1;
+        }
+        fuse(&mut top, &uses);
         Kernel {
-            top: top.into_block(),
+            top,
             roots,
             registers: regs,
         }
@@ -167,20 +301,43 @@ impl Kernel {
         &self.roots
     }
 
-    /// A zeroed register file for [`Kernel::run`].
-    pub fn register_file(&self) -> Vec<f64> {
-        vec![0.0; self.registers * LANES]
+    /// Where each register lives, per chunk, in a register file that
+    /// `chunks` chunks share: the `kept` registers (those read after the
+    /// chunk has run) get a slot of their own in every chunk, after the
+    /// others; every other register is one slot that each chunk overwrites.
+    /// So several chunks can be run before their kept lanes are read while
+    /// the file stays the size of one program plus the kept registers.
+    pub fn chunk_slots(&self, kept: &[usize], chunks: usize) -> Vec<Vec<usize>> {
+        (0..chunks)
+            .map(|c| {
+                (0..self.registers)
+                    .map(|r| match kept.iter().position(|&k| k == r) {
+                        Some(j) => self.registers + c * kept.len() + j,
+                        None => r,
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// A zeroed register file for [`Kernel::run`] with slots laid out by
+    /// [`Kernel::chunk_slots`].
+    pub fn register_file(&self, kept: usize, chunks: usize) -> Vec<f64> {
+        vec![0.0; (self.registers + kept * chunks) * LANES]
     }
 
     /// Draws `n <= LANES` lanes and evaluates every moment's expression on
-    /// them; the values are then in [`Kernel::lanes`].
-    pub fn run(&self, regs: &mut [f64], rng: &mut Lanes, n: usize) {
+    /// them, register `r` in slot `slots[r]`; the values are then in
+    /// [`Kernel::lanes`].
+    pub fn run(&self, regs: &mut [f64], slots: &[usize], rng: &mut Lanes, n: usize) {
         debug_assert!(n <= LANES);
-        run_block(&self.top, regs, rng, n);
+        debug_assert_eq!(slots.len(), self.registers);
+        run_block(&self.top, regs, slots, rng, n);
     }
 
-    pub fn lanes<'a>(&self, regs: &'a [f64], reg: usize, n: usize) -> &'a [f64] {
-        &regs[reg * LANES..reg * LANES + n]
+    pub fn lanes<'a>(&self, regs: &'a [f64], slots: &[usize], reg: usize, n: usize) -> &'a [f64] {
+        let at = slots[reg] * LANES;
+        &regs[at..at + n]
     }
 
     /// Lane operations per draw, a `sum`'s body counted once per copy.
@@ -194,6 +351,35 @@ impl Kernel {
     }
 }
 
+/// Merges each element-wise instruction into the one instruction that
+/// reads its register, where that register is read nowhere else (no other
+/// instruction, no moment, no plate), recursively in plates' bodies. The
+/// merged instruction runs where the reader ran, which its source register
+/// reaches too: registers are written once per block run, before any read.
+fn fuse(block: &mut Block, uses: &[usize]) {
+    // the instruction index writing each register of this block
+    let mut writer: HashMap<usize, usize> = HashMap::new();
+    let mut gone = vec![false; block.instrs.len()];
+    for i in 0..block.instrs.len() {
+        if let Op::Plate(p) = &mut block.instrs[i].op {
+            fuse(&mut p.body, uses);
+            continue;
+        }
+        if let Some((src, steps)) = block.instrs[i].op.as_chain()
+            && uses[src] == 1
+            && let Some(&j) = writer.get(&src)
+            && let Some((first, mut before)) = block.instrs[j].op.as_chain()
+        {
+            before.extend(steps);
+            block.instrs[i].op = Op::Chain(first, before);
+            gone[j] = true;
+        }
+        writer.insert(block.instrs[i].dst, i);
+    }
+    let mut gone = gone.into_iter();
+    block.instrs.retain(|_| !gone.next().unwrap_or(false));
+}
+
 fn block_cost(block: &Block) -> u64 {
     let draws: u64 = block
         .draws
@@ -205,6 +391,8 @@ fn block_cost(block: &Block) -> u64 {
         .sum();
     block.instrs.iter().fold(draws, |acc, ins| {
         let c = match &ins.op {
+            // each step as the instruction it was
+            Op::Chain(_, steps) => steps.len() as u64,
             // zeroing the totals, then per copy the body and the adds
             Op::Plate(p) => {
                 let sums = p.sums.len() as u64;
@@ -495,12 +683,20 @@ impl Scope {
 struct Inputs<'a> {
     below: &'a [f64],
     above: &'a [f64],
+    /// Register -> slot of the file.
+    slots: &'a [usize],
     dst: usize,
     n: usize,
 }
 
 impl<'a> Inputs<'a> {
-    fn split(regs: &'a mut [f64], dst: usize, n: usize) -> (&'a mut [f64], Inputs<'a>) {
+    fn split(
+        regs: &'a mut [f64],
+        slots: &'a [usize],
+        dst: usize,
+        n: usize,
+    ) -> (&'a mut [f64], Inputs<'a>) {
+        let dst = slots[dst];
         let (below, rest) = regs.split_at_mut(dst * LANES);
         let (out, above) = rest.split_at_mut(LANES);
         (
@@ -508,6 +704,7 @@ impl<'a> Inputs<'a> {
             Inputs {
                 below,
                 above,
+                slots,
                 dst,
                 n,
             },
@@ -515,6 +712,7 @@ impl<'a> Inputs<'a> {
     }
 
     fn lanes(&self, r: usize) -> &'a [f64] {
+        let r = self.slots[r];
         debug_assert_ne!(r, self.dst, "an instruction reads its own output");
         let (regs, at) = if r < self.dst {
             (self.below, r * LANES)
@@ -547,24 +745,45 @@ fn binary(out: &mut [f64], a: Operand, b: Operand, inputs: &Inputs, f: impl Fn(f
     }
 }
 
-fn run_block(block: &Block, regs: &mut [f64], rng: &mut Lanes, n: usize) {
+fn run_block(block: &Block, regs: &mut [f64], slots: &[usize], rng: &mut Lanes, n: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, just checked.
+        return unsafe { run_block_avx2(block, regs, slots, rng, n) };
+    }
+    run_block_in(block, regs, slots, rng, n)
+}
+
+/// [`run_block_in`] with four lanes to a register. No bit changes: the lane
+/// loops are IEEE operations one lane at a time whatever the width (Rust
+/// never fuses a multiply and an add on its own), and the calls are the
+/// same functions.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn run_block_avx2(block: &Block, regs: &mut [f64], slots: &[usize], rng: &mut Lanes, n: usize) {
+    run_block_in(block, regs, slots, rng, n)
+}
+
+#[inline(always)]
+fn run_block_in(block: &Block, regs: &mut [f64], slots: &[usize], rng: &mut Lanes, n: usize) {
     for draw in &block.draws {
         match draw {
-            Draw::Single(law, r) => law.fill_lanes(rng, &mut regs[r * LANES..r * LANES + n]),
+            Draw::Single(law, r) => {
+                let at = slots[*r] * LANES;
+                law.fill_lanes(rng, &mut regs[at..at + n])
+            }
             Draw::Pair(pair, u, v) => {
-                // the two components have adjacent registers, u first
-                debug_assert_eq!(*v, u + 1);
-                let (u, v) = regs[u * LANES..(u + 2) * LANES].split_at_mut(LANES);
-                pair.fill(rng, &mut u[..n], &mut v[..n]);
+                let (u, v) = two_registers(regs, slots[*u], slots[*v]);
+                pair.fill_lanes(rng, &mut u[..n], &mut v[..n]);
             }
         }
     }
     for ins in &block.instrs {
         if let Op::Plate(plate) = &ins.op {
-            run_plate(plate, regs, rng, n);
+            run_plate(plate, regs, slots, rng, n);
             continue;
         }
-        let (out, inputs) = Inputs::split(regs, ins.dst, n);
+        let (out, inputs) = Inputs::split(regs, slots, ins.dst, n);
         match &ins.op {
             Op::Splat(c) => out.fill(*c),
             Op::Neg(a) => unary(out, inputs.lanes(*a), |x| -x),
@@ -589,8 +808,61 @@ fn run_block(block: &Block, regs: &mut [f64], rng: &mut Lanes, n: usize) {
                 [a, b] => call_binary(*f, out, *a, *b, &inputs),
                 _ => unreachable!("built-ins take one or two arguments"),
             },
+            Op::Chain(a, steps) => chain(out, inputs.lanes(*a), steps),
             Op::Plate(_) => unreachable!("handled above"),
         }
+    }
+}
+
+/// A chain's steps over the lanes, lane by lane.
+fn chain(out: &mut [f64], x: &[f64], steps: &[Step]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, just checked.
+        return unsafe { chain_avx2(out, x, steps) };
+    }
+    for (o, &x) in out.iter_mut().zip(x) {
+        *o = steps.iter().fold(x, |v, step| step.apply(v));
+    }
+}
+
+/// [`chain`] 32 lanes at a time, held in eight registers through
+/// every step, so that a step costs its arithmetic and the lanes are
+/// loaded and stored once.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn chain_avx2(out: &mut [f64], x: &[f64], steps: &[Step]) {
+    use std::arch::x86_64::*;
+    const TILE: usize = 32;
+    let n = out.len().min(x.len());
+    let whole = n - n % TILE;
+    for l in (0..whole).step_by(TILE) {
+        // SAFETY: l + TILE <= whole <= both lengths.
+        let mut t: [__m256d; TILE / 4] =
+            std::array::from_fn(|k| unsafe { _mm256_loadu_pd(x.as_ptr().add(l + 4 * k)) });
+        for step in steps {
+            t = t.map(|v| step.apply_avx2(v));
+        }
+        for (k, v) in t.into_iter().enumerate() {
+            // SAFETY: as for the loads.
+            unsafe { _mm256_storeu_pd(out.as_mut_ptr().add(l + 4 * k), v) };
+        }
+    }
+    for (o, &x) in out[whole..n].iter_mut().zip(&x[whole..n]) {
+        *o = steps.iter().fold(x, |v, step| step.apply(v));
+    }
+}
+
+/// The lanes of two distinct slots, both writable (a pair's components,
+/// which a chunk layout may place apart).
+fn two_registers(regs: &mut [f64], a: usize, b: usize) -> (&mut [f64], &mut [f64]) {
+    debug_assert_ne!(a, b, "a pair's components have two registers");
+    if a < b {
+        let (low, high) = regs.split_at_mut(b * LANES);
+        (&mut low[a * LANES..(a + 1) * LANES], &mut high[..LANES])
+    } else {
+        let (low, high) = regs.split_at_mut(a * LANES);
+        (&mut high[..LANES], &mut low[b * LANES..(b + 1) * LANES])
     }
 }
 
@@ -638,14 +910,15 @@ fn call_binary(f: Builtin, out: &mut [f64], a: Operand, b: Operand, inputs: &Inp
 
 /// The plate's copies: per copy one refill of the body's draws, and every
 /// sum over the plate adds its body's value lane by lane.
-fn run_plate(plate: &PlateOp, regs: &mut [f64], rng: &mut Lanes, n: usize) {
+fn run_plate(plate: &PlateOp, regs: &mut [f64], slots: &[usize], rng: &mut Lanes, n: usize) {
     for &(_, total) in &plate.sums {
-        regs[total * LANES..total * LANES + n].fill(0.0);
+        let at = slots[total] * LANES;
+        regs[at..at + n].fill(0.0);
     }
     for _ in 0..plate.copies {
-        run_block(&plate.body, regs, rng, n);
+        run_block(&plate.body, regs, slots, rng, n);
         for &(value, total) in &plate.sums {
-            let (out, inputs) = Inputs::split(regs, total, n);
+            let (out, inputs) = Inputs::split(regs, slots, total, n);
             for (o, &x) in out.iter_mut().zip(inputs.lanes(value)) {
                 *o += x;
             }
@@ -657,6 +930,7 @@ fn run_plate(plate: &PlateOp, regs: &mut [f64], rng: &mut Lanes, n: usize) {
 mod tests {
     use super::*;
     use crate::model::BaseVar;
+    use crate::model::law::Bivariate;
     use crate::model::rv::VarId;
 
     /// A scenario whose laws are never sampled: these tests look only at
@@ -799,10 +1073,11 @@ mod tests {
         )));
         moments.push(Moment::E(Rv::Base(VarId(1))));
         let k = Kernel::compile(&scenario(2), &moments);
-        let mut regs = k.register_file();
+        let mut regs = k.register_file(0, 1);
+        let slots = &k.chunk_slots(&[], 1)[0];
         let mut rng = crate::sample::StreamKey::new(7, &[]).lanes(0);
-        k.run(&mut regs, &mut rng, LANES);
-        let lanes = |m: usize| k.lanes(&regs, k.roots()[m].x, LANES);
+        k.run(&mut regs, slots, &mut rng, LANES);
+        let lanes = |m: usize| k.lanes(&regs, slots, k.roots()[m].x, LANES);
         let z = lanes(0);
         for (i, e) in exps.iter().enumerate() {
             for (got, x) in lanes(i + 1).iter().zip(z) {
@@ -812,6 +1087,92 @@ mod tests {
         let w = lanes(exps.len() + 2);
         for ((got, x), y) in lanes(exps.len() + 1).iter().zip(z).zip(w) {
             assert_eq!(got.to_bits(), BinOp::Pow.apply(*x, *y).to_bits(), "{x}^{y}");
+        }
+    }
+
+    /// Element-wise runs whose intermediates nothing else reads become
+    /// one chain each; a register a moment reads is not fused away. The
+    /// chains' lanes are `Rv::eval_at`'s, bit for bit, with every register
+    /// read through a chunk layout that moves the kept registers (a pair's
+    /// components in two places), and the cost counts each step as the
+    /// instruction it was.
+    #[test]
+    fn element_wise_runs_fuse_into_chains() {
+        let (u, v) = (|| Rv::Base(VarId(0)), || Rv::Base(VarId(1)));
+        let c = Rv::Const;
+        let relu = |x: Rv| Rv::Call(Builtin::Relu, vec![x]);
+        let moments = [
+            Moment::E(u()),
+            // relu, *3, -1, ^2: one chain of four steps
+            Moment::E(Rv::bin(
+                BinOp::Pow,
+                Rv::bin(BinOp::Sub, Rv::bin(BinOp::Mul, relu(v()), c(3.0)), c(1.0)),
+                c(2.0),
+            )),
+            // cube, negation, /2: a chain of three
+            Moment::E(Rv::bin(
+                BinOp::Div,
+                Rv::Neg(Box::new(Rv::bin(BinOp::Pow, u(), c(3.0)))),
+                c(2.0),
+            )),
+            // 1 / (0.5 + u): constants on the left, a chain of two
+            Moment::E(Rv::bin(
+                BinOp::Div,
+                c(1.0),
+                Rv::bin(BinOp::Add, c(0.5), u()),
+            )),
+            // relu(u) is a moment's and a square's: two instructions
+            Moment::E(relu(u())),
+            Moment::Var(Rv::bin(BinOp::Pow, relu(u()), c(2.0))),
+        ];
+        let scenario = Scenario {
+            name: "pair".into(),
+            bases: (0..2)
+                .map(|i| BaseVar {
+                    name: format!("v{i}"),
+                    source: 0,
+                    component: i,
+                })
+                .collect(),
+            sources: vec![Source::Bivariate(Bivariate {
+                sd_u: 1.0,
+                sd_v: 2.0,
+                rho: 0.5,
+            })],
+        };
+        let k = Kernel::compile(&scenario, &moments);
+        let chains: Vec<usize> = k
+            .top
+            .instrs
+            .iter()
+            .filter_map(|i| match &i.op {
+                Op::Chain(_, steps) => Some(steps.len()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(chains, [4, 3, 2]);
+        // relu(u) and its square stay apart, its square read by a moment
+        assert_eq!(k.top.instrs.len(), 5);
+        // 2 draws, 4 + 3 + 2 steps, relu and square, 6 accumulations
+        assert_eq!(k.cost_per_draw(), 2 + 9 + 2 + 6);
+
+        let kept: Vec<usize> = k.roots().iter().map(|r| r.x).collect();
+        let slots = &k.chunk_slots(&kept, 3)[2];
+        assert_ne!(slots[0], 0, "u, a moment's, has moved");
+        assert_eq!(slots[1], 1, "v has not");
+        let mut regs = k.register_file(kept.len(), 3);
+        let mut rng = crate::sample::StreamKey::new(11, &[]).lanes(0);
+        k.run(&mut regs, slots, &mut rng, LANES - 3);
+        let lanes = |r: usize| k.lanes(&regs, slots, r, LANES - 3);
+        let (us, vs) = (lanes(0), lanes(1));
+        for (m, root) in k.roots().iter().enumerate() {
+            let e = match &moments[m] {
+                Moment::E(e) | Moment::Var(e) => e,
+                Moment::Cov(..) => unreachable!(),
+            };
+            for ((got, &x), &y) in lanes(root.x).iter().zip(us).zip(vs) {
+                assert_eq!(got.to_bits(), e.eval_at(&[x, y]).to_bits(), "moment {m}");
+            }
         }
     }
 

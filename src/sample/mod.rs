@@ -77,6 +77,10 @@ struct LaneSums {
     registers: Vec<usize>,
     /// Per moment, the indices of its x's and y's sums in `registers`.
     of_moment: Vec<(usize, usize)>,
+    /// Per chunk run at once, where each register lives in the shared
+    /// register file (`Kernel::chunk_slots`): the summed registers, which
+    /// are all the moments read, apart per chunk, the rest shared.
+    slots: Vec<Vec<usize>>,
 }
 
 impl LaneSums {
@@ -94,40 +98,38 @@ impl LaneSums {
             .iter()
             .map(|root| (index(root.x), index(root.y)))
             .collect();
+        let slots = kernel.chunk_slots(&registers, CHUNKS_AT_ONCE);
         LaneSums {
             registers,
             of_moment,
+            slots,
         }
     }
 
-    /// Every listed register's sum over the `n` lanes of each chunk in
-    /// `files` (register files run with the same `n`) into `out`, chunk by
-    /// chunk: `out[c * registers + j]`. One sum's additions are a chain,
-    /// each waiting for the last; four chains side by side in one pass
-    /// keep the adder busy, which is why several chunks are run before
-    /// they are summed. Each sum is still taken in lane order, so its bits
-    /// are those of a sum on its own.
-    fn sum_lanes(&self, kernel: &Kernel, files: &[Vec<f64>], n: usize, out: &mut [f64]) {
+    /// Every listed register's sum over the `n` lanes of each of the
+    /// first `chunks` chunks in `file` (run with the same `n`) into `out`,
+    /// chunk by chunk: `out[c * registers + j]`. One sum's additions are a
+    /// chain, each waiting for the last; eight chains side by side in one
+    /// pass keep the adders busy, which is why several chunks are run
+    /// before they are summed. Each sum is still taken in lane order, so
+    /// its bits are those of a sum on its own.
+    fn sum_lanes(&self, kernel: &Kernel, file: &[f64], chunks: usize, n: usize, out: &mut [f64]) {
         let per_chunk = self.registers.len();
-        let lanes =
-            |i: usize| kernel.lanes(&files[i / per_chunk], self.registers[i % per_chunk], n);
-        let all = files.len() * per_chunk;
-        for (start, out) in (0..all).step_by(4).zip(out[..all].chunks_mut(4)) {
-            match all - start {
-                1 => out.copy_from_slice(&accum::sums([lanes(start)])),
-                2 => out.copy_from_slice(&accum::sums([lanes(start), lanes(start + 1)])),
-                3 => out.copy_from_slice(&accum::sums([
-                    lanes(start),
-                    lanes(start + 1),
-                    lanes(start + 2),
-                ])),
-                _ => out.copy_from_slice(&accum::sums([
-                    lanes(start),
-                    lanes(start + 1),
-                    lanes(start + 2),
-                    lanes(start + 3),
-                ])),
-            }
+        let lanes = |i: usize| {
+            let (c, j) = (i / per_chunk, i % per_chunk);
+            kernel.lanes(file, &self.slots[c], self.registers[j], n)
+        };
+        let all = chunks * per_chunk;
+        for (start, out) in (0..all)
+            .step_by(accum::CHAINS)
+            .zip(out[..all].chunks_mut(accum::CHAINS))
+        {
+            // a last group short of chains repeats its first sum in the
+            // rest, whose results are dropped
+            let group: [&[f64]; accum::CHAINS] =
+                std::array::from_fn(|k| lanes(if start + k < all { start + k } else { start }));
+            let group_sums = accum::sums(group);
+            out.copy_from_slice(&group_sums[..out.len()]);
         }
     }
 }
@@ -174,7 +176,7 @@ impl Sampler {
             .par_iter()
             .map_init(
                 || Scratch {
-                    files: vec![kernel.register_file(); CHUNKS_AT_ONCE],
+                    file: kernel.register_file(sums.registers.len(), CHUNKS_AT_ONCE),
                     sums: vec![0.0; CHUNKS_AT_ONCE * sums.registers.len()],
                 },
                 |scratch, b| b.advanced(kernel, sums, scratch, draws),
@@ -235,14 +237,14 @@ impl Sampler {
 
 /// A worker's buffers for [`Batch::advanced`].
 struct Scratch {
-    /// One register file per chunk run at once.
-    files: Vec<Vec<f64>>,
+    /// The register file of the chunks run at once (`LaneSums::slots`).
+    file: Vec<f64>,
     sums: Vec<f64>,
 }
 
 /// Full chunks run before their lanes are summed together (see
 /// `LaneSums::sum_lanes`); a last partial chunk runs alone.
-const CHUNKS_AT_ONCE: usize = 4;
+const CHUNKS_AT_ONCE: usize = 8;
 
 impl Batch {
     /// This batch after `draws` more draws, or the first non-finite value
@@ -266,12 +268,15 @@ impl Batch {
             } else {
                 (1, left as usize)
             };
-            let files = &mut scratch.files[..chunks];
-            for regs in files.iter_mut() {
-                kernel.run(regs, &mut next.rng, n);
+            let file = &mut scratch.file;
+            for slots in &sums.slots[..chunks] {
+                kernel.run(file, slots, &mut next.rng, n);
             }
-            sums.sum_lanes(kernel, files, n, &mut scratch.sums);
-            for (regs, chunk_sums) in files.iter().zip(scratch.sums.chunks(per_chunk.max(1))) {
+            sums.sum_lanes(kernel, file, chunks, n, &mut scratch.sums);
+            for (slots, chunk_sums) in sums.slots[..chunks]
+                .iter()
+                .zip(scratch.sums.chunks(per_chunk.max(1)))
+            {
                 for (moment, ((root, summary), &(sx, sy))) in kernel
                     .roots()
                     .iter()
@@ -279,8 +284,8 @@ impl Batch {
                     .zip(&sums.of_moment)
                     .enumerate()
                 {
-                    let x = kernel.lanes(regs, root.x, n);
-                    let y = kernel.lanes(regs, root.y, n);
+                    let x = kernel.lanes(file, slots, root.x, n);
+                    let y = kernel.lanes(file, slots, root.y, n);
                     let chunk =
                         Summary::of_summed_chunk(root.kind, x, y, chunk_sums[sx], chunk_sums[sy]);
                     let merged = summary.merge(&chunk);

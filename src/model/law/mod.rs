@@ -721,14 +721,39 @@ impl Law {
         }
     }
 
-    /// [`Law::fill`] from a [`Lanes`] generator: the normal and the
-    /// uniform take its vector fills (the same values `fill` would draw
-    /// from its words, a vector at a time), every other law reads it word by
-    /// word as a [`rand::Rng`].
+    /// [`Law::fill`] from a [`Lanes`] generator, the same values: the
+    /// normal and the uniform take its vector fills (what `fill` would draw
+    /// from its words, a vector at a time), and so do the laws made of one
+    /// normal or uniform draw each (the log-normal, the truncated normal by
+    /// rejection, the Bernoulli); every other law reads it word by word as
+    /// a [`rand::Rng`].
     pub fn fill_lanes(&self, lanes: &mut Lanes, out: &mut [f64]) {
         match *self {
             Law::Normal { mean, sd } => lanes.fill_normal(mean, sd, out),
             Law::Uniform { lo, hi } => lanes.fill_uniform(lo, hi - lo, out),
+            Law::Bernoulli { p } => {
+                // 0 + 1 * u is u: `fill`'s uniform, then its comparison
+                lanes.fill_uniform(0.0, 1.0, out);
+                for x in out {
+                    *x = if *x < p { 1.0 } else { 0.0 };
+                }
+            }
+            Law::LogNormal { mu, sigma } => {
+                // `fill`'s mu + sigma * z, then its exp
+                lanes.fill_normal(mu, sigma, out);
+                for x in out {
+                    *x = x.exp();
+                }
+            }
+            Law::TruncatedNormal { mean, sd, lo, hi } => {
+                let t = StdTrunc::new(mean, sd, lo, hi);
+                if t.mass >= NORMAL_REJECTION_MIN_ACCEPT {
+                    let place = |z: f64| (mean + sd * z).clamp(lo, hi);
+                    fill_truncated_by_rejection(lanes, t.a, t.b, place, out)
+                } else {
+                    self.fill(lanes, out)
+                }
+            }
             _ => self.fill(lanes, out),
         }
     }
@@ -750,14 +775,21 @@ impl Law {
                 }
             }
             Law::Laplace { loc, scale } => {
-                // Inverse cdf on the open unit interval, so no log(0).
-                for x in out {
-                    let u: f64 = rng.sample(Open01);
-                    *x = if u < 0.5 {
-                        loc + scale * (2.0 * u).ln()
-                    } else {
-                        loc - scale * (2.0 * (1.0 - u)).ln()
-                    };
+                // A fair sign times a standard exponential: rand_distr's
+                // exponential ziggurat (one word, a multiply and a compare
+                // nearly always) where the inverse cdf took a logarithm per
+                // draw. The signs are the bits of one word per 64 draws,
+                // independent of the exponentials' words.
+                // A bit 0 flips the sign of the scale: loc + (-scale) e is
+                // loc - scale e to the bit, without a branch that the
+                // random signs would mispredict half the time.
+                for group in out.chunks_mut(64) {
+                    let signs = rng.next_u64();
+                    for (k, x) in group.iter_mut().enumerate() {
+                        let e: f64 = Exp1.sample(rng);
+                        let flip = (!signs >> k & 1) << 63;
+                        *x = loc + f64::from_bits(scale.to_bits() ^ flip) * e;
+                    }
                 }
             }
             Law::StudentsT { loc, scale, dof } => {
@@ -774,7 +806,7 @@ impl Law {
             }
             Law::Exponential { rate } => {
                 for x in out {
-                    let e: f64 = rng.sample(Exp1);
+                    let e: f64 = Exp1.sample(rng);
                     *x = e / rate;
                 }
             }
@@ -874,6 +906,30 @@ impl Bivariate {
             sd_v: params[1],
             rho,
         })
+    }
+
+    /// [`Bivariate::fill`] from a [`Lanes`] generator, the same values:
+    /// the pair's normals, z1 then z2 per draw, are consecutive draws of
+    /// one stream, so the vector fill makes them a block at a time.
+    pub fn fill_lanes(&self, lanes: &mut Lanes, u: &mut [f64], v: &mut [f64]) {
+        assert_eq!(
+            u.len(),
+            v.len(),
+            "a pair is drawn into slices of one length"
+        );
+        let (sd_u, sd_v, rho) = (self.sd_u, self.sd_v, self.rho);
+        let rest = (1.0 - rho * rho).sqrt();
+        const PAIRS: usize = 256;
+        let mut z = [0.0; 2 * PAIRS];
+        for (u, v) in u.chunks_mut(PAIRS).zip(v.chunks_mut(PAIRS)) {
+            let z = &mut z[..2 * u.len()];
+            // 0 + 1 * z is z: a ziggurat draw is never -0.0
+            lanes.fill_normal(0.0, 1.0, z);
+            for ((x, y), z) in u.iter_mut().zip(v.iter_mut()).zip(z.chunks_exact(2)) {
+                *x = sd_u * z[0];
+                *y = sd_v * (rho * z[0] + rest * z[1]);
+            }
+        }
     }
 
     /// Fills `u` and `v` with independent draws of the pair; the slices
@@ -1249,6 +1305,34 @@ fn fill_truncated_normal<R: Rng>(
         let q = q_far + u * (q_near - q_far);
         let z = special::upper_inv(q);
         *x = place(sign * z.clamp(near, far));
+    }
+}
+
+/// The normal-rejection branch of [`fill_truncated_normal`] on the
+/// vector fill, the same values: the scalar loop draws normals one after
+/// another and keeps those inside; here every block drawn is as many
+/// normals as draws are still wanted, each of which the scalar loop would
+/// have drawn too (every kept draw takes at least one), so the stream is
+/// read exactly as far and the same normals are kept.
+fn fill_truncated_by_rejection(
+    lanes: &mut Lanes,
+    a: f64,
+    b: f64,
+    place: impl Fn(f64) -> f64,
+    out: &mut [f64],
+) {
+    let mut z = [0.0; 256];
+    let mut filled = 0;
+    while filled < out.len() {
+        let block = &mut z[..(out.len() - filled).min(256)];
+        // 0 + 1 * z is z: a ziggurat draw is never -0.0
+        lanes.fill_normal(0.0, 1.0, block);
+        for &z in block.iter() {
+            if a <= z && z <= b {
+                out[filled] = place(z);
+                filled += 1;
+            }
+        }
     }
 }
 
