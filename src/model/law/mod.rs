@@ -912,13 +912,7 @@ impl Bivariate {
     /// the pair's normals, z1 then z2 per draw, are consecutive draws of
     /// one stream, so the vector fill makes them a block at a time.
     pub fn fill_lanes(&self, lanes: &mut Lanes, u: &mut [f64], v: &mut [f64]) {
-        assert_eq!(
-            u.len(),
-            v.len(),
-            "a pair is drawn into slices of one length"
-        );
-        let (sd_u, sd_v, rho) = (self.sd_u, self.sd_v, self.rho);
-        let rest = (1.0 - rho * rho).sqrt();
+        let pair = self.from_standard(u.len(), v.len());
         const PAIRS: usize = 256;
         let mut z = [0.0; 2 * PAIRS];
         for (u, v) in u.chunks_mut(PAIRS).zip(v.chunks_mut(PAIRS)) {
@@ -926,8 +920,7 @@ impl Bivariate {
             // 0 + 1 * z is z: a ziggurat draw is never -0.0
             lanes.fill_normal(0.0, 1.0, z);
             for ((x, y), z) in u.iter_mut().zip(v.iter_mut()).zip(z.chunks_exact(2)) {
-                *x = sd_u * z[0];
-                *y = sd_v * (rho * z[0] + rest * z[1]);
+                (*x, *y) = pair(z[0], z[1]);
             }
         }
     }
@@ -935,20 +928,24 @@ impl Bivariate {
     /// Fills `u` and `v` with independent draws of the pair; the slices
     /// must have one length.
     pub fn fill<R: Rng>(&self, rng: &mut R, u: &mut [f64], v: &mut [f64]) {
-        assert_eq!(
-            u.len(),
-            v.len(),
-            "a pair is drawn into slices of one length"
-        );
-        let (sd_u, sd_v, rho) = (self.sd_u, self.sd_v, self.rho);
-        let rest = (1.0 - rho * rho).sqrt();
+        let pair = self.from_standard(u.len(), v.len());
         let normal = &*ziggurat::TABLES;
         for (x, y) in u.iter_mut().zip(v.iter_mut()) {
             let z1 = normal.draw(rng);
             let z2 = normal.draw(rng);
-            *x = sd_u * z1;
-            *y = sd_v * (rho * z1 + rest * z2);
+            (*x, *y) = pair(z1, z2);
         }
+    }
+
+    /// The pair from two independent standard normals z1, z2:
+    /// (sd_u z1, sd_v (rho z1 + sqrt(1 - rho^2) z2)), one formula for both
+    /// fills so that they give the same values. Checks that the slices
+    /// the pair is drawn into have one length.
+    fn from_standard(&self, u: usize, v: usize) -> impl Fn(f64, f64) -> (f64, f64) {
+        assert_eq!(u, v, "a pair is drawn into slices of one length");
+        let (sd_u, sd_v, rho) = (self.sd_u, self.sd_v, self.rho);
+        let rest = (1.0 - rho * rho).sqrt();
+        move |z1, z2| (sd_u * z1, sd_v * (rho * z1 + rest * z2))
     }
 
     /// The law of one component (0 for u, 1 for v): a centred normal.
