@@ -140,6 +140,20 @@ impl Lanes {
         self.fill_normal_in(mean, sd, out)
     }
 
+    /// [`Lanes::fill_normal`] as session 6 left it: on AVX-512 the block
+    /// loop that leaves its blocks at every rejected word
+    /// (`fill_normal_blocks_avx512`), elsewhere the same paths. The same
+    /// values; public so that the benchmark can time the two-pass fill
+    /// against it.
+    pub fn fill_normal_blocks(&mut self, mean: f64, sd: f64, out: &mut [f64]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F, just checked.
+            return unsafe { self.fill_normal_blocks_avx512(mean, sd, out) };
+        }
+        self.fill_normal(mean, sd, out)
+    }
+
     /// The scalar ziggurat, word by word: the definition the vector path
     /// must match, and the path of a CPU without AVX2 (public so that the
     /// benchmark can time it on any CPU).
@@ -237,6 +251,103 @@ impl Lanes {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     fn fill_normal_avx512(&mut self, mean: f64, sd: f64, out: &mut [f64]) {
+        use std::arch::x86_64::{
+            _mm512_add_pd, _mm512_loadu_si512, _mm512_mask_storeu_pd, _mm512_maskz_loadu_epi64,
+            _mm512_mul_pd, _mm512_set1_pd, _mm512_storeu_pd,
+        };
+        let normal = &*TABLES;
+        let (mean8, sd8) = (_mm512_set1_pd(mean), _mm512_set1_pd(sd));
+        let mut k = 0;
+        while k < out.len() {
+            if self.next == WORDS {
+                self.refill();
+            }
+            let base = self.next;
+            let run = (WORDS - base).min(out.len() - k);
+            // Pass 1: every word's candidate, stored at the output index
+            // equal to its word index, and one byte of acceptances per
+            // block (bit l for word l), with no branch on them.
+            let mut accepted = [0u8; WORDS / LANES];
+            let whole = run / LANES;
+            for (b, mask) in accepted.iter_mut().enumerate().take(whole) {
+                let w: &[u64; LANES] = self.words[base + LANES * b..][..LANES]
+                    .try_into()
+                    .unwrap();
+                // SAFETY: `w` holds eight words, and the store's eight
+                // lanes end at `k + LANES * (b + 1) <= k + run <= out.len()`.
+                *mask = unsafe {
+                    let (z, inside) =
+                        fast_path_avx512(normal, _mm512_loadu_si512(w.as_ptr().cast()), |l| {
+                            layer_of(w, l)
+                        });
+                    let v = _mm512_add_pd(mean8, _mm512_mul_pd(sd8, z));
+                    _mm512_storeu_pd(out.as_mut_ptr().add(k + LANES * b), v);
+                    inside
+                };
+            }
+            let rest = run % LANES;
+            if rest != 0 {
+                // The run's last fewer than eight words: one block over
+                // those lanes only, the others zero words of layer 0 (in
+                // the table), masked out of the store.
+                let valid = (1u8 << rest) - 1;
+                let from = base + LANES * whole;
+                // SAFETY: the masked load reads only the `rest` words left
+                // in `words` after `from`; the masked store writes only
+                // lanes below `rest`, up to `k + run <= out.len()`.
+                accepted[whole] = unsafe {
+                    let bits = _mm512_maskz_loadu_epi64(valid, self.words[from..].as_ptr().cast());
+                    let words = &self.words[from..];
+                    let (z, inside) = fast_path_avx512(normal, bits, |l| {
+                        if l < rest { layer_of(words, l) } else { 0 }
+                    });
+                    let v = _mm512_add_pd(mean8, _mm512_mul_pd(sd8, z));
+                    _mm512_mask_storeu_pd(out.as_mut_ptr().add(k + LANES * whole), valid, v);
+                    inside
+                };
+            }
+            // Pass 2: the scalar algorithm over the run's words. Accepted
+            // words keep their candidates, moved down by the lag the
+            // rejected words' extra words opened (none before the first
+            // rejection); a rejected word is drawn from by the scalar code,
+            // which reads the words after it, so their candidates are
+            // skipped.
+            let mut read = 0;
+            let mut o = k;
+            loop {
+                let r = first_rejected(&accepted, read, run);
+                if o != k + read {
+                    out.copy_within(k + read..k + r, o);
+                }
+                o += r - read;
+                if r == run {
+                    self.next = base + run;
+                    break;
+                }
+                self.next = base + r;
+                let mut counted = Counted(self, 0);
+                out[o] = mean + sd * normal.draw(&mut counted);
+                o += 1;
+                read = r + counted.1;
+                // Past the run: the draw read up to or beyond its last
+                // word, and beyond the buffer's end it refilled; either
+                // way `self.next` is where the stream goes on.
+                if read >= run {
+                    break;
+                }
+            }
+            k = o;
+        }
+    }
+
+    /// The block loop the two-pass fill replaced, kept as the benchmark's
+    /// reference: blocks of eight words whose candidates are stored while
+    /// all eight are accepted; a block with a rejected word keeps those
+    /// before it, one scalar draw is made from that word, and the blocks go
+    /// on from the next unread word.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn fill_normal_blocks_avx512(&mut self, mean: f64, sd: f64, out: &mut [f64]) {
         use std::arch::x86_64::{
             _mm512_add_pd, _mm512_loadu_si512, _mm512_mask_storeu_pd, _mm512_maskz_loadu_epi64,
             _mm512_mul_pd, _mm512_set1_pd, _mm512_storeu_pd,
@@ -419,6 +530,51 @@ fn layer_of(words: &[u64], l: usize) -> usize {
     // SAFETY: the first byte of a live u64, its low byte on little-endian
     // x86-64 (the only target of the vector paths that call this).
     usize::from(unsafe { std::ptr::read_volatile((word as *const u64).cast::<u8>()) })
+}
+
+/// The first word at or after `from` whose candidate was rejected, by the
+/// acceptance bytes of the run's blocks (bit l of byte b for word
+/// 8b + l); `run` when every word from `from` to the run's end was
+/// accepted.
+#[inline(always)]
+fn first_rejected(accepted: &[u8; WORDS / LANES], from: usize, run: usize) -> usize {
+    let mut at = from;
+    while at < run {
+        let chunk = at / 64;
+        let bits = u64::from_le_bytes(accepted[8 * chunk..][..8].try_into().unwrap());
+        // the zeros from `at` on: bits above it shift in as accepted
+        let rejected = !bits >> (at % 64);
+        if rejected != 0 {
+            return (at + rejected.trailing_zeros() as usize).min(run);
+        }
+        at = 64 * (chunk + 1);
+    }
+    run
+}
+
+/// The word stream, counting the words a draw reads: the two-pass fill's
+/// scalar draw from a rejected word tells it how many candidates after
+/// that word were read as the wedge's or the tail's uniforms.
+struct Counted<'a>(&'a mut Lanes, usize);
+
+impl TryRng for Counted<'_> {
+    type Error = Infallible;
+
+    #[inline(always)]
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        Ok((self.try_next_u64()? >> 32) as u32)
+    }
+
+    #[inline(always)]
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        self.1 += 1;
+        Ok(self.0.word())
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        self.1 += dst.len().div_ceil(8);
+        self.0.try_fill_bytes(dst)
+    }
 }
 
 /// The ziggurat's fast path for eight words, `bits` in a register and
@@ -711,12 +867,10 @@ mod tests {
         }
     }
 
-    /// The normal fills this CPU can run, each against the baseline, on
-    /// enough draws that thousands of blocks hold a rejected word, and on
-    /// lengths that end inside a block.
-    #[test]
-    fn the_baseline_and_vector_normal_fills_agree_bit_for_bit() {
-        type Fill = fn(&mut Lanes, f64, f64, &mut [f64]);
+    type Fill = fn(&mut Lanes, f64, f64, &mut [f64]);
+
+    /// The vector normal fills this CPU can run.
+    fn vector_normal_fills() -> Vec<(&'static str, Fill)> {
         let mut paths: Vec<(&str, Fill)> = Vec::new();
         #[cfg(target_arch = "x86_64")]
         {
@@ -726,12 +880,145 @@ mod tests {
             }
             if std::arch::is_x86_feature_detected!("avx512f") {
                 // SAFETY: the CPU has AVX-512F, just checked.
-                paths.push(("avx512", |l, m, s, o| unsafe {
+                paths.push(("avx512 two-pass", |l, m, s, o| unsafe {
                     l.fill_normal_avx512(m, s, o)
+                }));
+                // SAFETY: as above.
+                paths.push(("avx512 blocks", |l, m, s, o| unsafe {
+                    l.fill_normal_blocks_avx512(m, s, o)
                 }));
             }
         }
-        for (name, fill) in paths {
+        paths
+    }
+
+    /// The word that puts a fast-path candidate in `layer` with uniform
+    /// `u` in [-1, 1): `u + 3` in [2, 4) has its mantissa in the word's
+    /// high 52 bits (as `layer_and_uniform` reads it).
+    fn forced(layer: usize, u: f64) -> u64 {
+        let mantissa = (u + 3.0).to_bits() & ((1u64 << 52) - 1);
+        (mantissa << 12) | layer as u64
+    }
+
+    /// A word the fast path rejects, and what follows it: the tail (layer
+    /// 0 with |u| near 1, beyond r = 3.65 in a box 3.91 wide), or a wedge
+    /// (|u| near 1 in layers 1 to 255) whose next word, its uniform w,
+    /// rejects it (w = 0: the threshold f[i+1] is above the density
+    /// there, so the scalar code draws a whole new word) or accepts it
+    /// (w near 1: the threshold near f[i] is below it) or is left random.
+    fn plant(words: &mut [u64], at: usize, sm: &mut rand_xoshiro::SplitMix64) {
+        let u = if sm.next_u64() % 2 == 0 { 0.999_999 } else { -0.999_999 };
+        let layer = if sm.next_u64() % 4 == 0 {
+            0
+        } else {
+            1 + (sm.next_u64() % 255) as usize
+        };
+        words[at] = forced(layer, u);
+        if at + 1 < words.len() {
+            match sm.next_u64() % 3 {
+                0 => words[at + 1] = 0,
+                1 => words[at + 1] = u64::MAX,
+                _ => {}
+            }
+        }
+    }
+
+    /// The forced words are what they claim: the scalar code leaves the
+    /// fast path at each, and reads more than one word for it.
+    #[test]
+    fn planted_words_leave_the_fast_path() {
+        let normal = &*TABLES;
+        let mut sm = rand_xoshiro::SplitMix64::seed_from_u64(41);
+        for _ in 0..200 {
+            let mut lanes = seeded(sm.next_u64());
+            lanes.refill();
+            plant(&mut lanes.words, 0, &mut sm);
+            let mut counted = Counted(&mut lanes, 0);
+            normal.draw(&mut counted);
+            assert!(counted.1 > 1, "{} words", counted.1);
+        }
+    }
+
+    /// The two-pass fill (and the other vector fills) against the scalar
+    /// ziggurat on buffers where one word in eight is planted to leave the
+    /// fast path, so that rejections come close together, at every place
+    /// in a block, right after one another and among the words a wedge or
+    /// the tail reads; every length from 1 to 600 (inside one block, ending
+    /// mid-buffer, across two refills) from a random place in the buffer.
+    #[test]
+    fn fills_with_forced_wedges_and_tails_are_the_scalar_ziggurat() {
+        let mut sm = rand_xoshiro::SplitMix64::seed_from_u64(59);
+        let mut out = vec![0.0; 600];
+        let mut want = vec![0.0; 600];
+        for (name, fill) in vector_normal_fills() {
+            for seed in 0..3 {
+                for n in 1..=600 {
+                    let mut lanes = seeded(1000 * seed + n as u64);
+                    lanes.refill();
+                    lanes.next = (sm.next_u64() % WORDS as u64) as usize;
+                    for at in 0..WORDS {
+                        if sm.next_u64() % 8 == 0 {
+                            plant(&mut lanes.words, at, &mut sm);
+                        }
+                    }
+                    let mut reference = lanes.clone();
+                    fill(&mut lanes, 0.5, -2.0, &mut out[..n]);
+                    reference.fill_normal_in(0.5, -2.0, &mut want[..n]);
+                    assert_eq!(bits(&out[..n]), bits(&want[..n]), "{name}, {n}");
+                    assert_eq!(lanes.next_u64(), reference.next_u64(), "{name}, {n}");
+                }
+            }
+        }
+    }
+
+    /// Rejected words at the buffer's end: a wedge or the tail at the last
+    /// word reads its uniforms from the next refill; a wedge accepted by
+    /// the last word ends exactly at the buffer's end; a rejected wedge
+    /// there draws its new word from the next refill. Fills of 1 to 24
+    /// from each of the last 16 words, so the run ends before, at and
+    /// after the rejected words.
+    #[test]
+    fn rejections_at_the_refill_boundary_are_the_scalar_ziggurat() {
+        let normal = &*TABLES;
+        let wedge = forced(7, 0.999_999);
+        let tail = forced(0, -0.999_999);
+        let ends: [&[u64]; 6] = [
+            &[tail],
+            &[wedge],
+            &[wedge, u64::MAX],
+            &[wedge, 0],
+            &[wedge, 0, wedge],
+            &[tail, wedge, 0, tail],
+        ];
+        let mut out = [0.0; 24];
+        for (name, fill) in vector_normal_fills() {
+            for (e, end) in ends.iter().enumerate() {
+                for start in WORDS - 16..WORDS {
+                    for n in 1..=24 {
+                        let mut lanes = seeded(e as u64);
+                        lanes.refill();
+                        lanes.words[WORDS - end.len()..].copy_from_slice(end);
+                        lanes.next = start;
+                        let mut reference = lanes.clone();
+                        fill(&mut lanes, 0.0, 1.0, &mut out[..n]);
+                        for (i, &got) in out[..n].iter().enumerate() {
+                            let want = normal.draw(&mut reference);
+                            let at = format!("{name}, end {e}, start {start}, {n}: {i}");
+                            assert_eq!(got.to_bits(), want.to_bits(), "{at}");
+                        }
+                        assert_eq!(lanes.next_u64(), reference.next_u64(), "{name}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The normal fills this CPU can run, each against the baseline, on
+    /// enough draws that thousands of blocks hold a rejected word, and on
+    /// lengths that end inside a block.
+    #[test]
+    fn the_baseline_and_vector_normal_fills_agree_bit_for_bit() {
+        for (name, fill) in vector_normal_fills() {
             for n in [200_000, 13, 4099] {
                 let lanes = seeded(17 + n as u64);
                 let (mut a, mut b) = (lanes.clone(), lanes);
@@ -848,24 +1135,6 @@ mod tests {
             );
         }
         assert!(unit(u64::MAX) < 1.0);
-    }
-
-    /// Counts the words a draw takes: one for the fast path, more when it
-    /// went through a wedge or the tail.
-    struct Counted<'a>(&'a mut Lanes, usize);
-
-    impl TryRng for Counted<'_> {
-        type Error = Infallible;
-        fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-            Ok((self.try_next_u64()? >> 32) as u32)
-        }
-        fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-            self.1 += 1;
-            Ok(self.0.next_u64())
-        }
-        fn try_fill_bytes(&mut self, _: &mut [u8]) -> Result<(), Infallible> {
-            unreachable!("the ziggurat reads words")
-        }
     }
 
     #[test]
