@@ -270,9 +270,7 @@ impl Lanes {
             let mut accepted = [0u8; WORDS / LANES];
             let whole = run / LANES;
             for (b, mask) in accepted.iter_mut().enumerate().take(whole) {
-                let w: &[u64; LANES] = self.words[base + LANES * b..][..LANES]
-                    .try_into()
-                    .unwrap();
+                let w: &[u64; LANES] = self.words[base + LANES * b..][..LANES].try_into().unwrap();
                 // SAFETY: `w` holds eight words, and the store's eight
                 // lanes end at `k + LANES * (b + 1) <= k + run <= out.len()`.
                 *mask = unsafe {
@@ -317,7 +315,8 @@ impl Lanes {
             loop {
                 let r = first_rejected(&accepted, read, run);
                 if o != k + read {
-                    out.copy_within(k + read..k + r, o);
+                    // SAFETY: `o < k + read` and `k + r <= out.len()`.
+                    unsafe { copy_down_avx512(out, k + read..k + r, o) };
                 }
                 o += r - read;
                 if r == run {
@@ -550,6 +549,41 @@ fn first_rejected(accepted: &[u8; WORDS / LANES], from: usize, run: usize) -> us
         at = 64 * (chunk + 1);
     }
     run
+}
+
+/// `out.copy_within(from, to)` for `to < from.start`, eight values at a
+/// time in order and the last fewer than eight masked, inline: the runs
+/// are a few dozen values, where libc's `memmove` was mostly its call.
+/// Moving down in order, each store lands at or below the eight values
+/// just loaded, so no value is overwritten before it is read.
+///
+/// # Safety
+/// `to < from.start <= from.end <= out.len()`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn copy_down_avx512(out: &mut [f64], from: std::ops::Range<usize>, to: usize) {
+    use std::arch::x86_64::{
+        _mm512_loadu_pd, _mm512_mask_storeu_pd, _mm512_maskz_loadu_pd, _mm512_storeu_pd,
+    };
+    debug_assert!(to < from.start && from.end <= out.len());
+    let n = from.len();
+    let p = out.as_mut_ptr();
+    let mut j = 0;
+    // SAFETY: reads below `from.end` and writes below `to + n < from.end`,
+    // both inside `out` by the contract.
+    unsafe {
+        while j + LANES <= n {
+            let v = _mm512_loadu_pd(p.add(from.start + j));
+            _mm512_storeu_pd(p.add(to + j), v);
+            j += LANES;
+        }
+        if j < n {
+            let valid = (1u8 << (n - j)) - 1;
+            let v = _mm512_maskz_loadu_pd(valid, p.add(from.start + j));
+            _mm512_mask_storeu_pd(p.add(to + j), valid, v);
+        }
+    }
 }
 
 /// The word stream, counting the words a draw reads: the two-pass fill's
@@ -907,7 +941,11 @@ mod tests {
     /// there, so the scalar code draws a whole new word) or accepts it
     /// (w near 1: the threshold near f[i] is below it) or is left random.
     fn plant(words: &mut [u64], at: usize, sm: &mut rand_xoshiro::SplitMix64) {
-        let u = if sm.next_u64() % 2 == 0 { 0.999_999 } else { -0.999_999 };
+        let u = if sm.next_u64() % 2 == 0 {
+            0.999_999
+        } else {
+            -0.999_999
+        };
         let layer = if sm.next_u64() % 4 == 0 {
             0
         } else {
