@@ -6,10 +6,9 @@
 //! take this CPU's widest path), on session 5's uniform path (every word
 //! stored by a refill and loaded again: `fill_uniform_buffered`) and on
 //! the path this CPU takes (AVX-512, whose uniform fill steps the lanes in
-//! registers, or AVX2 where present). The normal's session 6 block loop
-//! (`fill_normal_blocks`, which leaves its blocks at every rejected word)
-//! runs beside the two-pass fill that replaced it on AVX-512 (on other
-//! CPUs the two rows are the same path).
+//! registers, or AVX2 where present). Session 5's normal fill is the
+//! benchmark binary built from its commit, run alternately with this one
+//! (BENCHMARKS.md).
 //!
 //! Each round fills the same buffer [`REPEATS`] times per variant, the
 //! variants alternating, and the median wall time over rounds is reported,
@@ -57,7 +56,6 @@ fn main() {
     let uniform = Law::Uniform { lo: -1.0, hi: 1.0 };
     let mut scalar = Xoshiro256PlusPlus::seed_from_u64(1);
     let mut baseline = lanes(1);
-    let mut blocks = lanes(1);
     let mut detected = lanes(1);
     let mut out = vec![0.0; DRAWS];
     type Variant<'a> = (&'static str, Box<dyn FnMut(&mut [f64]) + 'a>);
@@ -76,10 +74,6 @@ fn main() {
         (
             "normal, lanes, baseline ziggurat",
             Box::new(|o| baseline.fill_normal_in(0.0, 1.0, o)),
-        ),
-        (
-            "normal, lanes, block loop (session 6)",
-            Box::new(|o| blocks.fill_normal_blocks(0.0, 1.0, o)),
         ),
         (
             "normal, lanes, this CPU's path",
@@ -139,9 +133,8 @@ fn main() {
         .iter()
         .map(|&c| c as f64 / per / ROUNDS as f64)
         .collect();
-    // each ratio against the scalar loop of its law, and each detected
-    // path's against the row just before it: the normal's session 6 block
-    // loop, the uniform's session 5 buffered fill
+    // each ratio against the scalar loop of its law, and the uniform's
+    // detected path's against session 5's buffered one just before it
     for (i, (name, _)) in all.iter().enumerate() {
         let law = |n: &str| n.split(',').next().map(str::to_owned);
         let first = all.iter().position(|(n, _)| law(n) == law(name)).unwrap();
@@ -152,9 +145,9 @@ fn main() {
             cpus[i],
             cpus[first] / cpus[i]
         );
-        if i > 0 && (all[i - 1].0.contains("buffered") || all[i - 1].0.contains("block loop")) {
+        if i > 0 && all[i - 1].0.contains("buffered") {
             print!(
-                "   vs the row above: wall {:.2}x, cpu {:.2}x",
+                "   vs buffered: wall {:.2}x, cpu {:.2}x",
                 medians[i - 1] / medians[i],
                 cpus[i - 1] / cpus[i]
             );

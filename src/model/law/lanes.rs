@@ -140,20 +140,6 @@ impl Lanes {
         self.fill_normal_in(mean, sd, out)
     }
 
-    /// [`Lanes::fill_normal`] as session 6 left it: on AVX-512 the block
-    /// loop that leaves its blocks at every rejected word
-    /// (`fill_normal_blocks_avx512`), elsewhere the same paths. The same
-    /// values; public so that the benchmark can time the two-pass fill
-    /// against it.
-    pub fn fill_normal_blocks(&mut self, mean: f64, sd: f64, out: &mut [f64]) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F, just checked.
-            return unsafe { self.fill_normal_blocks_avx512(mean, sd, out) };
-        }
-        self.fill_normal(mean, sd, out)
-    }
-
     /// The scalar ziggurat, word by word: the definition the vector path
     /// must match, and the path of a CPU without AVX2 (public so that the
     /// benchmark can time it on any CPU).
@@ -248,105 +234,14 @@ impl Lanes {
     /// the buffer, measured 0.90 to 0.95x of this (the layer bytes then
     /// have to leave a vector register, and every rejected word left the
     /// register loop and came back): the refill stays a separate loop.
+    /// A two-pass fill (every candidate and acceptance mask of the buffered
+    /// run first, branch-free, then the scalar draws at the rejected words
+    /// and the later candidates moved down) measured 0.94x of this: a
+    /// rejected word's cost is its scalar draw, which both pay, not the
+    /// block loop's exit (BENCHMARKS.md, session 6).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     fn fill_normal_avx512(&mut self, mean: f64, sd: f64, out: &mut [f64]) {
-        use std::arch::x86_64::{
-            _mm512_add_pd, _mm512_loadu_si512, _mm512_mask_storeu_pd, _mm512_maskz_loadu_epi64,
-            _mm512_mul_pd, _mm512_set1_pd, _mm512_storeu_pd,
-        };
-        let normal = &*TABLES;
-        let (mean8, sd8) = (_mm512_set1_pd(mean), _mm512_set1_pd(sd));
-        let mut k = 0;
-        while k < out.len() {
-            if self.next == WORDS {
-                self.refill();
-            }
-            let base = self.next;
-            let run = (WORDS - base).min(out.len() - k);
-            // Pass 1: every word's candidate, stored at the output index
-            // equal to its word index, and one byte of acceptances per
-            // block (bit l for word l), with no branch on them.
-            let mut accepted = [0u8; WORDS / LANES];
-            let whole = run / LANES;
-            for (b, mask) in accepted.iter_mut().enumerate().take(whole) {
-                let w: &[u64; LANES] = self.words[base + LANES * b..][..LANES].try_into().unwrap();
-                // SAFETY: `w` holds eight words, and the store's eight
-                // lanes end at `k + LANES * (b + 1) <= k + run <= out.len()`.
-                *mask = unsafe {
-                    let (z, inside) =
-                        fast_path_avx512(normal, _mm512_loadu_si512(w.as_ptr().cast()), |l| {
-                            layer_of(w, l)
-                        });
-                    let v = _mm512_add_pd(mean8, _mm512_mul_pd(sd8, z));
-                    _mm512_storeu_pd(out.as_mut_ptr().add(k + LANES * b), v);
-                    inside
-                };
-            }
-            let rest = run % LANES;
-            if rest != 0 {
-                // The run's last fewer than eight words: one block over
-                // those lanes only, the others zero words of layer 0 (in
-                // the table), masked out of the store.
-                let valid = (1u8 << rest) - 1;
-                let from = base + LANES * whole;
-                // SAFETY: the masked load reads only the `rest` words left
-                // in `words` after `from`; the masked store writes only
-                // lanes below `rest`, up to `k + run <= out.len()`.
-                accepted[whole] = unsafe {
-                    let bits = _mm512_maskz_loadu_epi64(valid, self.words[from..].as_ptr().cast());
-                    let words = &self.words[from..];
-                    let (z, inside) = fast_path_avx512(normal, bits, |l| {
-                        if l < rest { layer_of(words, l) } else { 0 }
-                    });
-                    let v = _mm512_add_pd(mean8, _mm512_mul_pd(sd8, z));
-                    _mm512_mask_storeu_pd(out.as_mut_ptr().add(k + LANES * whole), valid, v);
-                    inside
-                };
-            }
-            // Pass 2: the scalar algorithm over the run's words. Accepted
-            // words keep their candidates, moved down by the lag the
-            // rejected words' extra words opened (none before the first
-            // rejection); a rejected word is drawn from by the scalar code,
-            // which reads the words after it, so their candidates are
-            // skipped.
-            let mut read = 0;
-            let mut o = k;
-            loop {
-                let r = first_rejected(&accepted, read, run);
-                if o != k + read {
-                    // SAFETY: `o < k + read` and `k + r <= out.len()`.
-                    unsafe { copy_down_avx512(out, k + read..k + r, o) };
-                }
-                o += r - read;
-                if r == run {
-                    self.next = base + run;
-                    break;
-                }
-                self.next = base + r;
-                let mut counted = Counted(self, 0);
-                out[o] = mean + sd * normal.draw(&mut counted);
-                o += 1;
-                read = r + counted.1;
-                // Past the run: the draw read up to or beyond its last
-                // word, and beyond the buffer's end it refilled; either
-                // way `self.next` is where the stream goes on.
-                if read >= run {
-                    break;
-                }
-            }
-            k = o;
-        }
-    }
-
-    /// The block loop the two-pass fill replaced, kept as the benchmark's
-    /// reference: blocks of eight words whose candidates are stored while
-    /// all eight are accepted; a block with a rejected word keeps those
-    /// before it, one scalar draw is made from that word, and the blocks go
-    /// on from the next unread word.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    fn fill_normal_blocks_avx512(&mut self, mean: f64, sd: f64, out: &mut [f64]) {
         use std::arch::x86_64::{
             _mm512_add_pd, _mm512_loadu_si512, _mm512_mask_storeu_pd, _mm512_maskz_loadu_epi64,
             _mm512_mul_pd, _mm512_set1_pd, _mm512_storeu_pd,
@@ -529,86 +424,6 @@ fn layer_of(words: &[u64], l: usize) -> usize {
     // SAFETY: the first byte of a live u64, its low byte on little-endian
     // x86-64 (the only target of the vector paths that call this).
     usize::from(unsafe { std::ptr::read_volatile((word as *const u64).cast::<u8>()) })
-}
-
-/// The first word at or after `from` whose candidate was rejected, by the
-/// acceptance bytes of the run's blocks (bit l of byte b for word
-/// 8b + l); `run` when every word from `from` to the run's end was
-/// accepted.
-#[inline(always)]
-fn first_rejected(accepted: &[u8; WORDS / LANES], from: usize, run: usize) -> usize {
-    let mut at = from;
-    while at < run {
-        let chunk = at / 64;
-        let bits = u64::from_le_bytes(accepted[8 * chunk..][..8].try_into().unwrap());
-        // the zeros from `at` on: bits above it shift in as accepted
-        let rejected = !bits >> (at % 64);
-        if rejected != 0 {
-            return (at + rejected.trailing_zeros() as usize).min(run);
-        }
-        at = 64 * (chunk + 1);
-    }
-    run
-}
-
-/// `out.copy_within(from, to)` for `to < from.start`, eight values at a
-/// time in order and the last fewer than eight masked, inline: the runs
-/// are a few dozen values, where libc's `memmove` was mostly its call.
-/// Moving down in order, each store lands at or below the eight values
-/// just loaded, so no value is overwritten before it is read.
-///
-/// # Safety
-/// `to < from.start <= from.end <= out.len()`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[inline]
-unsafe fn copy_down_avx512(out: &mut [f64], from: std::ops::Range<usize>, to: usize) {
-    use std::arch::x86_64::{
-        _mm512_loadu_pd, _mm512_mask_storeu_pd, _mm512_maskz_loadu_pd, _mm512_storeu_pd,
-    };
-    debug_assert!(to < from.start && from.end <= out.len());
-    let n = from.len();
-    let p = out.as_mut_ptr();
-    let mut j = 0;
-    // SAFETY: reads below `from.end` and writes below `to + n < from.end`,
-    // both inside `out` by the contract.
-    unsafe {
-        while j + LANES <= n {
-            let v = _mm512_loadu_pd(p.add(from.start + j));
-            _mm512_storeu_pd(p.add(to + j), v);
-            j += LANES;
-        }
-        if j < n {
-            let valid = (1u8 << (n - j)) - 1;
-            let v = _mm512_maskz_loadu_pd(valid, p.add(from.start + j));
-            _mm512_mask_storeu_pd(p.add(to + j), valid, v);
-        }
-    }
-}
-
-/// The word stream, counting the words a draw reads: the two-pass fill's
-/// scalar draw from a rejected word tells it how many candidates after
-/// that word were read as the wedge's or the tail's uniforms.
-struct Counted<'a>(&'a mut Lanes, usize);
-
-impl TryRng for Counted<'_> {
-    type Error = Infallible;
-
-    #[inline(always)]
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok((self.try_next_u64()? >> 32) as u32)
-    }
-
-    #[inline(always)]
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.1 += 1;
-        Ok(self.0.word())
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        self.1 += dst.len().div_ceil(8);
-        self.0.try_fill_bytes(dst)
-    }
 }
 
 /// The ziggurat's fast path for eight words, `bits` in a register and
@@ -914,12 +729,8 @@ mod tests {
             }
             if std::arch::is_x86_feature_detected!("avx512f") {
                 // SAFETY: the CPU has AVX-512F, just checked.
-                paths.push(("avx512 two-pass", |l, m, s, o| unsafe {
+                paths.push(("avx512", |l, m, s, o| unsafe {
                     l.fill_normal_avx512(m, s, o)
-                }));
-                // SAFETY: as above.
-                paths.push(("avx512 blocks", |l, m, s, o| unsafe {
-                    l.fill_normal_blocks_avx512(m, s, o)
                 }));
             }
         }
@@ -941,12 +752,12 @@ mod tests {
     /// there, so the scalar code draws a whole new word) or accepts it
     /// (w near 1: the threshold near f[i] is below it) or is left random.
     fn plant(words: &mut [u64], at: usize, sm: &mut rand_xoshiro::SplitMix64) {
-        let u = if sm.next_u64() % 2 == 0 {
+        let u = if sm.next_u64().is_multiple_of(2) {
             0.999_999
         } else {
             -0.999_999
         };
-        let layer = if sm.next_u64() % 4 == 0 {
+        let layer = if sm.next_u64().is_multiple_of(4) {
             0
         } else {
             1 + (sm.next_u64() % 255) as usize
@@ -977,8 +788,7 @@ mod tests {
         }
     }
 
-    /// The two-pass fill (and the other vector fills) against the scalar
-    /// ziggurat on buffers where one word in eight is planted to leave the
+    /// The vector fills against the scalar ziggurat on buffers where one word in eight is planted to leave the
     /// fast path, so that rejections come close together, at every place
     /// in a block, right after one another and among the words a wedge or
     /// the tail reads; every length from 1 to 600 (inside one block, ending
@@ -1173,6 +983,24 @@ mod tests {
             );
         }
         assert!(unit(u64::MAX) < 1.0);
+    }
+
+    /// Counts the words a draw takes: one for the fast path, more when it
+    /// went through a wedge or the tail.
+    struct Counted<'a>(&'a mut Lanes, usize);
+
+    impl TryRng for Counted<'_> {
+        type Error = Infallible;
+        fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+            Ok((self.try_next_u64()? >> 32) as u32)
+        }
+        fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+            self.1 += 1;
+            Ok(self.0.next_u64())
+        }
+        fn try_fill_bytes(&mut self, _: &mut [u8]) -> Result<(), Infallible> {
+            unreachable!("the ziggurat reads words")
+        }
     }
 
     #[test]
