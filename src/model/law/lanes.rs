@@ -234,6 +234,11 @@ impl Lanes {
     /// the buffer, measured 0.90 to 0.95x of this (the layer bytes then
     /// have to leave a vector register, and every rejected word left the
     /// register loop and came back): the refill stays a separate loop.
+    /// A two-pass fill (every candidate and acceptance mask of the buffered
+    /// run first, branch-free, then the scalar draws at the rejected words
+    /// and the later candidates moved down) measured 0.94x of this: a
+    /// rejected word's cost is its scalar draw, which both pay, not the
+    /// block loop's exit (BENCHMARKS.md, session 6).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     fn fill_normal_avx512(&mut self, mean: f64, sd: f64, out: &mut [f64]) {
@@ -711,12 +716,10 @@ mod tests {
         }
     }
 
-    /// The normal fills this CPU can run, each against the baseline, on
-    /// enough draws that thousands of blocks hold a rejected word, and on
-    /// lengths that end inside a block.
-    #[test]
-    fn the_baseline_and_vector_normal_fills_agree_bit_for_bit() {
-        type Fill = fn(&mut Lanes, f64, f64, &mut [f64]);
+    type Fill = fn(&mut Lanes, f64, f64, &mut [f64]);
+
+    /// The vector normal fills this CPU can run.
+    fn vector_normal_fills() -> Vec<(&'static str, Fill)> {
         let mut paths: Vec<(&str, Fill)> = Vec::new();
         #[cfg(target_arch = "x86_64")]
         {
@@ -731,7 +734,139 @@ mod tests {
                 }));
             }
         }
-        for (name, fill) in paths {
+        paths
+    }
+
+    /// The word that puts a fast-path candidate in `layer` with uniform
+    /// `u` in [-1, 1): `u + 3` in [2, 4) has its mantissa in the word's
+    /// high 52 bits (as `layer_and_uniform` reads it).
+    fn forced(layer: usize, u: f64) -> u64 {
+        let mantissa = (u + 3.0).to_bits() & ((1u64 << 52) - 1);
+        (mantissa << 12) | layer as u64
+    }
+
+    /// A word the fast path rejects, and what follows it: the tail (layer
+    /// 0 with |u| near 1, beyond r = 3.65 in a box 3.91 wide), or a wedge
+    /// (|u| near 1 in layers 1 to 255) whose next word, its uniform w,
+    /// rejects it (w = 0: the threshold f[i+1] is above the density
+    /// there, so the scalar code draws a whole new word) or accepts it
+    /// (w near 1: the threshold near f[i] is below it) or is left random.
+    fn plant(words: &mut [u64], at: usize, sm: &mut rand_xoshiro::SplitMix64) {
+        let u = if sm.next_u64().is_multiple_of(2) {
+            0.999_999
+        } else {
+            -0.999_999
+        };
+        let layer = if sm.next_u64().is_multiple_of(4) {
+            0
+        } else {
+            1 + (sm.next_u64() % 255) as usize
+        };
+        words[at] = forced(layer, u);
+        if at + 1 < words.len() {
+            match sm.next_u64() % 3 {
+                0 => words[at + 1] = 0,
+                1 => words[at + 1] = u64::MAX,
+                _ => {}
+            }
+        }
+    }
+
+    /// The forced words are what they claim: the scalar code leaves the
+    /// fast path at each, and reads more than one word for it.
+    #[test]
+    fn planted_words_leave_the_fast_path() {
+        let normal = &*TABLES;
+        let mut sm = rand_xoshiro::SplitMix64::seed_from_u64(41);
+        for _ in 0..200 {
+            let mut lanes = seeded(sm.next_u64());
+            lanes.refill();
+            plant(&mut lanes.words, 0, &mut sm);
+            let mut counted = Counted(&mut lanes, 0);
+            normal.draw(&mut counted);
+            assert!(counted.1 > 1, "{} words", counted.1);
+        }
+    }
+
+    /// The vector fills against the scalar ziggurat on buffers where one word in eight is planted to leave the
+    /// fast path, so that rejections come close together, at every place
+    /// in a block, right after one another and among the words a wedge or
+    /// the tail reads; every length from 1 to 600 (inside one block, ending
+    /// mid-buffer, across two refills) from a random place in the buffer.
+    #[test]
+    fn fills_with_forced_wedges_and_tails_are_the_scalar_ziggurat() {
+        let mut sm = rand_xoshiro::SplitMix64::seed_from_u64(59);
+        let mut out = vec![0.0; 600];
+        let mut want = vec![0.0; 600];
+        for (name, fill) in vector_normal_fills() {
+            for seed in 0..3 {
+                for n in 1..=600 {
+                    let mut lanes = seeded(1000 * seed + n as u64);
+                    lanes.refill();
+                    lanes.next = (sm.next_u64() % WORDS as u64) as usize;
+                    for at in 0..WORDS {
+                        if sm.next_u64() % 8 == 0 {
+                            plant(&mut lanes.words, at, &mut sm);
+                        }
+                    }
+                    let mut reference = lanes.clone();
+                    fill(&mut lanes, 0.5, -2.0, &mut out[..n]);
+                    reference.fill_normal_in(0.5, -2.0, &mut want[..n]);
+                    assert_eq!(bits(&out[..n]), bits(&want[..n]), "{name}, {n}");
+                    assert_eq!(lanes.next_u64(), reference.next_u64(), "{name}, {n}");
+                }
+            }
+        }
+    }
+
+    /// Rejected words at the buffer's end: a wedge or the tail at the last
+    /// word reads its uniforms from the next refill; a wedge accepted by
+    /// the last word ends exactly at the buffer's end; a rejected wedge
+    /// there draws its new word from the next refill. Fills of 1 to 24
+    /// from each of the last 16 words, so the run ends before, at and
+    /// after the rejected words.
+    #[test]
+    fn rejections_at_the_refill_boundary_are_the_scalar_ziggurat() {
+        let normal = &*TABLES;
+        let wedge = forced(7, 0.999_999);
+        let tail = forced(0, -0.999_999);
+        let ends: [&[u64]; 6] = [
+            &[tail],
+            &[wedge],
+            &[wedge, u64::MAX],
+            &[wedge, 0],
+            &[wedge, 0, wedge],
+            &[tail, wedge, 0, tail],
+        ];
+        let mut out = [0.0; 24];
+        for (name, fill) in vector_normal_fills() {
+            for (e, end) in ends.iter().enumerate() {
+                for start in WORDS - 16..WORDS {
+                    for n in 1..=24 {
+                        let mut lanes = seeded(e as u64);
+                        lanes.refill();
+                        lanes.words[WORDS - end.len()..].copy_from_slice(end);
+                        lanes.next = start;
+                        let mut reference = lanes.clone();
+                        fill(&mut lanes, 0.0, 1.0, &mut out[..n]);
+                        for (i, &got) in out[..n].iter().enumerate() {
+                            let want = normal.draw(&mut reference);
+                            let at = format!("{name}, end {e}, start {start}, {n}: {i}");
+                            assert_eq!(got.to_bits(), want.to_bits(), "{at}");
+                        }
+                        assert_eq!(lanes.next_u64(), reference.next_u64(), "{name}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The normal fills this CPU can run, each against the baseline, on
+    /// enough draws that thousands of blocks hold a rejected word, and on
+    /// lengths that end inside a block.
+    #[test]
+    fn the_baseline_and_vector_normal_fills_agree_bit_for_bit() {
+        for (name, fill) in vector_normal_fills() {
             for n in [200_000, 13, 4099] {
                 let lanes = seeded(17 + n as u64);
                 let (mut a, mut b) = (lanes.clone(), lanes);
