@@ -912,7 +912,7 @@ impl Bivariate {
     /// the pair's normals, z1 then z2 per draw, are consecutive draws of
     /// one stream, so the vector fill makes them a block at a time.
     pub fn fill_lanes(&self, lanes: &mut Lanes, u: &mut [f64], v: &mut [f64]) {
-        let pair = self.from_standard(u.len(), v.len());
+        let pair = self.of_standard(u.len(), v.len());
         const PAIRS: usize = 256;
         let mut z = [0.0; 2 * PAIRS];
         for (u, v) in u.chunks_mut(PAIRS).zip(v.chunks_mut(PAIRS)) {
@@ -928,7 +928,7 @@ impl Bivariate {
     /// Fills `u` and `v` with independent draws of the pair; the slices
     /// must have one length.
     pub fn fill<R: Rng>(&self, rng: &mut R, u: &mut [f64], v: &mut [f64]) {
-        let pair = self.from_standard(u.len(), v.len());
+        let pair = self.of_standard(u.len(), v.len());
         let normal = &*ziggurat::TABLES;
         for (x, y) in u.iter_mut().zip(v.iter_mut()) {
             let z1 = normal.draw(rng);
@@ -941,7 +941,7 @@ impl Bivariate {
     /// (sd_u z1, sd_v (rho z1 + sqrt(1 - rho^2) z2)), one formula for both
     /// fills so that they give the same values. Checks that the slices
     /// the pair is drawn into have one length.
-    fn from_standard(&self, u: usize, v: usize) -> impl Fn(f64, f64) -> (f64, f64) {
+    fn of_standard(&self, u: usize, v: usize) -> impl Fn(f64, f64) -> (f64, f64) {
         assert_eq!(u, v, "a pair is drawn into slices of one length");
         let (sd_u, sd_v, rho) = (self.sd_u, self.sd_v, self.rho);
         let rest = (1.0 - rho * rho).sqrt();
