@@ -19,11 +19,12 @@
 //! are read): under load, wall time measures the neighbours as well.
 
 use std::hint::black_box;
-use std::time::Instant;
 
 use initaudit::model::law::{self, Lanes, Law};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::{SplitMix64, Xoshiro256PlusPlus};
+
+mod common;
 
 /// Draws per fill: a buffer (32 KiB) that stays in L1 or L2, as a block
 /// of a layer's weights and the sampler's registers do.
@@ -32,24 +33,11 @@ const DRAWS: usize = 1 << 12;
 const REPEATS: usize = 1 << 12;
 const ROUNDS: usize = 15;
 
-/// Nanoseconds this thread has run (0 where the kernel does not say).
-fn cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 fn lanes(seed: u64) -> Lanes {
     let mut sm = SplitMix64::seed_from_u64(seed);
     Lanes::new(std::array::from_fn(|_| {
         std::array::from_fn(|_| sm.next_u64())
     }))
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn main() {
@@ -101,20 +89,14 @@ fn main() {
         "uniform, lanes, this CPU's path",
         Box::new(|o| detected_u.fill_uniform(-1.0, 2.0, o)),
     ));
-    let mut times = vec![Vec::new(); all.len()];
-    let mut cpu = vec![0u64; all.len()];
     let per = (DRAWS * REPEATS) as f64;
-    for _ in 0..ROUNDS {
-        for ((t, c), (_, fill)) in times.iter_mut().zip(&mut cpu).zip(all.iter_mut()) {
-            let (before, start) = (cpu_ns(), Instant::now());
-            for _ in 0..REPEATS {
-                fill(&mut out);
-                black_box(&out);
-            }
-            t.push(start.elapsed().as_nanos() as f64 / per);
-            *c += cpu_ns() - before;
+    let results = common::alternating(all.len(), ROUNDS, per, |v| {
+        let fill = &mut all[v].1;
+        for _ in 0..REPEATS {
+            fill(&mut out);
+            black_box(&out);
         }
-    }
+    });
     let avx2 = cfg!(target_arch = "x86_64") && {
         #[cfg(target_arch = "x86_64")]
         {
@@ -128,11 +110,7 @@ fn main() {
     println!(
         "ns per draw: wall (median of {ROUNDS} rounds of {REPEATS} x {DRAWS}) and CPU (all rounds); AVX2: {avx2}"
     );
-    let medians: Vec<f64> = times.into_iter().map(median).collect();
-    let cpus: Vec<f64> = cpu
-        .iter()
-        .map(|&c| c as f64 / per / ROUNDS as f64)
-        .collect();
+    let (medians, cpus): (Vec<f64>, Vec<f64>) = results.into_iter().unzip();
     // each ratio against the scalar loop of its law, and the uniform's
     // detected path's against session 5's buffered one just before it
     for (i, (name, _)) in all.iter().enumerate() {

@@ -10,17 +10,17 @@
 //!
 //! Rounds alternate the variants and the median over rounds is reported,
 //! with each variant's CPU time over all rounds from this thread's
-//! scheduler statistics (`/proc/thread-self/schedstat`), as
-//! benches/normals.rs does: under load, wall time measures the neighbours
-//! as well.
+//! scheduler statistics (benches/common: under load, wall time measures
+//! the neighbours as well).
 
 use std::hint::black_box;
-use std::time::Instant;
 
 use initaudit::model::law::Law;
 use initaudit::net::products::{self, BLOCK};
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
+
+mod common;
 
 const ROWS: usize = 256;
 const COLS: usize = 256;
@@ -29,19 +29,6 @@ const LAYERS: usize = 30;
 /// Products per timing: about 20 ms each.
 const REPEATS: usize = 300;
 const ROUNDS: usize = 11;
-
-/// Nanoseconds this thread has run (0 where the kernel does not say).
-fn cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 fn main() {
     let law = Law::Normal { mean: 0.0, sd: 0.1 };
@@ -88,27 +75,17 @@ fn main() {
             }),
         ));
     }
-    let mut times = vec![Vec::new(); variants.len()];
-    let mut cpu = vec![0u64; variants.len()];
     let per = (ROWS * COLS * INPUTS * REPEATS) as f64;
-    for _ in 0..ROUNDS {
-        for ((t, c), (_, run)) in times.iter_mut().zip(&mut cpu).zip(variants.iter_mut()) {
-            let (before, start) = (cpu_ns(), Instant::now());
-            for r in 0..REPEATS {
-                run(r);
-            }
-            t.push(start.elapsed().as_nanos() as f64 / per);
-            *c += cpu_ns() - before;
+    let results = common::alternating(variants.len(), ROUNDS, per, |v| {
+        let run = &mut variants[v].1;
+        for r in 0..REPEATS {
+            run(r);
         }
-    }
+    });
     println!(
         "ns per multiply-add at {ROWS} x {COLS}, {INPUTS} inputs: wall (median of {ROUNDS} rounds of {REPEATS} products) and CPU (all rounds)"
     );
-    for ((name, _), (t, c)) in variants.iter().zip(times.into_iter().zip(cpu)) {
-        println!(
-            "{name:<36} wall {:7.4}   cpu {:7.4}",
-            median(t),
-            c as f64 / per / ROUNDS as f64
-        );
+    for ((name, _), (wall, cpu)) in variants.iter().zip(results) {
+        println!("{name:<36} wall {wall:7.4}   cpu {cpu:7.4}");
     }
 }
