@@ -37,6 +37,7 @@
 //! network's cost estimate ([`flops`], [`bytes`]).
 
 use super::Network;
+use super::products::combine;
 use crate::memory::{self, OutOfMemory};
 use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut};
 
@@ -357,27 +358,11 @@ fn gram_portable(a: &[f64], m: usize, k: usize, g: &mut [f64]) {
                     *sum += left[start + lane] * right[start + lane];
                 }
             }
-            let d = finish(sums, &left[whole..], &right[whole..]);
+            let d = combine(&sums, &left[whole..], &right[whole..]);
             g[j * k + i] = d;
             g[i * k + j] = d;
         }
     }
-}
-
-/// nalgebra's end of a dot product: the eight partial sums added in pairs
-/// (0, 4), (1, 5), (2, 6), (3, 7) onto 0 in turn, then the rows past the
-/// last whole eight.
-#[inline(always)]
-fn finish(sums: [f64; 8], left: &[f64], right: &[f64]) -> f64 {
-    let mut res = 0.0;
-    res += sums[0] + sums[4];
-    res += sums[1] + sums[5];
-    res += sums[2] + sums[6];
-    res += sums[3] + sums[7];
-    for (l, r) in left.iter().zip(right) {
-        res += l * r;
-    }
-    res
 }
 
 /// Columns dotted against one column at a time in [`gram_avx2`]: eight
@@ -447,7 +432,7 @@ unsafe fn dots_avx2<const B: usize>(a: &[f64], m: usize, i: usize, j: usize) -> 
             _mm256_storeu_pd(sums.as_mut_ptr(), lo[q]);
             _mm256_storeu_pd(sums.as_mut_ptr().add(4), hi[q]);
         }
-        finish(sums, &lefts[q][whole..], &right[whole..])
+        combine(&sums, &lefts[q][whole..], &right[whole..])
     })
 }
 

@@ -414,9 +414,10 @@ fn dots<const K: usize>(a: &[f64], bs: [&[f64]; K]) -> [f64; K] {
 
 /// The end of nalgebra's `dot`: the eight partial sums combined as
 /// (0 + (s0 + s4)) + (s1 + s5) + (s2 + s6) + (s3 + s7), then the products
-/// of the last `a.len() < 8` entries in order.
+/// of the last `a.len() < 8` entries in order (also the end of every
+/// entry of the Jacobian's Gram matrix, `jacobian::gram`).
 #[inline(always)]
-fn combine(s: &[f64; 8], a: &[f64], b: &[f64]) -> f64 {
+pub(super) fn combine(s: &[f64; 8], a: &[f64], b: &[f64]) -> f64 {
     let mut res = 0.0;
     res += s[0] + s[4];
     res += s[1] + s[5];
